@@ -1,0 +1,54 @@
+// swift-tools-version:6.1
+import PackageDescription
+import Foundation
+
+// Release builds: the mask kernels are written for SIMD and need the instruction set
+// that makes SIMD8<Double>/SIMD16<Float> map onto real vector registers. The default
+// targets x86-64-v3 (AVX2 + FMA, every x86-64 CPU since 2013-2015); set
+// NABLA_TARGET_CPU (for example `native` or `znver4`) to build for another CPU.
+// Exclusivity checks are dropped in release builds only: the hot loops work on
+// unsafe buffer pointers taken once per call, where the checks buy nothing.
+let targetCPU = ProcessInfo.processInfo.environment["NABLA_TARGET_CPU"] ?? "x86-64-v3"
+
+#if arch(x86_64)
+let cpuFlags = ["-target-cpu", targetCPU]
+#else
+let cpuFlags: [String] = []
+#endif
+
+let releaseFlags: [SwiftSetting] = [
+    .unsafeFlags(cpuFlags + ["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "nabla",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "nabla", targets: ["nabla"]),
+        .library(name: "NablaCore", targets: ["NablaCore"]),
+        .library(name: "NablaTUI", targets: ["NablaTUI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "NablaCore", swiftSettings: releaseFlags),
+        .target(name: "NablaTUI", dependencies: ["NablaCore"], swiftSettings: releaseFlags),
+        .systemLibrary(
+            name: "CNcursesw",
+            providers: [.apt(["libncurses-dev"]), .brew(["ncurses"])]
+        ),
+        .target(name: "NablaTerminal", dependencies: ["NablaTUI", "CNcursesw"], swiftSettings: releaseFlags),
+        .executableTarget(
+            name: "nabla",
+            dependencies: [
+                "NablaCore", "NablaTUI", "NablaTerminal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: releaseFlags
+        ),
+        .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore"]),
+        .testTarget(name: "NablaTUITests", dependencies: ["NablaTUI", "NablaCore"]),
+        .testTarget(name: "nablaTests", dependencies: ["nabla", "NablaCore"]),
+    ]
+)

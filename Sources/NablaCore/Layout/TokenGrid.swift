@@ -1,0 +1,114 @@
+import Foundation
+
+/// The token grid of a video latent after patch embedding: `t` frames of `h x w` tokens.
+///
+/// Tokens in *raster order* are numbered `(t * h + y) * w + x`.
+public struct TokenGrid: Hashable, Sendable, CustomStringConvertible {
+    public var t: Int
+    public var h: Int
+    public var w: Int
+
+    public init(t: Int, h: Int, w: Int) {
+        precondition(t > 0 && h > 0 && w > 0, "grid dimensions must be positive")
+        self.t = t
+        self.h = h
+        self.w = w
+    }
+
+    /// `S = t * h * w`.
+    public var tokens: Int { t * h * w }
+
+    /// `"TxHxW"`, the notation every command accepts.
+    public var description: String { "\(t)x\(h)x\(w)" }
+
+    /// Parses `"TxHxW"` (positive integers).
+    /// - Throws: `NablaError.badGrid` naming `what` and the text.
+    public init(parsing text: String, what: String = "grid") throws {
+        let v = try parseTriple(text, what: what)
+        self.init(t: v.0, h: v.1, w: v.2)
+    }
+}
+
+/// A block of `bt x bh x bw` tokens: `bt` frames, `bh` rows, `bw` columns.
+/// NABLA's own block is `1x8x8` (64 tokens, one 8x8 spatial tile of one frame).
+public struct BlockShape: Hashable, Sendable, CustomStringConvertible {
+    public var bt: Int
+    public var bh: Int
+    public var bw: Int
+
+    public init(bt: Int, bh: Int, bw: Int) {
+        precondition(bt > 0 && bh > 0 && bw > 0, "block dimensions must be positive")
+        self.bt = bt
+        self.bh = bh
+        self.bw = bw
+    }
+
+    /// NABLA's default block, `1x8x8`.
+    public static let nabla = BlockShape(bt: 1, bh: 8, bw: 8)
+
+    /// The shapes the terminal app cycles through, in order.
+    public static let standard: [BlockShape] = [
+        BlockShape(bt: 1, bh: 4, bw: 4), .nabla, BlockShape(bt: 1, bh: 16, bw: 16),
+        BlockShape(bt: 2, bh: 8, bw: 8), BlockShape(bt: 4, bh: 4, bw: 4),
+    ]
+
+    /// Tokens per block, `bt * bh * bw`.
+    public var tokens: Int { bt * bh * bw }
+
+    public var description: String { "\(bt)x\(bh)x\(bw)" }
+
+    /// Parses `"BTxBHxBW"` (positive integers).
+    /// - Throws: `NablaError.badGrid` naming `what` and the text.
+    public init(parsing text: String, what: String = "block") throws {
+        let v = try parseTriple(text, what: what)
+        self.init(bt: v.0, bh: v.1, bw: v.2)
+    }
+
+    /// Whether `grid` divides into whole blocks of this shape.
+    public func divides(_ grid: TokenGrid) -> Bool {
+        grid.t % bt == 0 && grid.h % bh == 0 && grid.w % bw == 0
+    }
+}
+
+/// An STA window in blocks: block pairs with `|dt| <= wt/2`, `|di| <= wh/2`,
+/// `|dj| <= ww/2` (integer division) are kept.
+public struct STAWindow: Hashable, Sendable, CustomStringConvertible {
+    public var wt: Int
+    public var wh: Int
+    public var ww: Int
+
+    public init(wt: Int, wh: Int, ww: Int) {
+        precondition(wt > 0 && wh > 0 && ww > 0, "window dimensions must be positive")
+        self.wt = wt
+        self.wh = wh
+        self.ww = ww
+    }
+
+    /// Kandinsky 5's window, used with every threshold there.
+    public static let kandinsky = STAWindow(wt: 11, wh: 3, ww: 3)
+
+    public var description: String { "\(wt)x\(wh)x\(ww)" }
+
+    /// Parses `"WTxWHxWW"` (positive integers).
+    /// - Throws: `NablaError.badArgument` naming the text.
+    public init(parsing text: String, what: String = "STA window") throws {
+        let v = try parseTriple(text, what: what)
+        self.init(wt: v.0, wh: v.1, ww: v.2)
+    }
+}
+
+/// Parses `"AxBxC"` into three positive integers.
+func parseTriple(_ text: String, what: String) throws -> (Int, Int, Int) {
+    let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+    let values = parts.map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard values.count == 3, let a = values[0], let b = values[1], let c = values[2] else {
+        throw NablaError(.badGrid, "\(what) '\(text)' is not of the form AxBxC (three positive integers, e.g. 1x8x8)")
+    }
+    guard a > 0, b > 0, c > 0 else {
+        throw NablaError(.badGrid, "\(what) '\(text)' has a dimension below 1")
+    }
+    guard a <= 1 << 20, b <= 1 << 20, c <= 1 << 20 else {
+        throw NablaError(.badGrid, "\(what) '\(text)' has a dimension above 1048576")
+    }
+    return (a, b, c)
+}
