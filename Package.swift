@@ -4,11 +4,12 @@ import Foundation
 
 // Release builds: the mask kernels are written for SIMD and need the instruction set
 // that makes SIMD8<Double>/SIMD16<Float> map onto real vector registers. The default
-// targets x86-64-v3 (AVX2 + FMA, every x86-64 CPU since 2013-2015); set
-// NABLA_TARGET_CPU (for example `native` or `znver4`) to build for another CPU.
+// targets `haswell` (AVX2 + FMA, the x86-64-v3 level: every x86-64 CPU since about
+// 2015); set NABLA_TARGET_CPU (for example `znver4` or `skylake-avx512`) to build for
+// another CPU.
 // Exclusivity checks are dropped in release builds only: the hot loops work on
 // unsafe buffer pointers taken once per call, where the checks buy nothing.
-let targetCPU = ProcessInfo.processInfo.environment["NABLA_TARGET_CPU"] ?? "x86-64-v3"
+let targetCPU = ProcessInfo.processInfo.environment["NABLA_TARGET_CPU"] ?? "haswell"
 
 #if arch(x86_64)
 let cpuFlags = ["-target-cpu", targetCPU]
@@ -22,7 +23,7 @@ let releaseFlags: [SwiftSetting] = [
 
 let package = Package(
     name: "nabla",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "nabla", targets: ["nabla"]),
         .library(name: "NablaCore", targets: ["NablaCore"]),

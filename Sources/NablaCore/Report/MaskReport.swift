@@ -1,0 +1,137 @@
+import Foundation
+
+/// One complete mask computation as the command line reports it: the input, the map,
+/// the mask, its FlexAttention rows, and the time every stage took.
+public struct MaskReport: Sendable {
+    public let inputName: String
+    public let grid: TokenGrid
+    public let order: TokenOrder
+    public let headDim: Int
+    public let map: PooledMap
+    public let mask: BlockMask
+    public let kvNumBlocks: [Int32]
+    public let kvIndices: [Int32]
+    /// pool, map, sort, cut, sta, stats, block_mask.
+    public let times: StageTimes
+
+    /// Runs the whole engine on `input`: pool, map, sort, cut, STA, statistics and BlockMask rows.
+    /// - Throws: `NablaError.badGrid` when `block` does not divide the input's grid.
+    public init(input: QKInput, block: BlockShape, settings: MaskSettings) throws {
+        guard let map = try PooledMap.compute(input, block: block) else {
+            preconditionFailure("an uncancellable computation was cancelled")
+        }
+        let mask = map.cut(settings)
+        var rowTimes = StageTimes()
+        let rows = rowTimes.measure("block_mask") { mask.kvRows() }
+        self.inputName = input.name
+        self.grid = input.grid
+        self.order = input.order
+        self.headDim = input.headDim
+        self.map = map
+        self.mask = mask
+        self.kvNumBlocks = rows.numBlocks
+        self.kvIndices = rows.indices
+        self.times = map.times + mask.times + rowTimes
+    }
+
+    var blocks: BlockGrid { map.blocks }
+
+    /// The summary as one JSON object: `density`, `heads` (objects with `density`,
+    /// `mass_kept`, `kept_blocks`), `timing_ms` (`total` and one entry per stage), and the
+    /// settings and shapes.
+    public func json(outputs: [String] = []) -> JSON {
+        let s = mask.statistics
+        let heads: [JSON] = (0..<map.heads).map { h in
+            .object([("head", .int(h)), ("density", .number(s.density[h])),
+                     ("mass_kept", .number(s.massKept[h])), ("kept_blocks", .int(s.keptBlocks[h]))])
+        }
+        var timing: [(String, JSON)] = [("total", .number(round3(times.total)))]
+        timing += times.stages.map { ($0.name, .number(round3($0.ms))) }
+        var fields: [(String, JSON)] = [
+            ("input", .string(inputName)),
+            ("grid", .array([.int(grid.t), .int(grid.h), .int(grid.w)])),
+            ("order", .string(order.description)),
+            ("block", .array([.int(blocks.block.bt), .int(blocks.block.bh), .int(blocks.block.bw)])),
+            ("block_grid", .array([.int(blocks.tb), .int(blocks.hb), .int(blocks.wb)])),
+            ("n", .int(blocks.count)),
+            ("num_heads", .int(map.heads)),
+            ("head_dim", .int(headDim)),
+            ("threshold", .number(mask.settings.threshold)),
+            ("sta", mask.settings.sta.map { .array([.int($0.wt), .int($0.wh), .int($0.ww)]) } ?? .null),
+            ("density", .number(s.overallDensity)),
+            ("sparsity", .number(1 - s.overallDensity)),
+            ("ambiguous_rows", .int(s.ambiguousRows)),
+            ("heads", .array(heads)),
+            ("timing_ms", .object(timing)),
+        ]
+        if !outputs.isEmpty { fields.append(("outputs", .array(outputs.map { .string($0) }))) }
+        return .object(fields)
+    }
+
+    /// A readable multi-line summary.
+    public func text() -> String {
+        let s = mask.statistics
+        var lines: [String] = []
+        lines.append("input      \(inputName)")
+        lines.append("grid       \(grid) (\(grid.tokens) tokens, \(order)), head dim \(headDim), \(map.heads) heads")
+        lines.append("block      \(blocks.block) -> block grid \(blocks), N = \(blocks.count)")
+        lines.append("settings   thr \(fixed(mask.settings.threshold, 2)), STA \(mask.settings.sta.map(\.description) ?? "off")")
+        lines.append("")
+        lines.append("head   density   mass kept   kept blocks")
+        for h in 0..<map.heads {
+            lines.append(pad(String(h), 4) + "  " + pad(percent(s.density[h]), 8) + "   " +
+                         pad(fixed(s.massKept[h], 4), 9) + "   " + pad(String(s.keptBlocks[h]), 11))
+        }
+        lines.append(" all  " + pad(percent(s.overallDensity), 8))
+        if s.ambiguousRows > 0 {
+            lines.append("")
+            lines.append("note: \(s.ambiguousRows) row(s) cut within \(BlockMask.ambiguousMargin) of a running sum; another correct implementation may differ there")
+        }
+        lines.append("")
+        let stages = times.stages.map { "\($0.name) \(fixed($0.ms, 2))" }.joined(separator: ", ")
+        lines.append("time       \(fixed(times.total, 2)) ms (\(stages))")
+        return lines.joined(separator: "\n")
+    }
+
+    /// Writes `mask.npy` (uint8 `[heads, N, N]`), `kv_num_blocks.npy` (int32 `[heads, N]`),
+    /// `kv_indices.npy` (int32 `[heads, N, N]`), `frame_coverage.npy` (float32
+    /// `[heads, Tb, Tb]`) and `summary.json` into `directory`, creating it if needed.
+    /// Returns the file names written.
+    /// - Throws: `NablaError.writeFailed` naming the path.
+    @discardableResult
+    public func write(to directory: String) throws -> [String] {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw NablaError(.writeFailed, "\(directory): cannot create the output directory: \(error.localizedDescription)")
+        }
+        let h = map.heads, n = blocks.count, tb = blocks.tb
+        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+        try NPY.write(mask.kept, shape: [h, n, n], to: path("mask.npy"))
+        try NPY.write(kvNumBlocks, shape: [h, n], to: path("kv_num_blocks.npy"))
+        try NPY.write(kvIndices, shape: [h, n, n], to: path("kv_indices.npy"))
+        try NPY.write(mask.statistics.frameCoverage.map { Float($0) }, shape: [h, tb, tb], to: path("frame_coverage.npy"))
+        let names = ["mask.npy", "kv_num_blocks.npy", "kv_indices.npy", "frame_coverage.npy", "summary.json"]
+        let summary = json(outputs: names).rendered() + "\n"
+        guard FileManager.default.createFile(atPath: path("summary.json"), contents: Data(summary.utf8)) else {
+            throw NablaError(.writeFailed, "\(path("summary.json")): cannot write")
+        }
+        return names
+    }
+}
+
+func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
+
+/// `x` with `digits` decimals.
+public func fixed(_ x: Double, _ digits: Int) -> String {
+    String(format: "%.\(digits)f", x)
+}
+
+/// `x` as a percentage with one decimal, e.g. `12.3%`.
+public func percent(_ x: Double) -> String {
+    String(format: "%.1f%%", x * 100)
+}
+
+func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
+}

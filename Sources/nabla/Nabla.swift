@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import NablaCore
+
+@main
+struct Nabla: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nabla",
+        abstract: "See and measure NABLA sparse attention (Neighborhood Adaptive Block-Level Attention).",
+        discussion: """
+        Inputs: Q K as .npy paths or FILE.safetensors:KEY; or one safetensors file holding q and k; \
+        layouts [heads, T, H, W, D], [1, heads, T, H, W, D], or [heads, S, D] / [1, heads, S, D] \
+        with --grid and --order; --axes names any other layout.
+        """,
+        version: "0.1.0",
+        subcommands: [MaskCommand.self]
+    )
+
+    /// Runs the command; bad input ends with one line on stderr starting `error:`.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as NablaError {
+            fail(error.message, code: 1)
+        } catch {
+            let code = exitCode(for: error)
+            let message = self.message(for: error)
+            // --help, --version and clean exits print as ArgumentParser does.
+            if code == .success || message.isEmpty { exit(withError: error) }
+            let first = message.split(separator: "\n").first.map(String.init) ?? message
+            fail("\(first) (see 'nabla help')", code: code.rawValue)
+        }
+    }
+
+    static func fail(_ message: String, code: Int32) -> Never {
+        let line = "error: " + message.replacingOccurrences(of: "\n", with: " ") + "\n"
+        FileHandle.standardError.write(Data(line.utf8))
+        Foundation.exit(code)
+    }
+}

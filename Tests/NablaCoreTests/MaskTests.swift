@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+@testable import NablaCore
+
+@Suite("NABLA masks")
+struct MaskTests {
+    static let grid = TokenGrid(t: 4, h: 16, w: 16)
+    static let input = randomInput(grid: grid, heads: 3, headDim: 24, seed: 7)
+
+    static func map(_ block: BlockShape = .nabla, _ input: QKInput = input) throws -> PooledMap {
+        try #require(try PooledMap.compute(input, block: block))
+    }
+
+    @Test("the pooled map equals a naive softmax of pooled dot products",
+          arguments: [BlockShape.nabla, BlockShape(bt: 1, bh: 4, bw: 4), BlockShape(bt: 2, bh: 8, bw: 8), BlockShape(bt: 4, bh: 4, bw: 4)])
+    func pooledMap(block: BlockShape) throws {
+        let map = try Self.map(block)
+        let naive = naiveProbabilities(Self.input, block: block)
+        for h in 0..<map.heads {
+            for a in 0..<map.n {
+                var sum = 0.0
+                for b in 0..<map.n {
+                    let p = map.probability(head: h, query: a, key: b)
+                    #expect(abs(p - naive[h][a][b]) <= 1e-12 * max(1, naive[h][a][b]))
+                    sum += p
+                }
+                #expect(abs(sum - 1) < 1e-12)
+            }
+        }
+    }
+
+    @Test("the cut equals a naive sort-and-sum cut", arguments: [0.0, 0.3, 0.5, 0.7, 0.9, 0.95, 1.0])
+    func cutMatchesNaive(threshold: Double) throws {
+        let map = try Self.map()
+        let mask = map.cut(MaskSettings(threshold: threshold))
+        for h in 0..<map.heads {
+            for a in 0..<map.n {
+                let row = (0..<map.n).map { map.probability(head: h, query: a, key: $0) }
+                let expected = naiveCut(row, threshold: threshold)
+                let got = (0..<map.n).map { mask.isKept(head: h, query: a, key: $0) }
+                #expect(got == expected, "head \(h) row \(a)")
+            }
+        }
+    }
+
+    @Test("a higher threshold never drops a block")
+    func monotone() throws {
+        let map = try Self.map(BlockShape(bt: 1, bh: 4, bw: 4))
+        var previous = map.cut(MaskSettings(threshold: 0)).kept
+        for step in 1...40 {
+            let current = map.cut(MaskSettings(threshold: Double(step) / 40)).kept
+            #expect(zip(previous, current).allSatisfy { $0 <= $1 })
+            previous = current
+        }
+    }
+
+    @Test("thr 1 keeps every block; thr 0 keeps exactly the row's largest")
+    func extremes() throws {
+        let map = try Self.map()
+        let all = map.cut(MaskSettings(threshold: 1))
+        #expect(all.kept.allSatisfy { $0 == 1 })
+        #expect(all.statistics.overallDensity == 1)
+        let one = map.cut(MaskSettings(threshold: 0))
+        for h in 0..<map.heads {
+            for a in 0..<map.n {
+                let kept = (0..<map.n).filter { one.isKept(head: h, query: a, key: $0) }
+                #expect(kept.count == 1)
+                let row = (0..<map.n).map { map.probability(head: h, query: a, key: $0) }
+                #expect(row[kept[0]] == row.max())
+            }
+        }
+        #expect(one.statistics.overallDensity == 1 / Double(map.n))
+    }
+
+    @Test("the STA union contains both parts and nothing else",
+          arguments: [STAWindow(wt: 1, wh: 1, ww: 1), STAWindow(wt: 3, wh: 3, ww: 3), .kandinsky, STAWindow(wt: 2, wh: 5, ww: 1)])
+    func staUnion(window: STAWindow) throws {
+        let map = try Self.map()
+        let nabla = map.cut(MaskSettings(threshold: 0.6))
+        let union = map.cut(MaskSettings(threshold: 0.6, sta: window))
+        let n = map.n
+        let blocks = map.blocks
+        for h in 0..<map.heads {
+            for a in 0..<n {
+                for b in 0..<n {
+                    let ca = blocks.coordinates(of: a), cb = blocks.coordinates(of: b)
+                    let inWindow = abs(ca.t - cb.t) <= window.wt / 2 && abs(ca.i - cb.i) <= window.wh / 2
+                        && abs(ca.j - cb.j) <= window.ww / 2
+                    #expect(union.isKept(head: h, query: a, key: b) == (inWindow || nabla.isKept(head: h, query: a, key: b)))
+                }
+            }
+        }
+    }
+
+    @Test("statistics agree with naive counts over the mask")
+    func statistics() throws {
+        let map = try Self.map()
+        let mask = map.cut(MaskSettings(threshold: 0.8, sta: STAWindow(wt: 3, wh: 1, ww: 1)))
+        let n = map.n, tb = map.blocks.tb, per = map.blocks.blocksPerSlab
+        for h in 0..<map.heads {
+            var kept = 0, mass = 0.0
+            var cov = [Double](repeating: 0, count: tb * tb)
+            for a in 0..<n {
+                for b in 0..<n where mask.isKept(head: h, query: a, key: b) {
+                    kept += 1
+                    mass += map.probability(head: h, query: a, key: b)
+                    cov[(a / per) * tb + b / per] += 1
+                }
+            }
+            #expect(mask.statistics.keptBlocks[h] == kept)
+            #expect(mask.statistics.density[h] == Double(kept) / Double(n * n))
+            #expect(abs(mask.statistics.massKept[h] - mass / Double(n)) < 1e-12)
+            for a in 0..<tb { for b in 0..<tb {
+                #expect(mask.statistics.coverage(head: h, querySlab: a, keySlab: b) == cov[a * tb + b] / Double(per * per))
+            } }
+        }
+    }
+
+    @Test("BlockMask rows list kept blocks ascending, then the rest ascending")
+    func kvRows() throws {
+        let map = try Self.map()
+        let mask = map.cut(MaskSettings(threshold: 0.7))
+        let (num, idx) = mask.kvRows()
+        let n = map.n
+        for h in 0..<map.heads {
+            for a in 0..<n {
+                let kept = (0..<n).filter { mask.isKept(head: h, query: a, key: $0) }
+                let dropped = (0..<n).filter { !mask.isKept(head: h, query: a, key: $0) }
+                #expect(Int(num[h * n + a]) == kept.count)
+                #expect(idx[((h * n + a) * n)..<((h * n + a + 1) * n)].map(Int.init) == kept + dropped)
+            }
+        }
+    }
+
+    @Test("a stored block order pools to the same map as raster order")
+    func storedOrderDoesNotMatter() throws {
+        let raster = Self.input
+        let perm = try BlockGrid(grid: raster.grid, block: .nabla).blockOrderPermutation()
+        func reorder(_ x: HeadTokens) -> HeadTokens {
+            var out: [Float] = []
+            for h in 0..<x.heads { for p in perm { out.append(contentsOf: UnsafeBufferPointer(start: x.row(h, Int(p)), count: x.headDim)) } }
+            return HeadTokens(out, heads: x.heads, tokens: x.tokens, headDim: x.headDim)
+        }
+        let blockOrdered = QKInput(name: "b", q: reorder(raster.q), k: reorder(raster.k), grid: raster.grid, order: .block(.nabla))
+        for block in BlockShape.standard where block.divides(raster.grid) {
+            #expect(try Self.map(block, blockOrdered).probs == Self.map(block, raster).probs)
+        }
+    }
+
+    @Test("ties in probability break toward the higher index, as a stable ascending sort does")
+    func ties() throws {
+        // Identical keys make every probability in a row equal: thr 0 keeps the last index.
+        let g = TokenGrid(t: 1, h: 16, w: 16)
+        let q = HeadTokens([Float](repeating: 0.5, count: 256 * 8), heads: 1, tokens: 256, headDim: 8)
+        let input = QKInput(name: "flat", q: q, k: q, grid: g, order: .raster)
+        let mask = try Self.map(.nabla, input).cut(MaskSettings(threshold: 0))
+        for a in 0..<4 {
+            #expect((0..<4).map { mask.isKept(head: 0, query: a, key: $0) } == [false, false, false, true])
+        }
+    }
+
+    @Test("a block shape that does not divide the grid is refused")
+    func refusesBadBlock() {
+        let e = #expect(throws: NablaError.self) { try PooledMap.compute(Self.input, block: BlockShape(bt: 3, bh: 8, bw: 8)) }
+        #expect(e?.message == "grid 4x16x16 is not divisible by block 3x8x8")
+    }
+}
