@@ -117,18 +117,15 @@ public enum NPY {
     static func header(descr: String, shape: [Int]) -> [UInt8] {
         let dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(pythonTuple(shape)), }"
         var text = Array(dict.utf8)
+        // Header length including the padding and the final '\n' for a given prefix.
+        func paddedLength(prefix: Int) -> Int { (prefix + text.count + 1 + 63) / 64 * 64 - prefix }
         // Version 1.0 has a 2-byte length; fall back to 2.0 for headers that do not fit.
-        var prefixLength = 10
-        if prefixLength + text.count + 1 > 0xFFFF + 10 { prefixLength = 12 }
-        let padding = (64 - (prefixLength + text.count + 1) % 64) % 64
-        text += [UInt8](repeating: 0x20, count: padding)
+        let version: UInt8 = paddedLength(prefix: 10) <= 0xFFFF ? 1 : 2
+        let length = paddedLength(prefix: version == 1 ? 10 : 12)
+        text += [UInt8](repeating: 0x20, count: length - text.count - 1)
         text.append(0x0A)
-        var out = magic
-        if prefixLength == 10 {
-            out += [1, 0, UInt8(text.count & 0xFF), UInt8(text.count >> 8)]
-        } else {
-            out += [2, 0] + (0..<4).map { UInt8((text.count >> (8 * $0)) & 0xFF) }
-        }
+        var out = magic + [version, 0]
+        out += (0..<(version == 1 ? 2 : 4)).map { UInt8(truncatingIfNeeded: length >> (8 * $0)) }
         return out + text
     }
 

@@ -194,23 +194,18 @@ public struct SafetensorsFile: @unchecked Sendable {
 
     /// Writes tensors (F32 / F16 / BF16 / I32 / U8 as given) and metadata; data 8-byte aligned (header padded with spaces).
     ///
-    /// Tensors are stored in the order given, each `values` in C order and converted to
-    /// its `dtype`: floating types round to nearest even; integer and bool types need
-    /// values they hold exactly (bool: 0 or 1). Every `DType` is accepted. The header is
-    /// padded with spaces so the data section starts at a multiple of 8 bytes.
+    /// Each `values` is in C order and converted to its tensor's `dtype`: floating types
+    /// round to nearest even; integer and bool types need values they hold exactly
+    /// (bool: 0 or 1). Every `DType` is accepted. The header is padded with spaces so
+    /// the data section starts at a multiple of 8 bytes, and tensors are laid out by
+    /// descending element size (ties in the order given), so every tensor's data is
+    /// aligned to its element size and a reader gets zero-copy `float32View`s.
     /// - Throws: `NablaError.badShape` when a tensor's value count does not match its
     ///   shape, `.badArgument` for duplicate or reserved keys and values an integer dtype
     ///   cannot hold, `.writeFailed` naming the path and the system's reason.
     public static func write(_ tensors: [(key: String, dtype: DType, shape: [Int], values: [Float])],
                              metadata: [String: String], to path: String) throws {
         var seen: Set<String> = []
-        var header = "{"
-        var entries: [String] = []
-        if !metadata.isEmpty {
-            let items = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
-            entries.append("\"__metadata__\":{\(items.joined(separator: ","))}")
-        }
-        var data: [UInt8] = []
         for t in tensors {
             guard t.key != "__metadata__" else {
                 throw NablaError(.badArgument, "cannot write \(path): '__metadata__' is reserved and cannot name a tensor")
@@ -219,6 +214,18 @@ public struct SafetensorsFile: @unchecked Sendable {
                 throw NablaError(.badArgument, "cannot write \(path): duplicate tensor key '\(TensorIO.shown(t.key))'")
             }
             try TensorIO.checkValueCount(t.values.count, shape: t.shape, itemSize: t.dtype.size, file: path, tensor: t.key)
+        }
+        var header = "{"
+        var entries: [String] = []
+        if !metadata.isEmpty {
+            let items = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
+            entries.append("\"__metadata__\":{\(items.joined(separator: ","))}")
+        }
+        let order = tensors.indices.sorted {
+            (-tensors[$0].dtype.size, $0) < (-tensors[$1].dtype.size, $1)
+        }
+        var data: [UInt8] = []
+        for t in order.map({ tensors[$0] }) {
             let begin = data.count
             try append(t.values, as: t.dtype, to: &data, context: "cannot write \(path): tensor '\(TensorIO.shown(t.key))' (\(name(of: t.dtype)))")
             let shape = t.shape.map(String.init).joined(separator: ",")

@@ -74,6 +74,29 @@ struct WriterTests {
         #expect(t.shape == shape && t.floats() == [4])
     }
 
+    /// Around the 65535-byte limit of version 1.0, every header length is valid: v1 up
+    /// to the limit with its padding, v2 beyond, data always at a multiple of 64.
+    @Test func npyHeaderAtVersion1Limit() throws {
+        var versions: Set<UInt8> = []
+        // With k unit axes and a last axis of 1-3 digits, the header text is 3k + 55..57
+        // bytes; version 1.0 stops fitting (with padding) at k = 21_823, last = 22.
+        for k in [21_790, 21_810, 21_820, 21_821, 21_822, 21_823, 21_824, 21_825, 21_840] {
+            for last in [1, 22, 333] {
+                let shape = [Int](repeating: 1, count: k) + [last]
+                let h = NPY.header(descr: "<f4", shape: shape)
+                let v = h[6]
+                versions.insert(v)
+                let prefix = v == 1 ? 10 : 12
+                let length = (8..<prefix).reduce(0) { $0 | Int(h[$1]) << (8 * ($1 - 8)) }
+                #expect(length == h.count - prefix && h.count % 64 == 0 && h.last == 0x0A)
+                if v == 1 { #expect(length <= 0xFFFF) }
+                let parsed = try NPYHeader.parse(h[prefix...], utf8: false, name: "h.npy")
+                #expect(parsed.shape == shape)
+            }
+        }
+        #expect(versions == [1, 2])
+    }
+
     @Test func npyWriteErrors() throws {
         let dir = try TempDir()
         let path = dir.file("x.npy")
@@ -125,7 +148,13 @@ struct WriterTests {
         #expect(try f.tensor("d").doubles() == [Double(Float(0.1))])
         #expect(try f.tensor("z").dtype == .bool)
         #expect(try f.tensor("key with \"quotes\"").count == 0)
+        // Laid out by element size: d (8), q i and the empty F32 (4), h b (2), m z (1);
+        // the empty tensor sorts before h, which starts at the same offset.
+        #expect(f.keys == ["d", "q", "i", "key with \"quotes\"", "h", "b", "m", "z"])
         #expect(try f.tensor("q").float32View != nil)
+        for t in f.tensors {
+            #expect(Int(bitPattern: t.bytes.baseAddress) % t.dtype.size == 0, "\(t.name)")
+        }
     }
 
     @Test func safetensorsRoundingOnWrite() throws {
