@@ -104,7 +104,7 @@ public enum NPY {
         try write(values, descr: "|u1", shape: shape, to: path) { $0 }
     }
 
-    private static func write<T, Bits: FixedWidthInteger>(
+    private static func write<T: BitwiseCopyable, Bits: FixedWidthInteger>(
         _ values: [T], descr: String, shape: [Int], to path: String, bits: (T) -> Bits
     ) throws {
         try TensorIO.checkValueCount(values.count, shape: shape, itemSize: MemoryLayout<Bits>.size, file: path)

@@ -59,15 +59,15 @@ struct NPYHeader: Equatable {
             default: throw malformed("has unexpected key '\(TensorIO.shown(key))' (expected only descr, fortran_order, shape)")
             }
         }
-        let missing = [("descr", descr), ("fortran_order", fortran), ("shape", shapeValue)]
-            .filter { $0.1 == nil }.map { "'\($0.0)'" }
-        guard missing.isEmpty else {
+        guard let descr, let fortran, let shapeValue else {
+            let missing = [("descr", descr), ("fortran_order", fortran), ("shape", shapeValue)]
+                .filter { $0.1 == nil }.map { "'\($0.0)'" }
             throw malformed("lacks required key\(missing.count > 1 ? "s" : "") \(missing.joined(separator: ", "))")
         }
 
         // descr
         let (dtype, byteOrder): (DType, ByteOrder)
-        switch descr! {
+        switch descr {
         case .string(let s):
             (dtype, byteOrder) = try parseDescr(s, name: name)
         case .list:
@@ -77,13 +77,13 @@ struct NPYHeader: Equatable {
         }
 
         // fortran_order
-        guard case .bool(let fortranOrder) = fortran! else {
-            throw malformed("fortran_order is \(fortran!.kind), not True or False")
+        guard case .bool(let fortranOrder) = fortran else {
+            throw malformed("fortran_order is \(fortran.kind), not True or False")
         }
 
         // shape
-        guard case .tuple(let dims) = shapeValue! else {
-            throw malformed("shape is \(shapeValue!.kind), not a tuple")
+        guard case .tuple(let dims) = shapeValue else {
+            throw malformed("shape is \(shapeValue.kind), not a tuple")
         }
         var shape: [Int] = []
         shape.reserveCapacity(dims.count)

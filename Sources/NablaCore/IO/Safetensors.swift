@@ -12,6 +12,17 @@ public struct SafetensorsFile: @unchecked Sendable {
     public let tensors: [RawTensor]
     /// The keys of `tensors`, same order.
     public let keys: [String]
+    /// Position of each key in `keys`.
+    private let positions: [String: Int]
+
+    private init(path: String, metadata: [String: String], tensors: [RawTensor], keys: [String]) {
+        self.path = path
+        self.metadata = metadata
+        self.tensors = tensors
+        self.keys = keys
+        // Keys are unique: the header parser refuses duplicate JSON keys.
+        positions = Dictionary(keys.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+    }
 
     /// Headers longer than this are refused.
     static let maxHeaderLength = 100 << 20
@@ -28,14 +39,29 @@ public struct SafetensorsFile: @unchecked Sendable {
         dtypeNames.first { $0.0 == name }?.1
     }
 
+    /// The safetensors name of `dtype` (every `DType` has one).
     static func name(of dtype: DType) -> String {
-        dtypeNames.first { $0.1 == dtype }!.0
+        switch dtype {
+        case .float64: "F64"
+        case .float32: "F32"
+        case .float16: "F16"
+        case .bfloat16: "BF16"
+        case .int8: "I8"
+        case .int16: "I16"
+        case .int32: "I32"
+        case .int64: "I64"
+        case .uint8: "U8"
+        case .uint16: "U16"
+        case .uint32: "U32"
+        case .uint64: "U64"
+        case .bool: "BOOL"
+        }
     }
 
     /// The tensor stored under `key`.
     /// - Throws: `NablaError.missingTensor` naming the file and key and listing the keys it has.
     public func tensor(_ key: String) throws -> RawTensor {
-        if let i = keys.firstIndex(of: key) { return tensors[i] }
+        if let i = positions[key] { return tensors[i] }
         throw NablaError(.missingTensor, "\(path) has no tensor '\(TensorIO.shown(key))' (available: \(TensorIO.keyList(keys)))")
     }
 
@@ -244,7 +270,7 @@ public struct SafetensorsFile: @unchecked Sendable {
 
     /// Appends `values` converted to `dtype`, little-endian.
     private static func append(_ values: [Float], as dtype: DType, to data: inout [UInt8], context: String) throws {
-        func integers<I: FixedWidthInteger>(_: I.Type) throws {
+        func integers<I: FixedWidthInteger & BitwiseCopyable>(_: I.Type) throws {
             var converted: [I] = []
             converted.reserveCapacity(values.count)
             for (i, v) in values.enumerated() {
@@ -257,9 +283,9 @@ public struct SafetensorsFile: @unchecked Sendable {
         }
         switch dtype {
         case .float32: TensorIO.appendLittleEndian(values, to: &data) { $0.bitPattern }
-        case .float64: TensorIO.appendLittleEndian(values, to: &data) { Double($0).bitPattern }
-        case .float16: TensorIO.appendLittleEndian(values, to: &data) { floatToHalf($0) }
-        case .bfloat16: TensorIO.appendLittleEndian(values, to: &data) { floatToBFloat16($0) }
+        case .float64: TensorIO.appendLittleEndian(values.map(Double.init), to: &data) { $0.bitPattern }
+        case .float16: TensorIO.appendLittleEndian(values.map(floatToHalf), to: &data) { $0 }
+        case .bfloat16: TensorIO.appendLittleEndian(values.map(floatToBFloat16), to: &data) { $0 }
         case .int8: try integers(Int8.self)
         case .int16: try integers(Int16.self)
         case .int32: try integers(Int32.self)

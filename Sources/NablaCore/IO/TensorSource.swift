@@ -125,8 +125,17 @@ enum TensorIO {
         }
     }
 
-    /// Appends `values` as little-endian bit patterns.
-    static func appendLittleEndian<T, Bits: FixedWidthInteger>(_ values: [T], to out: inout [UInt8], bits: (T) -> Bits) {
+    /// Appends `values` as little-endian bit patterns, where `bits` gives the bit pattern
+    /// that is also each value's in-memory representation (`Float.bitPattern`, identity
+    /// for integers), so a little-endian machine copies the array's bytes in one go.
+    static func appendLittleEndian<T: BitwiseCopyable, Bits: FixedWidthInteger>(
+        _ values: [T], to out: inout [UInt8], bits: (T) -> Bits
+    ) {
+        precondition(MemoryLayout<T>.size == MemoryLayout<Bits>.size, "bits must reinterpret, not convert")
+        if ByteOrder.native == .little {
+            values.withUnsafeBytes { out.append(contentsOf: $0) }
+            return
+        }
         out.reserveCapacity(out.count + values.count * MemoryLayout<Bits>.size)
         for v in values {
             withUnsafeBytes(of: bits(v).littleEndian) { out.append(contentsOf: $0) }
@@ -142,8 +151,9 @@ enum TensorIO {
         }
         var written = 0
         let failure: String? = bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return nil }
             while written < buffer.count {
-                let n = write(fd, buffer.baseAddress! + written, buffer.count - written)
+                let n = write(fd, base + written, buffer.count - written)
                 if n < 0 {
                     if errno == EINTR { continue }
                     return String(cString: strerror(errno))

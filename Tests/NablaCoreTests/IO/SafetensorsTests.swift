@@ -68,6 +68,13 @@ struct SafetensorsReadTests {
         #expect(none.keys.isEmpty && none.tensors.isEmpty)
     }
 
+    @Test func dtypeNamesRoundTrip() {
+        for d in DType.allCases {
+            #expect(SafetensorsFile.dtype(safetensorsName: SafetensorsFile.name(of: d)) == d)
+        }
+        #expect(SafetensorsFile.dtypeNames.count == DType.allCases.count)
+    }
+
     @Test func missingKeyListsAvailable() throws {
         let path = Fixture.st("multi.safetensors")
         let f = try SafetensorsFile.open(path: path)
