@@ -21,7 +21,9 @@ public final class MappedFile: @unchecked Sendable {
     /// - Throws: `NablaError.fileUnreadable` naming the path and the system's reason.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below as
+        // not a regular file); it has no effect on regular files.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             throw NablaError(.fileUnreadable, "\(path): cannot open: \(String(cString: strerror(errno)))")
         }

@@ -1,0 +1,143 @@
+/// Reading and writing NumPy `.npy` files.
+///
+/// Layout: the 6-byte magic `\x93NUMPY`, a major and minor version byte, the header
+/// length (2 bytes little-endian for 1.0, 4 bytes for 2.0 and 3.0), the header (a Python
+/// dict literal, see `NPYHeader`), then the raw array bytes.
+public enum NPY {
+    /// `\x93NUMPY`.
+    static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
+    /// Headers longer than this are refused (NumPy writes well under 1 KiB).
+    static let maxHeaderLength = 1 << 20
+
+    /// Reads a .npy file (memory-mapped). Versions 1.0, 2.0, 3.0; '<' '>' '|' '=' byte orders;
+    /// descr f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1 (and '?'); C and Fortran order.
+    ///
+    /// The returned tensor is named `path` as given and views the mapped file.
+    /// - Throws: `NablaError.fileUnreadable` when the file cannot be opened or is not a
+    ///   regular file, `.malformedFile` when its bytes break the format, `.unsupported`
+    ///   for other versions and dtypes.
+    public static func read(path: String) throws -> RawTensor {
+        let file = try MappedFile(path: path)
+        return try decode(file.bytes, name: path, owner: file)
+    }
+
+    /// Validates and decodes the bytes of a whole .npy file.
+    /// - Parameters:
+    ///   - bytes: the complete file; the tensor views a slice of it.
+    ///   - name: the file's name for messages and `RawTensor.name`.
+    ///   - owner: keeps `bytes` alive.
+    /// - Throws: as `read(path:)`.
+    static func decode(_ bytes: UnsafeRawBufferPointer, name: String, owner: AnyObject?) throws -> RawTensor {
+        func malformed(_ what: String) -> NablaError { NablaError(.malformedFile, "\(name): \(what)") }
+        let size = bytes.count
+        guard size > 0 else { throw malformed("empty file (0 bytes), not a .npy file") }
+        let prefix = Array(bytes.prefix(magic.count))
+        guard prefix == Array(magic.prefix(prefix.count)) else {
+            throw malformed("not a .npy file: starts with \(hex(prefix)), expected \(hex(magic)) (\\x93NUMPY)")
+        }
+        guard size >= 8 else {
+            throw malformed("truncated .npy file: \(size) bytes, too short for the magic and version (8 bytes)")
+        }
+        let major = bytes[6], minor = bytes[7]
+        guard (1...3).contains(major), minor == 0 else {
+            throw NablaError(.unsupported, "\(name): unsupported .npy format version \(major).\(minor) (nabla reads 1.0, 2.0 and 3.0)")
+        }
+        let headerStart = major == 1 ? 10 : 12
+        guard size >= headerStart else {
+            throw malformed("truncated .npy file: \(size) bytes, too short for the version \(major).0 header length field (\(headerStart) bytes)")
+        }
+        let headerLength = major == 1
+            ? Int(UInt16(bytes[8]) | UInt16(bytes[9]) << 8)
+            : Int(UInt32(bytes[8]) | UInt32(bytes[9]) << 8 | UInt32(bytes[10]) << 16 | UInt32(bytes[11]) << 24)
+        guard headerLength <= maxHeaderLength else {
+            throw malformed("header length \(headerLength) exceeds the \(maxHeaderLength)-byte limit")
+        }
+        let dataStart = headerStart + headerLength
+        guard dataStart <= size else {
+            throw malformed("header length \(headerLength) runs past the end of the file (header would end at byte \(dataStart), file is \(size) bytes)")
+        }
+        let header = try NPYHeader.parse(bytes[headerStart..<dataStart], utf8: major == 3, name: name)
+
+        guard let (count, byteCount) = TensorIO.checkedSizes(shape: header.shape, itemSize: header.dtype.size) else {
+            throw malformed("shape \(pythonTuple(header.shape)) of \(header.dtype) is too large: element count x \(header.dtype.size) bytes overflows")
+        }
+        _ = count
+        let available = size - dataStart
+        if available < byteCount {
+            throw malformed("data truncated: shape \(pythonTuple(header.shape)) of \(header.dtype) needs \(byteCount) bytes after the header, file has \(available)")
+        }
+        if available > byteCount {
+            throw malformed("\(available - byteCount) trailing bytes after the data: shape \(pythonTuple(header.shape)) of \(header.dtype) needs \(byteCount) bytes, file has \(available)")
+        }
+        return RawTensor(name: name, dtype: header.dtype, shape: header.shape, byteOrder: header.byteOrder,
+                         fortranOrder: header.fortranOrder,
+                         bytes: UnsafeRawBufferPointer(rebasing: bytes[dataStart..<size]), owner: owner)
+    }
+
+    // MARK: - Writing
+
+    /// Writes a C-order little-endian .npy (version 1.0, header padded to a multiple of 64 bytes,
+    /// ending in '\n'; version 2.0 only if the header needs it), that `np.load` reads back.
+    ///
+    /// `values` are in C order; `shape` `[]` writes a 0-d array of one value.
+    /// - Throws: `NablaError.badShape` when `values.count` is not the product of `shape`,
+    ///   `.writeFailed` naming the path and the system's reason.
+    public static func write(_ values: [Float], shape: [Int], to path: String) throws {
+        try write(values, descr: "<f4", shape: shape, to: path) { $0.bitPattern }
+    }
+
+    /// Writes float64 values as a `<f8` .npy; see `write(_:shape:to:)` for `[Float]`.
+    /// - Throws: `NablaError.badShape`, `.writeFailed`.
+    public static func write(_ values: [Double], shape: [Int], to path: String) throws {
+        try write(values, descr: "<f8", shape: shape, to: path) { $0.bitPattern }
+    }
+
+    /// Writes int32 values as a `<i4` .npy; see `write(_:shape:to:)` for `[Float]`.
+    /// - Throws: `NablaError.badShape`, `.writeFailed`.
+    public static func write(_ values: [Int32], shape: [Int], to path: String) throws {
+        try write(values, descr: "<i4", shape: shape, to: path) { $0 }
+    }
+
+    /// Writes bytes as a `|u1` .npy; see `write(_:shape:to:)` for `[Float]`.
+    /// - Throws: `NablaError.badShape`, `.writeFailed`.
+    public static func write(_ values: [UInt8], shape: [Int], to path: String) throws {
+        try write(values, descr: "|u1", shape: shape, to: path) { $0 }
+    }
+
+    private static func write<T: BitwiseCopyable, Bits: FixedWidthInteger>(
+        _ values: [T], descr: String, shape: [Int], to path: String, bits: (T) -> Bits
+    ) throws {
+        try TensorIO.checkValueCount(values.count, shape: shape, itemSize: MemoryLayout<Bits>.size, file: path)
+        var out = header(descr: descr, shape: shape)
+        TensorIO.appendLittleEndian(values, to: &out, bits: bits)
+        try TensorIO.writeFile(out, to: path)
+    }
+
+    /// The magic, version, length and padded header for a C-order array.
+    static func header(descr: String, shape: [Int]) -> [UInt8] {
+        let dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(pythonTuple(shape)), }"
+        var text = Array(dict.utf8)
+        // Header length including the padding and the final '\n' for a given prefix.
+        func paddedLength(prefix: Int) -> Int { (prefix + text.count + 1 + 63) / 64 * 64 - prefix }
+        // Version 1.0 has a 2-byte length; fall back to 2.0 for headers that do not fit.
+        let version: UInt8 = paddedLength(prefix: 10) <= 0xFFFF ? 1 : 2
+        let length = paddedLength(prefix: version == 1 ? 10 : 12)
+        text += [UInt8](repeating: 0x20, count: length - text.count - 1)
+        text.append(0x0A)
+        var out = magic + [version, 0]
+        out += (0..<(version == 1 ? 2 : 4)).map { UInt8(truncatingIfNeeded: length >> (8 * $0)) }
+        return out + text
+    }
+
+    /// `()`, `(5,)`, `(2, 3)`.
+    static func pythonTuple(_ shape: [Int]) -> String {
+        shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { b in
+            let h = String(b, radix: 16, uppercase: true)
+            return h.count == 1 ? "0" + h : h
+        }.joined(separator: " ")
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A tensor named on a command line: "PATH.npy", "PATH.safetensors:KEY", or "PATH.safetensors"
+/// when the file holds exactly one tensor. Decide by content/extension sensibly: a path that
+/// exists as given wins over splitting at the last ':'.
+///
+/// Parsing rules, in order: a spec that exists as a file (or directory) is a path; else
+/// the first split at a ':' whose left part exists is `PATH:KEY` (so keys may contain
+/// ':'); else a spec ending in `.npy` or `.safetensors` is a path; else it is split at
+/// the last ':'. An empty key (`qk.safetensors:`) means no key.
+public struct TensorSource: Hashable, Sendable, CustomStringConvertible {
+    public var path: String
+    public var key: String?
+
+    public init(path: String, key: String? = nil) {
+        self.path = path
+        self.key = key
+    }
+
+    /// Parses a command-line spec; looks at the file system to resolve ':'.
+    public init(parsing spec: String) {
+        func exists(_ p: String) -> Bool { !p.isEmpty && FileManager.default.fileExists(atPath: p) }
+        func split(_ i: String.Index) -> (String, String?) {
+            let k = String(spec[spec.index(after: i)...])
+            return (String(spec[..<i]), k.isEmpty ? nil : k)
+        }
+        if exists(spec) || !spec.contains(":") {
+            (path, key) = (spec, nil)
+            return
+        }
+        let colons = spec.indices.filter { spec[$0] == ":" }
+        if let i = colons.first(where: { exists(String(spec[..<$0])) }) {
+            (path, key) = split(i)
+            return
+        }
+        let lower = spec.lowercased()
+        if lower.hasSuffix(".npy") || lower.hasSuffix(".safetensors") {
+            (path, key) = (spec, nil)
+            return
+        }
+        (path, key) = split(colons[colons.count - 1])
+    }
+
+    /// Loads the tensor: NPY when the file starts with the NPY magic, safetensors when
+    /// it ends in `.safetensors` or looks like one, NPY when it ends in `.npy`.
+    ///
+    /// Without a key, a safetensors file must hold exactly one tensor.
+    /// - Throws: `NablaError.fileUnreadable`, `.malformedFile`, `.unsupported` from the
+    ///   readers; `.missingTensor` for a key the file lacks (listing the keys it has), a
+    ///   key on a .npy file, or no key for a multi-tensor file; `.unsupported` for a file
+    ///   that is neither format.
+    public func load() throws -> RawTensor {
+        let file = try MappedFile(path: path)
+        let bytes = file.bytes
+        let lower = path.lowercased()
+        let npyMagic = bytes.count >= NPY.magic.count && Array(bytes.prefix(NPY.magic.count)) == NPY.magic
+        let looksSafetensors = bytes.count >= 9 && bytes[8] == UInt8(ascii: "{")
+
+        if npyMagic || (lower.hasSuffix(".npy") && !lower.hasSuffix(".safetensors")) {
+            let tensor = try NPY.decode(bytes, name: path, owner: file)
+            if let key {
+                throw NablaError(.missingTensor, "\(path) is a .npy file holding one tensor; it has no key '\(TensorIO.shown(key))' (write just \(path))")
+            }
+            return tensor
+        }
+        guard lower.hasSuffix(".safetensors") || looksSafetensors else {
+            throw NablaError(.unsupported, "\(path): neither a .npy file (no \\x93NUMPY magic) nor a .safetensors file")
+        }
+        let st = try SafetensorsFile.decode(bytes, path: path, owner: file)
+        if let key { return try st.tensor(key) }
+        switch st.tensors.count {
+        case 1:
+            return st.tensors[0]
+        case 0:
+            throw NablaError(.missingTensor, "\(path) holds no tensors")
+        default:
+            throw NablaError(.missingTensor,
+                "\(path) holds \(st.tensors.count) tensors; name one as \(path):KEY (available: \(TensorIO.keyList(st.keys)))")
+        }
+    }
+
+    /// As the user would write it: `q.npy` or `qk.safetensors:q`.
+    public var description: String {
+        key.map { "\(path):\($0)" } ?? path
+    }
+}
+
+// MARK: - Helpers shared by the readers and writers
+
+enum TensorIO {
+    /// Element count and byte size of `shape` at `itemSize` bytes per element, multiplied
+    /// left to right like `RawTensor.count`; `nil` on overflow or a negative dimension.
+    static func checkedSizes(shape: [Int], itemSize: Int) -> (count: Int, bytes: Int)? {
+        var count = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = count.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            count = p
+        }
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: itemSize)
+        return overflow ? nil : (count, bytes)
+    }
+
+    /// Checks a writer's arguments: non-negative dims whose product is `count`.
+    /// - Throws: `NablaError.badShape` naming `file`, the shape and the count.
+    static func checkValueCount(_ count: Int, shape: [Int], itemSize: Int, file: String, tensor: String? = nil) throws {
+        let what = tensor.map { "tensor '\(TensorIO.shown($0))' in \(file)" } ?? file
+        if let d = shape.firstIndex(where: { $0 < 0 }) {
+            throw NablaError(.badShape, "cannot write \(what): shape \(shape) has negative dimension \(shape[d])")
+        }
+        guard let (expected, _) = checkedSizes(shape: shape, itemSize: itemSize) else {
+            throw NablaError(.badShape, "cannot write \(what): shape \(shape) has too many elements")
+        }
+        guard expected == count else {
+            throw NablaError(.badShape, "cannot write \(what): shape \(shape) holds \(expected) elements but \(count) values were given")
+        }
+    }
+
+    /// Appends `values` as little-endian bit patterns, where `bits` gives the bit pattern
+    /// that is also each value's in-memory representation (`Float.bitPattern`, identity
+    /// for integers), so a little-endian machine copies the array's bytes in one go.
+    static func appendLittleEndian<T: BitwiseCopyable, Bits: FixedWidthInteger>(
+        _ values: [T], to out: inout [UInt8], bits: (T) -> Bits
+    ) {
+        precondition(MemoryLayout<T>.size == MemoryLayout<Bits>.size, "bits must reinterpret, not convert")
+        if ByteOrder.native == .little {
+            values.withUnsafeBytes { out.append(contentsOf: $0) }
+            return
+        }
+        out.reserveCapacity(out.count + values.count * MemoryLayout<Bits>.size)
+        for v in values {
+            withUnsafeBytes(of: bits(v).littleEndian) { out.append(contentsOf: $0) }
+        }
+    }
+
+    /// Writes `bytes` to `path`, replacing it.
+    /// - Throws: `NablaError.writeFailed` naming the path and the system's reason.
+    static func writeFile(_ bytes: [UInt8], to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else {
+            throw NablaError(.writeFailed, "\(path): cannot create: \(String(cString: strerror(errno)))")
+        }
+        var written = 0
+        let failure: String? = bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return nil }
+            while written < buffer.count {
+                let n = write(fd, base + written, buffer.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return String(cString: strerror(errno))
+                }
+                written += n
+            }
+            return nil
+        }
+        let closed = close(fd) == 0 ? nil : String(cString: strerror(errno))
+        if let reason = failure ?? closed {
+            throw NablaError(.writeFailed, "\(path): write failed after \(written) of \(bytes.count) bytes: \(reason)")
+        }
+    }
+
+    /// `s` fit for a one-line message: control and line-separator characters escaped
+    /// (`\n`, `\u{7F}`), at most `limit` characters (then `...`).
+    static func shown(_ s: String, limit: Int = 80) -> String {
+        var out = ""
+        var count = 0
+        for c in s.unicodeScalars {
+            if count == limit { return out + "..." }
+            count += 1
+            switch c {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where c.value < 0x20 || (0x7F...0x9F).contains(c.value) || c.value == 0x2028 || c.value == 0x2029:
+                out += "\\u{\(String(c.value, radix: 16, uppercase: true))}"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
+    /// `a, b, c` for messages, at most 20 keys.
+    static func keyList(_ keys: [String]) -> String {
+        if keys.isEmpty { return "none" }
+        let shown = keys.prefix(20).map { TensorIO.shown($0) }.joined(separator: ", ")
+        return keys.count > 20 ? "\(shown), ... (\(keys.count - 20) more)" : shown
+    }
+}
