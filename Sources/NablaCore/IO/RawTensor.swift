@@ -19,7 +19,11 @@ public struct RawTensor: @unchecked Sendable {
 
     public init(name: String, dtype: DType, shape: [Int], byteOrder: ByteOrder,
                 fortranOrder: Bool, bytes: UnsafeRawBufferPointer, owner: AnyObject?) {
-        precondition(bytes.count == shape.reduce(1, *) * dtype.size, "RawTensor bytes do not match its shape")
+        let elements = shape.reduce(into: Int?(1)) { acc, d in
+            acc = acc.flatMap { a in d >= 0 ? a.multipliedReportingOverflow(by: d) : (0, true) }
+                .flatMap { $0.overflow ? nil : $0.partialValue }
+        }
+        precondition(elements.map { $0 * dtype.size == bytes.count } ?? false, "RawTensor bytes do not match its shape")
         self.name = name
         self.dtype = dtype
         self.shape = shape
@@ -63,7 +67,12 @@ public struct RawTensor: @unchecked Sendable {
     /// floating types are truncated toward zero.
     public func int64s() -> [Int64] {
         if dtype.isFloatingPoint {
-            return convert { $0.isFinite ? Int64(clamping: Int64(exactly: $0.rounded(.towardZero)) ?? 0) : 0 }
+            return convert { x in
+                guard x.isFinite else { return 0 }
+                if x >= 0x1p63 { return .max }
+                if x < -0x1p63 { return .min }
+                return Int64(x.rounded(.towardZero))
+            }
         }
         var out = [Int64](repeating: 0, count: count)
         out.withUnsafeMutableBufferPointer { dst in
@@ -74,7 +83,9 @@ public struct RawTensor: @unchecked Sendable {
         return out
     }
 
-    /// The C-order flat index of the first NaN or infinity, or `nil` when all are finite.
+    /// The C-order flat index of the first value that is not a finite `Float` (NaN,
+    /// infinity, or a float64 beyond float32's range, which `floats()` would turn into an
+    /// infinity), or `nil` when all are finite.
     public func firstNonFinite() -> Int? {
         guard dtype.isFloatingPoint else { return nil }
         if let view = float32View {
@@ -82,7 +93,7 @@ public struct RawTensor: @unchecked Sendable {
             return nil
         }
         let values = doubles()
-        return values.firstIndex { !$0.isFinite }
+        return values.firstIndex { !Float($0).isFinite }
     }
 
     /// `[i0, i1, ...]` for a C-order flat index, as `q.npy[0, 3, 1]` prints it.

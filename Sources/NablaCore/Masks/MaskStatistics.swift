@@ -65,7 +65,7 @@ public struct MaskStatistics: Sendable, Equatable {
         let cells = Double(n * n)
         self.keptBlocks = keptBlocks
         self.density = keptBlocks.map { Double($0) / cells }
-        self.overallDensity = Double(keptBlocks.reduce(0, +)) / (cells * Double(max(heads, 1)))
+        self.overallDensity = Double(keptBlocks.reduce(0, +)) / Double(max(heads, 1) * n * n)
         self.massKept = mass
         self.frameCoverage = coverage
         self.ambiguousRows = margin.filter { $0 < BlockMask.ambiguousMargin }.count

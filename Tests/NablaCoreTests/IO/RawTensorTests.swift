@@ -104,3 +104,27 @@ struct RawTensorTests {
         #expect(ints.firstNonFinite() == nil)
     }
 }
+
+@Suite("RawTensor edge conversions")
+struct RawTensorEdgeTests {
+    static func float64Tensor(_ values: [Double]) -> RawTensor {
+        let box = FloatStorage(count: values.count * 2)  // 8 bytes per value
+        let raw = UnsafeMutableRawBufferPointer(box.buffer)
+        for (i, v) in values.enumerated() { raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: i * 8, as: UInt64.self) }
+        return RawTensor(name: "t", dtype: .float64, shape: [values.count], byteOrder: .little, fortranOrder: false,
+                         bytes: UnsafeRawBufferPointer(raw), owner: box)
+    }
+
+    @Test("a float64 beyond float32's range counts as non-finite")
+    func float64Overflow() {
+        let t = Self.float64Tensor([1, 2, 1e300, .nan])
+        #expect(t.firstNonFinite() == 2)
+        #expect(t.floats()[2] == .infinity)
+    }
+
+    @Test("int64s clamps floating values beyond Int64")
+    func int64Clamp() {
+        let t = Self.float64Tensor([1e300, -1e300, -2.7, 3.9, .nan])
+        #expect(t.int64s() == [.max, .min, -2, 3, 0])
+    }
+}
