@@ -50,10 +50,8 @@ struct InputOptions: ParsableArguments {
     }
 }
 
-extension BlockShape: ExpressibleByArgument {
-    public init?(argument: String) { try? self.init(parsing: argument) }
-}
-
-extension STAWindow: ExpressibleByArgument {
-    public init?(argument: String) { try? self.init(parsing: argument) }
+/// Option transforms that keep NablaCore's explanation of a bad value in the message.
+enum Parse {
+    static func block(_ text: String) throws -> BlockShape { try BlockShape(parsing: text) }
+    static func window(_ text: String) throws -> STAWindow { try STAWindow(parsing: text) }
 }

@@ -15,13 +15,14 @@ struct MaskCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    @Option(help: ArgumentHelp("Block shape BTxBHxBW.", valueName: "BTxBHxBW"))
+    @Option(help: ArgumentHelp("Block shape BTxBHxBW (default 1x8x8).", valueName: "BTxBHxBW"), transform: Parse.block)
     var block: BlockShape = .nabla
 
     @Option(help: "Fraction of each row's pooled mass to keep, in [0, 1].")
     var threshold: Double
 
-    @Option(help: ArgumentHelp("Sliding-tile window in blocks, OR-ed into the mask (e.g. 11x3x3).", valueName: "WTxWHxWW"))
+    @Option(help: ArgumentHelp("Sliding-tile window in blocks, OR-ed into the mask (e.g. 11x3x3).", valueName: "WTxWHxWW"),
+            transform: Parse.window)
     var sta: STAWindow?
 
     @Option(help: "Directory for the output files (created if missing).")

@@ -24,7 +24,7 @@ public struct TokenGrid: Hashable, Sendable, CustomStringConvertible {
     /// Parses `"TxHxW"` (positive integers).
     /// - Throws: `NablaError.badGrid` naming `what` and the text.
     public init(parsing text: String, what: String = "grid") throws {
-        let v = try parseTriple(text, what: what)
+        let v = try parseTriple(text, what: what, example: "21x40x80")
         self.init(t: v.0, h: v.1, w: v.2)
     }
 }
@@ -92,17 +92,17 @@ public struct STAWindow: Hashable, Sendable, CustomStringConvertible {
     /// Parses `"WTxWHxWW"` (positive integers).
     /// - Throws: `NablaError.badArgument` naming the text.
     public init(parsing text: String, what: String = "STA window") throws {
-        let v = try parseTriple(text, what: what)
+        let v = try parseTriple(text, what: what, example: "11x3x3")
         self.init(wt: v.0, wh: v.1, ww: v.2)
     }
 }
 
 /// Parses `"AxBxC"` into three positive integers.
-func parseTriple(_ text: String, what: String) throws -> (Int, Int, Int) {
+func parseTriple(_ text: String, what: String, example: String = "1x8x8") throws -> (Int, Int, Int) {
     let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
     let values = parts.map { Int($0.trimmingCharacters(in: .whitespaces)) }
     guard values.count == 3, let a = values[0], let b = values[1], let c = values[2] else {
-        throw NablaError(.badGrid, "\(what) '\(text)' is not of the form AxBxC (three positive integers, e.g. 1x8x8)")
+        throw NablaError(.badGrid, "\(what) '\(text)' is not of the form AxBxC (three positive integers, e.g. \(example))")
     }
     guard a > 0, b > 0, c > 0 else {
         throw NablaError(.badGrid, "\(what) '\(text)' has a dimension below 1")

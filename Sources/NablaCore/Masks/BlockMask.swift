@@ -153,13 +153,15 @@ func firstIndex(in c: UnsafePointer<Double>, count: Int, atLeast x: Double) -> I
 public func staPattern(_ blocks: BlockGrid, window: STAWindow) -> [UInt8] {
     let n = blocks.count
     let rt = window.wt / 2, rh = window.wh / 2, rw = window.ww / 2
+    let coords = (0..<n).map { blocks.coordinates(of: $0) }
     var out = [UInt8](repeating: 0, count: n * n)
-    for a in 0..<n {
-        let ca = blocks.coordinates(of: a)
-        for b in 0..<n {
-            let cb = blocks.coordinates(of: b)
-            if abs(ca.t - cb.t) <= rt && abs(ca.i - cb.i) <= rh && abs(ca.j - cb.j) <= rw {
-                out[a * n + b] = 1
+    out.withUnsafeMutableBufferPointer { o in
+        for a in 0..<n {
+            let ca = coords[a]
+            let row = o.baseAddress! + a * n
+            for b in 0..<n {
+                let cb = coords[b]
+                if abs(ca.t - cb.t) <= rt && abs(ca.i - cb.i) <= rh && abs(ca.j - cb.j) <= rw { row[b] = 1 }
             }
         }
     }

@@ -60,33 +60,43 @@ public final class PooledMap: @unchecked Sendable {
     /// `softmax_b(qa[a] . ka[b] / sqrt(D))` for every head, `[heads, N, N]`.
     static func blockProbabilities(_ pooled: PooledBlocks) -> [Double] {
         let n = pooled.blocks.count, d = pooled.headDim, heads = pooled.heads
-        let npad = (n + 15) & ~15
+        let panels = (n + panelWidth - 1) / panelWidth
+        let npad = panels * panelWidth
         let scale = Double(d).squareRoot()
-        // Keys transposed to [heads, D, npad] (zero padded) so the kernel streams columns.
-        var kaT = [Double](repeating: 0, count: heads * d * npad)
+        // Keys packed in panels of 8 columns, [heads, panels, D, 8] (zero padded), so the
+        // kernel reads each panel front to back.
+        var packed = [Double](repeating: 0, count: heads * panels * d * panelWidth)
         for h in 0..<heads {
             for b in 0..<n {
-                for j in 0..<d { kaT[(h * d + j) * npad + b] = pooled.ka[(h * n + b) * d + j] }
+                let dst = ((h * panels + b / panelWidth) * d) * panelWidth + b % panelWidth
+                for j in 0..<d { packed[dst + j * panelWidth] = pooled.ka[(h * n + b) * d + j] }
             }
         }
         var probs = [Double](repeating: 0, count: heads * n * n)
-        let chunks = Parallel.chunks(n, minChunk: 16)
+        let chunks = Parallel.chunks(n, minChunk: 2 * tileRows)
         probs.withUnsafeMutableBufferPointer { out in
             pooled.qa.withUnsafeBufferPointer { qa in
-                kaT.withUnsafeBufferPointer { kt in
+                packed.withUnsafeBufferPointer { kp in
                     Parallel.forEach(heads * chunks.count) { item in
                         let h = item / chunks.count
                         let rows = chunks[item % chunks.count]
-                        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 4 * npad)
-                        defer { scratch.deallocate() }
+                        let dots = UnsafeMutablePointer<Double>.allocate(capacity: tileRows * npad)
+                        let qT = UnsafeMutablePointer<Double>.allocate(capacity: d * tileRows)
+                        defer { dots.deallocate(); qT.deallocate() }
                         let q = qa.baseAddress! + h * n * d
-                        let k = kt.baseAddress! + h * d * npad
+                        let k = kp.baseAddress! + h * panels * d * panelWidth
                         var r = rows.lowerBound
                         while r < rows.upperBound {
-                            let m = min(4, rows.upperBound - r)
-                            dotRows(q: q + r * d, rows: m, d: d, kT: k, npad: npad, out: scratch)
+                            let m = min(tileRows, rows.upperBound - r)
+                            // The tile's query rows transposed to [D, 6], missing rows zero.
+                            for j in 0..<d {
+                                for i in 0..<tileRows { qT[j * tileRows + i] = i < m ? q[(r + i) * d + j] : 0 }
+                            }
+                            for p in 0..<panels {
+                                dotTile(qT: qT, d: d, panel: k + p * d * panelWidth, out: dots + p * panelWidth, stride: npad)
+                            }
                             for i in 0..<m {
-                                softmaxRow(scratch + i * npad, n: n, scale: scale, into: out.baseAddress! + (h * n + r + i) * n)
+                                softmaxRow(dots + i * npad, n: n, scale: scale, into: out.baseAddress! + (h * n + r + i) * n)
                             }
                             r += m
                         }
@@ -97,55 +107,41 @@ public final class PooledMap: @unchecked Sendable {
         return probs
     }
 
-    /// `out[i, c] = q[i] . kT[:, c]` for `rows <= 4` query rows and all `npad` columns.
-    /// - Complexity: O(rows * D * npad); 4 x 16 register tile of `SIMD8<Double>` FMAs.
+    static let tileRows = 6
+    static let panelWidth = 8
+
+    /// `out[i * stride + c] = sum over j of qT[j, i] * panel[j, c]` for a tile of 6 query
+    /// rows and one panel of 8 key columns.
+    /// - Complexity: O(6 * 8 * D); twelve `SIMD4<Double>` accumulators stay in registers
+    ///   (one AVX2 register each), with two panel loads and six broadcasts per step.
     @inline(__always)
-    static func dotRows(q: UnsafePointer<Double>, rows: Int, d: Int, kT: UnsafePointer<Double>, npad: Int,
-                        out: UnsafeMutablePointer<Double>) {
-        typealias V = SIMD8<Double>
-        let kraw = UnsafeRawPointer(kT)
-        let oraw = UnsafeMutableRawPointer(out)
-        if rows == 4 {
-            var c = 0
-            while c < npad {
-                var a00 = V(), a01 = V(), a10 = V(), a11 = V(), a20 = V(), a21 = V(), a30 = V(), a31 = V()
-                for j in 0..<d {
-                    let k0 = kraw.loadUnaligned(fromByteOffset: (j * npad + c) * 8, as: V.self)
-                    let k1 = kraw.loadUnaligned(fromByteOffset: (j * npad + c + 8) * 8, as: V.self)
-                    let q0 = V(repeating: q[j]), q1 = V(repeating: q[d + j])
-                    let q2 = V(repeating: q[2 * d + j]), q3 = V(repeating: q[3 * d + j])
-                    a00.addProduct(q0, k0); a01.addProduct(q0, k1)
-                    a10.addProduct(q1, k0); a11.addProduct(q1, k1)
-                    a20.addProduct(q2, k0); a21.addProduct(q2, k1)
-                    a30.addProduct(q3, k0); a31.addProduct(q3, k1)
-                }
-                oraw.storeBytes(of: a00, toByteOffset: c * 8, as: V.self)
-                oraw.storeBytes(of: a01, toByteOffset: (c + 8) * 8, as: V.self)
-                oraw.storeBytes(of: a10, toByteOffset: (npad + c) * 8, as: V.self)
-                oraw.storeBytes(of: a11, toByteOffset: (npad + c + 8) * 8, as: V.self)
-                oraw.storeBytes(of: a20, toByteOffset: (2 * npad + c) * 8, as: V.self)
-                oraw.storeBytes(of: a21, toByteOffset: (2 * npad + c + 8) * 8, as: V.self)
-                oraw.storeBytes(of: a30, toByteOffset: (3 * npad + c) * 8, as: V.self)
-                oraw.storeBytes(of: a31, toByteOffset: (3 * npad + c + 8) * 8, as: V.self)
-                c += 16
-            }
-        } else {
-            for i in 0..<rows {
-                let qi = q + i * d
-                var c = 0
-                while c < npad {
-                    var a0 = V(), a1 = V()
-                    for j in 0..<d {
-                        let qv = V(repeating: qi[j])
-                        a0.addProduct(qv, kraw.loadUnaligned(fromByteOffset: (j * npad + c) * 8, as: V.self))
-                        a1.addProduct(qv, kraw.loadUnaligned(fromByteOffset: (j * npad + c + 8) * 8, as: V.self))
-                    }
-                    oraw.storeBytes(of: a0, toByteOffset: (i * npad + c) * 8, as: V.self)
-                    oraw.storeBytes(of: a1, toByteOffset: (i * npad + c + 8) * 8, as: V.self)
-                    c += 16
-                }
-            }
+    static func dotTile(qT: UnsafePointer<Double>, d: Int, panel: UnsafePointer<Double>,
+                        out: UnsafeMutablePointer<Double>, stride: Int) {
+        typealias V = SIMD4<Double>
+        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+        var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+        let kraw = UnsafeRawPointer(panel)
+        for j in 0..<d {
+            let b0 = kraw.loadUnaligned(fromByteOffset: j * 64, as: V.self)
+            let b1 = kraw.loadUnaligned(fromByteOffset: j * 64 + 32, as: V.self)
+            let a = qT + j * 6
+            let a0 = V(repeating: a[0]), a1 = V(repeating: a[1]), a2 = V(repeating: a[2])
+            c00.addProduct(a0, b0); c01.addProduct(a0, b1)
+            c10.addProduct(a1, b0); c11.addProduct(a1, b1)
+            c20.addProduct(a2, b0); c21.addProduct(a2, b1)
+            let a3 = V(repeating: a[3]), a4 = V(repeating: a[4]), a5 = V(repeating: a[5])
+            c30.addProduct(a3, b0); c31.addProduct(a3, b1)
+            c40.addProduct(a4, b0); c41.addProduct(a4, b1)
+            c50.addProduct(a5, b0); c51.addProduct(a5, b1)
         }
+        let o = UnsafeMutableRawPointer(out)
+        let s = stride * 8
+        o.storeBytes(of: c00, toByteOffset: 0, as: V.self); o.storeBytes(of: c01, toByteOffset: 32, as: V.self)
+        o.storeBytes(of: c10, toByteOffset: s, as: V.self); o.storeBytes(of: c11, toByteOffset: s + 32, as: V.self)
+        o.storeBytes(of: c20, toByteOffset: 2 * s, as: V.self); o.storeBytes(of: c21, toByteOffset: 2 * s + 32, as: V.self)
+        o.storeBytes(of: c30, toByteOffset: 3 * s, as: V.self); o.storeBytes(of: c31, toByteOffset: 3 * s + 32, as: V.self)
+        o.storeBytes(of: c40, toByteOffset: 4 * s, as: V.self); o.storeBytes(of: c41, toByteOffset: 4 * s + 32, as: V.self)
+        o.storeBytes(of: c50, toByteOffset: 5 * s, as: V.self); o.storeBytes(of: c51, toByteOffset: 5 * s + 32, as: V.self)
     }
 
     /// Divides `dots` by `scale`, subtracts the row maximum, exponentiates and normalises,
@@ -202,25 +198,29 @@ public final class PooledMap: @unchecked Sendable {
 
 /// A stable ascending argsort of non-negative `Double` rows, reusing its buffers.
 ///
-/// Non-negative doubles order like their bit patterns, so each value's bits become a
-/// 64-bit key whose lowest `k` bits are replaced by the index (`2^k >= n`); an LSD radix
-/// sort (8 passes of 8 bits, constant digits skipped) orders the keys. Values that differ
-/// only in those low bits land in runs of equal high bits, which a final insertion sort
-/// puts in exact (value, index) order, so the result is what a stable sort of the exact
+/// Non-negative doubles order like their bit patterns. Each value's top 33 bits (sign,
+/// exponent and 21 mantissa bits) go into the high half of a 64-bit key, its index into
+/// the low 31 bits, and an LSD radix sort (3 passes of 11 bits, constant digits skipped)
+/// orders the keys by those 33 bits, ties in input order. Values that agree in those
+/// bits (relative difference below 2^-21) land in runs, which a final insertion sort
+/// puts in exact (value, index) order; so the result is what a stable sort of the exact
 /// values gives.
 struct RowSorter {
     let n: Int
-    let indexBits: UInt64
     let keys: UnsafeMutablePointer<UInt64>
     let spare: UnsafeMutablePointer<UInt64>
     let histogram: UnsafeMutablePointer<Int32>
 
+    static let digitBits: UInt64 = 11
+    static let digits = 1 << 11
+    static let indexBits: UInt64 = 31
+
     init(n: Int) {
+        precondition(n < 1 << 31, "rows are limited to 2^31 blocks")
         self.n = n
-        indexBits = UInt64(max(1, 64 - (max(n, 2) - 1).leadingZeroBitCount))
         keys = .allocate(capacity: max(n, 1))
         spare = .allocate(capacity: max(n, 1))
-        histogram = .allocate(capacity: 8 * 256)
+        histogram = .allocate(capacity: 3 * RowSorter.digits)
     }
 
     func deallocate() {
@@ -231,43 +231,46 @@ struct RowSorter {
 
     /// Writes into `out[0..<n]` the indices of `values[0..<n]` (all `>= +0`) by ascending
     /// value, equal values by ascending index.
-    /// - Complexity: O(n) passes of the radix sort, plus O(r^2) per run of r values that
-    ///   agree in all but their lowest `k` bits (runs are almost always single values).
+    /// - Complexity: O(n + 2^11) per radix pass, three passes, plus O(r^2) per run of r
+    ///   values that agree in their top 33 bits (almost always r = 1).
     func argsortAscending(_ values: UnsafePointer<Double>, into out: UnsafeMutablePointer<Int32>) {
-        let lowMask: UInt64 = (1 << indexBits) - 1
-        histogram.initialize(repeating: 0, count: 8 * 256)
+        let radix = RowSorter.digits, mask = UInt64(radix - 1)
+        let ib = RowSorter.indexBits, db = RowSorter.digitBits
+        histogram.initialize(repeating: 0, count: 3 * radix)
+        let h0 = histogram, h1 = histogram + radix, h2 = histogram + 2 * radix
         for i in 0..<n {
-            let key = (values[i].bitPattern & ~lowMask) | UInt64(i)
+            let key = ((values[i].bitPattern >> 30) << ib) | UInt64(i)
             keys[i] = key
-            for pass in 0..<8 {
-                histogram[pass &* 256 &+ Int((key >> UInt64(8 * pass)) & 255)] &+= 1
-            }
+            h0[Int((key >> ib) & mask)] &+= 1
+            h1[Int((key >> (ib + db)) & mask)] &+= 1
+            h2[Int((key >> (ib + 2 * db)) & mask)] &+= 1
         }
         var src = keys, dst = spare
-        for pass in 0..<8 {
-            let h = histogram + pass * 256
-            let shift = UInt64(8 * pass)
-            if h[Int((src[0] >> shift) & 255)] == Int32(n) { continue }
+        for pass in 0..<3 {
+            let h = histogram + pass * radix
+            let shift = ib + UInt64(pass) * db
+            if n == 0 || h[Int((src[0] >> shift) & mask)] == Int32(n) { continue }
             var sum: Int32 = 0
-            for d in 0..<256 {
+            for d in 0..<radix {
                 let c = h[d]
                 h[d] = sum
                 sum &+= c
             }
             for i in 0..<n {
                 let key = src[i]
-                let d = Int((key >> shift) & 255)
+                let d = Int((key >> shift) & mask)
                 dst[Int(h[d])] = key
                 h[d] &+= 1
             }
             swap(&src, &dst)
         }
-        for i in 0..<n { out[i] = Int32(truncatingIfNeeded: src[i] & lowMask) }
-        // Exact order inside runs of keys that agree above the index bits.
+        let indexMask: UInt64 = (1 << ib) - 1
+        for i in 0..<n { out[i] = Int32(truncatingIfNeeded: src[i] & indexMask) }
+        // Exact order inside runs of keys that agree in the sorted bits.
         var start = 0
         while start < n {
             var end = start + 1
-            while end < n && (src[end] >> indexBits) == (src[start] >> indexBits) { end += 1 }
+            while end < n && (src[end] >> ib) == (src[start] >> ib) { end += 1 }
             if end - start > 1 {
                 for i in (start + 1)..<end {
                     let x = out[i]
