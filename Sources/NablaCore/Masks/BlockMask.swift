@@ -52,21 +52,25 @@ public struct BlockMask: Sendable {
         kept.withUnsafeBufferPointer { m in
             num.withUnsafeMutableBufferPointer { numP in
                 idx.withUnsafeMutableBufferPointer { idxP in
-                    Parallel.forEach(heads) { h in
-                        for a in 0..<n {
-                            let row = m.baseAddress! + (h * n + a) * n
-                            let out = idxP.baseAddress! + (h * n + a) * n
-                            var front = 0
-                            for b in 0..<n where row[b] != 0 {
-                                out[front] = Int32(truncatingIfNeeded: b)
-                                front += 1
+                    let rows = Parallel.chunks(heads * n, minChunk: 16)
+                    Parallel.forEach(rows.count) { item in
+                        let rest = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+                        defer { rest.deallocate() }
+                        for r in rows[item] {
+                            let row = m.baseAddress! + r * n
+                            let out = idxP.baseAddress! + r * n
+                            // Branch-free compaction: every index is written to both lists,
+                            // and only the list it belongs to advances.
+                            var kept = 0, dropped = 0
+                            for b in 0..<n {
+                                let k = Int(row[b] & 1)
+                                out[kept] = Int32(truncatingIfNeeded: b)
+                                rest[dropped] = Int32(truncatingIfNeeded: b)
+                                kept += k
+                                dropped += 1 - k
                             }
-                            numP[h * n + a] = Int32(truncatingIfNeeded: front)
-                            var back = front
-                            for b in 0..<n where row[b] == 0 {
-                                out[back] = Int32(truncatingIfNeeded: b)
-                                back += 1
-                            }
+                            numP[r] = Int32(truncatingIfNeeded: kept)
+                            (out + kept).update(from: rest, count: dropped)
                         }
                     }
                 }
@@ -153,15 +157,17 @@ func firstIndex(in c: UnsafePointer<Double>, count: Int, atLeast x: Double) -> I
 public func staPattern(_ blocks: BlockGrid, window: STAWindow) -> [UInt8] {
     let n = blocks.count
     let rt = window.wt / 2, rh = window.wh / 2, rw = window.ww / 2
-    let coords = (0..<n).map { blocks.coordinates(of: $0) }
     var out = [UInt8](repeating: 0, count: n * n)
     out.withUnsafeMutableBufferPointer { o in
         for a in 0..<n {
-            let ca = coords[a]
+            let (ta, ia, ja) = blocks.coordinates(of: a)
             let row = o.baseAddress! + a * n
-            for b in 0..<n {
-                let cb = coords[b]
-                if abs(ca.t - cb.t) <= rt && abs(ca.i - cb.i) <= rh && abs(ca.j - cb.j) <= rw { row[b] = 1 }
+            // Visit only the window around block a, clipped to the grid.
+            for t in max(0, ta - rt)...min(blocks.tb - 1, ta + rt) {
+                for i in max(0, ia - rh)...min(blocks.hb - 1, ia + rh) {
+                    let base = (t * blocks.hb + i) * blocks.wb
+                    for j in max(0, ja - rw)...min(blocks.wb - 1, ja + rw) { row[base + j] = 1 }
+                }
             }
         }
     }
