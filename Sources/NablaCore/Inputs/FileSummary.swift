@@ -106,10 +106,9 @@ public struct FileSummary: Sendable {
                 preconditionFailure("a resolved file is Q/K or a latent")
             }
         } catch let e as NablaError {
-            problem = e.message
-            if kind == .none && format == "npy" {
-                problem! += " (a single .npy file is read as a latent; open Q and K as two files: nabla mask q.npy k.npy)"
-            }
+            let hint = kind == .none && format == "npy"
+                ? " (a single .npy file is read as a latent; open Q and K as two files: nabla mask q.npy k.npy)" : ""
+            problem = e.message + hint
         }
         var blocks: BlockGrid?
         if let grid, problem == nil {
