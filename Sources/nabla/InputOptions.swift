@@ -7,9 +7,12 @@ extension OrderOption: ExpressibleByArgument {}
 /// parses the same options.
 struct InputOptions: ParsableArguments {
     @Argument(help: ArgumentHelp(
-        "Q and K (and optionally V): .npy paths or FILE.safetensors[:KEY]; or one safetensors file holding q and k.",
+        "Q and K (and optionally V): .npy paths or FILE.safetensors[:KEY]; or one file: a safetensors file holding q and k, or a video latent. None: the built-in sample.",
         valueName: "inputs"))
     var inputs: [String] = []
+
+    @Option(help: ArgumentHelp("A video latent ([C,T,H,W], [T,H,W,C] or [1,C,T,H,W]; .npy or FILE.safetensors[:KEY]) to derive Q/K from, instead of Q K.", valueName: "FILE"))
+    var latent: String?
 
     @Option(help: ArgumentHelp("Token grid TxHxW, for layouts with a flat sequence axis.", valueName: "TxHxW"))
     var grid: String?
@@ -17,35 +20,51 @@ struct InputOptions: ParsableArguments {
     @Option(help: "Token order of a flat sequence axis: raster or block (block order of --block).")
     var order: OrderOption?
 
-    @Option(help: ArgumentHelp("Axis letters naming every dimension (b h s t y x d), e.g. \"s h d\" or \"b s h d\".", valueName: "AXES"))
+    @Option(help: ArgumentHelp("Axis letters naming every dimension: for Q/K b h s t y x d (e.g. \"s h d\"); for a latent b c t y x (e.g. \"t y x c\").", valueName: "AXES"))
     var axes: String?
 
     @Option(help: "Batch item to take when the batch axis is larger than 1.")
     var batch: Int?
 
+    @Option(help: "Heads of the stand-in layer for a latent or the built-in sample.")
+    var heads: Int = SynthesisOptions().heads
+
+    @Option(name: .customLong("head-dim"), help: "Head dimension of the stand-in layer (even, >= 6; RoPE splits it across time, rows, columns).")
+    var headDim: Int = SynthesisOptions().headDim
+
+    @Option(help: ArgumentHelp("Patch of the stand-in's patch embedding, latent voxels per token (default 1x2x2).",
+                               valueName: "PTxPHxPW"), transform: Parse.patch)
+    var patch: PatchShape = .standard
+
+    @Option(help: "Seed of the stand-in layer's projections and bias directions.")
+    var seed: UInt64 = SynthesisOptions().seed
+
     /// What to open, with `orderBlock` the block shape whose block order `--order block` means.
     func spec(orderBlock: BlockShape = .nabla) throws -> InputSpec {
         var layout = LayoutOptions(order: order, orderBlock: orderBlock, axes: axes, batch: batch)
         if let grid { layout.grid = try TokenGrid(parsing: grid, what: "--grid") }
+        let synthesis = SynthesisOptions(heads: heads, headDim: headDim, patch: patch, seed: seed)
+        try synthesis.validate()
+        if let latent {
+            guard inputs.isEmpty else {
+                throw NablaError(.badArgument, "--latent \(latent) and \(inputs.count) positional input(s) given; give one or the other")
+            }
+            return InputSpec(source: .latent(TensorSource(parsing: latent)), layout: layout, synthesis: synthesis)
+        }
         let sources = inputs.map(TensorSource.init(parsing:))
         switch sources.count {
         case 0:
-            return InputSpec(source: .sample, layout: layout)
+            return InputSpec(source: .sample, layout: layout, synthesis: synthesis)
         case 1:
             let file = sources[0]
-            guard file.key == nil else {
-                throw NablaError(.badArgument, "one input '\(file)' names a single tensor; give Q and K, or a file holding q and k")
-            }
-            let v = TensorSource(path: file.path, key: "v")
-            let hasV = (try? v.load()) != nil
-            return InputSpec(source: .tensors(q: TensorSource(path: file.path, key: "q"),
-                                              k: TensorSource(path: file.path, key: "k"),
-                                              v: hasV ? v : nil), layout: layout)
+            // FILE:KEY names one tensor: a latent. A bare file decides by its contents.
+            let source: InputSpec.Source = file.key == nil ? .file(file.path) : .latent(file)
+            return InputSpec(source: source, layout: layout, synthesis: synthesis)
         case 2, 3:
             return InputSpec(source: .tensors(q: sources[0], k: sources[1], v: sources.count == 3 ? sources[2] : nil),
-                             layout: layout)
+                             layout: layout, synthesis: synthesis)
         default:
-            throw NablaError(.badArgument, "\(inputs.count) inputs given; expected Q K [V], one file holding q and k, or none")
+            throw NablaError(.badArgument, "\(inputs.count) inputs given; expected Q K [V], one file (q and k, or a latent), --latent FILE, or none")
         }
     }
 }
@@ -54,4 +73,5 @@ struct InputOptions: ParsableArguments {
 enum Parse {
     static func block(_ text: String) throws -> BlockShape { try BlockShape(parsing: text) }
     static func window(_ text: String) throws -> STAWindow { try STAWindow(parsing: text) }
+    static func patch(_ text: String) throws -> PatchShape { try PatchShape(parsing: text) }
 }

@@ -92,6 +92,13 @@ public enum NPY {
         try write(values, descr: "<f8", shape: shape, to: path) { $0.bitPattern }
     }
 
+    /// Writes values as a `<f2` (IEEE half precision) .npy, each rounded to the nearest
+    /// float16 (ties to even); see `write(_:shape:to:)` for `[Float]`.
+    /// - Throws: `NablaError.badShape`, `.writeFailed`.
+    public static func write(float16 values: [Float], shape: [Int], to path: String) throws {
+        try write(values.map(floatToHalf), descr: "<f2", shape: shape, to: path) { $0 }
+    }
+
     /// Writes int32 values as a `<i4` .npy; see `write(_:shape:to:)` for `[Float]`.
     /// - Throws: `NablaError.badShape`, `.writeFailed`.
     public static func write(_ values: [Int32], shape: [Int], to path: String) throws {

@@ -1,35 +1,28 @@
-/// The input nabla opens when given none.
+/// The input nabla opens when given none: Q, K and V that a stand-in attention layer
+/// (`AttentionStandIn`) derives from the latent of a procedural video
+/// (`ProceduralScene`), named "sample".
 ///
-/// PLACEHOLDER until the synthesis work lands: a deterministic structured Q/K on a
-/// 16x32x48 grid with 8 heads of dimension 64. The real sample derives Q/K from a
-/// procedural video latent.
+/// Default size: a 16x64x96 latent (16 channels) patchified 1x2x2 into a 16x32x48 token
+/// grid (24,576 tokens), 8 heads of dimension 64; 384 blocks of the default 1x8x8 block.
+/// The preview is the rendered video's luminance pooled to the token grid.
 public enum BuiltinSample {
-    public static func load() throws -> QKInput {
-        let grid = TokenGrid(t: 16, h: 32, w: 48)
-        let heads = 8, d = 64, s = grid.tokens
-        var q = [Float](repeating: 0, count: heads * s * d)
-        var k = q
-        var state: UInt64 = 0x1234_5678
-        func noise() -> Float {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % 2000 - 1000) / 1000
-        }
-        for h in 0..<heads {
-            let sharp = Float(1 + h)
-            for t in 0..<grid.t { for y in 0..<grid.h { for x in 0..<grid.w {
-                let tok = (t * grid.h + y) * grid.w + x
-                for j in 0..<d {
-                    let pos: Float = j % 3 == 0 ? Float(t) * 0.3 : (j % 3 == 1 ? Float(y) * 0.1 : Float(x) * 0.1)
-                    let f = Float(j / 3 + 1) * 0.15
-                    let v = sharp * sin(pos * f + Float(h))
-                    q[(h * s + tok) * d + j] = v + 0.3 * noise()
-                    k[(h * s + tok) * d + j] = v + 0.3 * noise()
-                }
-            } } }
-        }
-        return QKInput(name: "sample", q: HeadTokens(q, heads: heads, tokens: s, headDim: d),
-                       k: HeadTokens(k, heads: heads, tokens: s, headDim: d), grid: grid, order: .raster)
+    /// The scene of the sample.
+    public static let scene = ProceduralScene()
+
+    /// The sample's latent, `[16, 16, 64, 96]`, named "sample".
+    public static func latent() -> VideoLatent {
+        scene.encode(name: "sample").latent
+    }
+
+    /// Generates the sample in memory.
+    /// - Throws: `NablaError.badArgument` for options out of range, `.badGrid` for a
+    ///   patch that does not divide the 16x64x96 latent.
+    /// - Complexity: O(video pixels + S * F * heads * D).
+    public static func load(options: SynthesisOptions = SynthesisOptions(), scene: ProceduralScene = scene) throws -> QKInput {
+        try options.validate()
+        let (latent, luminance) = scene.encode(name: "sample")
+        let preview = try VideoPreview.pooled(luminance, frames: latent.frames, height: latent.height,
+                                              width: latent.width, patch: options.patch, latentName: "sample")
+        return try AttentionStandIn.input(from: latent, options: options, name: "sample", preview: preview)
     }
 }
-
-import Foundation

@@ -1,0 +1,210 @@
+import Foundation
+
+/// What a tensor file holds and what nabla would take it to be, for `nabla info`: its
+/// tensors (key, dtype, shape) and metadata, and either Q/K (grid, heads, head dim,
+/// order), a latent (layout and why, size, the token grid its patch makes) or the
+/// reason it can be neither; with the block grid of a block shape.
+///
+/// Reads only headers and shapes (values are not checked for NaN here).
+public struct FileSummary: Sendable {
+    /// One tensor in the file.
+    public struct Tensor: Sendable, Equatable {
+        /// The safetensors key; `nil` for a .npy file.
+        public let key: String?
+        public let dtype: DType
+        public let shape: [Int]
+    }
+
+    /// What nabla takes the file to be.
+    public enum Kind: String, Sendable {
+        case qk, latent, none
+    }
+
+    public let path: String
+    /// `npy` or `safetensors`.
+    public let format: String
+    public let byteCount: Int
+    /// `__metadata__`, sorted by key (empty for .npy).
+    public let metadata: [(key: String, value: String)]
+    public let tensors: [Tensor]
+    public let kind: Kind
+    /// Why the file is neither Q/K nor a latent (`kind == .none`), or why its grid does
+    /// not divide into blocks.
+    public let problem: String?
+
+    /// How the tensors are read: for Q/K the axis letters and order, for a latent the
+    /// layout and the reason for it.
+    public let reading: String?
+    /// The token grid (Q/K: from the shape, `__metadata__` or options; latent: after the patch).
+    public let grid: TokenGrid?
+    public let heads: Int?
+    public let headDim: Int?
+    /// Latent only: channels and `T x H x W`.
+    public let latentSize: (channels: Int, frames: Int, height: Int, width: Int)?
+    /// The stand-in settings used for a latent.
+    public let synthesis: SynthesisOptions?
+    public let block: BlockShape
+    public let blocks: BlockGrid?
+
+    /// Summarises the file at `path` under the same options `InputSpec.load()` would use.
+    /// - Throws: `NablaError` when the file cannot be read as a .npy or safetensors file
+    ///   at all (unreadable, malformed, neither format). A well-formed file that nabla
+    ///   cannot use is summarised with `kind == .none` and the reason in `problem`.
+    public init(path: String, layout: LayoutOptions = LayoutOptions(), synthesis: SynthesisOptions = SynthesisOptions(),
+                block: BlockShape = .nabla) throws {
+        self.path = path
+        self.block = block
+        let file = try MappedFile(path: path)
+        byteCount = file.bytes.count
+        if let keys = try InputSpec.safetensorsKeys(path) {
+            let st = try SafetensorsFile.decode(file.bytes, path: path, owner: file)
+            format = "safetensors"
+            metadata = st.metadata.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            tensors = zip(keys, st.tensors).map { Tensor(key: $0, dtype: $1.dtype, shape: $1.shape) }
+        } else {
+            let raw = try TensorSource(path: path).load()
+            format = "npy"
+            metadata = []
+            tensors = [Tensor(key: nil, dtype: raw.dtype, shape: raw.shape)]
+        }
+
+        var kind = Kind.none
+        var problem: String?
+        var reading: String?
+        var grid: TokenGrid?
+        var heads: Int?, headDim: Int?
+        var latentSize: (Int, Int, Int, Int)?
+        var usedSynthesis: SynthesisOptions?
+        do {
+            switch try InputSpec(source: .file(path), layout: layout, synthesis: synthesis).resolved().source {
+            case .tensors(let qs, let ks, let vs):
+                let q = try qs.load(), k = try ks.load()
+                guard q.shape == k.shape else {
+                    throw NablaError(.badShape, "Q and K disagree in shape: \(q.name) is \(shapeText(q.shape)), \(k.name) is \(shapeText(k.shape))")
+                }
+                var options = layout
+                try options.fill(fromMetadataOf: [qs, ks])
+                let l = try QKLayout(shape: q.shape, name: q.name, options: options)
+                let from = !l.axes.contains("s") ? "from the shape" : (layout.grid != nil ? "from --grid" : "from __metadata__")
+                let names = ["q", "k"] + (vs == nil ? [] : ["v"])
+                reading = "Q/K from \(names.joined(separator: ", ")) (axes \(l.axes.map(String.init).joined(separator: " ")), token order \(l.order)), grid \(from)"
+                (kind, grid, heads, headDim) = (.qk, l.grid, l.heads, l.headDim)
+            case .latent(let source):
+                let raw = try source.load()
+                guard raw.dtype.isFloatingPoint else {
+                    throw NablaError(.unsupported, "\(raw.name): a latent must be floating point, this tensor is \(raw.dtype)")
+                }
+                let l = try LatentLayout(shape: raw.shape, name: raw.name, axes: layout.axes, batch: layout.batch)
+                func size(_ c: Character) -> Int { l.axes.firstIndex(of: c).map { raw.shape[$0] } ?? 1 }
+                let shape = VideoLatent(name: raw.name, channels: 1, frames: size("t"), height: size("y"), width: size("x"),
+                                        values: [Float](repeating: 0, count: size("t") * size("y") * size("x")))
+                reading = "latent \(l.layoutText): \(l.reason)"
+                latentSize = (size("c"), size("t"), size("y"), size("x"))
+                (kind, heads, headDim, usedSynthesis) = (.latent, synthesis.heads, synthesis.headDim, synthesis)
+                grid = try shape.tokenGrid(patch: synthesis.patch)
+            default:
+                preconditionFailure("a resolved file is Q/K or a latent")
+            }
+        } catch let e as NablaError {
+            let hint = kind == .none && format == "npy"
+                ? " (a single .npy file is read as a latent; open Q and K as two files: nabla mask q.npy k.npy)" : ""
+            problem = e.message + hint
+        }
+        var blocks: BlockGrid?
+        if let grid, problem == nil {
+            do { blocks = try BlockGrid(grid: grid, block: block) } catch let e as NablaError { problem = e.message }
+        }
+        self.kind = kind
+        self.problem = problem
+        self.reading = reading
+        self.grid = grid
+        self.heads = heads
+        self.headDim = headDim
+        self.latentSize = latentSize
+        self.synthesis = usedSynthesis
+        self.blocks = blocks
+    }
+
+    /// The command that opens the file, for the summary's last line.
+    public var openCommand: String? {
+        switch kind {
+        case .qk: "nabla mask \(path) --threshold 0.9"
+        case .latent: "nabla mask --latent \(path) --threshold 0.9"
+        case .none: nil
+        }
+    }
+
+    /// A readable multi-line summary.
+    public func text() -> String {
+        var lines: [String] = []
+        func add(_ label: String, _ value: String) {
+            lines.append(label.padding(toLength: 11, withPad: " ", startingAt: 0) + value)
+        }
+        add("file", "\(path) (\(format), \(byteCount) bytes)")
+        for (i, m) in metadata.enumerated() {
+            add(i == 0 ? "metadata" : "", "\(TensorIO.shown(m.key)) = \(TensorIO.shown(m.value, limit: 100))")
+        }
+        let keyWidth = tensors.map { TensorIO.shown($0.key ?? "-").count }.max() ?? 1
+        for (i, t) in tensors.prefix(50).enumerated() {
+            let key = TensorIO.shown(t.key ?? "-").padding(toLength: keyWidth, withPad: " ", startingAt: 0)
+            add(i == 0 ? "tensors" : "", "\(key)  \(t.dtype.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(shapeText(t.shape))")
+        }
+        if tensors.count > 50 { add("", "... \(tensors.count - 50) more") }
+        switch kind {
+        case .none:
+            add("reads as", "nothing: \(problem ?? "unknown")")
+            return lines.joined(separator: "\n")
+        case .qk:
+            add("reads as", reading ?? "")
+            if let grid, let heads, let headDim {
+                add("grid", "\(grid) (\(grid.tokens) tokens), \(heads) heads, head dim \(headDim)")
+            }
+        case .latent:
+            add("reads as", reading ?? "")
+            if let s = latentSize { add("latent", "\(s.channels) channels, \(s.frames)x\(s.height)x\(s.width) (T x H x W)") }
+            if let grid, let synthesis {
+                add("stand-in", "patch \(synthesis.patch) -> token grid \(grid) (\(grid.tokens) tokens), \(synthesis.heads) heads, head dim \(synthesis.headDim), seed \(synthesis.seed)")
+            }
+        }
+        if let blocks {
+            add("blocks", "\(block) -> block grid \(blocks), N = \(blocks.count)")
+        } else if let problem {
+            add("problem", problem)
+        }
+        if let openCommand, problem == nil { add("open with", openCommand) }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The summary as one JSON object.
+    public func json() -> JSON {
+        func triple(_ a: Int, _ b: Int, _ c: Int) -> JSON { .array([.int(a), .int(b), .int(c)]) }
+        var fields: [(String, JSON)] = [
+            ("path", .string(path)),
+            ("format", .string(format)),
+            ("bytes", .int(byteCount)),
+            ("metadata", .object(metadata.map { ($0.key, .string($0.value)) })),
+            ("tensors", .array(tensors.map { t in
+                .object([("key", t.key.map { .string($0) } ?? .null), ("dtype", .string(t.dtype.rawValue)),
+                         ("shape", .array(t.shape.map { .int($0) }))])
+            })),
+            ("kind", .string(kind.rawValue)),
+            ("reading", reading.map { .string($0) } ?? .null),
+            ("problem", problem.map { .string($0) } ?? .null),
+            ("grid", grid.map { triple($0.t, $0.h, $0.w) } ?? .null),
+            ("heads", heads.map { .int($0) } ?? .null),
+            ("head_dim", headDim.map { .int($0) } ?? .null),
+        ]
+        if let s = latentSize {
+            fields.append(("latent", .object([("channels", .int(s.channels)), ("size", triple(s.frames, s.height, s.width))])))
+        }
+        if let synthesis {
+            fields.append(("stand_in", .object([("patch", triple(synthesis.patch.pt, synthesis.patch.ph, synthesis.patch.pw)),
+                                                ("heads", .int(synthesis.heads)), ("head_dim", .int(synthesis.headDim)),
+                                                ("seed", .int(Int(truncatingIfNeeded: synthesis.seed)))])))
+        }
+        fields.append(("block", triple(block.bt, block.bh, block.bw)))
+        fields.append(("block_grid", blocks.map { triple($0.tb, $0.hb, $0.wb) } ?? .null))
+        fields.append(("n", blocks.map { .int($0.count) } ?? .null))
+        return .object(fields)
+    }
+}
