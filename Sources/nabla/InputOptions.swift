@@ -3,18 +3,9 @@ import NablaCore
 
 extension OrderOption: ExpressibleByArgument {}
 
-/// The options every command that reads Q/K shares; the terminal app's `open` prompt
-/// parses the same options.
-struct InputOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp(
-        "Q and K (and optionally V): .npy paths or FILE.safetensors[:KEY]; or one file: a safetensors file holding q and k, or a video latent. None: the built-in sample.",
-        valueName: "inputs"))
-    var inputs: [String] = []
-
-    @Option(help: ArgumentHelp("A video latent ([C,T,H,W], [T,H,W,C] or [1,C,T,H,W]; .npy or FILE.safetensors[:KEY]) to derive Q/K from, instead of Q K.", valueName: "FILE"))
-    var latent: String?
-
-    @Option(help: ArgumentHelp("Token grid TxHxW, for layouts with a flat sequence axis.", valueName: "TxHxW"))
+/// How to read Q/K tensors or a latent: `--grid`, `--order`, `--axes`, `--batch`.
+struct LayoutArguments: ParsableArguments {
+    @Option(help: ArgumentHelp("Token grid TxHxW, for Q/K with a flat sequence axis.", valueName: "TxHxW"))
     var grid: String?
 
     @Option(help: "Token order of a flat sequence axis: raster or block (block order of --block).")
@@ -26,6 +17,17 @@ struct InputOptions: ParsableArguments {
     @Option(help: "Batch item to take when the batch axis is larger than 1.")
     var batch: Int?
 
+    /// The options, with `orderBlock` the block shape whose block order `--order block` means.
+    func options(orderBlock: BlockShape) throws -> LayoutOptions {
+        var layout = LayoutOptions(order: order, orderBlock: orderBlock, axes: axes, batch: batch)
+        if let grid { layout.grid = try TokenGrid(parsing: grid, what: "--grid") }
+        return layout
+    }
+}
+
+/// The stand-in attention layer that derives Q/K from a latent or the built-in sample:
+/// `--heads`, `--head-dim`, `--patch`, `--seed`.
+struct StandInArguments: ParsableArguments {
     @Option(help: "Heads of the stand-in layer for a latent or the built-in sample.")
     var heads: Int = SynthesisOptions().heads
 
@@ -39,12 +41,33 @@ struct InputOptions: ParsableArguments {
     @Option(help: "Seed of the stand-in layer's projections and bias directions.")
     var seed: UInt64 = SynthesisOptions().seed
 
-    /// What to open, with `orderBlock` the block shape whose block order `--order block` means.
-    func spec(orderBlock: BlockShape = .nabla) throws -> InputSpec {
-        var layout = LayoutOptions(order: order, orderBlock: orderBlock, axes: axes, batch: batch)
-        if let grid { layout.grid = try TokenGrid(parsing: grid, what: "--grid") }
+    /// The validated options.
+    /// - Throws: `NablaError.badArgument` naming the option out of range.
+    func options() throws -> SynthesisOptions {
         let synthesis = SynthesisOptions(heads: heads, headDim: headDim, patch: patch, seed: seed)
         try synthesis.validate()
+        return synthesis
+    }
+}
+
+/// The options every command that reads Q/K shares; the terminal app's `open` prompt
+/// parses the same options.
+struct InputOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp(
+        "Q and K (and optionally V): .npy paths or FILE.safetensors[:KEY]; or one file: a safetensors file holding q and k, or a video latent. None: the built-in sample.",
+        valueName: "inputs"))
+    var inputs: [String] = []
+
+    @Option(help: ArgumentHelp("A video latent ([C,T,H,W], [T,H,W,C] or [1,C,T,H,W]; .npy or FILE.safetensors[:KEY]) to derive Q/K from, instead of Q K.", valueName: "FILE"))
+    var latent: String?
+
+    @OptionGroup var layout: LayoutArguments
+    @OptionGroup var standIn: StandInArguments
+
+    /// What to open, with `orderBlock` the block shape whose block order `--order block` means.
+    func spec(orderBlock: BlockShape = .nabla) throws -> InputSpec {
+        let layout = try self.layout.options(orderBlock: orderBlock)
+        let synthesis = try standIn.options()
         if let latent {
             guard inputs.isEmpty else {
                 throw NablaError(.badArgument, "--latent \(latent) and \(inputs.count) positional input(s) given; give one or the other")
