@@ -49,42 +49,14 @@ public struct TensorSource: Hashable, Sendable, CustomStringConvertible {
         (path, key) = split(colons[colons.count - 1])
     }
 
-    /// Loads the tensor: NPY when the file starts with the NPY magic, safetensors when
-    /// it ends in `.safetensors` or looks like one, NPY when it ends in `.npy`.
-    ///
-    /// Without a key, a safetensors file must hold exactly one tensor.
+    /// Loads the tensor (see `TensorFile` for how the format is decided). Without a key,
+    /// a safetensors file must hold exactly one tensor.
     /// - Throws: `NablaError.fileUnreadable`, `.malformedFile`, `.unsupported` from the
     ///   readers; `.missingTensor` for a key the file lacks (listing the keys it has), a
     ///   key on a .npy file, or no key for a multi-tensor file; `.unsupported` for a file
     ///   that is neither format.
     public func load() throws -> RawTensor {
-        let file = try MappedFile(path: path)
-        let bytes = file.bytes
-        let lower = path.lowercased()
-        let npyMagic = bytes.count >= NPY.magic.count && Array(bytes.prefix(NPY.magic.count)) == NPY.magic
-        let looksSafetensors = bytes.count >= 9 && bytes[8] == UInt8(ascii: "{")
-
-        if npyMagic || (lower.hasSuffix(".npy") && !lower.hasSuffix(".safetensors")) {
-            let tensor = try NPY.decode(bytes, name: path, owner: file)
-            if let key {
-                throw NablaError(.missingTensor, "\(path) is a .npy file holding one tensor; it has no key '\(TensorIO.shown(key))' (write just \(path))")
-            }
-            return tensor
-        }
-        guard lower.hasSuffix(".safetensors") || looksSafetensors else {
-            throw NablaError(.unsupported, "\(path): neither a .npy file (no \\x93NUMPY magic) nor a .safetensors file")
-        }
-        let st = try SafetensorsFile.decode(bytes, path: path, owner: file)
-        if let key { return try st.tensor(key) }
-        switch st.tensors.count {
-        case 1:
-            return st.tensors[0]
-        case 0:
-            throw NablaError(.missingTensor, "\(path) holds no tensors")
-        default:
-            throw NablaError(.missingTensor,
-                "\(path) holds \(st.tensors.count) tensors; name one as \(path):KEY (available: \(TensorIO.keyList(st.keys)))")
-        }
+        try TensorFile.open(path: path).tensor(key)
     }
 
     /// As the user would write it: `q.npy` or `qk.safetensors:q`.

@@ -54,16 +54,14 @@ public struct FileSummary: Sendable {
                 block: BlockShape = .nabla) throws {
         self.path = path
         self.block = block
-        let file = try MappedFile(path: path)
-        byteCount = file.bytes.count
-        if let keys = try InputSpec.safetensorsKeys(path) {
-            let st = try SafetensorsFile.decode(file.bytes, path: path, owner: file)
-            format = "safetensors"
+        let file = try TensorFile.open(path: path)
+        byteCount = file.byteCount
+        format = file.format
+        switch file.content {
+        case .safetensors(let st):
             metadata = st.metadata.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-            tensors = zip(keys, st.tensors).map { Tensor(key: $0, dtype: $1.dtype, shape: $1.shape) }
-        } else {
-            let raw = try TensorSource(path: path).load()
-            format = "npy"
+            tensors = zip(st.keys, st.tensors).map { Tensor(key: $0, dtype: $1.dtype, shape: $1.shape) }
+        case .npy(let raw):
             metadata = []
             tensors = [Tensor(key: nil, dtype: raw.dtype, shape: raw.shape)]
         }
@@ -76,34 +74,22 @@ public struct FileSummary: Sendable {
         var latentSize: (Int, Int, Int, Int)?
         var usedSynthesis: SynthesisOptions?
         do {
-            switch try InputSpec(source: .file(path), layout: layout, synthesis: synthesis).resolved().source {
-            case .tensors(let qs, let ks, let vs):
-                let q = try qs.load(), k = try ks.load()
-                guard q.shape == k.shape else {
-                    throw NablaError(.badShape, "Q and K disagree in shape: \(q.name) is \(shapeText(q.shape)), \(k.name) is \(shapeText(k.shape))")
-                }
-                var options = layout
-                try options.fill(fromMetadataOf: [qs, ks])
-                let l = try QKLayout(shape: q.shape, name: q.name, options: options)
-                let from = !l.axes.contains("s") ? "from the shape" : (layout.grid != nil ? "from --grid" : "from __metadata__")
-                let names = ["q", "k"] + (vs == nil ? [] : ["v"])
+            // The plan load() would follow, on the file already opened.
+            let spec = InputSpec(source: .file(path), layout: layout, synthesis: synthesis)
+            switch try spec.plan(files: OpenedFiles([file])) {
+            case .qk(_, _, let v, let l, _, let gridSource):
+                let names = ["q", "k"] + (v == nil ? [] : ["v"])
+                let from = gridSource == "the shape" ? "from the shape" : "from \(gridSource)"
                 reading = "Q/K from \(names.joined(separator: ", ")) (axes \(l.axes.map(String.init).joined(separator: " ")), token order \(l.order)), grid \(from)"
                 (kind, grid, heads, headDim) = (.qk, l.grid, l.heads, l.headDim)
-            case .latent(let source):
-                let raw = try source.load()
-                guard raw.dtype.isFloatingPoint else {
-                    throw NablaError(.unsupported, "\(raw.name): a latent must be floating point, this tensor is \(raw.dtype)")
-                }
-                let l = try LatentLayout(shape: raw.shape, name: raw.name, axes: layout.axes, batch: layout.batch)
-                func size(_ c: Character) -> Int { l.axes.firstIndex(of: c).map { raw.shape[$0] } ?? 1 }
-                let shape = VideoLatent(name: raw.name, channels: 1, frames: size("t"), height: size("y"), width: size("x"),
-                                        values: [Float](repeating: 0, count: size("t") * size("y") * size("x")))
+            case .latent(let raw, let l, let synthesis):
+                let (c, t, y, x) = (l.size("c", in: raw.shape), l.size("t", in: raw.shape), l.size("y", in: raw.shape), l.size("x", in: raw.shape))
                 reading = "latent \(l.layoutText): \(l.reason)"
-                latentSize = (size("c"), size("t"), size("y"), size("x"))
+                latentSize = (c, t, y, x)
                 (kind, heads, headDim, usedSynthesis) = (.latent, synthesis.heads, synthesis.headDim, synthesis)
-                grid = try shape.tokenGrid(patch: synthesis.patch)
-            default:
-                preconditionFailure("a resolved file is Q/K or a latent")
+                grid = try synthesis.patch.tokenGrid(frames: t, height: y, width: x, name: raw.name)
+            case .sample:
+                preconditionFailure("a file is Q/K or a latent")
             }
         } catch let e as NablaError {
             let hint = kind == .none && format == "npy"

@@ -3,7 +3,8 @@
 /// layout options that say how to read them.
 ///
 /// Every front end builds one of these (the command line from its options, the terminal
-/// app's `open` prompt from the same options) and calls `load()`.
+/// app's `open` prompt from the same options) and calls `load()`; `nabla info` calls
+/// `plan()` to say what `load()` would do.
 public struct InputSpec: Sendable, Equatable {
     public enum Source: Sendable, Equatable {
         /// The built-in procedural sample (`BuiltinSample`).
@@ -12,8 +13,8 @@ public struct InputSpec: Sendable, Equatable {
         case tensors(q: TensorSource, k: TensorSource, v: TensorSource?)
         /// A video latent that the stand-in layer turns into Q, K and V (`--latent`).
         case latent(TensorSource)
-        /// One file whose contents decide (`load()` resolves it): Q/K (and V) when it is
-        /// a safetensors file holding tensors `q` and `k`, otherwise a latent.
+        /// One file whose contents decide: Q/K (and V) when it is a safetensors file
+        /// holding tensors `q` and `k`, otherwise a latent.
         case file(String)
     }
 
@@ -41,108 +42,143 @@ public struct InputSpec: Sendable, Equatable {
         }
     }
 
-    /// The spec with a `.file` source resolved into `.tensors` (a safetensors file
-    /// holding `q` and `k`, with `v` when it has one) or `.latent` (anything else);
-    /// other sources unchanged. Reads only the file's header.
-    /// - Throws: `NablaError` from opening the file (unreadable, malformed);
-    ///   `.missingTensor` for a safetensors file holding several tensors but not `q`
-    ///   and `k`.
-    public func resolved() throws -> InputSpec {
-        guard case .file(let path) = source else { return self }
-        var spec = self
-        guard let keys = try InputSpec.safetensorsKeys(path) else {
-            spec.source = .latent(TensorSource(path: path))
-            return spec
-        }
-        if keys.contains("q") && keys.contains("k") {
-            spec.source = .tensors(q: TensorSource(path: path, key: "q"), k: TensorSource(path: path, key: "k"),
-                                   v: keys.contains("v") ? TensorSource(path: path, key: "v") : nil)
-        } else if keys.count == 1 {
-            spec.source = .latent(TensorSource(path: path))
-        } else {
-            throw NablaError(.missingTensor, keys.isEmpty ? "\(path) holds no tensors" :
-                "\(path) holds \(keys.count) tensors but not q and k; give Q and K as FILE:KEY FILE:KEY, or a latent as FILE:KEY (available: \(TensorIO.keyList(keys)))")
-        }
-        return spec
-    }
-
-    /// The keys of a safetensors file in file order, or `nil` for a .npy file.
-    static func safetensorsKeys(_ path: String) throws -> [String]? {
-        let file = try MappedFile(path: path)
-        let bytes = file.bytes
-        if bytes.count >= NPY.magic.count, Array(bytes.prefix(NPY.magic.count)) == NPY.magic { return nil }
-        let lower = path.lowercased()
-        let looksSafetensors = bytes.count >= 9 && bytes[8] == UInt8(ascii: "{")
-        // As `TensorSource.load()` decides; what is not safetensors fails there, clearly.
-        guard lower.hasSuffix(".safetensors") || (looksSafetensors && !lower.hasSuffix(".npy")) else { return nil }
-        return try SafetensorsFile.decode(bytes, path: path, owner: file).keys
-    }
-
     /// Reads and validates the inputs; for a latent or the sample, runs the stand-in
     /// layer (`AttentionStandIn`) to make Q, K and V.
     /// - Throws: `NablaError` naming the file or tensor at fault, or the option that
-    ///   does not apply to the input (`--grid`/`--order` with a latent, `--heads`/
-    ///   `--head-dim`/`--patch`/`--seed` with Q/K, layout options with the sample).
+    ///   does not apply to the input (see `plan()`).
     public func load() throws -> QKInput {
-        switch try resolved().source {
+        switch try plan() {
+        case .sample(let synthesis):
+            return try BuiltinSample.load(options: synthesis)
+        case .latent(let raw, let layout, let synthesis):
+            return try AttentionStandIn.input(from: VideoLatent(raw, layout: layout), options: synthesis, name: displayName)
+        case .qk(let q, let k, let v, let layout, let vLayout, _):
+            return try QKInput.from(q: q, k: k, v: v, layout: layout, vLayout: vLayout, name: displayName)
+        }
+    }
+
+    /// What `load()` reads: each file mapped and validated once, tensors chosen and their
+    /// layouts resolved, nothing converted yet.
+    /// - Throws: `NablaError` from the files and layouts; `.badArgument` for an option
+    ///   that does not apply (`--grid`/`--order` with a latent, `--heads`/`--head-dim`/
+    ///   `--patch`/`--seed` with Q/K, layout options with the sample); `.missingTensor`
+    ///   for a safetensors file holding several tensors but not `q` and `k`.
+    public func plan() throws -> InputPlan {
+        try plan(files: OpenedFiles())
+    }
+
+    func plan(files: OpenedFiles) throws -> InputPlan {
+        switch try resolved(files: files) {
         case .sample:
             if let given = layout.givenOptions(["--grid", "--order", "--axes", "--batch"]) {
                 throw NablaError(.badArgument, "\(given) applies to input files; the built-in sample has none")
             }
-            return try BuiltinSample.load(options: synthesis)
+            return .sample(synthesis)
         case .latent(let source):
             if let given = layout.givenOptions(["--grid", "--order"]) {
                 throw NablaError(.badArgument, "\(given) applies to Q/K tensors; the grid of latent \(source) comes from its shape and --patch")
             }
-            let raw = try source.load()
-            let latent = try VideoLatent(raw, axes: layout.axes, batch: layout.batch)
-            return try AttentionStandIn.input(from: latent, options: synthesis, name: displayName)
+            let raw = try files.tensor(source)
+            try VideoLatent.checkDType(raw)
+            return .latent(raw, try LatentLayout(shape: raw.shape, name: raw.name, axes: layout.axes, batch: layout.batch), synthesis)
         case .tensors(let qs, let ks, let vs):
             if synthesis != SynthesisOptions() {
                 throw NablaError(.badArgument, "--heads, --head-dim, --patch and --seed apply to a latent or the built-in sample; \(displayName) holds Q/K tensors")
             }
-            let q = try qs.load()
-            let k = try ks.load()
-            let v = try vs?.load()
+            let q = try files.tensor(qs), k = try files.tensor(ks), v = try vs.map(files.tensor)
             var options = layout
-            try options.fill(fromMetadataOf: [qs, ks])
-            return try QKInput.from(q: q, k: k, v: v, options: options, name: displayName)
+            try options.fill(fromMetadataOf: [qs, ks].map { ($0.path, try files.file($0.path).metadata) })
+            let (qk, vLayout) = try QKInput.layouts(q: q, k: k, v: v, options: options)
+            let gridSource = !qk.axes.contains("s") ? "the shape" : (layout.grid != nil ? "--grid" : "__metadata__")
+            return .qk(q: q, k: k, v: v, layout: qk, vLayout: vLayout, gridSource: gridSource)
         case .file:
-            preconditionFailure("resolved() leaves no .file source")
+            preconditionFailure("resolved(files:) leaves no .file source")
         }
+    }
+
+    /// The spec with a `.file` source resolved into `.tensors` (a safetensors file
+    /// holding `q` and `k`, with `v` when it has one) or `.latent` (anything else);
+    /// other sources unchanged. Reads only the file's header.
+    /// - Throws: `NablaError` from opening the file; `.missingTensor` for a safetensors
+    ///   file holding several tensors but not `q` and `k`.
+    public func resolved() throws -> InputSpec {
+        var spec = self
+        spec.source = try resolved(files: OpenedFiles())
+        return spec
+    }
+
+    /// The source with `.file` resolved into `.tensors` (a safetensors file holding `q`
+    /// and `k`, with `v` when it has one) or `.latent` (anything else).
+    func resolved(files: OpenedFiles) throws -> Source {
+        guard case .file(let path) = source else { return source }
+        guard let keys = try files.file(path).keys else { return .latent(TensorSource(path: path)) }
+        if keys.contains("q") && keys.contains("k") {
+            return .tensors(q: TensorSource(path: path, key: "q"), k: TensorSource(path: path, key: "k"),
+                            v: keys.contains("v") ? TensorSource(path: path, key: "v") : nil)
+        }
+        if keys.count == 1 { return .latent(TensorSource(path: path)) }
+        throw NablaError(.missingTensor, keys.isEmpty ? "\(path) holds no tensors" :
+            "\(path) holds \(keys.count) tensors but not q and k; give Q and K as FILE:KEY FILE:KEY, or a latent as FILE:KEY (available: \(TensorIO.keyList(keys)))")
+    }
+}
+
+/// What `InputSpec.load()` reads, before any Q/K is built.
+public enum InputPlan: Sendable {
+    /// The built-in sample with these stand-in settings.
+    case sample(SynthesisOptions)
+    /// Q/K (and V) tensors and their layouts; `gridSource` says where the grid came
+    /// from: "the shape", "--grid" or "__metadata__".
+    case qk(q: RawTensor, k: RawTensor, v: RawTensor?, layout: QKLayout, vLayout: QKLayout?, gridSource: String)
+    /// A latent tensor, its layout and the stand-in settings that will derive Q/K/V.
+    case latent(RawTensor, LatentLayout, SynthesisOptions)
+}
+
+/// The tensor files one plan opens, each mapped and validated once.
+final class OpenedFiles {
+    private var byPath: [String: TensorFile] = [:]
+
+    init(_ files: [TensorFile] = []) {
+        for f in files { byPath[f.path] = f }
+    }
+
+    func file(_ path: String) throws -> TensorFile {
+        if let f = byPath[path] { return f }
+        let f = try TensorFile.open(path: path)
+        byPath[path] = f
+        return f
+    }
+
+    func tensor(_ source: TensorSource) throws -> RawTensor {
+        try file(source.path).tensor(source.key)
     }
 }
 
 extension LayoutOptions {
-    /// Fills the grid and order the user did not give from the `__metadata__` of
-    /// safetensors sources (keys `grid` = "TxHxW", `order` = "raster" | "block",
-    /// `block` = the block shape of a block order).
+    /// Fills the grid and order the user did not give from safetensors `__metadata__`
+    /// (keys `grid` = "TxHxW", `order` = "raster" | "block", `block` = the block shape
+    /// of a block order), given as (path, metadata) pairs.
     /// - Throws: `NablaError.malformedFile` when a metadata value does not parse.
-    mutating func fill(fromMetadataOf sources: [TensorSource]) throws {
-        for source in sources where source.key != nil || source.path.hasSuffix(".safetensors") {
-            guard let file = try? SafetensorsFile.open(path: source.path) else { continue }
-            let meta = file.metadata
+    mutating func fill(fromMetadataOf files: [(path: String, metadata: [String: String])]) throws {
+        for (path, meta) in files {
             if grid == nil, let g = meta["grid"] {
                 do { grid = try TokenGrid(parsing: g) } catch {
-                    throw NablaError(.malformedFile, "\(source.path): __metadata__ grid '\(g)' is not TxHxW")
+                    throw NablaError(.malformedFile, "\(path): __metadata__ grid '\(g)' is not TxHxW")
                 }
             }
             if order == nil, let o = meta["order"] {
                 guard let parsed = OrderOption(rawValue: o) else {
-                    throw NablaError(.malformedFile, "\(source.path): __metadata__ order '\(o)' is not raster or block")
+                    throw NablaError(.malformedFile, "\(path): __metadata__ order '\(o)' is not raster or block")
                 }
                 order = parsed
                 if parsed == .block, let b = meta["block"] {
                     do { orderBlock = try BlockShape(parsing: b) } catch {
-                        throw NablaError(.malformedFile, "\(source.path): __metadata__ block '\(b)' is not BTxBHxBW")
+                        throw NablaError(.malformedFile, "\(path): __metadata__ block '\(b)' is not BTxBHxBW")
                     }
                 }
             }
         }
     }
-}
 
-extension LayoutOptions {
     /// The first of `flags` the options set, as a phrase (`"--grid 2x8x8"`), or `nil`.
     func givenOptions(_ flags: [String]) -> String? {
         for flag in flags {

@@ -40,20 +40,34 @@ public struct QKInput: Sendable {
     ///   naming the tensor.
     public static func from(q: RawTensor, k: RawTensor, v: RawTensor? = nil,
                             options: LayoutOptions, name: String) throws -> QKInput {
+        let (layout, vLayout) = try layouts(q: q, k: k, v: v, options: options)
+        return try from(q: q, k: k, v: v, layout: layout, vLayout: vLayout, name: name)
+    }
+
+    /// The layouts of Q/K and of V, after checking that Q and K agree in shape and that
+    /// V matches them in heads, grid and order.
+    /// - Throws: `NablaError.badShape` or the layout's own errors, naming the tensor.
+    public static func layouts(q: RawTensor, k: RawTensor, v: RawTensor?,
+                               options: LayoutOptions) throws -> (qk: QKLayout, v: QKLayout?) {
         guard q.shape == k.shape else {
             throw NablaError(.badShape, "Q and K disagree in shape: \(q.name) is \(shapeText(q.shape)), \(k.name) is \(shapeText(k.shape))")
         }
         let layout = try QKLayout(shape: q.shape, name: q.name, options: options)
+        guard let v else { return (layout, nil) }
+        let vl = try QKLayout(shape: v.shape, name: v.name, options: options)
+        guard vl.heads == layout.heads, vl.grid == layout.grid, vl.order == layout.order else {
+            throw NablaError(.badShape, "\(v.name): V of shape \(shapeText(v.shape)) does not match Q's \(layout.heads) heads on grid \(layout.grid)")
+        }
+        return (layout, vl)
+    }
+
+    /// Builds the input from tensors whose layouts `layouts(q:k:v:options:)` resolved.
+    /// - Throws: `NablaError.nonFinite` naming the tensor and the first bad index.
+    public static func from(q: RawTensor, k: RawTensor, v: RawTensor?, layout: QKLayout, vLayout: QKLayout?,
+                            name: String) throws -> QKInput {
         let qt = try headTokens(q, layout: layout)
         let kt = try headTokens(k, layout: layout)
-        var vt: HeadTokens?
-        if let v {
-            let vl = try QKLayout(shape: v.shape, name: v.name, options: options)
-            guard vl.heads == layout.heads, vl.grid == layout.grid, vl.order == layout.order else {
-                throw NablaError(.badShape, "\(v.name): V of shape \(shapeText(v.shape)) does not match Q's \(layout.heads) heads on grid \(layout.grid)")
-            }
-            vt = try headTokens(v, layout: vl)
-        }
+        let vt = try v.flatMap { v in try vLayout.map { try headTokens(v, layout: $0) } }
         return QKInput(name: name, q: qt, k: kt, v: vt, grid: layout.grid, order: layout.order)
     }
 

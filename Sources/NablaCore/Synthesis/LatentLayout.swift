@@ -88,6 +88,11 @@ public struct LatentLayout: Sendable, Equatable {
         self.reason = reason
     }
 
+    /// The size of axis `letter` (`b c t y x`) in `shape`; 1 for an axis the layout lacks.
+    public func size(_ letter: Character, in shape: [Int]) -> Int {
+        axes.firstIndex(of: letter).map { shape[$0] } ?? 1
+    }
+
     /// `[C, T, H, W]`-style text for the layout (`B` for a batch axis).
     public var layoutText: String {
         "[" + axes.map { LatentLayout.axisName($0) }.joined(separator: ", ") + "]"

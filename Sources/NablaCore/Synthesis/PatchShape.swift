@@ -27,4 +27,16 @@ public struct PatchShape: Hashable, Sendable, CustomStringConvertible {
         let v = try parseTriple(text, what: what)
         self.init(pt: v.0, ph: v.1, pw: v.2)
     }
+
+    /// The token grid `T/pt x H/ph x W/pw` this patch makes of a latent of
+    /// `frames x height x width` named `name`.
+    /// - Throws: `NablaError.badGrid` naming the patch, the latent and the dimension it
+    ///   does not divide.
+    public func tokenGrid(frames: Int, height: Int, width: Int, name: String) throws -> TokenGrid {
+        let dims = [("T", frames, pt), ("H", height, ph), ("W", width, pw)]
+        if let (axis, size, p) = dims.first(where: { $0.1 % $0.2 != 0 }) {
+            throw NablaError(.badGrid, "patch \(self) does not divide latent \(name) of \(frames)x\(height)x\(width) (T x H x W): \(axis) = \(size) is not a multiple of \(p)")
+        }
+        return TokenGrid(t: frames / pt, h: height / ph, w: width / pw)
+    }
 }

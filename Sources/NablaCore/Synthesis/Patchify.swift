@@ -17,11 +17,7 @@ extension VideoLatent {
     /// - Throws: `NablaError.badGrid` naming the patch, the latent and the dimension
     ///   that `patch` does not divide.
     public func tokenGrid(patch: PatchShape) throws -> TokenGrid {
-        let dims = [("T", frames, patch.pt), ("H", height, patch.ph), ("W", width, patch.pw)]
-        if let (axis, size, p) = dims.first(where: { $0.1 % $0.2 != 0 }) {
-            throw NablaError(.badGrid, "patch \(patch) does not divide latent \(name) of \(frames)x\(height)x\(width) (T x H x W): \(axis) = \(size) is not a multiple of \(p)")
-        }
-        return TokenGrid(t: frames / patch.pt, h: height / patch.ph, w: width / patch.pw)
+        try patch.tokenGrid(frames: frames, height: height, width: width, name: name)
     }
 
     /// Cuts the latent into `patch`-sized tokens (see `PatchTokens` for the layout).

@@ -40,14 +40,18 @@ public struct VideoLatent: Sendable, Equatable {
     ///   (channel, frame, row, column).
     /// - Complexity: O(count of the tensor).
     public init(_ raw: RawTensor, axes: String? = nil, batch: Int? = nil) throws {
-        guard raw.dtype.isFloatingPoint else {
-            throw NablaError(.unsupported, "\(raw.name): a latent must be floating point, this tensor is \(raw.dtype) \(shapeText(raw.shape))")
-        }
-        let layout = try LatentLayout(shape: raw.shape, name: raw.name, axes: axes, batch: batch)
+        try self.init(raw, layout: LatentLayout(shape: raw.shape, name: raw.name, axes: axes, batch: batch))
+    }
+
+    /// Reads a latent from a tensor read from a file, in a layout already resolved for
+    /// its shape.
+    /// - Throws: `.unsupported` for an integer tensor; `.nonFinite` as above.
+    public init(_ raw: RawTensor, layout: LatentLayout) throws {
+        try VideoLatent.checkDType(raw)
         let shape = raw.shape
         var strides = [Int](repeating: 1, count: shape.count)
         for d in stride(from: shape.count - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * shape[d + 1] }
-        func size(_ c: Character) -> Int { layout.axes.firstIndex(of: c).map { shape[$0] } ?? 1 }
+        func size(_ c: Character) -> Int { layout.size(c, in: shape) }
         func strideOf(_ c: Character) -> Int { layout.axes.firstIndex(of: c).map { strides[$0] } ?? 0 }
         let (nc, nt, nh, nw) = (size("c"), size("t"), size("y"), size("x"))
         let (sc, st, sy, sx) = (strideOf("c"), strideOf("t"), strideOf("y"), strideOf("x"))
@@ -80,6 +84,13 @@ public struct VideoLatent: Sendable, Equatable {
             throw NablaError(.nonFinite, "\(raw.name): non-finite value \(source[bad.flat]) at [\(index)] (channel \(bad.c), frame \(bad.t), row \(bad.y), column \(bad.x)); a latent must be finite")
         }
         self.init(name: raw.name, channels: nc, frames: nt, height: nh, width: nw, values: out)
+    }
+
+    /// - Throws: `NablaError.unsupported` when `raw` is not floating point.
+    public static func checkDType(_ raw: RawTensor) throws {
+        guard raw.dtype.isFloatingPoint else {
+            throw NablaError(.unsupported, "\(raw.name): a latent must be floating point, this tensor is \(raw.dtype) \(shapeText(raw.shape))")
+        }
     }
 
     /// Each channel shifted and scaled to mean 0 and variance 1 over its `T * H * W`
