@@ -13,7 +13,7 @@ struct Nabla: ParsableCommand {
         with --grid and --order; --axes names any other layout.
         """,
         version: "0.1.0",
-        subcommands: [MaskCommand.self, SampleCommand.self, InfoCommand.self]
+        subcommands: [MaskCommand.self, BenchCommand.self, SampleCommand.self, InfoCommand.self]
     )
 
     /// Runs the command; bad input ends with one line on stderr starting `error:`.

@@ -11,7 +11,8 @@ public struct MaskSettings: Hashable, Sendable, CustomStringConvertible {
         self.sta = sta
     }
 
-    public var description: String { "thr \(threshold), STA \(sta.map(\.description) ?? "off")" }
+    /// `"thr 0.90, STA 11x3x3"` (or `STA off`).
+    public var description: String { "thr \(fixed(threshold, 2)), STA \(sta.map(\.description) ?? "off")" }
 }
 
 /// Which key blocks every query block keeps, for every head (NABLA.md steps 3 and 4),

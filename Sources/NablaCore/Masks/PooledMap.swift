@@ -198,29 +198,31 @@ public final class PooledMap: @unchecked Sendable {
 
 /// A stable ascending argsort of non-negative `Double` rows, reusing its buffers.
 ///
-/// Non-negative doubles order like their bit patterns. Each value's top 33 bits (sign,
-/// exponent and 21 mantissa bits) go into the high half of a 64-bit key, its index into
-/// the low 31 bits, and an LSD radix sort (3 passes of 11 bits, constant digits skipped)
-/// orders the keys by those 33 bits, ties in input order. Values that agree in those
-/// bits (relative difference below 2^-21) land in runs, which a final insertion sort
-/// puts in exact (value, index) order; so the result is what a stable sort of the exact
-/// values gives.
+/// Non-negative doubles order like their bit patterns. Each value's top bits (sign,
+/// exponent and the leading mantissa bits; 32 of them in 4 radix passes of 8 bits for
+/// rows up to 1024 values, 33 in 3 passes of 11 bits for longer rows) go into the high
+/// half of a 64-bit key and its index into the low 31 bits. An LSD radix sort (constant
+/// digits skipped) orders the keys by those bits, ties in input order. Values that agree
+/// in all sorted bits (relative difference below about 2^-20) land in runs, which a
+/// final insertion sort puts in exact (value, index) order; so the result is what a
+/// stable sort of the exact values gives.
 struct RowSorter {
     let n: Int
+    let digitBits: Int
+    let passes: Int
     let keys: UnsafeMutablePointer<UInt64>
     let spare: UnsafeMutablePointer<UInt64>
     let histogram: UnsafeMutablePointer<Int32>
 
-    static let digitBits: UInt64 = 11
-    static let digits = 1 << 11
     static let indexBits: UInt64 = 31
 
     init(n: Int) {
         precondition(n < 1 << 31, "rows are limited to 2^31 blocks")
         self.n = n
+        (digitBits, passes) = n > 1024 ? (11, 3) : (8, 4)
         keys = .allocate(capacity: max(n, 1))
         spare = .allocate(capacity: max(n, 1))
-        histogram = .allocate(capacity: 3 * RowSorter.digits)
+        histogram = .allocate(capacity: passes << digitBits)
     }
 
     func deallocate() {
@@ -231,22 +233,25 @@ struct RowSorter {
 
     /// Writes into `out[0..<n]` the indices of `values[0..<n]` (all `>= +0`) by ascending
     /// value, equal values by ascending index.
-    /// - Complexity: O(n + 2^11) per radix pass, three passes, plus O(r^2) per run of r
-    ///   values that agree in their top 33 bits (almost always r = 1).
+    /// - Complexity: O(n + 2^digitBits) per radix pass, plus O(r^2) per run of r values
+    ///   that agree in all sorted bits (almost always r = 1).
     func argsortAscending(_ values: UnsafePointer<Double>, into out: UnsafeMutablePointer<Int32>) {
-        let radix = RowSorter.digits, mask = UInt64(radix - 1)
-        let ib = RowSorter.indexBits, db = RowSorter.digitBits
-        histogram.initialize(repeating: 0, count: 3 * radix)
-        let h0 = histogram, h1 = histogram + radix, h2 = histogram + 2 * radix
+        let radix = 1 << digitBits, mask = UInt64(radix - 1), db = UInt64(digitBits)
+        let ib = RowSorter.indexBits
+        // The top `passes * digitBits` bits of the 64-bit pattern (the sign bit is 0).
+        let drop = UInt64(64 - passes * digitBits)
+        histogram.initialize(repeating: 0, count: passes * radix)
         for i in 0..<n {
-            let key = ((values[i].bitPattern >> 30) << ib) | UInt64(i)
+            let key = ((values[i].bitPattern >> drop) << ib) | UInt64(i)
             keys[i] = key
-            h0[Int((key >> ib) & mask)] &+= 1
-            h1[Int((key >> (ib + db)) & mask)] &+= 1
-            h2[Int((key >> (ib + 2 * db)) & mask)] &+= 1
+            var shift = ib
+            for pass in 0..<passes {
+                histogram[pass &* radix &+ Int((key >> shift) & mask)] &+= 1
+                shift += db
+            }
         }
         var src = keys, dst = spare
-        for pass in 0..<3 {
+        for pass in 0..<passes {
             let h = histogram + pass * radix
             let shift = ib + UInt64(pass) * db
             if n == 0 || h[Int((src[0] >> shift) & mask)] == Int32(n) { continue }
