@@ -13,7 +13,8 @@ struct Nabla: ParsableCommand {
         with --grid and --order; --axes names any other layout.
         """,
         version: "0.1.0",
-        subcommands: [MaskCommand.self]
+        subcommands: [ViewCommand.self, MaskCommand.self, RenderCommand.self],
+        defaultSubcommand: ViewCommand.self
     )
 
     /// Runs the command; bad input ends with one line on stderr starting `error:`.
