@@ -6,8 +6,8 @@ enum Pixel: Equatable {
     case none
     /// One block: `t` its probability on the log scale in `[0, 1]`, and whether it is kept.
     case block(t: Double, kept: Bool)
-    /// Several blocks: the share kept, and the log-scale probability of the most probable.
-    case pooled(share: Double, peakT: Double)
+    /// Several blocks: the share of them kept.
+    case pooled(share: Double)
 }
 
 /// The pixels a viewport shows of one head, row-major, `drawnHeight x drawnWidth`.
@@ -23,43 +23,65 @@ struct PixelGrid {
     /// `log10 P` mapped to `[0, 1]` from `log10(1/N) - 2` (a hundredth of uniform) to 0.
     static func logFloor(n: Int) -> Double { log10(1 / Double(max(n, 1))) - 2 }
 
-    /// - Complexity: O(visible blocks), one pass over the shown part of the head's map.
+    /// - Complexity: O(visible blocks / 8) for pooled views (kept flags are summed eight
+    ///   at a time), O(pixels) otherwise.
     init(map: PooledMap, mask: BlockMask, head: Int, view: Viewport) {
         let n = map.n
-        width = view.drawnWidth
-        height = view.drawnHeight
+        let w = view.drawnWidth, h = view.drawnHeight
+        width = w
+        height = h
         let lo = PixelGrid.logFloor(n: n)
-        func scale(_ p: Double) -> Double { p > 0 ? min(max((log10(p) - lo) / -lo, 0), 1) : 0 }
-        let colRanges = (0..<width).map { view.blocks(pixel: $0, from: view.origin.key) }
-        var out = [Pixel](repeating: .none, count: width * height)
-        let w = width, h = height
+        let colRanges = (0..<w).map { view.blocks(pixel: $0, from: view.origin.key) }
+        var out = [Pixel](repeating: .none, count: w * h)
+        var counts = [Int](repeating: 0, count: w)
         map.probs.withUnsafeBufferPointer { probs in
             mask.kept.withUnsafeBufferPointer { kept in
-                let base = head * n * n
+                let p = probs.baseAddress! + head * n * n
+                let k = UnsafeRawPointer(kept.baseAddress! + head * n * n)
                 for py in 0..<h {
                     let rows = view.blocks(pixel: py, from: view.origin.query)
-                    for px in 0..<w {
-                        let cols = colRanges[px]
-                        if rows.count == 1 && cols.count == 1 {
-                            let i = base + rows.lowerBound * n + cols.lowerBound
-                            out[py * w + px] = .block(t: scale(probs[i]), kept: kept[i] != 0)
-                        } else if !rows.isEmpty && !cols.isEmpty {
-                            var count = 0
-                            var peak = 0.0
-                            for a in rows {
-                                let row = base + a * n
-                                for b in cols {
-                                    count &+= Int(kept[row + b])
-                                    peak = max(peak, probs[row + b])
-                                }
-                            }
-                            out[py * w + px] = .pooled(share: Double(count) / Double(rows.count * cols.count), peakT: scale(peak))
+                    if view.blocksPerPixel == 1 {
+                        let a = rows.lowerBound
+                        for px in 0..<w {
+                            let i = a * n + colRanges[px].lowerBound
+                            let v = p[i]
+                            let t = v > 0 ? min(max((log10(v) - lo) / -lo, 0), 1) : 0
+                            out[py * w + px] = .block(t: t, kept: k.load(fromByteOffset: i, as: UInt8.self) != 0)
                         }
+                        continue
+                    }
+                    for px in 0..<w { counts[px] = 0 }
+                    for a in rows {
+                        let row = k + a * n
+                        for px in 0..<w {
+                            counts[px] &+= PixelGrid.keptCount(row, colRanges[px])
+                        }
+                    }
+                    for px in 0..<w where !colRanges[px].isEmpty {
+                        out[py * w + px] = .pooled(share: Double(counts[px]) / Double(rows.count * colRanges[px].count))
                     }
                 }
             }
         }
         pixels = out
+    }
+
+    /// The number of kept flags (bytes 0 or 1) in `row[range]`, eight at a time: the
+    /// product with 0x0101...01 sums a word's bytes into its top byte.
+    @inline(__always)
+    static func keptCount(_ row: UnsafeRawPointer, _ range: Range<Int>) -> Int {
+        var i = range.lowerBound
+        var total = 0
+        while i + 8 <= range.upperBound {
+            let word = row.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            if word != 0 { total &+= Int(truncatingIfNeeded: (word &* 0x0101_0101_0101_0101) >> 56) }
+            i += 8
+        }
+        while i < range.upperBound {
+            total &+= Int(row.load(fromByteOffset: i, as: UInt8.self))
+            i += 1
+        }
+        return total
     }
 }
 
@@ -70,7 +92,7 @@ extension Renderer {
         switch p {
         case .none: .normal
         case .block(let t, let kept): kept ? .kept(Theme.rampLevel(t)) : .dropped(Theme.droppedLevel(t))
-        case .pooled(let share, let peak): share > 0 ? .kept(Theme.rampLevel(share)) : .dropped(Theme.droppedLevel(peak))
+        case .pooled(let share): share > 0 ? .kept(Theme.rampLevel(share)) : .dropped(0)
         }
     }
 
@@ -82,7 +104,7 @@ extension Renderer {
         case .block(let t, let kept):
             if kept { return Cell(g.keptShades[min(2, Int(t * 3))], Style(.normal, .normal, .bold)) }
             return Cell(g.droppedShades[t >= 0.5 ? 1 : 0], Style(.normal, .normal, .dim))
-        case .pooled(let share, _):
+        case .pooled(let share):
             if share <= 0 { return .blank }
             return Cell(g.shareShades[1 + min(3, Int(share * 4 - 1e-9))], Style(.normal, .normal, .bold))
         }
@@ -238,7 +260,7 @@ extension Renderer {
             text("share kept per pixel 0 ")
             swatch(keptRamp)
             text(" 1  none kept: ")
-            swatch(greyRamp)
+            swatch([.dropped(0)])
         case (false, false):
             text("kept " + String(g.keptShades) + " by log10 P (\(floor) to 0)  dropped " + String(g.droppedShades.last!) + "/blank  cursor " + String(g.cursorPixel))
         case (false, true):

@@ -82,6 +82,43 @@ struct RenderSnapshotTests {
         expectSnapshot(app.screen, "preview-mono-120x40")
     }
 
+    @Test("map pixels follow the mask: kept on the ramp, dropped grey; pooled pixels by share kept",
+          arguments: [Size(width: 120, height: 40), Size(width: 60, height: 16)])
+    func mapColours(size: Size) throws {
+        var app = TestApp.make(size: size, block: BlockShape(bt: 1, bh: 4, bw: 4))
+        try app.keys("<<<<<<<<<<<<<<<<<<<<")  // threshold 0.70: a sparser mask
+        let state = app.state
+        let view = try #require(state.viewport)
+        let mask = try #require(state.mask)
+        let area = ScreenLayout(state: state, size: size).mapArea
+        let screen = app.screen
+        var seen = (kept: 0, dropped: 0)
+        for y in 0..<view.drawnHeight {
+            for x in 0..<view.drawnWidth where !(view.pixelRow(query: state.cursor.query) == y && view.pixelColumn(key: state.cursor.key) == x) {
+                let cell = screen[area.x + x, area.y + y / 2]
+                let role = y % 2 == 0 ? cell.foreground : cell.background
+                let rows = view.blocks(pixel: y, from: view.origin.query), cols = view.blocks(pixel: x, from: view.origin.key)
+                let kept = rows.flatMap { a in cols.map { b in mask.isKept(head: state.head, query: a, key: b) } }.filter { $0 }.count
+                #expect(cell.character == "▀")
+                switch role {
+                case .kept(let level):
+                    #expect(kept > 0, "pixel \(x),\(y)")
+                    if view.blocksPerPixel > 1 {
+                        #expect(level == Theme.rampLevel(Double(kept) / Double(rows.count * cols.count)))
+                    }
+                    seen.kept += 1
+                case .dropped:
+                    #expect(kept == 0, "pixel \(x),\(y)")
+                    seen.dropped += 1
+                default:
+                    Issue.record("pixel \(x),\(y) has role \(role)")
+                }
+            }
+        }
+        #expect(seen.kept > 0 && seen.dropped > 0)
+        #expect((view.blocksPerPixel > 1) == (size.width == 60))
+    }
+
     @Test("while loading, the map panel and status line show progress")
     func loading() {
         var state = AppState(config: AppConfig(inputName: "sample"))
