@@ -62,6 +62,8 @@ public struct AppState: Sendable {
     public var size: Size
 
     public var inputName: String
+    /// What the first load opens (`AppConfig.arguments`).
+    let initialArguments: [String]
     public var input: QKInput?
     public var map: PooledMap?
     public var mask: BlockMask?
@@ -118,8 +120,6 @@ public struct AppState: Sendable {
         quitRequested = false
         initialArguments = config.arguments
     }
-
-    let initialArguments: [String]
 
     /// The block shape of the map on screen.
     public var block: BlockShape { map?.blocks.block ?? requestedBlock }

@@ -20,11 +20,19 @@ struct RenderSnapshotTests {
     }
 
     @Test("below the minimum the app says how large it needs to be")
-    func tooSmall() {
-        let screen = TestApp.make(size: Size(width: 20, height: 6)).screen
+    func tooSmall() throws {
+        var app = TestApp.make(size: Size(width: 20, height: 6))
+        let screen = app.screen
         expectSnapshot(screen, "too-small-20x6")
         #expect(screen.text.contains("needs 60x16"))
         #expect(screen.text.contains("q quits"))
+        // Keys still work at this size, and growing back shows the app again.
+        try app.keys("]")
+        app.send(.resize(Size(width: 80, height: 24)))
+        #expect(app.screen.text.contains("head 2/3"))
+        app.send(.resize(Size(width: 59, height: 24)))
+        try app.keys("q")
+        #expect(app.state.quitRequested)
     }
 
     @Test("monochrome draws shades, and attributes mark kept blocks")
