@@ -98,7 +98,12 @@ struct Tmux {
         return text
     }
 
-    func kill() { _ = try? run(["kill-server"]) }
+    /// Stops the server and removes its socket (tmux leaves it behind after kill-server).
+    func kill() {
+        _ = try? run(["kill-server"])
+        let dir = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
+        unlink("\(dir)/tmux-\(getuid())/\(socket)")
+    }
 }
 
 /// `density 12.3%` in the status line.
