@@ -49,7 +49,7 @@ let package = Package(
             swiftSettings: releaseFlags
         ),
         .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore"]),
-        .testTarget(name: "NablaTUITests", dependencies: ["NablaTUI", "NablaCore"]),
+        .testTarget(name: "NablaTUITests", dependencies: ["NablaTUI", "NablaCore"], exclude: ["Snapshots"]),
         .testTarget(name: "nablaTests", dependencies: ["nabla", "NablaCore"]),
     ]
 )

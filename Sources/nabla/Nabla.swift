@@ -13,7 +13,9 @@ struct Nabla: ParsableCommand {
         with --grid and --order; --axes names any other layout.
         """,
         version: "0.1.0",
-        subcommands: [MaskCommand.self, BenchCommand.self, SampleCommand.self, InfoCommand.self]
+        subcommands: [ViewCommand.self, MaskCommand.self, RenderCommand.self, BenchCommand.self,
+                      InfoCommand.self, SampleCommand.self],
+        defaultSubcommand: ViewCommand.self
     )
 
     /// Runs the command; bad input ends with one line on stderr starting `error:`.

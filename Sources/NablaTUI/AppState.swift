@@ -1,0 +1,139 @@
+import NablaCore
+
+/// How the app starts: what to open and the initial settings.
+public struct AppConfig: Sendable {
+    /// Input arguments for the loader (`[]` opens the built-in sample).
+    public var arguments: [String]
+    /// The name shown while the input loads.
+    public var inputName: String
+    public var block: BlockShape
+    public var threshold: Double
+    public var sta: STAWindow?
+    /// 0-based head.
+    public var head: Int
+    public var theme: Theme
+    public var mouse: Bool
+
+    public init(arguments: [String] = [], inputName: String = "sample", block: BlockShape = .nabla,
+                threshold: Double = 0.9, sta: STAWindow? = nil, head: Int = 0,
+                theme: Theme = Theme(mode: .palette256, glyphs: .unicodeSet), mouse: Bool = true) {
+        self.arguments = arguments
+        self.inputName = inputName
+        self.block = block
+        self.threshold = threshold
+        self.sta = sta
+        self.head = head
+        self.theme = theme
+        self.mouse = mouse
+    }
+}
+
+/// Everything the screen shows, as a value: the engine's results for the current
+/// settings, the view (cursor, zoom, panels) and the interaction state.
+public struct AppState: Sendable {
+    public enum Mode: Equatable, Sendable {
+        case normal
+        case help
+        /// The `:` prompt with the text typed so far.
+        case prompt(String)
+    }
+
+    public enum Message: Equatable, Sendable {
+        case info(String)
+        case error(String)
+
+        public var text: String {
+            switch self {
+            case .info(let t), .error(let t): t
+            }
+        }
+    }
+
+    /// A background job the app waits for.
+    public struct Job: Equatable, Sendable {
+        public var generation: Int
+        /// What the status line shows while it runs, e.g. `computing 1x16x16`.
+        public var label: String
+    }
+
+    public var theme: Theme
+    public var keymap: Keymap
+    public var mouseEnabled: Bool
+    public var size: Size
+
+    public var inputName: String
+    /// What the first load opens (`AppConfig.arguments`).
+    let initialArguments: [String]
+    public var input: QKInput?
+    public var map: PooledMap?
+    public var mask: BlockMask?
+
+    public var threshold: Double
+    /// The STA window in use, or `nil` (off).
+    public var sta: STAWindow?
+    /// The window `s` turns on: Kandinsky's 11x3x3 or the last one set by `:sta`.
+    public var staWindow: STAWindow
+    /// 0-based head.
+    public var head: Int
+    /// The block shape last asked for (the map's shape once its job is done).
+    public var requestedBlock: BlockShape
+
+    public var cursor: BlockPair
+    public var zoom: Int
+    /// Top-left block of the map view.
+    public var origin: BlockPair
+    public var mode: Mode
+    public var overview: Bool
+    public var message: Message?
+    public var job: Job?
+    /// The generation of the newest job; results of older ones are dropped.
+    public var generation: Int
+    public var spinner: Int
+
+    /// Stage times of the last map computation (pool, map, sort) and the last cut.
+    public var mapTimes: StageTimes
+    public var cutTimes: StageTimes
+    /// Times to show instead of the measured ones (tests and documentation).
+    public var pinnedTimes: StageTimes?
+    public var quitRequested: Bool
+
+    public init(config: AppConfig) {
+        theme = config.theme
+        keymap = .standard
+        mouseEnabled = config.mouse
+        size = Size(width: 80, height: 24)
+        inputName = config.inputName
+        threshold = min(max(config.threshold, 0), 1)
+        sta = config.sta
+        staWindow = config.sta ?? .kandinsky
+        head = max(config.head, 0)
+        requestedBlock = config.block
+        cursor = BlockPair(query: 0, key: 0)
+        zoom = 0
+        origin = BlockPair(query: 0, key: 0)
+        mode = .normal
+        overview = false
+        generation = 0
+        spinner = 0
+        mapTimes = StageTimes()
+        cutTimes = StageTimes()
+        quitRequested = false
+        initialArguments = config.arguments
+    }
+
+    /// The block shape of the map on screen.
+    public var block: BlockShape { map?.blocks.block ?? requestedBlock }
+    public var heads: Int { map?.heads ?? input?.heads ?? 0 }
+    public var settings: MaskSettings { MaskSettings(threshold: threshold, sta: sta) }
+
+    /// The stage times shown: pool, map, sort, cut, sta, stats.
+    public var times: StageTimes { pinnedTimes ?? (mapTimes + cutTimes) }
+
+    /// The map view for the current size and zoom.
+    public var viewport: Viewport? {
+        guard let map else { return nil }
+        let layout = ScreenLayout(state: self, size: size)
+        return Viewport(n: map.n, pixelsWide: layout.pixelsWide, pixelsTall: layout.pixelsTall,
+                        zoom: zoom, origin: origin)
+    }
+}

@@ -1,0 +1,71 @@
+import NablaCore
+
+/// Reads an input from arguments in the commands' input syntax (`[]` is the built-in
+/// sample). The executable implements it with `InputOptions`; tests inject their own.
+public typealias InputLoader = @Sendable ([String]) throws -> QKInput
+
+/// Work the app asks its host to do; the host runs jobs off the UI thread (or, headless,
+/// at once) and reports back with `InputEvent.jobFinished` carrying the generation.
+public enum Effect: Sendable {
+    /// Pool `input` into `block` blocks and build the map.
+    case computeMap(input: QKInput, block: BlockShape, generation: Int)
+    /// Load an input with the loader, then build its map with `block` (or the first
+    /// standard shape that divides its grid).
+    case loadInput(arguments: [String], block: BlockShape, generation: Int)
+    case quit
+
+    /// The generation of a job effect.
+    public var generation: Int? {
+        switch self {
+        case .computeMap(_, _, let g), .loadInput(_, _, let g): g
+        case .quit: nil
+        }
+    }
+}
+
+/// What a background job produced.
+public enum JobOutcome: Sendable {
+    case computed(PooledMap)
+    /// A new input and its map; `note` says why the block shape changed, if it did.
+    case loaded(QKInput, PooledMap, note: String?)
+    case failed(String)
+    /// The job saw that it had become stale and stopped.
+    case cancelled
+}
+
+/// Runs the job of an effect through the engine. Called on a background thread by the
+/// terminal runtime and synchronously by headless rendering; `isCancelled` is polled
+/// between stages.
+public enum Jobs {
+    public static func perform(_ effect: Effect, loader: InputLoader,
+                               isCancelled: () -> Bool = { false }) -> JobOutcome {
+        do {
+            switch effect {
+            case .quit:
+                return .cancelled
+            case .computeMap(let input, let block, _):
+                guard let map = try PooledMap.compute(input, block: block, isCancelled: isCancelled) else { return .cancelled }
+                return .computed(map)
+            case .loadInput(let arguments, let block, _):
+                let input = try loader(arguments)
+                if isCancelled() { return .cancelled }
+                var use = block
+                var note: String?
+                if !block.divides(input.grid) {
+                    guard let other = BlockShape.standard.first(where: { $0.divides(input.grid) }) else {
+                        let shapes = BlockShape.standard.map(\.description).joined(separator: ", ")
+                        return .failed("grid \(input.grid) of \(input.name) is divisible by none of \(shapes); nothing changed")
+                    }
+                    use = other
+                    note = "block \(block) does not divide grid \(input.grid); using \(other)"
+                }
+                guard let map = try PooledMap.compute(input, block: use, isCancelled: isCancelled) else { return .cancelled }
+                return .loaded(input, map, note: note)
+            }
+        } catch let error as NablaError {
+            return .failed(error.message)
+        } catch {
+            return .failed(String(describing: error).split(separator: "\n").first.map(String.init) ?? "failed")
+        }
+    }
+}

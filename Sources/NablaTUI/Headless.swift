@@ -1,0 +1,37 @@
+/// The app without a terminal: jobs run at once, in order, so the result is
+/// deterministic. Used by `nabla render` and by tests.
+public struct HeadlessApp {
+    public var state: AppState
+    public let loader: InputLoader
+
+    /// Starts the app at `size` and runs its first load.
+    public init(config: AppConfig, size: Size, loader: @escaping InputLoader) {
+        state = AppState(config: config)
+        self.loader = loader
+        let effects = start(&state, size: size)
+        run(effects)
+    }
+
+    /// Sends `event`, then runs every job it starts (and the jobs those start).
+    public mutating func send(_ event: InputEvent) {
+        run(reduce(&state, event))
+    }
+
+    /// Presses `keys` in order; stops after a quit.
+    public mutating func press(_ keys: [Key]) {
+        for key in keys where !state.quitRequested { send(.key(key)) }
+    }
+
+    mutating func run(_ effects: [Effect]) {
+        var queue = effects
+        while !queue.isEmpty {
+            let effect = queue.removeFirst()
+            guard let generation = effect.generation else { continue }
+            let outcome = Jobs.perform(effect, loader: loader)
+            queue += reduce(&state, .jobFinished(generation: generation, outcome: outcome))
+        }
+    }
+
+    /// The screen at the current size.
+    public var screen: Screen { render(state, size: state.size) }
+}

@@ -1,0 +1,109 @@
+import NablaCore
+
+/// A command typed at the `:` prompt.
+public enum PromptCommand: Equatable, Sendable {
+    case threshold(Double)
+    /// 0-based head (typed 1-based, like the status line).
+    case head(Int)
+    case block(BlockShape)
+    case sta(STAWindow?)
+    /// Arguments in the same syntax as the commands' inputs.
+    case open([String])
+    case quit
+
+    /// Usage and help of every command, for the help screen.
+    public static let catalog: [(usage: String, help: String)] = [
+        ("thr 0.85", "threshold in [0, 1]"),
+        ("head 5", "head, 1-based"),
+        ("block 1x16x16", "block shape BTxBHxBW"),
+        ("sta 11x3x3", "STA window; sta off"),
+        ("open PATH...", "open Q K [V] or FILE"),
+        ("quit", "quit"),
+    ]
+
+    /// Parses one prompt line. `heads` bounds `head`.
+    /// - Throws: `NablaError.badArgument` with a one-line message.
+    public static func parse(_ line: String, heads: Int?) throws -> PromptCommand {
+        let words = try shellSplit(line)
+        guard let name = words.first?.lowercased() else {
+            throw NablaError(.badArgument, "empty command (thr, head, block, sta, open, quit)")
+        }
+        let args = Array(words.dropFirst())
+        func one(_ usage: String) throws -> String {
+            guard args.count == 1 else { throw NablaError(.badArgument, "usage: \(usage)") }
+            return args[0]
+        }
+        switch name {
+        case "thr", "threshold":
+            let text = try one("thr VALUE (0 to 1)")
+            guard let v = Double(text), v.isFinite, (0...1).contains(v) else {
+                throw NablaError(.badArgument, "threshold '\(text)' is not a number in [0, 1]")
+            }
+            return .threshold(v)
+        case "head":
+            let text = try one("head N (1-based)")
+            guard let v = Int(text) else { throw NablaError(.badArgument, "head '\(text)' is not a whole number") }
+            if let heads, !(1...heads).contains(v) {
+                throw NablaError(.badArgument, "head \(v) is out of range 1...\(heads)")
+            }
+            return .head(v - 1)
+        case "block":
+            return .block(try BlockShape(parsing: try one("block BTxBHxBW")))
+        case "sta":
+            let text = try one("sta WTxWHxWW | sta off")
+            if text.lowercased() == "off" { return .sta(nil) }
+            return .sta(try STAWindow(parsing: text))
+        case "open", "o", "e", "edit":
+            return .open(args)
+        case "q", "quit", "exit":
+            guard args.isEmpty else { throw NablaError(.badArgument, "usage: quit") }
+            return .quit
+        default:
+            throw NablaError(.badArgument, "unknown command '\(words[0])' (thr, head, block, sta, open, quit)")
+        }
+    }
+
+    /// Splits `line` into words like a POSIX shell without expansions: blanks separate
+    /// words; `'...'` keeps everything literally; `"..."` keeps blanks, and a backslash
+    /// in it escapes `"` and `\`; outside quotes a backslash escapes any character.
+    /// - Throws: `NablaError.badArgument` for an unterminated quote or trailing backslash.
+    public static func shellSplit(_ line: String) throws -> [String] {
+        var words: [String] = []
+        var current = ""
+        var inWord = false
+        var it = Array(line)[...]
+        while let c = it.popFirst() {
+            switch c {
+            case " ", "\t":
+                if inWord { words.append(current); current = ""; inWord = false }
+            case "'":
+                inWord = true
+                guard let end = it.firstIndex(of: "'") else { throw NablaError(.badArgument, "unterminated ' quote") }
+                current += String(it[..<end])
+                it = it[(end + 1)...]
+            case "\"":
+                inWord = true
+                var closed = false
+                while let d = it.popFirst() {
+                    if d == "\"" { closed = true; break }
+                    if d == "\\", let e = it.first, e == "\"" || e == "\\" {
+                        current.append(e)
+                        it = it.dropFirst()
+                    } else {
+                        current.append(d)
+                    }
+                }
+                guard closed else { throw NablaError(.badArgument, "unterminated \" quote") }
+            case "\\":
+                guard let e = it.popFirst() else { throw NablaError(.badArgument, "trailing backslash") }
+                current.append(e)
+                inWord = true
+            default:
+                current.append(c)
+                inWord = true
+            }
+        }
+        if inWord { words.append(current) }
+        return words
+    }
+}

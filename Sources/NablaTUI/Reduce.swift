@@ -1,0 +1,314 @@
+import NablaCore
+
+/// The first effects of a new app: load the configured input for the screen `size`.
+public func start(_ state: inout AppState, size: Size) -> [Effect] {
+    state.size = size
+    return state.startLoad(state.initialArguments)
+}
+
+/// Applies `event` to `state` and returns the work the host must do.
+///
+/// Threshold, STA and head changes happen here at once (re-cutting the cached sorted
+/// rows, about a millisecond); block shapes and inputs become jobs whose results come
+/// back as `.jobFinished` with their generation, and only the newest generation counts.
+public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
+    var effects: [Effect]
+    switch event {
+    case .resize(let size):
+        state.size = size
+        effects = []
+    case .tick:
+        if state.job != nil { state.spinner &+= 1 }
+        effects = []
+    case .jobFinished(let generation, let outcome):
+        guard generation == state.generation, state.job?.generation == generation else { return [] }
+        state.job = nil
+        state.apply(outcome)
+        effects = []
+    case .mouse(let m):
+        effects = state.mouseEvent(m)
+    case .key(let key):
+        effects = state.keyEvent(key)
+    }
+    state.keepCursorInView()
+    return effects
+}
+
+extension AppState {
+    // MARK: - Keys
+
+    mutating func keyEvent(_ key: Key) -> [Effect] {
+        switch mode {
+        case .help:
+            switch key {
+            case .character("?"), .escape: mode = .normal
+            case .character("q"), .control("c"): return perform(.quit)
+            default: break
+            }
+            return []
+        case .prompt(let text):
+            switch key {
+            case .enter:
+                mode = .normal
+                return execute(text)
+            case .escape:
+                mode = .normal
+            case .backspace:
+                if text.isEmpty { mode = .normal } else { mode = .prompt(String(text.dropLast())) }
+            case .control("u"):
+                mode = .prompt("")
+            case .control("c"):
+                return perform(.quit)
+            case .character(let c):
+                mode = .prompt(text + String(c))
+            case .tab:
+                mode = .prompt(text + " ")
+            default:
+                break
+            }
+            return []
+        case .normal:
+            // A message stays until the next key.
+            message = nil
+            guard let action = keymap.action(for: key) else { return [] }
+            return perform(action)
+        }
+    }
+
+    /// Does what `action` asks.
+    mutating func perform(_ action: Action) -> [Effect] {
+        switch action {
+        case .moveCursor(let dq, let dk):
+            guard let map, let view = viewport else { return [] }
+            let step = view.blocksPerPixel
+            cursor = BlockPair(query: clamp(cursor.query + dq * step, map.n), key: clamp(cursor.key + dk * step, map.n))
+        case .moveFrame(let dq, let dk):
+            guard let map else { return [] }
+            let step = map.blocks.blocksPerSlab
+            cursor = BlockPair(query: clamp(cursor.query + dq * step, map.n), key: clamp(cursor.key + dk * step, map.n))
+        case .zoomIn:
+            setZoom(zoom + 1)
+        case .zoomOut:
+            setZoom(zoom - 1)
+        case .zoomFit:
+            setZoom(0)
+        case .changeHead(let d):
+            let count = heads
+            if count > 0 { head = ((head + d) % count + count) % count }
+        case .changeThreshold(let hundredths):
+            let t = min(max(((threshold * 100).rounded() + Double(hundredths)) / 100, 0), 1)
+            if t != threshold {
+                threshold = t
+                recut()
+            }
+        case .cycleBlock(let d):
+            guard let input else {
+                message = .error("nothing is loaded")
+                return []
+            }
+            let shapes = BlockShape.standard.filter { $0.divides(input.grid) }
+            guard shapes.count > 1 else {
+                message = .error("no other standard block shape divides grid \(input.grid)")
+                return []
+            }
+            let from = shapes.firstIndex(of: requestedBlock) ?? shapes.firstIndex(of: block) ?? 0
+            return startCompute(shapes[((from + d) % shapes.count + shapes.count) % shapes.count])
+        case .toggleSTA:
+            sta = sta == nil ? staWindow : nil
+            recut()
+        case .toggleOverview:
+            overview.toggle()
+        case .toggleHelp:
+            mode = mode == .help ? .normal : .help
+        case .openPrompt:
+            mode = .prompt("")
+        case .cancel:
+            mode = .normal
+            message = nil
+        case .quit:
+            quitRequested = true
+            return [.quit]
+        }
+        return []
+    }
+
+    /// Runs a prompt line; a bad one changes nothing but the status message.
+    mutating func execute(_ line: String) -> [Effect] {
+        let command: PromptCommand
+        do {
+            command = try PromptCommand.parse(line, heads: heads > 0 ? heads : nil)
+        } catch let error as NablaError {
+            message = .error(error.message)
+            return []
+        } catch {
+            message = .error("\(error)")
+            return []
+        }
+        switch command {
+        case .threshold(let t):
+            threshold = t
+            recut()
+        case .head(let h):
+            guard heads > 0 else {
+                message = .error("nothing is loaded")
+                return []
+            }
+            head = h
+        case .block(let shape):
+            guard let input else {
+                message = .error("nothing is loaded")
+                return []
+            }
+            guard shape.divides(input.grid) else {
+                message = .error("block \(shape) does not divide grid \(input.grid)")
+                return []
+            }
+            return startCompute(shape)
+        case .sta(let window):
+            sta = window
+            if let window { staWindow = window }
+            recut()
+        case .open(let arguments):
+            return startLoad(arguments)
+        case .quit:
+            return perform(.quit)
+        }
+        return []
+    }
+
+    // MARK: - Mouse
+
+    mutating func mouseEvent(_ m: MouseEvent) -> [Effect] {
+        guard mouseEnabled, mode != .help else { return [] }
+        switch m.kind {
+        case .wheelUp: return perform(.zoomIn)
+        case .wheelDown: return perform(.zoomOut)
+        case .press: break
+        }
+        guard let map, let view = viewport else { return [] }
+        let layout = ScreenLayout(state: self, size: size)
+        guard !layout.tooSmall else { return [] }
+        if overview {
+            let thumbs = ScreenLayout.thumbnails(heads: map.heads, in: layout.overviewArea,
+                                                 pixelRowsPerCell: layout.pixelRowsPerCell, cellsPerPixel: layout.cellsPerPixel)
+            if let h = thumbs.firstIndex(where: { $0.pixels.contains(x: m.x, y: m.y) || $0.label.contains(x: m.x, y: m.y) }) {
+                head = h
+            }
+            return []
+        }
+        guard layout.mapArea.contains(x: m.x, y: m.y) else { return [] }
+        let px = (m.x - layout.mapArea.x) / layout.cellsPerPixel
+        let py = (m.y - layout.mapArea.y) * layout.pixelRowsPerCell
+        guard px < view.drawnWidth, py < view.drawnHeight else { return [] }
+        let rows = view.blocks(pixel: py, from: view.origin.query)
+        let cols = view.blocks(pixel: px, from: view.origin.key)
+        guard let a = rows.first, let b = cols.first else { return [] }
+        cursor = BlockPair(query: a, key: b)
+        return []
+    }
+
+    // MARK: - Engine
+
+    /// Re-cuts the cached map with the current threshold and STA window.
+    mutating func recut() {
+        guard let map else { return }
+        let m = map.cut(settings)
+        mask = m
+        cutTimes = m.times
+    }
+
+    mutating func startCompute(_ shape: BlockShape) -> [Effect] {
+        guard let input else { return [] }
+        generation += 1
+        requestedBlock = shape
+        if let map, map.blocks.block == shape {
+            // Back to the shape on screen: whatever runs is stale now.
+            job = nil
+            return []
+        }
+        job = Job(generation: generation, label: "computing \(shape)")
+        return [.computeMap(input: input, block: shape, generation: generation)]
+    }
+
+    mutating func startLoad(_ arguments: [String]) -> [Effect] {
+        generation += 1
+        let name = AppState.displayName(arguments)
+        job = Job(generation: generation, label: "loading \(name)")
+        return [.loadInput(arguments: arguments, block: requestedBlock, generation: generation)]
+    }
+
+    /// The name of what `arguments` open: `sample`, or the first path's last component.
+    static func displayName(_ arguments: [String]) -> String {
+        var skip = false
+        for a in arguments {
+            if skip { skip = false; continue }
+            if a.hasPrefix("--") { skip = !a.contains("="); continue }
+            let path = a.split(separator: ":").first.map(String.init) ?? a
+            return path.split(separator: "/").last.map(String.init) ?? path
+        }
+        return "sample"
+    }
+
+    mutating func apply(_ outcome: JobOutcome) {
+        switch outcome {
+        case .computed(let newMap):
+            let old = map?.blocks
+            map = newMap
+            mapTimes = newMap.times
+            requestedBlock = newMap.blocks.block
+            if let old {
+                cursor = BlockPair(query: AppState.remap(cursor.query, from: old, to: newMap.blocks),
+                                   key: AppState.remap(cursor.key, from: old, to: newMap.blocks))
+            }
+            recut()
+            if let view = viewport { origin = view.centred(on: cursor) }
+        case .loaded(let newInput, let newMap, let note):
+            input = newInput
+            inputName = newInput.name
+            map = newMap
+            mapTimes = newMap.times
+            requestedBlock = newMap.blocks.block
+            head = min(head, newMap.heads - 1)
+            cursor = BlockPair(query: newMap.n / 2, key: newMap.n / 2)
+            zoom = 0
+            recut()
+            if let view = viewport { origin = view.centred(on: cursor) }
+            message = note.map(Message.info)
+        case .failed(let text):
+            requestedBlock = block
+            message = .error(text)
+        case .cancelled:
+            requestedBlock = block
+        }
+    }
+
+    /// The block of `new` holding the middle token of block `b` of `old`.
+    static func remap(_ b: Int, from old: BlockGrid, to new: BlockGrid) -> Int {
+        let c = old.coordinates(of: b)
+        let t = c.t * old.block.bt + old.block.bt / 2
+        let y = c.i * old.block.bh + old.block.bh / 2
+        let x = c.j * old.block.bw + old.block.bw / 2
+        return ((t / new.block.bt) * new.hb + y / new.block.bh) * new.wb + x / new.block.bw
+    }
+
+    // MARK: - View
+
+    mutating func setZoom(_ level: Int) {
+        guard let map else { return }
+        let layout = ScreenLayout(state: self, size: size)
+        let view = Viewport(n: map.n, pixelsWide: layout.pixelsWide, pixelsTall: layout.pixelsTall, zoom: level)
+        zoom = view.zoom
+        origin = view.centred(on: cursor)
+    }
+
+    /// Clamps zoom and origin to the map and panel and scrolls the cursor into view.
+    mutating func keepCursorInView() {
+        guard let map else { return }
+        cursor = BlockPair(query: clamp(cursor.query, map.n), key: clamp(cursor.key, map.n))
+        guard let view = viewport else { return }
+        zoom = view.zoom
+        origin = view.following(cursor)
+    }
+}
+
+func clamp(_ v: Int, _ n: Int) -> Int { min(max(v, 0), max(n - 1, 0)) }

@@ -1,0 +1,133 @@
+import NablaCore
+
+extension Renderer {
+    /// The fields of the status line from most to least verbose; the first that fits wins.
+    func statusVariants() -> [String] {
+        let s = state
+        let grid = s.input.map { "\($0.grid)" } ?? "-"
+        let heads = s.heads
+        let head = heads > 0 ? "\(min(s.head, heads - 1) + 1)/\(heads)" : "-"
+        let sta = s.sta.map(\.description) ?? "off"
+        let density = s.mask.map { Renderer.percent($0.statistics.overallDensity) } ?? "-"
+        let thr = "thr " + Renderer.format(s.threshold, 2)
+        let sep = g.separator
+        let full = [s.inputName, grid, "block \(s.block)", thr, "head \(head)", "STA \(sta)", "density \(density)", "? help"]
+        return [
+            full.joined(separator: sep),
+            ([s.inputName] + full.dropFirst(2)).joined(separator: sep),
+            ([s.inputName] + ["\(s.block)", thr, "head \(head)", "STA \(sta)", "density \(density)", "? help"]).joined(separator: " "),
+            ["\(s.block)", thr, "head \(head)", "STA \(sta)", "density \(density)", "? help"].joined(separator: " "),
+            ["\(s.block)", thr, "h \(head)", "sta \(sta)", density, "?"].joined(separator: " "),
+        ]
+    }
+
+    /// The last row: the prompt or a message on the left, the settings on the right.
+    mutating func drawStatus() {
+        let rect = layout.status
+        let base = theme.statusStyle
+        screen.fill(rect, with: Cell(" ", base))
+        var left = ""
+        var leftStyle = base
+        switch state.mode {
+        case .prompt(let text):
+            left = ":" + text
+        default:
+            if let job = state.job {
+                left = job.label + "… " + String(g.spinner[state.spinner % g.spinner.count])
+                leftStyle = Style(.accent, base.background, base.attributes.union(.bold))
+            }
+            if let message = state.message {
+                left = message.text
+                if case .error = message {
+                    left = "error: " + left
+                    leftStyle = Style(.error, base.background, base.attributes.union(.bold))
+                } else {
+                    leftStyle = Style(.accent, base.background, base.attributes)
+                }
+            }
+        }
+        // The message or prompt first: the fields get more compact to leave it room.
+        let want = left.isEmpty ? 0 : left.count + 3
+        let variants = statusVariants()
+        let fields = variants.first { $0.count + 2 + want <= rect.width } ?? variants.last!
+        let fieldsX = max(rect.maxX - fields.count - 1, rect.x)
+        screen.put(fields, in: Rect(x: fieldsX, y: rect.y, width: rect.maxX - fieldsX, height: 1), style: base,
+                   ellipsis: g.ellipsis)
+        if !left.isEmpty {
+            let room = Rect(x: rect.x + 1, y: rect.y, width: max(fieldsX - rect.x - 2, 0), height: 1)
+            let end = screen.put(left, in: room, style: leftStyle, ellipsis: g.ellipsis)
+            if case .prompt = state.mode, end < room.maxX {
+                screen.set(end, rect.y, Cell(" ", Style(.normal, .normal, .reverse)))
+            }
+        }
+    }
+
+    /// The help box: every binding of the keymap, the prompt commands, the mouse.
+    mutating func drawHelp() {
+        var lines: [(text: String, header: Bool)] = []
+        let keyWidth = state.keymap.bindings.map(\.keysText.count).max() ?? 0
+        lines.append(("Keys", true))
+        for b in state.keymap.bindings {
+            lines.append((b.keysText.rightPadded(to: keyWidth) + "  " + b.help, false))
+        }
+        lines.append(("Prompt (:)", true))
+        let usageWidth = (PromptCommand.catalog.map(\.usage.count).max() ?? 0) + 1
+        for c in PromptCommand.catalog {
+            lines.append((":" + c.usage.rightPadded(to: usageWidth) + " " + c.help, false))
+        }
+        lines.append(("Mouse", true))
+        if state.mouseEnabled {
+            lines.append(("click  select a block/head", false))
+            lines.append(("wheel  zoom in and out", false))
+        } else {
+            lines.append(("off (--no-mouse)", false))
+        }
+        let bounds = Rect(x: 0, y: 0, width: screen.size.width, height: screen.size.height - 1)
+        let innerHeight = max(bounds.height - 2, 1)
+        // As many columns as the lines need at this height, each as wide as its widest line.
+        func widths(rows: Int) -> [Int] {
+            stride(from: 0, to: lines.count, by: rows).map { start in
+                lines[start..<min(start + rows, lines.count)].map(\.text.count).max() ?? 0
+            }
+        }
+        var rows = min(innerHeight, lines.count)
+        var columnWidths = widths(rows: rows)
+        while columnWidths.reduce(0, +) + 3 * columnWidths.count + 1 > bounds.width && columnWidths.count > 1 {
+            columnWidths.removeLast()
+        }
+        rows = min(rows, max(1, (lines.count + columnWidths.count - 1) / columnWidths.count))
+        columnWidths = Array(widths(rows: rows).prefix(columnWidths.count))
+        let columns = columnWidths.count
+        let width = min(bounds.width, columnWidths.reduce(0, +) + 3 * columns + 1)
+        let height = rows + 2
+        let box = Rect(x: (bounds.width - width) / 2, y: (bounds.height - height) / 2, width: width, height: height)
+        screen.fill(box, with: .blank)
+        let border = Style(.accent)
+        for x in box.x..<box.maxX {
+            screen.set(x, box.y, Cell(g.horizontal, border))
+            screen.set(x, box.maxY - 1, Cell(g.horizontal, border))
+        }
+        for y in box.y..<box.maxY {
+            screen.set(box.x, y, Cell(g.vertical, border))
+            screen.set(box.maxX - 1, y, Cell(g.vertical, border))
+        }
+        screen.set(box.x, box.y, Cell(g.topLeft, border))
+        screen.set(box.maxX - 1, box.y, Cell(g.topRight, border))
+        screen.set(box.x, box.maxY - 1, Cell(g.bottomLeft, border))
+        screen.set(box.maxX - 1, box.maxY - 1, Cell(g.bottomRight, border))
+        screen.put(" nabla help ", x: box.x + 2, y: box.y, style: titleStyle, clip: box)
+        let footer = " ? or <Esc> closes "
+        screen.put(footer, x: box.maxX - footer.count - 2, y: box.maxY - 1, style: mutedStyle, clip: box)
+        let inner = Rect(x: box.x + 1, y: box.y + 1, width: box.width - 2, height: rows)
+        let shown = rows * columns
+        let columnX = columnWidths.indices.map { c in inner.x + 1 + columnWidths[..<c].reduce(0, +) + 3 * c }
+        for (i, line) in lines.prefix(shown).enumerated() {
+            let col = i / rows, row = i % rows
+            var text = line.text
+            if i == shown - 1 && lines.count > shown { text = "\(g.ellipsis) \(lines.count - shown) more: enlarge the terminal" }
+            let cell = Rect(x: columnX[col], y: inner.y + row, width: columnWidths[col] + 1, height: 1)
+            screen.put(text, in: Rect(x: cell.x, y: cell.y, width: min(cell.width, inner.maxX - cell.x), height: 1),
+                       style: line.header ? titleStyle : .plain, ellipsis: g.ellipsis)
+        }
+    }
+}

@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The write end of the wake-up pipe, for the signal handler. Set once before any
+/// handler is installed and reset after they are removed, so the handler only ever reads
+/// a settled value; a signal handler cannot take a context, hence the global.
+nonisolated(unsafe) private var signalWakeFD: Int32 = -1
+
+/// Writes the signal number to the wake-up pipe; nothing else is async-signal-safe enough.
+private func wakeOnSignal(_ signal: Int32) {
+    let saved = errno
+    var byte = UInt8(truncatingIfNeeded: signal)
+    _ = write(signalWakeFD, &byte, 1)
+    errno = saved
+}
+
+/// A self-pipe: background jobs and signal handlers write a byte, the main loop's
+/// `poll` wakes up. Byte 0 means "a job finished"; any other byte is a signal number.
+final class WakePipe: Sendable {
+    let readFD: Int32
+    let writeFD: Int32
+    static let jobDone: UInt8 = 0
+
+    init() throws {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw TerminalError("cannot create a pipe: errno \(errno)") }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        readFD = fds[0]
+        writeFD = fds[1]
+    }
+
+    deinit {
+        close(readFD)
+        close(writeFD)
+    }
+
+    /// Wakes the main loop (from any thread).
+    func wake(_ byte: UInt8 = WakePipe.jobDone) {
+        var b = byte
+        _ = write(writeFD, &b, 1)
+    }
+
+    /// Every byte written since the last drain.
+    func drain() -> [UInt8] {
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while true {
+            let n = read(readFD, &buffer, buffer.count)
+            if n <= 0 { break }
+            out += buffer[0..<n]
+        }
+        return out
+    }
+}
+
+/// Routes SIGINT, SIGTERM, SIGHUP and SIGWINCH to a wake pipe while installed, and puts
+/// the previous handlers back on `restore()`.
+struct SignalRoute {
+    static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGWINCH]
+    private var previous: [(Int32, sigaction)] = []
+
+    init(to pipe: WakePipe) {
+        signalWakeFD = pipe.writeFD
+        for sig in SignalRoute.signals {
+            var action = sigaction()
+            #if canImport(Glibc)
+            action.__sigaction_handler.sa_handler = wakeOnSignal
+            #else
+            action.__sigaction_u.__sa_handler = wakeOnSignal
+            #endif
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            var old = sigaction()
+            sigaction(sig, &action, &old)
+            previous.append((sig, old))
+        }
+    }
+
+    func restore() {
+        for (sig, old) in previous {
+            var action = old
+            sigaction(sig, &action, nil)
+        }
+        signalWakeFD = -1
+    }
+}
+
+struct TerminalError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import NablaCore
+import NablaTUI
+import NablaTerminal
+
+/// The initial settings `view` and `render` share.
+struct ViewSettings: ParsableArguments {
+    @Option(help: ArgumentHelp("Block shape BTxBHxBW (default 1x8x8; b cycles the standard shapes).", valueName: "BTxBHxBW"),
+            transform: Parse.block)
+    var block: BlockShape = .nabla
+
+    @Option(help: "Fraction of each row's pooled mass to keep, in [0, 1].")
+    var threshold: Double = 0.9
+
+    @Option(help: ArgumentHelp("Sliding-tile window in blocks, OR-ed into the mask (e.g. 11x3x3).", valueName: "WTxWHxWW"),
+            transform: Parse.window)
+    var sta: STAWindow?
+
+    @Option(help: "Head to show first, 1-based.")
+    var head: Int = 1
+
+    func validate() throws {
+        guard threshold.isFinite, (0...1).contains(threshold) else {
+            throw ValidationError("--threshold \(threshold) is outside [0, 1]")
+        }
+        guard head >= 1 else { throw ValidationError("--head \(head) is below 1") }
+    }
+
+    /// The app's start: what to open and the settings.
+    func config(input: InputOptions, theme: Theme, mouse: Bool) throws -> AppConfig {
+        let name = try input.spec(orderBlock: block).displayName
+        return AppConfig(arguments: input.arguments, inputName: name, block: block, threshold: threshold,
+                         sta: sta, head: head - 1, theme: theme, mouse: mouse)
+    }
+
+    /// Opens inputs given in the commands' syntax; `--order block` means block order of `--block`.
+    func loader() -> InputLoader {
+        let orderBlock = block
+        return { arguments in
+            let options: InputOptions
+            do {
+                options = try InputOptions.parse(arguments)
+            } catch {
+                let message = InputOptions.message(for: error)
+                throw NablaError(.badArgument, message.split(separator: "\n").first.map(String.init) ?? message)
+            }
+            return try options.spec(orderBlock: orderBlock).load()
+        }
+    }
+}
+
+struct ViewCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "view",
+        abstract: "Explore NABLA masks in the terminal: threshold, block shape, head and STA window, live.",
+        discussion: "Press ? in the app for the keys. NO_COLOR or --no-color draws without colour."
+    )
+
+    @OptionGroup var input: InputOptions
+    @OptionGroup var settings: ViewSettings
+
+    @Flag(help: "Do not capture the mouse (leaves the terminal's own selection working).")
+    var noMouse = false
+
+    @Flag(help: "Monochrome display (as NO_COLOR does).")
+    var noColor = false
+
+    func run() throws {
+        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
+            throw NablaError(.badArgument, "nabla view needs a terminal; use 'nabla render' for text output")
+        }
+        // The runtime picks the colour mode and glyphs from the terminal and the locale.
+        let config = try settings.config(input: input, theme: Theme(mode: .mono, glyphs: .asciiSet), mouse: !noMouse)
+        let runtime = TerminalRuntime(config: config, loader: settings.loader(), noColorFlag: noColor)
+        let status = try runtime.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}

@@ -1,0 +1,111 @@
+import Testing
+import NablaCore
+@testable import NablaTUI
+
+@Suite("Jobs and generations")
+struct JobTests {
+    @Test("a threshold change re-cuts the cached map without a compute effect")
+    func recut() {
+        var app = TestApp.make()
+        let map = app.state.map
+        let generation = app.state.generation
+        let before = app.state.mask?.statistics.overallDensity ?? 0
+        for key: Key in [.character("<"), .character("{"), .pageDown, .character(",")] {
+            let effects = reduce(&app.state, .key(key))
+            #expect(effects.isEmpty)
+        }
+        #expect(abs(app.state.threshold - 0.68) < 1e-9)
+        #expect(app.state.map === map)
+        #expect(app.state.generation == generation)
+        #expect(app.state.mask?.settings.threshold == app.state.threshold)
+        #expect((app.state.mask?.statistics.overallDensity ?? 1) < before)
+        #expect(app.state.cutTimes.stages.map(\.name) == ["cut", "sta", "stats"])
+    }
+
+    @Test("a block change emits a compute effect with a new generation, and shows progress")
+    func blockChange() throws {
+        var state = TestApp.make().state
+        let generation = state.generation
+        let effects = reduce(&state, .key(.character("b")))
+        guard case .computeMap(_, let block, let g)? = effects.first, effects.count == 1 else {
+            Issue.record("expected one compute effect, got \(effects)")
+            return
+        }
+        #expect(block == BlockShape(bt: 1, bh: 16, bw: 16))
+        #expect(g == generation + 1)
+        #expect(state.job?.label == "computing 1x16x16")
+        #expect(state.block == .nabla)  // the old map stays until the new one arrives
+        #expect(render(state, size: state.size).lines.last?.contains("computing 1x16x16") == true)
+        let outcome = Jobs.perform(effects[0], loader: TestApp.loader())
+        _ = reduce(&state, .jobFinished(generation: g, outcome: outcome))
+        #expect(state.block == block && state.job == nil)
+        #expect(state.mask?.blocks.block == block)
+    }
+
+    @Test("stale results are dropped; only the newest generation is applied")
+    func stale() throws {
+        var state = TestApp.make().state
+        let first = reduce(&state, .key(.character("b")))   // 1x16x16
+        let second = reduce(&state, .key(.character("b")))  // 2x8x8
+        guard case .computeMap(_, _, let g1)? = first.first, case .computeMap(_, let b2, let g2)? = second.first else {
+            Issue.record("expected compute effects")
+            return
+        }
+        #expect(g2 == g1 + 1)
+        // The first job's result arrives late: dropped, still waiting for the second.
+        _ = reduce(&state, .jobFinished(generation: g1, outcome: Jobs.perform(first[0], loader: TestApp.loader())))
+        #expect(state.block == .nabla && state.job?.generation == g2)
+        _ = reduce(&state, .jobFinished(generation: g2, outcome: Jobs.perform(second[0], loader: TestApp.loader())))
+        #expect(state.block == b2 && state.job == nil)
+        // A result for a generation already applied changes nothing either.
+        let map = state.map
+        _ = reduce(&state, .jobFinished(generation: g2, outcome: .failed("late")))
+        #expect(state.map === map && state.message == nil)
+    }
+
+    @Test("going back to the shape on screen cancels the pending job")
+    func backToCurrent() throws {
+        var state = TestApp.make().state
+        let pending = reduce(&state, .key(.character("b")))
+        let back = reduce(&state, .key(.character("B")))
+        #expect(back.isEmpty && state.job == nil && state.block == .nabla)
+        guard case .computeMap(_, _, let g)? = pending.first else { return }
+        var cancelled = false
+        let outcome = Jobs.perform(pending[0], loader: TestApp.loader()) { cancelled = true; return true }
+        #expect(cancelled)
+        if case .cancelled = outcome {} else { Issue.record("expected cancelled, got \(outcome)") }
+        _ = reduce(&state, .jobFinished(generation: g, outcome: outcome))
+        #expect(state.block == .nabla)
+    }
+
+    @Test("the cursor stays on the same place of the video across block shapes")
+    func cursorRemap() throws {
+        var app = TestApp.make()
+        try app.keys("0JLjl")  // query block (t 1, i 1, j 0) ... of 1x8x8
+        let old = try #require(app.state.map?.blocks)
+        let before = old.coordinates(of: app.state.cursor.query)
+        try app.keys(":block 1x4x4<Enter>")
+        let new = try #require(app.state.map?.blocks)
+        let after = new.coordinates(of: app.state.cursor.query)
+        #expect(after.t == before.t && after.i / 2 == before.i && after.j / 2 == before.j)
+    }
+
+    @Test("loading picks a block that divides the grid and says so")
+    func loadNote() {
+        let odd = TestApp.input(grid: TokenGrid(t: 2, h: 12, w: 12), heads: 2)
+        let app = TestApp.make(block: BlockShape(bt: 1, bh: 8, bw: 8), input: odd)
+        #expect(app.state.block == BlockShape(bt: 1, bh: 4, bw: 4))
+        #expect(app.state.message == .info("block 1x8x8 does not divide grid 2x12x12; using 1x4x4"))
+    }
+
+    @Test("the spinner turns only while a job runs")
+    func ticks() {
+        var state = TestApp.make().state
+        _ = reduce(&state, .tick)
+        #expect(state.spinner == 0)
+        _ = reduce(&state, .key(.character("b")))
+        _ = reduce(&state, .tick)
+        _ = reduce(&state, .tick)
+        #expect(state.spinner == 2)
+    }
+}

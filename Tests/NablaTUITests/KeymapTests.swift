@@ -1,0 +1,211 @@
+import Testing
+import NablaCore
+@testable import NablaTUI
+
+/// The parts of the state a command may change, to check that bad ones change none.
+struct Fingerprint: Equatable {
+    let threshold: Double, sta: STAWindow?, head: Int, block: BlockShape, requested: BlockShape
+    let cursor: BlockPair, zoom: Int, origin: BlockPair, overview: Bool, generation: Int, inputName: String
+
+    init(_ s: AppState) {
+        threshold = s.threshold; sta = s.sta; head = s.head; block = s.block; requested = s.requestedBlock
+        cursor = s.cursor; zoom = s.zoom; origin = s.origin; overview = s.overview; generation = s.generation
+        inputName = s.inputName
+    }
+}
+
+@Suite("Keymap and prompt")
+struct KeymapTests {
+    /// Whether `after` (and the effects) show that `action` happened, starting from `before`.
+    func happened(_ action: Action, _ before: AppState, _ after: AppState, _ effects: [Effect]) -> Bool {
+        switch action {
+        case .moveCursor(let dq, let dk), .moveFrame(let dq, let dk):
+            return (after.cursor.query - before.cursor.query).signum() == dq.signum()
+                && (after.cursor.key - before.cursor.key).signum() == dk.signum()
+        case .zoomIn: return after.zoom == before.zoom + 1
+        case .zoomOut: return after.zoom == before.zoom - 1
+        case .zoomFit: return after.zoom == 0
+        case .changeHead(let d): return after.head == (before.head + d + before.heads) % before.heads
+        case .changeThreshold(let h):
+            return abs(after.threshold - (before.threshold + Double(h) / 100)) < 1e-9 && effects.isEmpty
+                && after.mask?.settings.threshold == after.threshold
+        case .cycleBlock:
+            if case .computeMap(_, let block, let g)? = effects.first { return block != before.block && g == before.generation + 1 }
+            return false
+        case .toggleSTA: return (after.sta == nil) != (before.sta == nil)
+        case .toggleOverview: return after.overview != before.overview
+        case .toggleHelp: return after.mode == .help
+        case .openPrompt: return after.mode == .prompt("")
+        case .cancel: return after.message == nil && after.mode == .normal
+        case .quit:
+            if case .quit? = effects.first { return after.quitRequested }
+            return false
+        }
+    }
+
+    @Test("every key of every binding dispatches the binding's action")
+    func bindings() throws {
+        var base = TestApp.make(size: Size(width: 60, height: 16), block: BlockShape(bt: 1, bh: 4, bw: 4))
+        try base.keys("+jjll")  // zoomed in once, away from the edges
+        base.state.threshold = 0.5
+        base.state.recut()
+        base.state.message = .info("hello")
+        for binding in Keymap.standard.bindings {
+            for key in binding.keys {
+                #expect(Keymap.standard.action(for: key) == binding.action, "\(key)")
+                var state = base.state
+                let effects = reduce(&state, .key(key))
+                #expect(happened(binding.action, base.state, state, effects), "\(key) -> \(binding.action)")
+            }
+        }
+    }
+
+    @Test("no key is bound twice")
+    func unique() {
+        let keys = Keymap.standard.bindings.flatMap(\.keys)
+        #expect(Set(keys).count == keys.count)
+    }
+
+    @Test("the help lists every binding with its keys and the prompt commands")
+    func help() throws {
+        for size in [Size(width: 120, height: 40), Size(width: 80, height: 24)] {
+            var app = TestApp.make(size: size)
+            try app.keys("?")
+            let text = app.screen.text
+            for binding in Keymap.standard.bindings {
+                #expect(text.contains(binding.keysText + " "), "\(binding.keysText) at \(size)")
+                #expect(text.contains(binding.help), "\(binding.help) at \(size)")
+            }
+            for command in PromptCommand.catalog { #expect(text.contains(":" + command.usage)) }
+            try app.keys("?")
+            #expect(app.state.mode == .normal)
+            try app.keys("?<Esc>")
+            #expect(app.state.mode == .normal)
+        }
+    }
+
+    @Test(":thr 0.85 sets 0.85 and re-cuts without a job")
+    func threshold() throws {
+        var app = TestApp.make()
+        let map = app.state.map
+        var state = app.state
+        for key in try Key.parseSequence(":thr 0.85") { _ = reduce(&state, .key(key)) }
+        let effects = reduce(&state, .key(.enter))
+        #expect(effects.isEmpty)
+        #expect(state.threshold == 0.85)
+        #expect(state.mask?.settings.threshold == 0.85)
+        #expect(state.map === map)
+        try app.keys(":thr 0.85<Enter>")
+        #expect(app.screen.lines.last?.contains("thr 0.85") == true)
+    }
+
+    @Test("good commands", arguments: [
+        (":head 2", "head"), (":block 1x4x4", "block"), (":sta 11x3x3", "sta"), (":sta 11x3x3<Enter>:sta off", "off"),
+        (":threshold 0", "thr0"), (":thr 1", "thr1"),
+    ])
+    func goodCommands(line: String, what: String) throws {
+        var app = TestApp.make()
+        try app.keys(line + "<Enter>")
+        #expect(app.state.message == nil)
+        switch what {
+        case "head": #expect(app.state.head == 1)
+        case "block": #expect(app.state.block == BlockShape(bt: 1, bh: 4, bw: 4))
+        case "sta": #expect(app.state.sta == .kandinsky && app.state.mask?.settings.sta == .kandinsky)
+        case "off": #expect(app.state.sta == nil && app.state.staWindow == .kandinsky)
+        case "thr0": #expect(app.state.threshold == 0)
+        default: #expect(app.state.threshold == 1 && app.state.mask?.statistics.overallDensity == 1)
+        }
+    }
+
+    @Test("bad commands change nothing and put an error in the status line", arguments: [
+        "thr 2", "thr x", "thr", "head 0", "head 4", "head two", "block 3x8x8", "block 1x8", "block 1x5x5",
+        "sta 11x3", "sta on", "frobnicate", "open 'unterminated", "quit now", "",
+    ])
+    func badCommands(line: String) throws {
+        var app = TestApp.make()
+        let before = Fingerprint(app.state)
+        try app.keys(":" + line + "<Enter>")
+        #expect(Fingerprint(app.state) == before)
+        guard case .error(let text)? = app.state.message else {
+            Issue.record("no error for '\(line)'")
+            return
+        }
+        #expect(app.screen.lines.last?.contains("error: " + text.prefix(20)) == true)
+        try app.keys("j")
+        #expect(app.state.message == nil)
+    }
+
+    @Test("open takes shell-like words and loads off the UI thread")
+    func open() throws {
+        var state = TestApp.make().state
+        let generation = state.generation
+        for key in try Key.parseSequence(":open 'my file.npy' \"k q.npy\" --grid 4x16x16<Enter>") {
+            let effects = reduce(&state, .key(key))
+            if key == .enter {
+                guard case .loadInput(let args, _, let g)? = effects.first else {
+                    Issue.record("no load effect")
+                    return
+                }
+                #expect(args == ["my file.npy", "k q.npy", "--grid", "4x16x16"])
+                #expect(g == generation + 1)
+            }
+        }
+        #expect(state.job?.label == "loading my file.npy")
+    }
+
+    @Test("a failed open keeps the input and shows the error")
+    func failedOpen() throws {
+        var app = TestApp.make()
+        let before = Fingerprint(app.state)
+        try app.keys(":open missing.npy<Enter>")
+        #expect(app.state.message == .error("missing.npy: no such file"))
+        #expect(app.state.inputName == before.inputName && app.state.map != nil && app.state.job == nil)
+    }
+
+    @Test("shell splitting honours quotes and escapes")
+    func shellSplit() throws {
+        #expect(try PromptCommand.shellSplit("a  b\tc") == ["a", "b", "c"])
+        #expect(try PromptCommand.shellSplit("'a b' \"c d\" e\\ f") == ["a b", "c d", "e f"])
+        #expect(try PromptCommand.shellSplit("x'y'\"z\" ''") == ["xyz", ""])
+        #expect(try PromptCommand.shellSplit("\"a\\\"b\\\\c\"") == ["a\"b\\c"])
+        #expect(throws: NablaError.self) { try PromptCommand.shellSplit("'open") }
+        #expect(throws: NablaError.self) { try PromptCommand.shellSplit("\"open") }
+        #expect(throws: NablaError.self) { try PromptCommand.shellSplit("x\\") }
+    }
+
+    @Test("key notation")
+    func notation() throws {
+        #expect(try Key.parseSequence(":thr 0.5<Enter>]]o") ==
+            [":", "t", "h", "r", " ", "0", ".", "5"].map { Key.character($0) } + [.enter, .character("]"), .character("]"), .character("o")])
+        #expect(try Key.parseSequence("<Up><down><PageUp><PageDown><Esc><Tab><C-c><lt><><Foo>") ==
+            [.up, .down, .pageUp, .pageDown, .escape, .tab, .control("c"), .character("<"), .character("<"), .character(">"),
+             .character("<"), .character("F"), .character("o"), .character("o"), .character(">")])
+        #expect(throws: NablaError.self) { try Key.parseSequence("<C-ab>") }
+        for key: Key in [.up, .pageDown, .control("c"), .character(" "), .character("q"), .escape, .enter, .backspace] {
+            #expect(try Key.parseSequence(key.description) == [key])
+        }
+    }
+
+    @Test("the prompt edits: backspace, Ctrl-U, Esc")
+    func promptEditing() throws {
+        var app = TestApp.make()
+        try app.keys(":thr 0.55<BS><BS>7")
+        #expect(app.state.mode == .prompt("thr 0.7"))
+        try app.keys("<C-u>")
+        #expect(app.state.mode == .prompt(""))
+        try app.keys("<BS>")
+        #expect(app.state.mode == .normal)
+        try app.keys(":thr 0.1<Esc>")
+        #expect(app.state.mode == .normal && app.state.threshold == 0.9)
+    }
+
+    @Test("q and Ctrl-C quit; keys after a quit are ignored")
+    func quit() throws {
+        for keys in ["q", "<C-c>", ":quit<Enter>", "?q", ":thr<C-c>"] {
+            var app = TestApp.make()
+            try app.keys(keys + "]")
+            #expect(app.state.quitRequested, "\(keys)")
+            #expect(app.state.head == 0)
+        }
+    }
+}

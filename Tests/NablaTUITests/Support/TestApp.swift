@@ -1,0 +1,67 @@
+import Foundation
+import NablaCore
+@testable import NablaTUI
+
+/// Small deterministic inputs and apps for the pure-core tests.
+enum TestApp {
+    static let grid = TokenGrid(t: 4, h: 16, w: 16)
+
+    /// Q and K as smooth functions of position (no noise), 3 heads of dimension 8, on a
+    /// 4x16x16 grid; optionally with a preview picture.
+    static func input(grid: TokenGrid = grid, heads: Int = 3, headDim d: Int = 8, preview: Bool = false) -> QKInput {
+        let s = grid.tokens
+        var q = [Float](repeating: 0, count: heads * s * d)
+        var k = q
+        for h in 0..<heads {
+            for t in 0..<grid.t { for y in 0..<grid.h { for x in 0..<grid.w {
+                let tok = (t * grid.h + y) * grid.w + x
+                for j in 0..<d {
+                    let pos: Float = j % 3 == 0 ? Float(t) : (j % 3 == 1 ? Float(y) / 4 : Float(x) / 4)
+                    let f = Float(j / 3 + 1) * 0.5 + Float(h) * 0.25
+                    let amp = Float(2 + h)
+                    q[(h * s + tok) * d + j] = amp * sin(pos * f + Float(j))
+                    k[(h * s + tok) * d + j] = amp * sin(pos * f + Float(j) + 0.1 * Float(h))
+                }
+            } } }
+        }
+        var luminance: [Float] = []
+        if preview {
+            for t in 0..<grid.t { for y in 0..<grid.h { for x in 0..<grid.w {
+                luminance.append(0.5 + 0.5 * sin(Float(x) * 0.4 + Float(t)) * cos(Float(y) * 0.3))
+            } } }
+        }
+        return QKInput(name: "test", q: HeadTokens(q, heads: heads, tokens: s, headDim: d),
+                       k: HeadTokens(k, heads: heads, tokens: s, headDim: d), grid: grid, order: .raster,
+                       preview: preview ? VideoPreview(grid: grid, luminance: luminance) : nil)
+    }
+
+    static let times = StageTimes([("pool", 1.5), ("map", 2.25), ("sort", 0.75), ("cut", 0.125), ("sta", 0.0), ("stats", 0.0625)])
+
+    /// A loader that opens the test input for `[]` and `["preview"]`, and fails otherwise.
+    static func loader(_ input: QKInput = input()) -> InputLoader {
+        let withPreview = TestApp.input(preview: true)
+        return { arguments in
+            switch arguments {
+            case []: return input
+            case ["preview"]: return withPreview
+            default: throw NablaError(.fileUnreadable, "\(arguments[0]): no such file")
+            }
+        }
+    }
+
+    /// A started app with its first load done and fixed stage times.
+    static func make(size: Size = Size(width: 120, height: 40), mode: ColorMode = .palette256, unicode: Bool = true,
+                     block: BlockShape = .nabla, arguments: [String] = [], input: QKInput = input()) -> HeadlessApp {
+        let config = AppConfig(arguments: arguments, inputName: "test", block: block, threshold: 0.9,
+                               theme: Theme(mode: mode, glyphs: unicode ? .unicodeSet : .asciiSet))
+        var app = HeadlessApp(config: config, size: size, loader: loader(input))
+        app.state.pinnedTimes = times
+        return app
+    }
+}
+
+extension HeadlessApp {
+    mutating func keys(_ text: String) throws {
+        press(try Key.parseSequence(text))
+    }
+}
