@@ -52,9 +52,10 @@ public enum Jobs {
                 var use = block
                 var note: String?
                 if !block.divides(input.grid) {
-                    guard let other = BlockShape.standard.first(where: { $0.divides(input.grid) }) else {
+                    // NABLA's own block first, then the others in cycling order.
+                    guard let other = ([BlockShape.nabla] + BlockShape.standard).first(where: { $0.divides(input.grid) }) else {
                         let shapes = BlockShape.standard.map(\.description).joined(separator: ", ")
-                        return .failed("grid \(input.grid) of \(input.name) is divisible by none of \(shapes); nothing changed")
+                        return .failed("grid \(input.grid) of \(input.name) is divisible by none of \(shapes); nothing changed (nabla view --block BTxBHxBW opens it with a block that divides)")
                     }
                     use = other
                     note = "block \(block) does not divide grid \(input.grid); using \(other)"

@@ -96,6 +96,11 @@ struct JobTests {
         let app = TestApp.make(block: BlockShape(bt: 1, bh: 8, bw: 8), input: odd)
         #expect(app.state.block == BlockShape(bt: 1, bh: 4, bw: 4))
         #expect(app.state.message == .info("block 1x8x8 does not divide grid 2x12x12; using 1x4x4"))
+        // NABLA's own block is preferred when it divides.
+        let square = TestApp.input(grid: TokenGrid(t: 2, h: 24, w: 24), heads: 2)
+        let other = TestApp.make(block: BlockShape(bt: 1, bh: 16, bw: 16), input: square)
+        #expect(other.state.block == .nabla)
+        #expect(other.state.message == .info("block 1x16x16 does not divide grid 2x24x24; using 1x8x8"))
     }
 
     @Test("the spinner turns only while a job runs")
