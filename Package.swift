@@ -21,6 +21,15 @@ let releaseFlags: [SwiftSetting] = [
     .unsafeFlags(cpuFlags + ["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
+// NablaCore is optimised in debug builds too (`-O`, with the same CPU): the engine and
+// the sample's stand-in layer are numeric loops that run 10-50x slower unoptimised, which
+// would make `swift run nabla` take seconds to show the first map and stretch the tests.
+// Everything above NablaCore (the app, the terminal, the commands) stays unoptimised
+// and debuggable.
+let coreFlags: [SwiftSetting] = releaseFlags + [
+    .unsafeFlags(cpuFlags + ["-O"], .when(configuration: .debug)),
+]
+
 let package = Package(
     name: "nabla",
     platforms: [.macOS(.v15)],
@@ -33,7 +42,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        .target(name: "NablaCore", swiftSettings: releaseFlags),
+        .target(name: "NablaCore", swiftSettings: coreFlags),
         .target(name: "NablaTUI", dependencies: ["NablaCore"], swiftSettings: releaseFlags),
         .systemLibrary(
             name: "CNcursesw",
