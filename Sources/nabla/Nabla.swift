@@ -8,8 +8,10 @@ struct Nabla: ParsableCommand {
         commandName: "nabla",
         abstract: "See and measure NABLA sparse attention (Neighborhood Adaptive Block-Level Attention).",
         discussion: """
-        Inputs: Q K as .npy paths or FILE.safetensors:KEY; or one safetensors file holding q and k; \
-        layouts [heads, T, H, W, D], [1, heads, T, H, W, D], or [heads, S, D] / [1, heads, S, D] \
+        Without a subcommand, opens the terminal app (view). Inputs, for every command: nothing \
+        (the built-in sample); Q K [V] as .npy files or FILE.safetensors:KEY; one safetensors file \
+        holding q and k; or --latent FILE, a video latent turned into Q/K by a stand-in attention layer. \
+        Q/K layouts: [heads, T, H, W, D], [1, heads, T, H, W, D], or [heads, S, D] / [1, heads, S, D] \
         with --grid and --order; --axes names any other layout.
         """,
         version: "0.1.0",
