@@ -169,19 +169,29 @@ public struct QKLayout: Sendable, Equatable {
     /// Splits `"b s h d"`, `"bshd"` or `"b,s,h,d"` into letters, each of `b h s t y x d` at most once.
     /// - Throws: `NablaError.badArgument` naming the bad letter or the repeat.
     public static func parseAxes(_ text: String) throws -> [Character] {
-        let letters = text.lowercased().filter { !$0.isWhitespace && $0 != "," }
-        var seen = Set<Character>()
-        for c in letters {
-            guard "bhstyxd".contains(c) else {
-                throw NablaError(.badArgument, "--axes '\(text)': unknown axis letter '\(c)' (use b h s t y x d)")
-            }
-            guard seen.insert(c).inserted else {
-                throw NablaError(.badArgument, "--axes '\(text)': axis '\(c)' appears twice")
-            }
-        }
+        let letters = try parseAxisLetters(text, allowed: "bhstyxd", kind: "axis")
+        let seen = Set(letters)
         if seen.contains("s") && (seen.contains("t") || seen.contains("y") || seen.contains("x")) {
             throw NablaError(.badArgument, "--axes '\(text)': use either s or t y x, not both")
         }
         return Array(letters)
     }
+}
+
+/// Splits `"b s h d"`, `"bshd"` or `"b,s,h,d"` into letters, each one of `allowed` and
+/// at most once.
+/// - Throws: `NablaError.badArgument` naming the text and the bad letter or the repeat.
+func parseAxisLetters(_ text: String, allowed: String, kind: String) throws -> [Character] {
+    let letters = text.lowercased().filter { !$0.isWhitespace && $0 != "," }
+    var seen = Set<Character>()
+    for c in letters {
+        guard allowed.contains(c) else {
+            let list = allowed.map(String.init).joined(separator: " ")
+            throw NablaError(.badArgument, "--axes '\(text)': unknown \(kind) letter '\(c)' (use \(list))")
+        }
+        guard seen.insert(c).inserted else {
+            throw NablaError(.badArgument, "--axes '\(text)': axis '\(c)' appears twice")
+        }
+    }
+    return Array(letters)
 }

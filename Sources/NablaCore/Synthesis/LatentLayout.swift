@@ -111,16 +111,6 @@ public struct LatentLayout: Sendable, Equatable {
     /// Splits `"c t y x"`, `"ctyx"` or `"c,t,y,x"` into letters, each of `b c t y x` at most once.
     /// - Throws: `NablaError.badArgument` naming the bad letter or the repeat.
     public static func parseAxes(_ text: String) throws -> [Character] {
-        let letters = text.lowercased().filter { !$0.isWhitespace && $0 != "," }
-        var seen = Set<Character>()
-        for c in letters {
-            guard "bctyx".contains(c) else {
-                throw NablaError(.badArgument, "--axes '\(text)': unknown latent axis letter '\(c)' (a latent uses b c t y x)")
-            }
-            guard seen.insert(c).inserted else {
-                throw NablaError(.badArgument, "--axes '\(text)': axis '\(c)' appears twice")
-            }
-        }
-        return Array(letters)
+        try parseAxisLetters(text, allowed: "bctyx", kind: "latent axis")
     }
 }

@@ -75,7 +75,7 @@ struct FuzzTests {
     }
 
     @Test func npyHeaderCorruptions() throws {
-        var rng = SplitMix64(state: 0x6E61_626C_61)
+        var rng = SeededGenerator(seed: 0x6E61_626C_61)
         for name in ["f32_c.npy", "f32_v3.npy", "i8.npy"] {
             let bytes = try Fixture.bytes(Fixture.npy(name))
             let headerEnd = min(bytes.count, 128)
@@ -97,7 +97,7 @@ struct FuzzTests {
     }
 
     @Test func safetensorsHeaderCorruptions() throws {
-        var rng = SplitMix64(state: 0x7361_6665)
+        var rng = SeededGenerator(seed: 0x7361_6665)
         for name in ["f32.safetensors", "multi.safetensors"] {
             let bytes = try Fixture.bytes(Fixture.st(name))
             let n = (0..<8).reduce(0) { $0 | Int(bytes[$1]) << (8 * $1) }

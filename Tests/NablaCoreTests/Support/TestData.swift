@@ -1,22 +1,11 @@
 @testable import NablaCore
 
-/// SplitMix64: small, seeded, reproducible random numbers for test inputs.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Roughly normal (sum of uniforms), mean 0, standard deviation `scale`.
-    mutating func normal(_ scale: Float = 1) -> Float {
-        var s: Float = 0
-        for _ in 0..<4 { s += Float.random(in: -1...1, using: &self) }
-        return s * scale * 0.866
-    }
+/// Test inputs draw from the engine's own seeded generator (SplitMix64).
+typealias SeededRandom = SeededGenerator
+
+extension SeededGenerator {
+    /// Roughly normal, mean 0, standard deviation `scale`.
+    mutating func normal(_ scale: Float = 1) -> Float { Float(gaussian()) * scale }
 }
 
 /// A random Q/K input in raster order, `[heads, S, D]`, with structure: each token's
