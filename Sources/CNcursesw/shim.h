@@ -14,11 +14,17 @@
 #include <wchar.h>
 #include <sys/ioctl.h>
 #include <ncursesw/curses.h>
+#include <ncursesw/term.h>
 
 // Globals Swift 6 will not read without an unsafe annotation: the screen on the
 // process's stdin/stdout, and the standard and current windows (main thread only).
 static inline SCREEN *nabla_newterm(void) { return newterm(NULL, stdout, stdin); }
 static inline WINDOW *nabla_stdscr(void) { return stdscr; }
+/// Whether the current terminal can move the cursor (has `cup`); `dumb` cannot.
+static inline int nabla_can_address_cursor(void) {
+    const char *cup = tigetstr("cup");
+    return cup != NULL && cup != (const char *)-1;
+}
 static inline WINDOW *nabla_curscr(void) { return curscr; }
 
 // Colour: COLORS and COLOR_PAIRS are macros in reentrant builds; COLOR_PAIR is a macro.

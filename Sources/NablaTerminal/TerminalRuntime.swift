@@ -30,13 +30,19 @@ public final class TerminalRuntime {
         // Handlers go in before ncurses starts, so it keeps its own off these signals.
         let route = SignalRoute(to: wake)
         defer { route.restore() }
+        // A crash (a trap or a fault) still gives the terminal back its modes.
+        let crash = CrashGuard()
+        defer { crash.remove() }
+        let term = getenv("TERM").map { String(cString: $0) } ?? "(unset)"
         guard let terminal = nabla_newterm() else {
-            let term = getenv("TERM").map { String(cString: $0) } ?? "(unset)"
-            throw TerminalError("cannot drive terminal type '\(term)'")
+            throw TerminalError("cannot drive terminal type '\(term)' (TERM); use 'nabla render' for text output")
         }
         defer {
             endwin()
             delscreen(terminal)
+        }
+        guard nabla_can_address_cursor() != 0 else {
+            throw TerminalError("terminal type '\(term)' (TERM) cannot move the cursor; use 'nabla render' for text output")
         }
         cbreak()
         noecho()

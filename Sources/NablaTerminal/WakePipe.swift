@@ -59,10 +59,10 @@ final class WakePipe: Sendable {
     }
 }
 
-/// Routes SIGINT, SIGTERM, SIGHUP and SIGWINCH to a wake pipe while installed, and puts
+/// Routes SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGWINCH to a wake pipe while installed, and puts
 /// the previous handlers back on `restore()`.
 struct SignalRoute {
-    static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGWINCH]
+    static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH]
     private var previous: [(Int32, sigaction)] = []
 
     init(to pipe: WakePipe) {
@@ -88,6 +88,59 @@ struct SignalRoute {
             sigaction(sig, &action, nil)
         }
         signalWakeFD = -1
+    }
+}
+
+/// The terminal's modes as they were before ncurses started, for the crash handler.
+nonisolated(unsafe) private var savedTerminalModes = termios()
+nonisolated(unsafe) private var haveSavedModes = false
+
+/// On a fatal signal, puts the terminal back (modes, cursor, main screen, mouse
+/// reporting off) with async-signal-safe calls only, then dies of the same signal.
+private func restoreTerminalAndDie(_ signal: Int32) {
+    if haveSavedModes { _ = tcsetattr(STDIN_FILENO, TCSAFLUSH, &savedTerminalModes) }
+    let reset = "\u{1B}[0m\u{1B}[?1000l\u{1B}[?1002l\u{1B}[?1006l\u{1B}[?25h\u{1B}[?1049l\r\n"
+    reset.utf8CString.withUnsafeBufferPointer { _ = write(STDOUT_FILENO, $0.baseAddress, $0.count - 1) }
+    var action = sigaction()
+    #if canImport(Glibc)
+    action.__sigaction_handler.sa_handler = SIG_DFL
+    #else
+    action.__sigaction_u.__sa_handler = SIG_DFL
+    #endif
+    sigaction(signal, &action, nil)
+    raise(signal)
+}
+
+/// Installs `restoreTerminalAndDie` for SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE and
+/// SIGABRT (a Swift runtime trap is SIGILL or SIGTRAP), after saving the terminal's
+/// modes; `remove()` puts the previous handlers back.
+struct CrashGuard {
+    static let signals: [Int32] = [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGABRT]
+    private var previous: [(Int32, sigaction)] = []
+
+    init() {
+        haveSavedModes = tcgetattr(STDIN_FILENO, &savedTerminalModes) == 0
+        for sig in CrashGuard.signals {
+            var action = sigaction()
+            #if canImport(Glibc)
+            action.__sigaction_handler.sa_handler = restoreTerminalAndDie
+            #else
+            action.__sigaction_u.__sa_handler = restoreTerminalAndDie
+            #endif
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = Int32(truncatingIfNeeded: SA_RESETHAND)
+            var old = sigaction()
+            sigaction(sig, &action, &old)
+            previous.append((sig, old))
+        }
+    }
+
+    func remove() {
+        for (sig, old) in previous {
+            var action = old
+            sigaction(sig, &action, nil)
+        }
+        haveSavedModes = false
     }
 }
 

@@ -33,7 +33,8 @@ struct Nabla: ParsableCommand {
             // --help, --version and clean exits print as ArgumentParser does.
             if code == .success || message.isEmpty { exit(withError: error) }
             let first = message.split(separator: "\n").first.map(String.init) ?? message
-            fail("\(first) (see 'nabla help')", code: code.rawValue)
+            // Usage mistakes point at the help; other failures stand on their own.
+            fail(code == .validationFailure ? "\(first) (see 'nabla help')" : first, code: code.rawValue)
         }
     }
 
