@@ -30,8 +30,9 @@ public enum Key: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Parses a key sequence such as `:thr 0.5<Enter>]]o`. A `<` that does not start a
-    /// known name is a literal `<`.
-    /// - Throws: `NablaError.badArgument` for `<C-...>` with anything but one letter.
+    /// name (`<`, `< 3>`, `<0.5>`) is a literal `<`; `<lt>` always is.
+    /// - Throws: `NablaError.badArgument` for `<C-...>` with anything but one letter, and
+    ///   for a name nabla does not know (`<Foo>`), listing the names it does.
     public static func parseSequence(_ text: String) throws -> [Key] {
         var keys: [Key] = []
         var i = text.startIndex
@@ -43,6 +44,10 @@ public enum Key: Hashable, Sendable, CustomStringConvertible {
                     keys.append(key)
                     i = text.index(after: close)
                     continue
+                }
+                if let first = name.first, first.isLetter, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) {
+                    let known = names.map { "<\($0.0)>" }.joined(separator: " ")
+                    throw NablaError(.badArgument, "unknown key <\(name)> (known: \(known) <C-a>...<C-z>)")
                 }
             }
             keys.append(.character(c))

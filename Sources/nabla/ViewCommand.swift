@@ -70,6 +70,9 @@ struct ViewCommand: ParsableCommand {
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             throw NablaError(.badArgument, "nabla view needs a terminal; use 'nabla render' for text output")
         }
+        // A missing or malformed file fails here, as one line, before the screen is taken
+        // over (the plan reads headers only; the app then loads in the background).
+        _ = try input.spec(orderBlock: settings.block).plan()
         // The runtime picks the colour mode and glyphs from the terminal and the locale.
         let config = try settings.config(input: input, theme: Theme(mode: .mono, glyphs: .asciiSet), mouse: !noMouse)
         let runtime = TerminalRuntime(config: config, loader: settings.loader(), noColorFlag: noColor)

@@ -177,10 +177,13 @@ struct KeymapTests {
     func notation() throws {
         #expect(try Key.parseSequence(":thr 0.5<Enter>]]o") ==
             [":", "t", "h", "r", " ", "0", ".", "5"].map { Key.character($0) } + [.enter, .character("]"), .character("]"), .character("o")])
-        #expect(try Key.parseSequence("<Up><down><PageUp><PageDown><Esc><Tab><C-c><lt><><Foo>") ==
+        #expect(try Key.parseSequence("<Up><down><PageUp><PageDown><Esc><Tab><C-c><lt><><0.5>") ==
             [.up, .down, .pageUp, .pageDown, .escape, .tab, .control("c"), .character("<"), .character("<"), .character(">"),
-             .character("<"), .character("F"), .character("o"), .character("o"), .character(">")])
+             .character("<"), .character("0"), .character("."), .character("5"), .character(">")])
         #expect(throws: NablaError.self) { try Key.parseSequence("<C-ab>") }
+        // A name nabla does not know is a mistake, not five literal keys.
+        let unknown = #expect(throws: NablaError.self) { try Key.parseSequence("]<Foo>") }
+        #expect(unknown?.message.hasPrefix("unknown key <Foo> (known: <Up>") == true)
         for key: Key in [.up, .pageDown, .control("c"), .character(" "), .character("q"), .escape, .enter, .backspace] {
             #expect(try Key.parseSequence(key.description) == [key])
         }
