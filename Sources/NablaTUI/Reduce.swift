@@ -237,16 +237,10 @@ extension AppState {
         return [.loadInput(arguments: arguments, block: requestedBlock, generation: generation)]
     }
 
-    /// The name of what `arguments` open: `sample`, or the first path's last component.
+    /// What `arguments` open, for the progress label: `sample`, or the arguments as typed
+    /// (the loader, not the app, knows what they mean; the loaded input brings its name).
     static func displayName(_ arguments: [String]) -> String {
-        var skip = false
-        for a in arguments {
-            if skip { skip = false; continue }
-            if a.hasPrefix("--") { skip = !a.contains("="); continue }
-            let path = a.split(separator: ":").first.map(String.init) ?? a
-            return path.split(separator: "/").last.map(String.init) ?? path
-        }
-        return "sample"
+        arguments.isEmpty ? "sample" : arguments.joined(separator: " ")
     }
 
     mutating func apply(_ outcome: JobOutcome) {

@@ -150,7 +150,7 @@ struct KeymapTests {
                 #expect(g == generation + 1)
             }
         }
-        #expect(state.job?.label == "loading my file.npy")
+        #expect(state.job?.label == "loading my file.npy k q.npy --grid 4x16x16")
     }
 
     @Test("a failed open keeps the input and shows the error")
