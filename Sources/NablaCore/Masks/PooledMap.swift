@@ -222,7 +222,7 @@ struct RowSorter {
         (digitBits, passes) = n > 1024 ? (11, 3) : (8, 4)
         keys = .allocate(capacity: max(n, 1))
         spare = .allocate(capacity: max(n, 1))
-        histogram = .allocate(capacity: passes << digitBits)
+        histogram = .allocate(capacity: 1 << digitBits)
     }
 
     func deallocate() {
@@ -236,25 +236,38 @@ struct RowSorter {
     /// - Complexity: O(n + 2^digitBits) per radix pass, plus O(r^2) per run of r values
     ///   that agree in all sorted bits (almost always r = 1).
     func argsortAscending(_ values: UnsafePointer<Double>, into out: UnsafeMutablePointer<Int32>) {
+        // Two fixed configurations, so that the constants reach the loops.
+        if digitBits == 11 {
+            radixSort(values, digitBits: 11, passes: 3)
+        } else {
+            radixSort(values, digitBits: 8, passes: 4)
+        }
+        writeIndices(values, into: out)
+    }
+
+    /// Leaves in `keys` the keys of `values` ordered by their sorted bits, ties in input
+    /// order. A digit that is the same in every key (seen from the AND and the OR of all
+    /// keys) needs no pass: no histogram is counted for it and nothing moves.
+    @inline(__always)
+    private func radixSort(_ values: UnsafePointer<Double>, digitBits: Int, passes: Int) {
         let radix = 1 << digitBits, mask = UInt64(radix - 1), db = UInt64(digitBits)
         let ib = RowSorter.indexBits
         // The top `passes * digitBits` bits of the 64-bit pattern (the sign bit is 0).
         let drop = UInt64(64 - passes * digitBits)
-        histogram.initialize(repeating: 0, count: passes * radix)
+        var all: UInt64 = 0, common: UInt64 = ~0
         for i in 0..<n {
             let key = ((values[i].bitPattern >> drop) << ib) | UInt64(i)
             keys[i] = key
-            var shift = ib
-            for pass in 0..<passes {
-                histogram[pass &* radix &+ Int((key >> shift) & mask)] &+= 1
-                shift += db
-            }
+            all |= key
+            common &= key
         }
         var src = keys, dst = spare
         for pass in 0..<passes {
-            let h = histogram + pass * radix
             let shift = ib + UInt64(pass) * db
-            if n == 0 || h[Int((src[0] >> shift) & mask)] == Int32(n) { continue }
+            if ((all ^ common) >> shift) & mask == 0 { continue }
+            let h = histogram
+            h.initialize(repeating: 0, count: radix)
+            for i in 0..<n { h[Int((src[i] >> shift) & mask)] &+= 1 }
             var sum: Int32 = 0
             for d in 0..<radix {
                 let c = h[d]
@@ -269,6 +282,14 @@ struct RowSorter {
             }
             swap(&src, &dst)
         }
+        if src != keys { keys.update(from: src, count: n) }
+    }
+
+    /// Writes the indices of the sorted `keys` into `out`, in exact (value, index) order.
+    @inline(__always)
+    private func writeIndices(_ values: UnsafePointer<Double>, into out: UnsafeMutablePointer<Int32>) {
+        let ib = RowSorter.indexBits
+        let src = keys
         let indexMask: UInt64 = (1 << ib) - 1
         for i in 0..<n { out[i] = Int32(truncatingIfNeeded: src[i] & indexMask) }
         // Exact order inside runs of keys that agree in the sorted bits.
