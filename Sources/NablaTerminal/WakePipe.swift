@@ -67,40 +67,54 @@ struct SignalRoute {
 
     init(to pipe: WakePipe) {
         signalWakeFD = pipe.writeFD
-        for sig in SignalRoute.signals {
-            var action = sigaction()
-            #if canImport(Glibc)
-            action.__sigaction_handler.sa_handler = wakeOnSignal
-            #else
-            action.__sigaction_u.__sa_handler = wakeOnSignal
-            #endif
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = SA_RESTART
-            var old = sigaction()
-            sigaction(sig, &action, &old)
-            previous.append((sig, old))
-        }
+        previous = installHandler(wakeOnSignal, for: SignalRoute.signals, flags: SA_RESTART)
     }
 
     func restore() {
-        for (sig, old) in previous {
-            var action = old
-            sigaction(sig, &action, nil)
-        }
+        restoreHandlers(previous)
         signalWakeFD = -1
+    }
+}
+
+/// Installs `handler` for `signals` and returns the handlers it replaced.
+private func installHandler(_ handler: @convention(c) (Int32) -> Void, for signals: [Int32],
+                            flags: Int32) -> [(Int32, sigaction)] {
+    signals.map { sig in
+        var action = sigaction()
+        #if canImport(Glibc)
+        action.__sigaction_handler.sa_handler = handler
+        #else
+        action.__sigaction_u.__sa_handler = handler
+        #endif
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = flags
+        var old = sigaction()
+        sigaction(sig, &action, &old)
+        return (sig, old)
+    }
+}
+
+/// Puts back the handlers `installHandler` replaced.
+private func restoreHandlers(_ previous: [(Int32, sigaction)]) {
+    for (sig, old) in previous {
+        var action = old
+        sigaction(sig, &action, nil)
     }
 }
 
 /// The terminal's modes as they were before ncurses started, for the crash handler.
 nonisolated(unsafe) private var savedTerminalModes = termios()
 nonisolated(unsafe) private var haveSavedModes = false
+/// The escape sequences that undo what ncurses set up (attributes, mouse reporting,
+/// hidden cursor, alternate screen), prepared before any handler can run: a signal
+/// handler must not allocate.
+nonisolated(unsafe) private var resetSequence: (bytes: UnsafeMutablePointer<UInt8>, count: Int)?
 
 /// On a fatal signal, puts the terminal back (modes, cursor, main screen, mouse
 /// reporting off) with async-signal-safe calls only, then dies of the same signal.
 private func restoreTerminalAndDie(_ signal: Int32) {
     if haveSavedModes { _ = tcsetattr(STDIN_FILENO, TCSAFLUSH, &savedTerminalModes) }
-    let reset = "\u{1B}[0m\u{1B}[?1000l\u{1B}[?1002l\u{1B}[?1006l\u{1B}[?25h\u{1B}[?1049l\r\n"
-    reset.utf8CString.withUnsafeBufferPointer { _ = write(STDOUT_FILENO, $0.baseAddress, $0.count - 1) }
+    if let reset = resetSequence { _ = write(STDOUT_FILENO, reset.bytes, reset.count) }
     var action = sigaction()
     #if canImport(Glibc)
     action.__sigaction_handler.sa_handler = SIG_DFL
@@ -119,27 +133,19 @@ struct CrashGuard {
     private var previous: [(Int32, sigaction)] = []
 
     init() {
-        haveSavedModes = tcgetattr(STDIN_FILENO, &savedTerminalModes) == 0
-        for sig in CrashGuard.signals {
-            var action = sigaction()
-            #if canImport(Glibc)
-            action.__sigaction_handler.sa_handler = restoreTerminalAndDie
-            #else
-            action.__sigaction_u.__sa_handler = restoreTerminalAndDie
-            #endif
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = Int32(truncatingIfNeeded: SA_RESETHAND)
-            var old = sigaction()
-            sigaction(sig, &action, &old)
-            previous.append((sig, old))
+        if resetSequence == nil {
+            let bytes = Array("\u{1B}[0m\u{1B}[?1000l\u{1B}[?1002l\u{1B}[?1006l\u{1B}[?25h\u{1B}[?1049l\r\n".utf8)
+            let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes.count)
+            buffer.initialize(from: bytes, count: bytes.count)
+            resetSequence = (buffer, bytes.count)
         }
+        haveSavedModes = tcgetattr(STDIN_FILENO, &savedTerminalModes) == 0
+        previous = installHandler(restoreTerminalAndDie, for: CrashGuard.signals,
+                                  flags: Int32(truncatingIfNeeded: SA_RESETHAND))
     }
 
     func remove() {
-        for (sig, old) in previous {
-            var action = old
-            sigaction(sig, &action, nil)
-        }
+        restoreHandlers(previous)
         haveSavedModes = false
     }
 }
