@@ -115,13 +115,7 @@ nonisolated(unsafe) private var resetSequence: (bytes: UnsafeMutablePointer<UInt
 private func restoreTerminalAndDie(_ signal: Int32) {
     if haveSavedModes { _ = tcsetattr(STDIN_FILENO, TCSAFLUSH, &savedTerminalModes) }
     if let reset = resetSequence { _ = write(STDOUT_FILENO, reset.bytes, reset.count) }
-    var action = sigaction()
-    #if canImport(Glibc)
-    action.__sigaction_handler.sa_handler = SIG_DFL
-    #else
-    action.__sigaction_u.__sa_handler = SIG_DFL
-    #endif
-    sigaction(signal, &action, nil)
+    // SA_RESETHAND already put the default action back, so this ends the process.
     raise(signal)
 }
 
