@@ -15,7 +15,7 @@ public enum Action: Hashable, Sendable {
     case toggleOverview
     case toggleHelp
     case openPrompt
-    /// Closes help, leaves the prompt, clears a message.
+    /// Back: closes help, leaves the prompt or the heads overview, clears a message.
     case cancel
     case quit
 }
@@ -76,7 +76,7 @@ public struct Keymap: Sendable {
         Binding(chars("o"), .toggleOverview, "heads overview"),
         Binding(chars(":"), .openPrompt, "command prompt"),
         Binding(chars("?"), .toggleHelp, "help (<Esc> closes)"),
-        Binding([.escape], .cancel, "leave help or prompt"),
+        Binding([.escape], .cancel, "back (help, overview)"),
         Binding(chars("q") + [.control("c")], .quit, "quit"),
     ])
 }

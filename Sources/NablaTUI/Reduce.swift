@@ -123,6 +123,8 @@ extension AppState {
         case .openPrompt:
             mode = .prompt("")
         case .cancel:
+            // "Back": out of help or the prompt, then out of the heads overview.
+            if mode == .normal { overview = false }
             mode = .normal
             message = nil
         case .quit:

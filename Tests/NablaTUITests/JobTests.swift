@@ -27,8 +27,9 @@ struct JobTests {
         var state = TestApp.make().state
         let generation = state.generation
         let effects = reduce(&state, .key(.character("b")))
-        guard case .computeMap(_, let block, let g)? = effects.first, effects.count == 1 else {
-            Issue.record("expected one compute effect, got \(effects)")
+        try #require(effects.count == 1, "expected one compute effect, got \(effects)")
+        guard case .computeMap(_, let block, let g) = effects[0] else {
+            Issue.record("expected a compute effect, got \(effects)")
             return
         }
         #expect(block == BlockShape(bt: 1, bh: 16, bw: 16))
@@ -69,7 +70,10 @@ struct JobTests {
         let pending = reduce(&state, .key(.character("b")))
         let back = reduce(&state, .key(.character("B")))
         #expect(back.isEmpty && state.job == nil && state.block == .nabla)
-        guard case .computeMap(_, _, let g)? = pending.first else { return }
+        guard case .computeMap(_, _, let g)? = pending.first else {
+            Issue.record("b gave no compute effect: \(pending)")
+            return
+        }
         var cancelled = false
         let outcome = Jobs.perform(pending[0], loader: TestApp.loader()) { cancelled = true; return true }
         #expect(cancelled)

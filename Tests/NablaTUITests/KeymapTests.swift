@@ -36,7 +36,7 @@ struct KeymapTests {
         case .toggleOverview: return after.overview != before.overview
         case .toggleHelp: return after.mode == .help
         case .openPrompt: return after.mode == .prompt("")
-        case .cancel: return after.message == nil && after.mode == .normal
+        case .cancel: return after.message == nil && after.mode == .normal && !after.overview
         case .quit:
             if case .quit? = effects.first { return after.quitRequested }
             return false
@@ -58,6 +58,29 @@ struct KeymapTests {
                 #expect(happened(binding.action, base.state, state, effects), "\(key) -> \(binding.action)")
             }
         }
+    }
+
+    @Test("Esc is back everywhere: out of help, the prompt (running nothing) and the heads overview")
+    func escapeIsBack() throws {
+        var app = TestApp.make()
+        try app.keys("o")
+        #expect(app.state.overview)
+        try app.keys("<Esc>")
+        #expect(!app.state.overview && app.state.mode == .normal)
+        try app.keys("o?")
+        #expect(app.state.mode == .help && app.state.overview)
+        try app.keys("<Esc>")
+        #expect(app.state.mode == .normal && app.state.overview)  // one step back at a time
+        try app.keys("<Esc>")
+        #expect(!app.state.overview)
+        try app.keys(":head 2<Esc>")
+        #expect(app.state.mode == .normal && app.state.head == 0)
+        // The action itself, not only the key: `.cancel` from the overview with a message.
+        var state = app.state
+        state.overview = true
+        state.message = .info("hello")
+        _ = state.perform(.cancel)
+        #expect(!state.overview && state.message == nil)
     }
 
     @Test("no key is bound twice")
@@ -144,7 +167,7 @@ struct KeymapTests {
             if key == .enter {
                 guard case .loadInput(let args, _, let g)? = effects.first else {
                     Issue.record("no load effect")
-                    return
+                    continue
                 }
                 #expect(args == ["my file.npy", "k q.npy", "--grid", "4x16x16"])
                 #expect(g == generation + 1)

@@ -136,13 +136,29 @@ struct RenderSnapshotTests {
         #expect(text.contains("thr 0.90"))
     }
 
-    @Test("every size from tiny to large renders without trapping", arguments: [1, 7, 19, 59, 60, 61, 97, 143])
+    @Test("every size from tiny to large renders what fits: the map and status from 60x16, the size asked for below",
+          arguments: [1, 7, 19, 59, 60, 61, 97, 143])
     func sizes(width: Int) {
         var app = TestApp.make()
         for height in [1, 5, 15, 16, 17, 33, 60] {
-            app.send(.resize(Size(width: width, height: height)))
+            let size = Size(width: width, height: height)
+            app.send(.resize(size))
             let screen = app.screen
-            #expect(screen.size == Size(width: width, height: height))
+            #expect(screen.size == size)
+            #expect(screen.lines.count == height && screen.lines.allSatisfy { $0.count <= width })
+            let text = screen.text
+            if width >= 60 && height >= 16 {
+                // The map is drawn (kept and dropped pixels) and the status line is the last line.
+                #expect(text.contains("▀"), "no map at \(size)")
+                #expect(screen.lines.last?.contains("thr 0.90") == true, "no status line at \(size)")
+                #expect(!text.contains("nabla needs"))
+            } else {
+                #expect(!text.contains("thr 0.90"), "status drawn at \(size)")
+                // What is needed and the size now, in three lines of up to 19 columns.
+                if width >= 19 && height >= 3 {
+                    #expect(text.contains("nabla needs 60x16") && text.contains("(now \(size))"), "\(size)")
+                }
+            }
         }
     }
 

@@ -56,7 +56,9 @@ struct MaskCommandTests {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (q, k) = try Self.writeQK(dir)
+        let started = Date()
         let r = try NablaProcess.run(["mask", q, k, "--threshold", "0.5", "--json"])
+        let wallMilliseconds = Date().timeIntervalSince(started) * 1000
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.split(separator: "\n").count == 1)
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
@@ -67,8 +69,14 @@ struct MaskCommandTests {
         for stage in ["total", "pool", "map", "sort", "cut", "sta", "stats", "block_mask"] {
             #expect(timing[stage] != nil, "no \(stage) timing")
         }
-        let stages = timing.filter { $0.key != "total" }.values.map(\.doubleValue).reduce(0, +)
-        #expect(abs(stages - timing["total"]!.doubleValue) < 0.01)
+        // Independent bounds: every stage took non-negative time, the pooling of 2 heads of
+        // 512 tokens took some, and all of it fits inside the process's run as the test saw it
+        // (a unit slip, seconds or microseconds for milliseconds, breaks one of these).
+        let values = timing.mapValues(\.doubleValue)
+        #expect(values.values.allSatisfy { $0 >= 0 && $0.isFinite })
+        #expect(values["pool"]! > 0 && values["map"]! > 0)
+        #expect(values["total"]! < wallMilliseconds, "total \(values["total"]!) ms in a \(wallMilliseconds) ms run")
+        #expect(values["total"]! >= values.filter { $0.key != "total" }.values.max()!)
     }
 
     @Test("bad input gives one clear error line")
