@@ -105,14 +105,19 @@ struct RenderSnapshotTests {
             for x in 0..<view.drawnWidth where !(view.pixelRow(query: state.cursor.query) == y && view.pixelColumn(key: state.cursor.key) == x) {
                 let cell = screen[area.x + x, area.y + y / 2]
                 let role = y % 2 == 0 ? cell.foreground : cell.background
-                let rows = view.blocks(pixel: y, from: view.origin.query), cols = view.blocks(pixel: x, from: view.origin.key)
+                // Pixel y covers blocks origin + y * step ..< origin + (y + 1) * step (cut at the map's end).
+                let step = view.blocksPerPixel, n = mask.blocks.count
+                let rows = (view.origin.query + y * step)..<min(view.origin.query + (y + 1) * step, n)
+                let cols = (view.origin.key + x * step)..<min(view.origin.key + (x + 1) * step, n)
                 let kept = rows.flatMap { a in cols.map { b in mask.isKept(head: state.head, query: a, key: b) } }.filter { $0 }.count
                 #expect(cell.character == "▀")
                 switch role {
                 case .kept(let level):
                     #expect(kept > 0, "pixel \(x),\(y)")
                     if view.blocksPerPixel > 1 {
-                        #expect(level == Theme.rampLevel(Double(kept) / Double(rows.count * cols.count)))
+                        // 32 levels by share kept: level = floor(32 * kept / blocks), the full share on level 31.
+                        let share = kept * Theme.rampLevels / (rows.count * cols.count)
+                        #expect(Int(level) == min(share, Theme.rampLevels - 1), "pixel \(x),\(y): \(kept) of \(rows.count * cols.count)")
                     }
                     seen.kept += 1
                 case .dropped:

@@ -8,7 +8,9 @@ struct RenderCommandTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("thr 0.50"))
         #expect(!result.stdout.contains("\u{1B}"))
-        #expect(result.stdout.split(separator: "\n", omittingEmptySubsequences: false).count >= 24)
+        // 24 rows, each ending in a newline.
+        #expect(result.stdout.split(separator: "\n", omittingEmptySubsequences: false).count == 25)
+        #expect(result.stdout.hasSuffix("\n"))
     }
 
     @Test("a size below the minimum renders the size message; bad options are errors")
