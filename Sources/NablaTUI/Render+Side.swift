@@ -37,7 +37,7 @@ extension Renderer {
             count += 1
             mass += map.probability(head: head, query: a, key: k)
         }
-        screen.put("row \(count)/\(map.n) kept · mass " + Renderer.format(mass, 3), in: rect, row: 4, ellipsis: g.ellipsis)
+        screen.put("row \(count)/\(map.n) kept · mass " + fixed(mass, 3), in: rect, row: 4, ellipsis: g.ellipsis)
     }
 
     /// Stage times of the last recomputation. Attention timing (sparse against dense)
@@ -47,7 +47,7 @@ extension Renderer {
         heading("time of last recompute, ms", in: rect)
         let times = state.times
         func entry(_ name: String) -> String {
-            let value = times[name].map { Renderer.format($0, 2) } ?? "-"
+            let value = times[name].map { fixed($0, 2) } ?? "-"
             return name.rightPadded(to: 5) + value.leftPadded(to: 8)
         }
         let left = ["pool", "map", "sort"], right = ["cut", "sta", "stats"]

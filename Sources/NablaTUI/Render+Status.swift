@@ -8,8 +8,8 @@ extension Renderer {
         let heads = s.heads
         let head = heads > 0 ? "\(min(s.head, heads - 1) + 1)/\(heads)" : "-"
         let sta = s.sta.map(\.description) ?? "off"
-        let density = s.mask.map { Renderer.percent($0.statistics.overallDensity) } ?? "-"
-        let thr = "thr " + Renderer.format(s.threshold, 2)
+        let density = s.mask.map { percent($0.statistics.overallDensity) } ?? "-"
+        let thr = "thr " + fixed(s.threshold, 2)
         let sep = g.separator
         let full = [s.inputName, grid, "block \(s.block)", thr, "head \(head)", "STA \(sta)", "density \(density)", "? help"]
         return [

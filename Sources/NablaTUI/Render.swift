@@ -87,12 +87,4 @@ struct Renderer {
         lines.append("(now \(screen.size))")
         centred(lines, in: screen.bounds, style: Style(.normal, .normal, .bold))
     }
-
-    static func format(_ value: Double, _ decimals: Int) -> String {
-        String(format: "%.\(decimals)f", value)
-    }
-
-    static func percent(_ value: Double) -> String {
-        String(format: "%.1f%%", value * 100)
-    }
 }

@@ -163,7 +163,6 @@ public struct FileSummary: Sendable {
 
     /// The summary as one JSON object.
     public func json() -> JSON {
-        func triple(_ a: Int, _ b: Int, _ c: Int) -> JSON { .array([.int(a), .int(b), .int(c)]) }
         var fields: [(String, JSON)] = [
             ("path", .string(path)),
             ("format", .string(format)),
@@ -176,20 +175,20 @@ public struct FileSummary: Sendable {
             ("kind", .string(kind.rawValue)),
             ("reading", reading.map { .string($0) } ?? .null),
             ("problem", problem.map { .string($0) } ?? .null),
-            ("grid", grid.map { triple($0.t, $0.h, $0.w) } ?? .null),
+            ("grid", grid.map { JSON.triple($0.t, $0.h, $0.w) } ?? .null),
             ("heads", heads.map { .int($0) } ?? .null),
             ("head_dim", headDim.map { .int($0) } ?? .null),
         ]
         if let s = latentSize {
-            fields.append(("latent", .object([("channels", .int(s.channels)), ("size", triple(s.frames, s.height, s.width))])))
+            fields.append(("latent", .object([("channels", .int(s.channels)), ("size", JSON.triple(s.frames, s.height, s.width))])))
         }
         if let synthesis {
-            fields.append(("stand_in", .object([("patch", triple(synthesis.patch.pt, synthesis.patch.ph, synthesis.patch.pw)),
+            fields.append(("stand_in", .object([("patch", JSON.triple(synthesis.patch.pt, synthesis.patch.ph, synthesis.patch.pw)),
                                                 ("heads", .int(synthesis.heads)), ("head_dim", .int(synthesis.headDim)),
                                                 ("seed", .int(Int(truncatingIfNeeded: synthesis.seed)))])))
         }
-        fields.append(("block", triple(block.bt, block.bh, block.bw)))
-        fields.append(("block_grid", blocks.map { triple($0.tb, $0.hb, $0.wb) } ?? .null))
+        fields.append(("block", JSON.triple(block.bt, block.bh, block.bw)))
+        fields.append(("block_grid", blocks.map { JSON.triple($0.tb, $0.hb, $0.wb) } ?? .null))
         fields.append(("n", blocks.map { .int($0.count) } ?? .null))
         return .object(fields)
     }

@@ -122,16 +122,6 @@ public struct MaskReport: Sendable {
 
 func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
 
-/// `x` with `digits` decimals.
-public func fixed(_ x: Double, _ digits: Int) -> String {
-    String(format: "%.\(digits)f", x)
-}
-
-/// `x` as a percentage with one decimal, e.g. `12.3%`.
-public func percent(_ x: Double) -> String {
-    String(format: "%.1f%%", x * 100)
-}
-
 func pad(_ s: String, _ width: Int) -> String {
     s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
 }
