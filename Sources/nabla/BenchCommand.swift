@@ -15,14 +15,7 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    @Option(help: ArgumentHelp("Block shape BTxBHxBW (default 1x8x8).", valueName: "BTxBHxBW"), transform: Parse.block)
-    var block: BlockShape = .nabla
-
-    @Option(help: "Fraction of each row's pooled mass to keep, in [0, 1].")
-    var threshold: Double = 0.9
-
-    @Option(help: ArgumentHelp("Sliding-tile window in blocks (e.g. 11x3x3).", valueName: "WTxWHxWW"), transform: Parse.window)
-    var sta: STAWindow?
+    @OptionGroup var mask: MaskOptions
 
     @Option(help: "Measured runs (after one warm-up run).")
     var `repeat`: Int = 5
@@ -31,15 +24,12 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard threshold.isFinite, (0...1).contains(threshold) else {
-            throw ValidationError("--threshold \(threshold) is outside [0, 1]")
-        }
         guard (1...1000).contains(`repeat`) else { throw ValidationError("--repeat \(`repeat`) is outside 1...1000") }
     }
 
     func run() throws {
-        let qk = try input.spec(orderBlock: block).load()
-        let bench = try EngineBenchmark(input: qk, block: block, settings: MaskSettings(threshold: threshold, sta: sta),
+        let qk = try input.spec(orderBlock: mask.block).load()
+        let bench = try EngineBenchmark(input: qk, block: mask.block, settings: mask.settings,
                                         repeats: `repeat`)
         print(json ? bench.json().rendered() : bench.text())
     }

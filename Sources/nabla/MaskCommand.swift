@@ -15,15 +15,7 @@ struct MaskCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    @Option(help: ArgumentHelp("Block shape BTxBHxBW (default 1x8x8).", valueName: "BTxBHxBW"), transform: Parse.block)
-    var block: BlockShape = .nabla
-
-    @Option(help: "Fraction of each row's pooled mass to keep, in [0, 1].")
-    var threshold: Double
-
-    @Option(help: ArgumentHelp("Sliding-tile window in blocks, OR-ed into the mask (e.g. 11x3x3).", valueName: "WTxWHxWW"),
-            transform: Parse.window)
-    var sta: STAWindow?
+    @OptionGroup var mask: MaskOptions
 
     @Option(help: "Directory for the output files (created if missing).")
     var out: String?
@@ -32,14 +24,12 @@ struct MaskCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard threshold.isFinite, (0...1).contains(threshold) else {
-            throw ValidationError("--threshold \(threshold) is outside [0, 1]")
-        }
+        guard mask.threshold != nil else { throw ValidationError("Missing expected argument '--threshold <THR>'") }
     }
 
     func run() throws {
-        let qk = try input.spec(orderBlock: block).load()
-        let report = try MaskReport(input: qk, block: block, settings: MaskSettings(threshold: threshold, sta: sta))
+        let qk = try input.spec(orderBlock: mask.block).load()
+        let report = try MaskReport(input: qk, block: mask.block, settings: mask.settings)
         var written: [String] = []
         if let out { written = try report.write(to: out) }
         if json {
