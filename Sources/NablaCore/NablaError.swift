@@ -27,12 +27,26 @@ public struct NablaError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     public var code: Code
-    /// One line, no trailing period needed by callers.
-    public var message: String
+    /// The message in parts: text, and the input settings it names (see `Wording`).
+    public var wording: Wording
+
+    /// One line in the engine's own terms (settings named as "grid 2x8x8 (given by the
+    /// caller)"); a front end names them its own way with `message(naming:)`.
+    public var message: String { wording.text() }
+
+    /// The message with each input setting named by `names` (the command line names
+    /// them as flags: `--grid 2x8x8`).
+    public func message(naming names: SettingNames) -> String { wording.text(naming: names) }
 
     public init(_ code: Code, _ message: String) {
         self.code = code
-        self.message = message
+        self.wording = Wording(message)
+    }
+
+    /// An error whose message names input settings: `"\(setting: .grid, "2x8x8") disagrees"`.
+    public init(_ code: Code, _ wording: Wording) {
+        self.code = code
+        self.wording = wording
     }
 
     public var description: String { message }

@@ -33,6 +33,14 @@ struct InfoCommand: ParsableCommand {
             return
         }
         let summary = try FileSummary(path: file, layout: layout, synthesis: synthesis, block: block)
-        print(json ? summary.json().rendered() : summary.text())
+        if json {
+            print(summary.json(naming: .flags).rendered())
+            return
+        }
+        var lines = [summary.text(naming: .flags)]
+        func add(_ label: String, _ value: String) { lines.append(label.padding(toLength: 11, withPad: " ", startingAt: 0) + value) }
+        if summary.kind == .none, summary.format == "npy" { add("hint", "open Q and K as two files: nabla mask q.npy k.npy") }
+        if let open = summary.openCommand { add("open with", open) }
+        print(lines.joined(separator: "\n"))
     }
 }

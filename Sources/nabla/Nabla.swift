@@ -26,7 +26,7 @@ struct Nabla: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as NablaError {
-            fail(error.message, code: 1)
+            fail(error.message(naming: .flags), code: 1)
         } catch {
             let code = exitCode(for: error)
             let message = self.message(for: error)

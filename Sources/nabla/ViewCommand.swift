@@ -33,7 +33,11 @@ struct ViewSettings: ParsableArguments {
                 let message = InputOptions.message(for: error)
                 throw NablaError(.badArgument, message.split(separator: "\n").first.map(String.init) ?? message)
             }
-            return try options.spec(orderBlock: orderBlock).load()
+            do {
+                return try options.spec(orderBlock: orderBlock).load()
+            } catch let error as NablaError {
+                throw error.flagWorded
+            }
         }
     }
 }

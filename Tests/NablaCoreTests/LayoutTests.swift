@@ -80,16 +80,16 @@ struct QKLayoutTests {
     @Test("[heads, S, D] needs a grid and an order")
     func flatShapes() throws {
         let noGrid = #expect(throws: NablaError.self) { try QKLayout(shape: [2, 768, 16], name: "q.npy", options: options) }
-        #expect(noGrid?.message.contains("--grid") == true)
+        #expect(noGrid?.message.contains("give the grid with the grid setting (TxHxW)") == true)
         var o = LayoutOptions(grid: TokenGrid(t: 3, h: 16, w: 16))
         let noOrder = #expect(throws: NablaError.self) { try QKLayout(shape: [2, 768, 16], name: "q.npy", options: o) }
-        #expect(noOrder?.message.contains("--order raster|block") == true)
+        #expect(noOrder?.wording.mentions == [SettingMention(setting: .order, value: "raster|block", role: .wanted)])
         o.order = .block
         let l = try QKLayout(shape: [1, 2, 768, 16], name: "q.npy", options: o)
         #expect(l.order == .block(.nabla) && l.heads == 2)
         o.grid = TokenGrid(t: 2, h: 16, w: 16)
         let wrong = #expect(throws: NablaError.self) { try QKLayout(shape: [2, 768, 16], name: "q.npy", options: o) }
-        #expect(wrong?.message == "q.npy: grid 2x16x16 has 512 tokens but the sequence axis of [2, 768, 16] has 768")
+        #expect(wrong?.message == "q.npy: grid 2x16x16 (given by the caller) has 512 tokens but the sequence axis of [2, 768, 16] has 768")
     }
 
     @Test("shapes that fit nothing say which are accepted")
@@ -108,7 +108,7 @@ struct QKLayoutTests {
         #expect(shd.heads == 4 && shd.headStride == 16 && shd.uniformTokenStride == 64)
         o.axes = "b s h d"
         let e = #expect(throws: NablaError.self) { try QKLayout(shape: [2, 128, 4, 16], name: "q", options: o) }
-        #expect(e?.message.contains("--batch") == true)
+        #expect(e?.wording.mentions.map(\.setting) == [.batch])
         o.batch = 1
         let bshd = try QKLayout(shape: [2, 128, 4, 16], name: "q", options: o)
         #expect(bshd.baseOffset == 128 * 4 * 16)

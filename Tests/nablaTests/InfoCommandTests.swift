@@ -21,6 +21,33 @@ struct InfoCommandTests {
         #expect(obj["n"] as? Int == 8)
     }
 
+    @Test("the engine's settings are spelled as options: given ones as flags, metadata as metadata")
+    func settingsAsFlags() throws {
+        let dir = try Fixtures.temporaryDirectory("info")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let latent = dir + "/latent.npy"
+        try NPY.write([Float](repeating: 0.5, count: 16 * 2 * 16 * 16), shape: [16, 2, 16, 16], to: latent)
+        let axes = try NablaProcess.run(["info", latent, "--axes", "c t y x"])
+        #expect(axes.stdout.contains("named by --axes 'c t y x'"), "\(axes.stdout)")
+        #expect(axes.stdout.contains("open with  nabla mask --latent \(latent) --threshold 0.9"))
+
+        let flat = dir + "/flat.safetensors"
+        let values = [Float](repeating: 0.25, count: 2 * 128 * 8)
+        try SafetensorsFile.write([("q", .float32, [2, 128, 8], values), ("k", .float32, [2, 128, 8], values)],
+                                  metadata: ["grid": "2x8x8", "order": "raster"], to: flat)
+        let meta = try NablaProcess.run(["info", flat])
+        #expect(meta.stdout.contains("grid from __metadata__ of \(flat)"), "\(meta.stdout)")
+        let given = try NablaProcess.run(["info", flat, "--grid", "2x8x8"])
+        #expect(given.stdout.contains("grid from --grid"), "\(given.stdout)")
+        let wrong = try NablaProcess.run(["mask", flat, "--grid", "2x4x4", "--threshold", "0.9"])
+        #expect(wrong.stderr == "error: \(flat):q: --grid 2x4x4 has 32 tokens but the sequence axis of [2, 128, 8] has 128\n")
+
+        let rank3 = dir + "/q.npy"
+        try NPY.write(values, shape: [2, 128, 8], to: rank3)
+        let hint = try NablaProcess.run(["info", rank3])
+        #expect(hint.stdout.contains("hint       open Q and K as two files: nabla mask q.npy k.npy"), "\(hint.stdout)")
+    }
+
     @Test("a file that is no tensor file fails with one line")
     func junk() throws {
         let dir = try Fixtures.temporaryDirectory("info")

@@ -30,11 +30,11 @@ public struct FileSummary: Sendable {
     public let kind: Kind
     /// Why the file is neither Q/K nor a latent (`kind == .none`), or why its grid does
     /// not divide into blocks.
-    public let problem: String?
+    public let problem: Wording?
 
     /// How the tensors are read: for Q/K the axis letters and order, for a latent the
     /// layout and the reason for it.
-    public let reading: String?
+    public let reading: Wording?
     /// The token grid (Q/K: from the shape, `__metadata__` or options; latent: after the patch).
     public let grid: TokenGrid?
     public let heads: Int?
@@ -67,8 +67,8 @@ public struct FileSummary: Sendable {
         }
 
         var kind = Kind.none
-        var problem: String?
-        var reading: String?
+        var problem: Wording?
+        var reading: Wording?
         var grid: TokenGrid?
         var heads: Int?, headDim: Int?
         var latentSize: (Int, Int, Int, Int)?
@@ -79,12 +79,11 @@ public struct FileSummary: Sendable {
             switch try spec.plan(files: OpenedFiles([file])) {
             case .qk(_, _, let v, let l, _, let gridSource):
                 let names = ["q", "k"] + (v == nil ? [] : ["v"])
-                let from = gridSource == "the shape" ? "from the shape" : "from \(gridSource)"
-                reading = "Q/K from \(names.joined(separator: ", ")) (axes \(l.axes.map(String.init).joined(separator: " ")), token order \(l.order)), grid \(from)"
+                reading = "Q/K from \(names.joined(separator: ", ")) (axes \(l.axes.map(String.init).joined(separator: " ")), token order \(l.order)), \(origin: .grid, gridSource)"
                 (kind, grid, heads, headDim) = (.qk, l.grid, l.heads, l.headDim)
             case .latent(let raw, let l, let synthesis):
                 let (c, t, y, x) = (l.size("c", in: raw.shape), l.size("t", in: raw.shape), l.size("y", in: raw.shape), l.size("x", in: raw.shape))
-                reading = "latent \(l.layoutText): \(l.reason)"
+                reading = "latent \(l.layoutText): \(wording: l.reason)"
                 latentSize = (c, t, y, x)
                 (kind, heads, headDim, usedSynthesis) = (.latent, synthesis.heads, synthesis.headDim, synthesis)
                 grid = try synthesis.patch.tokenGrid(frames: t, height: y, width: x, name: raw.name)
@@ -92,13 +91,13 @@ public struct FileSummary: Sendable {
                 preconditionFailure("a file is Q/K or a latent")
             }
         } catch let e as NablaError {
-            let hint = kind == .none && format == "npy"
-                ? " (a single .npy file is read as a latent; open Q and K as two files: nabla mask q.npy k.npy)" : ""
-            problem = e.message + hint
+            let hint: Wording = kind == .none && format == "npy"
+                ? " (a single .npy file is read as a latent; Q and K are read from two files)" : ""
+            problem = e.wording + hint
         }
         var blocks: BlockGrid?
         if let grid, problem == nil {
-            do { blocks = try BlockGrid(grid: grid, block: block) } catch let e as NablaError { problem = e.message }
+            do { blocks = try BlockGrid(grid: grid, block: block) } catch let e as NablaError { problem = e.wording }
         }
         self.kind = kind
         self.problem = problem
@@ -111,17 +110,8 @@ public struct FileSummary: Sendable {
         self.blocks = blocks
     }
 
-    /// The command that opens the file, for the summary's last line.
-    public var openCommand: String? {
-        switch kind {
-        case .qk: "nabla mask \(path) --threshold 0.9"
-        case .latent: "nabla mask --latent \(path) --threshold 0.9"
-        case .none: nil
-        }
-    }
-
-    /// A readable multi-line summary.
-    public func text() -> String {
+    /// A readable multi-line summary, settings spelled by `names`.
+    public func text(naming names: SettingNames = .engine) -> String {
         var lines: [String] = []
         func add(_ label: String, _ value: String) {
             lines.append(label.padding(toLength: 11, withPad: " ", startingAt: 0) + value)
@@ -138,15 +128,15 @@ public struct FileSummary: Sendable {
         if tensors.count > 50 { add("", "... \(tensors.count - 50) more") }
         switch kind {
         case .none:
-            add("reads as", "nothing: \(problem ?? "unknown")")
+            add("reads as", "nothing: \(problem?.text(naming: names) ?? "unknown")")
             return lines.joined(separator: "\n")
         case .qk:
-            add("reads as", reading ?? "")
+            add("reads as", reading?.text(naming: names) ?? "")
             if let grid, let heads, let headDim {
                 add("grid", "\(grid) (\(grid.tokens) tokens), \(heads) heads, head dim \(headDim)")
             }
         case .latent:
-            add("reads as", reading ?? "")
+            add("reads as", reading?.text(naming: names) ?? "")
             if let s = latentSize { add("latent", "\(s.channels) channels, \(s.frames)x\(s.height)x\(s.width) (T x H x W)") }
             if let grid, let synthesis {
                 add("stand-in", "patch \(synthesis.patch) -> token grid \(grid) (\(grid.tokens) tokens), \(synthesis.heads) heads, head dim \(synthesis.headDim), seed \(synthesis.seed)")
@@ -155,14 +145,13 @@ public struct FileSummary: Sendable {
         if let blocks {
             add("blocks", "\(block) -> block grid \(blocks), N = \(blocks.count)")
         } else if let problem {
-            add("problem", problem)
+            add("problem", problem.text(naming: names))
         }
-        if let openCommand, problem == nil { add("open with", openCommand) }
         return lines.joined(separator: "\n")
     }
 
-    /// The summary as one JSON object.
-    public func json() -> JSON {
+    /// The summary as one JSON object, settings spelled by `names`.
+    public func json(naming names: SettingNames = .engine) -> JSON {
         var fields: [(String, JSON)] = [
             ("path", .string(path)),
             ("format", .string(format)),
@@ -173,8 +162,8 @@ public struct FileSummary: Sendable {
                          ("shape", .array(t.shape.map { .int($0) }))])
             })),
             ("kind", .string(kind.rawValue)),
-            ("reading", reading.map { .string($0) } ?? .null),
-            ("problem", problem.map { .string($0) } ?? .null),
+            ("reading", reading.map { .string($0.text(naming: names)) } ?? .null),
+            ("problem", problem.map { .string($0.text(naming: names)) } ?? .null),
             ("grid", grid.map { JSON.triple($0.t, $0.h, $0.w) } ?? .null),
             ("heads", heads.map { .int($0) } ?? .null),
             ("head_dim", headDim.map { .int($0) } ?? .null),

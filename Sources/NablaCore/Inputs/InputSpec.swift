@@ -70,26 +70,26 @@ public struct InputSpec: Sendable, Equatable {
     func plan(files: OpenedFiles) throws -> InputPlan {
         switch try resolved(files: files) {
         case .sample:
-            if let given = layout.givenOptions(["--grid", "--order", "--axes", "--batch"]) {
-                throw NablaError(.badArgument, "\(given) applies to input files; the built-in sample has none")
+            if let given = layout.given([.grid, .order, .axes, .batch]) {
+                throw NablaError(.badArgument, "\(wording: given) applies to input files; the built-in sample has none")
             }
             return .sample(synthesis)
         case .latent(let source):
-            if let given = layout.givenOptions(["--grid", "--order"]) {
-                throw NablaError(.badArgument, "\(given) applies to Q/K tensors; the grid of latent \(source) comes from its shape and --patch")
+            if let given = layout.given([.grid, .order]) {
+                throw NablaError(.badArgument, "\(wording: given) applies to Q/K tensors; the grid of latent \(source) comes from its shape and \(wanted: .patch)")
             }
             let raw = try files.tensor(source)
             try VideoLatent.checkDType(raw)
             return .latent(raw, try LatentLayout(shape: raw.shape, name: raw.name, axes: layout.axes, batch: layout.batch), synthesis)
         case .tensors(let qs, let ks, let vs):
             if synthesis != SynthesisOptions() {
-                throw NablaError(.badArgument, "--heads, --head-dim, --patch and --seed apply to a latent or the built-in sample; \(displayName) holds Q/K tensors")
+                throw NablaError(.badArgument, "\(wanted: .heads), \(wanted: .headDim), \(wanted: .patch) and \(wanted: .seed) apply to a latent or the built-in sample; \(displayName) holds Q/K tensors")
             }
             let q = try files.tensor(qs), k = try files.tensor(ks), v = try vs.map(files.tensor)
             var options = layout
             try options.fill(fromMetadataOf: [qs, ks].map { ($0.path, try files.file($0.path).metadata) })
             let (qk, vLayout) = try QKInput.layouts(q: q, k: k, v: v, options: options)
-            let gridSource = !qk.axes.contains("s") ? "the shape" : (layout.grid != nil ? "--grid" : "__metadata__")
+            let gridSource = !qk.axes.contains("s") ? SettingSource.shape : options.gridSource
             return .qk(q: q, k: k, v: v, layout: qk, vLayout: vLayout, gridSource: gridSource)
         case .file:
             preconditionFailure("resolved(files:) leaves no .file source")
@@ -127,8 +127,8 @@ public enum InputPlan: Sendable {
     /// The built-in sample with these stand-in settings.
     case sample(SynthesisOptions)
     /// Q/K (and V) tensors and their layouts; `gridSource` says where the grid came
-    /// from: "the shape", "--grid" or "__metadata__".
-    case qk(q: RawTensor, k: RawTensor, v: RawTensor?, layout: QKLayout, vLayout: QKLayout?, gridSource: String)
+    /// from: the shape, the caller or a file's `__metadata__`.
+    case qk(q: RawTensor, k: RawTensor, v: RawTensor?, layout: QKLayout, vLayout: QKLayout?, gridSource: SettingSource)
     /// A latent tensor, its layout and the stand-in settings that will derive Q/K/V.
     case latent(RawTensor, LatentLayout, SynthesisOptions)
 }
@@ -164,12 +164,14 @@ extension LayoutOptions {
                 do { grid = try TokenGrid(parsing: g) } catch {
                     throw NablaError(.malformedFile, "\(path): __metadata__ grid '\(g)' is not TxHxW")
                 }
+                gridSource = .metadata(path: path)
             }
             if order == nil, let o = meta["order"] {
                 guard let parsed = OrderOption(rawValue: o) else {
                     throw NablaError(.malformedFile, "\(path): __metadata__ order '\(o)' is not raster or block")
                 }
                 order = parsed
+                orderSource = .metadata(path: path)
                 if parsed == .block, let b = meta["block"] {
                     do { orderBlock = try BlockShape(parsing: b) } catch {
                         throw NablaError(.malformedFile, "\(path): __metadata__ block '\(b)' is not BTxBHxBW")
@@ -179,15 +181,15 @@ extension LayoutOptions {
         }
     }
 
-    /// The first of `flags` the options set, as a phrase (`"--grid 2x8x8"`), or `nil`.
-    func givenOptions(_ flags: [String]) -> String? {
-        for flag in flags {
-            switch flag {
-            case "--grid": if let grid { return "--grid \(grid)" }
-            case "--order": if let order { return "--order \(order.rawValue)" }
-            case "--axes": if let axes { return "--axes '\(axes)'" }
-            case "--batch": if let batch { return "--batch \(batch)" }
-            default: break
+    /// The first of `settings` these options hold, with its value and source, or `nil`.
+    func given(_ settings: [InputSetting]) -> Wording? {
+        for setting in settings {
+            switch setting {
+            case .grid: if let grid { return "\(setting: .grid, grid.description, from: gridSource)" }
+            case .order: if let order { return "\(setting: .order, order.rawValue, from: orderSource)" }
+            case .axes: if let axes { return "\(setting: .axes, "'\(axes)'")" }
+            case .batch: if let batch { return "\(setting: .batch, String(batch))" }
+            case .heads, .headDim, .patch, .seed: break
             }
         }
         return nil

@@ -15,6 +15,10 @@ public struct LayoutOptions: Sendable, Equatable {
     public var axes: String?
     /// Which batch item to take when the batch axis is larger than 1.
     public var batch: Int?
+    /// Where `grid` came from: the caller, or a file's `__metadata__`.
+    public var gridSource: SettingSource = .caller
+    /// Where `order` (and `orderBlock` for a block order) came from.
+    public var orderSource: SettingSource = .caller
 
     public init(grid: TokenGrid? = nil, order: OrderOption? = nil, orderBlock: BlockShape = .nabla,
                 axes: String? = nil, batch: Int? = nil) {
@@ -50,8 +54,8 @@ public struct QKLayout: Sendable, Equatable {
     public let dStride: Int
 
     /// The accepted layouts, for error messages.
-    public static let acceptedShapes =
-        "[heads, T, H, W, D], [1, heads, T, H, W, D], [heads, S, D] or [1, heads, S, D] (with --grid and --order), or a layout named by --axes (letters b h s t y x d)"
+    public static let acceptedShapes: Wording =
+        "[heads, T, H, W, D], [1, heads, T, H, W, D], [heads, S, D] or [1, heads, S, D] (with \(wanted: .grid) and \(wanted: .order)), or a layout named by \(wanted: .axes) (letters b h s t y x d)"
 
     /// Element offset of stored token `s` of head `h` (first element of its `D` values).
     @inlinable public func offset(head h: Int, token s: Int) -> Int {
@@ -75,7 +79,7 @@ public struct QKLayout: Sendable, Equatable {
         if let axes = options.axes {
             letters = try QKLayout.parseAxes(axes)
             guard letters.count == shape.count else {
-                throw NablaError(.badShape, "\(name): --axes '\(axes)' names \(letters.count) dimensions but the shape \(shapeText) has \(shape.count)")
+                throw NablaError(.badShape, "\(name): \(setting: .axes, "'\(axes)'") names \(letters.count) dimensions but the shape \(shapeText) has \(shape.count)")
             }
         } else {
             switch shape.count {
@@ -84,7 +88,7 @@ public struct QKLayout: Sendable, Equatable {
             case 3: letters = Array("hsd")
             case 4 where shape[0] == 1: letters = Array("bhsd")
             default:
-                throw NablaError(.badShape, "\(name): shape \(shapeText) fits none of the accepted layouts: \(QKLayout.acceptedShapes)")
+                throw NablaError(.badShape, "\(name): shape \(shapeText) fits none of the accepted layouts: \(wording: QKLayout.acceptedShapes)")
             }
         }
         var strides = [Int](repeating: 1, count: shape.count)
@@ -102,32 +106,32 @@ public struct QKLayout: Sendable, Equatable {
         if let batch = size("b") {
             let index = options.batch ?? (batch == 1 ? 0 : -1)
             guard index >= 0 else {
-                throw NablaError(.badShape, "\(name): shape \(shapeText) has a batch of \(batch); choose one item with --batch I (0...\(batch - 1))")
+                throw NablaError(.badShape, "\(name): shape \(shapeText) has a batch of \(batch); choose one item with \(wanted: .batch, "I") (0...\(batch - 1))")
             }
             guard index < batch else {
-                throw NablaError(.badArgument, "\(name): --batch \(index) is out of range for a batch of \(batch)")
+                throw NablaError(.badArgument, "\(name): \(setting: .batch, String(index)) is out of range for a batch of \(batch)")
             }
             base = index * strideOf("b")
         } else if let b = options.batch, b != 0 {
-            throw NablaError(.badArgument, "\(name): --batch \(b) given but the layout has no batch axis")
+            throw NablaError(.badArgument, "\(name): \(setting: .batch, String(b)) given but the layout has no batch axis")
         }
 
         let grid: TokenGrid
         let order: TokenOrder
         if let s = size("s") {
             guard let g = options.grid else {
-                throw NablaError(.badGrid, "\(name): shape \(shapeText) has a flat sequence of \(s) tokens; give the grid with --grid TxHxW")
+                throw NablaError(.badGrid, "\(name): shape \(shapeText) has a flat sequence of \(s) tokens; give the grid with \(wanted: .grid, "TxHxW")")
             }
             guard g.tokens == s else {
-                throw NablaError(.badGrid, "\(name): grid \(g) has \(g.tokens) tokens but the sequence axis of \(shapeText) has \(s)")
+                throw NablaError(.badGrid, "\(name): \(setting: .grid, g.description, from: options.gridSource) has \(g.tokens) tokens but the sequence axis of \(shapeText) has \(s)")
             }
             guard let o = options.order else {
-                throw NablaError(.badArgument, "\(name): shape \(shapeText) has a flat sequence; say its token order with --order raster|block")
+                throw NablaError(.badArgument, "\(name): shape \(shapeText) has a flat sequence; say its token order with \(wanted: .order, "raster|block")")
             }
             grid = g
             if o == .block {
                 guard options.orderBlock.divides(g) else {
-                    throw NablaError(.badGrid, "\(name): grid \(g) is not divisible by block \(options.orderBlock) (needed for --order block)")
+                    throw NablaError(.badGrid, "\(name): grid \(g) is not divisible by block \(options.orderBlock) (needed for \(setting: .order, "block", from: options.orderSource))")
                 }
                 order = .block(options.orderBlock)
             } else {
@@ -146,10 +150,10 @@ public struct QKLayout: Sendable, Equatable {
             }
             grid = TokenGrid(t: t, h: y, w: x)
             if let g = options.grid, g != grid {
-                throw NablaError(.badGrid, "\(name): --grid \(g) disagrees with the grid \(grid) of shape \(shapeText)")
+                throw NablaError(.badGrid, "\(name): \(setting: .grid, g.description, from: options.gridSource) disagrees with the grid \(grid) of shape \(shapeText)")
             }
             if options.order == .block {
-                throw NablaError(.badArgument, "\(name): --order block needs a flat sequence axis; shape \(shapeText) is laid out over t y x")
+                throw NablaError(.badArgument, "\(name): \(setting: .order, "block", from: options.orderSource) needs a flat sequence axis; shape \(shapeText) is laid out over t y x")
             }
             order = .raster
             tStride = strideOf("t")
@@ -172,7 +176,7 @@ public struct QKLayout: Sendable, Equatable {
         let letters = try parseAxisLetters(text, allowed: "bhstyxd", kind: "axis")
         let seen = Set(letters)
         if seen.contains("s") && (seen.contains("t") || seen.contains("y") || seen.contains("x")) {
-            throw NablaError(.badArgument, "--axes '\(text)': use either s or t y x, not both")
+            throw NablaError(.badArgument, "\(setting: .axes, "'\(text)'"): use either s or t y x, not both")
         }
         return Array(letters)
     }
@@ -187,10 +191,10 @@ func parseAxisLetters(_ text: String, allowed: String, kind: String) throws -> [
     for c in letters {
         guard allowed.contains(c) else {
             let list = allowed.map(String.init).joined(separator: " ")
-            throw NablaError(.badArgument, "--axes '\(text)': unknown \(kind) letter '\(c)' (use \(list))")
+            throw NablaError(.badArgument, "\(setting: .axes, "'\(text)'"): unknown \(kind) letter '\(c)' (use \(list))")
         }
         guard seen.insert(c).inserted else {
-            throw NablaError(.badArgument, "--axes '\(text)': axis '\(c)' appears twice")
+            throw NablaError(.badArgument, "\(setting: .axes, "'\(text)'"): axis '\(c)' appears twice")
         }
     }
     return Array(letters)

@@ -1,4 +1,8 @@
-/// A JSON value that keeps the order of object keys, for reports people read.
+/// A JSON value that keeps the order of object keys: the one JSON writer, for reports
+/// people read and for the headers of files nabla writes (safetensors).
+///
+/// Text follows RFC 8259: strings escape `"`, `\\` and control characters; non-finite
+/// numbers are written as `null`.
 public enum JSON: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -11,14 +15,15 @@ public enum JSON: Sendable, Equatable {
 
     public static func == (a: JSON, b: JSON) -> Bool { a.rendered() == b.rendered() }
 
-    /// Compact JSON text on one line.
-    public func rendered() -> String {
+    /// JSON text on one line: `{"a": 1, "b": [2, 3]}`, or without the spaces after `,`
+    /// and `:` when `compact` (`{"a":1,"b":[2,3]}`, as safetensors headers are written).
+    public func rendered(compact: Bool = false) -> String {
         var out = ""
-        write(to: &out)
+        write(to: &out, comma: compact ? "," : ", ", colon: compact ? ":" : ": ")
         return out
     }
 
-    private func write(to out: inout String) {
+    private func write(to out: inout String, comma: String, colon: String) {
         switch self {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
@@ -29,17 +34,17 @@ public enum JSON: Sendable, Equatable {
         case .array(let items):
             out += "["
             for (i, item) in items.enumerated() {
-                if i > 0 { out += ", " }
-                item.write(to: &out)
+                if i > 0 { out += comma }
+                item.write(to: &out, comma: comma, colon: colon)
             }
             out += "]"
         case .object(let fields):
             out += "{"
             for (i, (key, value)) in fields.enumerated() {
-                if i > 0 { out += ", " }
+                if i > 0 { out += comma }
                 JSON.writeString(key, to: &out)
-                out += ": "
-                value.write(to: &out)
+                out += colon
+                value.write(to: &out, comma: comma, colon: colon)
             }
             out += "}"
         }

@@ -14,14 +14,14 @@ public struct LatentLayout: Sendable, Equatable {
     /// The selected batch item (0 without a batch axis).
     public let batchIndex: Int
     /// Why the layout was chosen, one phrase for `nabla info` and messages.
-    public let reason: String
+    public let reason: Wording
 
     /// The largest channel count the rank-4 guess accepts at either end.
     public static let maxChannels = 64
 
     /// The accepted layouts, for error messages.
-    public static let acceptedShapes =
-        "[C, T, H, W], [T, H, W, C] or [1, C, T, H, W], or a layout named by --axes (letters b c t y x)"
+    public static let acceptedShapes: Wording =
+        "[C, T, H, W], [T, H, W, C] or [1, C, T, H, W], or a layout named by \(wanted: .axes) (letters b c t y x)"
 
     /// Resolves the layout of a latent of `shape` named `name`.
     /// - Throws: `NablaError.badShape` for a rank or shape that fits no layout (naming
@@ -30,13 +30,13 @@ public struct LatentLayout: Sendable, Equatable {
     public init(shape: [Int], name: String, axes: String?, batch: Int?) throws {
         let text = shapeText(shape)
         var letters: [Character]
-        var reason: String
+        var reason: Wording
         if let axes {
             letters = try LatentLayout.parseAxes(axes)
             guard letters.count == shape.count else {
-                throw NablaError(.badShape, "\(name): --axes '\(axes)' names \(letters.count) dimensions but the latent shape \(text) has \(shape.count)")
+                throw NablaError(.badShape, "\(name): \(setting: .axes, "'\(axes)'") names \(letters.count) dimensions but the latent shape \(text) has \(shape.count)")
             }
-            reason = "named by --axes '\(axes)'"
+            reason = "named by \(setting: .axes, "'\(axes)'")"
         } else {
             switch shape.count {
             case 5:
@@ -53,15 +53,15 @@ public struct LatentLayout: Sendable, Equatable {
                     reason = "channels last: the last dimension (\(last)) is <= \(m) and the first (\(first)) is not"
                 case (true, true) where last < shape[1]:
                     letters = Array("tyxc")
-                    reason = "channels last: both ends are <= \(m) and the last (\(last)) is smaller than the second (\(shape[1])); --axes \"c t y x\" says otherwise"
+                    reason = "channels last: both ends are <= \(m) and the last (\(last)) is smaller than the second (\(shape[1])); \(wanted: .axes, "\"c t y x\"") says otherwise"
                 case (true, true):
                     letters = Array("ctyx")
-                    reason = "channels first: both ends are <= \(m) and the last (\(last)) is not smaller than the second (\(shape[1])); --axes \"t y x c\" says otherwise"
+                    reason = "channels first: both ends are <= \(m) and the last (\(last)) is not smaller than the second (\(shape[1])); \(wanted: .axes, "\"t y x c\"") says otherwise"
                 case (false, false):
-                    throw NablaError(.badShape, "\(name): cannot tell the channel axis of latent shape \(text): neither the first (\(first)) nor the last (\(last)) dimension is <= \(m); name the axes with --axes (letters b c t y x, e.g. \"c t y x\")")
+                    throw NablaError(.badShape, "\(name): cannot tell the channel axis of latent shape \(text): neither the first (\(first)) nor the last (\(last)) dimension is <= \(m); name the axes with \(wanted: .axes) (letters b c t y x, e.g. \"c t y x\")")
                 }
             default:
-                throw NablaError(.badShape, "\(name): shape \(text) (rank \(shape.count)) is not a video latent: expected \(LatentLayout.acceptedShapes)")
+                throw NablaError(.badShape, "\(name): shape \(text) (rank \(shape.count)) is not a video latent: expected \(wording: LatentLayout.acceptedShapes)")
             }
         }
         guard letters.contains("y"), letters.contains("x") else {
@@ -74,14 +74,14 @@ public struct LatentLayout: Sendable, Equatable {
         if let b = letters.firstIndex(of: "b") {
             let size = shape[b]
             guard let chosen = batch ?? (size == 1 ? 0 : nil) else {
-                throw NablaError(.badShape, "\(name): latent shape \(text) has a batch of \(size); choose one item with --batch I (0...\(size - 1))")
+                throw NablaError(.badShape, "\(name): latent shape \(text) has a batch of \(size); choose one item with \(wanted: .batch, "I") (0...\(size - 1))")
             }
             guard (0..<size).contains(chosen) else {
-                throw NablaError(.badArgument, "\(name): --batch \(chosen) is out of range for a batch of \(size)")
+                throw NablaError(.badArgument, "\(name): \(setting: .batch, String(chosen)) is out of range for a batch of \(size)")
             }
             index = chosen
         } else if let batch, batch != 0 {
-            throw NablaError(.badArgument, "\(name): --batch \(batch) given but latent shape \(text) has no batch axis")
+            throw NablaError(.badArgument, "\(name): \(setting: .batch, String(batch)) given but latent shape \(text) has no batch axis")
         }
         self.axes = letters
         self.batchIndex = index

@@ -28,7 +28,7 @@ public struct RotaryEmbedding3D: Sendable, Equatable {
     ///   sections of at least one pair).
     public init(headDim: Int) throws {
         guard headDim >= 6, headDim % 2 == 0 else {
-            throw NablaError(.badArgument, "--head-dim \(headDim): 3-D RoPE needs an even head dimension of at least 6 (one rotation pair for each of time, rows and columns)")
+            throw NablaError(.badArgument, "\(setting: .headDim, String(headDim)): 3-D RoPE needs an even head dimension of at least 6 (one rotation pair for each of time, rows and columns)")
         }
         let pairs = headDim / 2
         let t = max(1, pairs / 4)

@@ -23,10 +23,10 @@ public struct SynthesisOptions: Sendable, Equatable {
     ///   the head dimension is out of range (the head dimension must be even and >= 6).
     public func validate() throws {
         guard (1...SynthesisOptions.maxHeads).contains(heads) else {
-            throw NablaError(.badArgument, "--heads \(heads) is outside 1...\(SynthesisOptions.maxHeads)")
+            throw NablaError(.badArgument, "\(setting: .heads, String(heads)) is outside 1...\(SynthesisOptions.maxHeads)")
         }
         guard headDim <= SynthesisOptions.maxHeadDim else {
-            throw NablaError(.badArgument, "--head-dim \(headDim) is above \(SynthesisOptions.maxHeadDim)")
+            throw NablaError(.badArgument, "\(setting: .headDim, String(headDim)) is above \(SynthesisOptions.maxHeadDim)")
         }
         _ = try RotaryEmbedding3D(headDim: headDim)
     }

@@ -74,12 +74,13 @@ struct InputSpecTests {
         let npy = try LatentFixture(c: 4, t: 2, h: 4, w: 4).write("ctyx", to: dir, name: "lat.npy")
         let grid = error { _ = try InputSpec(source: .file(npy), layout: LayoutOptions(grid: TokenGrid(t: 2, h: 2, w: 2))).load() }
         #expect(grid?.code == .badArgument)
-        #expect(grid?.message.contains("--grid 2x2x2") == true)
+        #expect(grid?.message.contains("grid 2x2x2 (given by the caller) applies to Q/K tensors") == true)
+        #expect(grid?.wording.mentions.first == SettingMention(setting: .grid, value: "2x2x2", role: .value(source: .caller)))
 
         let qk = try qkFile(dir)
         let heads = error { _ = try InputSpec(source: .file(qk), synthesis: SynthesisOptions(heads: 4)).load() }
         #expect(heads?.code == .badArgument)
-        #expect(heads?.message.contains("--heads") == true)
+        #expect(heads?.wording.mentions.map(\.setting) == [.heads, .headDim, .patch, .seed])
         #expect(try InputSpec(source: .file(qk)).load().heads == 2)
 
         let axes = error { _ = try InputSpec(source: .sample, layout: LayoutOptions(axes: "c t y x")).load() }

@@ -49,14 +49,15 @@ struct LatentLayoutTests {
     func guess(shape: [Int], axes: String) throws {
         let layout = try LatentLayout(shape: shape, name: "x.npy", axes: nil, batch: nil)
         #expect(String(layout.axes) == axes)
-        #expect(!layout.reason.isEmpty)
+        #expect(!layout.reason.text().isEmpty)
     }
 
     @Test("--axes overrides the guess")
     func axesOverride() throws {
         let layout = try LatentLayout(shape: [16, 64, 96, 16], name: "x.npy", axes: "c t y x", batch: nil)
         #expect(String(layout.axes) == "ctyx")
-        #expect(layout.reason.contains("--axes"))
+        #expect(layout.reason.text() == "named by axes 'c t y x' (given by the caller)")
+        #expect(layout.reason.mentions == [SettingMention(setting: .axes, value: "'c t y x'", role: .value(source: .caller))])
     }
 
     @Test("every layout and --axes give the same latent and the same Q/K")
@@ -143,11 +144,12 @@ struct LatentLayoutTests {
 
         let ambiguous = error { _ = try load([100, 3, 20, 100]) }
         #expect(ambiguous?.code == .badShape)
-        #expect(ambiguous?.message.contains("--axes") == true)
+        #expect(ambiguous?.message.contains("name the axes with the axes setting (letters b c t y x") == true)
+        #expect(ambiguous?.wording.mentions.map(\.setting) == [.axes])
 
         let batch = error { _ = try load([2, 16, 2, 4, 4]) }
         #expect(batch?.code == .badShape)
-        #expect(batch?.message.contains("--batch") == true)
+        #expect(batch?.message.contains("choose one item with the batch setting (I) (0...1)") == true)
         #expect(try load([2, 16, 2, 4, 4], batch: 1).grid == TokenGrid(t: 2, h: 2, w: 2))
 
         let axes = error { _ = try load([16, 2, 4, 4], axes: "c t y q") }

@@ -17,7 +17,7 @@ struct RotaryEmbeddingTests {
         #expect(throws: NablaError.self) { try RotaryEmbedding3D(headDim: d) }
         do { _ = try RotaryEmbedding3D(headDim: d) } catch let e as NablaError {
             #expect(e.code == .badArgument)
-            #expect(e.message.contains("--head-dim \(d)"))
+            #expect(e.message.contains("head dim \(d) (given by the caller)"))
         } catch { Issue.record("unexpected \(error)") }
     }
 
