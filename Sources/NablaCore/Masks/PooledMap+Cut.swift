@@ -1,9 +1,9 @@
 extension PooledMap {
     /// Cuts every head's rows at `settings.threshold` and ORs the STA window: keeps, per
     /// row, the key blocks whose ascending running sum is `>= 1 - thr` (the largest block
-    /// always), from the cached sorted rows. No pooling or multiplication is repeated.
-    /// - Complexity: O(heads * N^2) to write the mask and statistics; the cut itself is a
-    ///   binary search per row.
+    /// always), selected from the cached probabilities by `ThresholdCut`. No pooling or
+    /// multiplication is repeated.
+    /// - Complexity: O(heads * N^2), rows in parallel.
     public func cut(_ settings: MaskSettings) -> BlockMask {
         let n = self.n, heads = self.heads
         var times = StageTimes()
@@ -14,22 +14,13 @@ extension PooledMap {
             let chunks = Parallel.chunks(heads * n, minChunk: 16)
             kept.withUnsafeMutableBufferPointer { keptP in
                 margin.withUnsafeMutableBufferPointer { marginP in
-                    ascending.withUnsafeBufferPointer { asc in
-                        cumulative.withUnsafeBufferPointer { cum in
-                            Parallel.forEach(chunks.count) { item in
-                                for row in chunks[item] {
-                                    let c = cum.baseAddress! + row * n
-                                    let order = asc.baseAddress! + row * n
-                                    let p = firstIndex(in: c, count: n, atLeast: cutAt)
-                                    let out = keptP.baseAddress! + row * n
-                                    for i in min(p, n - 1)..<n { out[Int(order[i])] = 1 }
-                                    // The nearest running sums to the cut sit on either side
-                                    // of it; the last (forced) position has no cut to be near.
-                                    var m = Double.infinity
-                                    if p >= 1, p - 1 <= n - 2 { m = Swift.min(m, abs(c[p - 1] - cutAt)) }
-                                    if p <= n - 2 { m = Swift.min(m, abs(c[p] - cutAt)) }
-                                    marginP[row] = m
-                                }
+                    probs.withUnsafeBufferPointer { probsP in
+                        Parallel.forEach(chunks.count) { item in
+                            let rowCut = ThresholdCut(n: n)
+                            defer { rowCut.deallocate() }
+                            for row in chunks[item] {
+                                marginP[row] = rowCut.cut(probsP.baseAddress! + row * n, cutAt: cutAt,
+                                                          into: keptP.baseAddress! + row * n)
                             }
                         }
                     }
@@ -55,15 +46,4 @@ extension PooledMap {
         return BlockMask(blocks: blocks, heads: heads, settings: settings, kept: kept, margin: margin,
                          statistics: stats, times: times)
     }
-}
-
-/// The first `i` with `c[i] >= x` in non-decreasing `c[0..<count]`, or `count`.
-@inline(__always)
-func firstIndex(in c: UnsafePointer<Double>, count: Int, atLeast x: Double) -> Int {
-    var lo = 0, hi = count
-    while lo < hi {
-        let mid = (lo + hi) >> 1
-        if c[mid] >= x { hi = mid } else { lo = mid + 1 }
-    }
-    return lo
 }

@@ -1,14 +1,13 @@
 import Foundation
 
-/// The pooled attention map of every head for one block shape, with each row sorted and
-/// summed so that any threshold can be cut without pooling or multiplying again.
+/// The pooled attention map of every head for one block shape, kept so that any
+/// threshold can be cut without pooling or multiplying again.
 ///
 /// `probability(h, a, b) = softmax over b of (qa[a] . ka[b] / sqrt(D))` (NABLA.md step 2),
-/// rows sum to 1. For the cut (step 3) each row keeps its key blocks sorted ascending by
-/// probability (ties by ascending index, as a stable sort does) and the running sums
-/// along that order, in `Double`.
+/// rows sum to 1, in `Double`. The cut (step 3, `cut(_:)`) selects each row's kept blocks
+/// from these probabilities directly (`ThresholdCut`); no sorted copy is kept.
 ///
-/// Memory: `20 * heads * N^2` bytes (probabilities, sorted indices, running sums).
+/// Memory: `8 * heads * N^2` bytes (the probabilities).
 public final class PooledMap: @unchecked Sendable {
     public let blocks: BlockGrid
     public let heads: Int
@@ -16,19 +15,15 @@ public final class PooledMap: @unchecked Sendable {
     public var n: Int { blocks.count }
     /// `[heads, N, N]`.
     public let probs: [Double]
-    /// `[heads, N, N]`: per row, key blocks by ascending probability.
-    let ascending: [Int32]
-    /// `[heads, N, N]`: per row, running sums of the probabilities in `ascending` order.
-    let cumulative: [Double]
-    /// Wall times of `pool`, `map` and `sort`.
+    /// Wall times of `pool` and `map`.
     public let times: StageTimes
 
-    /// Pools `input` into `block` blocks and builds every head's map and sorted rows.
+    /// Pools `input` into `block` blocks and builds every head's map.
     ///
     /// `isCancelled` is polled between stages; when it returns `true` the work stops and
     /// `nil` is returned (the terminal app drops stale block-shape changes this way).
     /// - Throws: `NablaError.badGrid` when `block` does not divide the input's grid.
-    /// - Complexity: O(heads * (S * D + N^2 * D + N^2 log N)), heads and rows in parallel.
+    /// - Complexity: O(heads * (S * D + N^2 * D)), heads and rows in parallel.
     public static func compute(_ input: QKInput, block: BlockShape,
                                isCancelled: () -> Bool = { false }) throws -> PooledMap? {
         let blocks = try BlockGrid(grid: input.grid, block: block)
@@ -36,17 +31,16 @@ public final class PooledMap: @unchecked Sendable {
         let pooled = times.measure("pool") { PooledBlocks(input: input, blocks: blocks) }
         if isCancelled() { return nil }
         let probs = times.measure("map") { blockProbabilities(pooled) }
-        if isCancelled() { return nil }
-        let (asc, cum) = times.measure("sort") { sortRows(probs, heads: pooled.heads, n: blocks.count) }
-        return PooledMap(blocks: blocks, heads: pooled.heads, probs: probs, ascending: asc, cumulative: cum, times: times)
+        return PooledMap(blocks: blocks, heads: pooled.heads, probs: probs, times: times)
     }
 
-    init(blocks: BlockGrid, heads: Int, probs: [Double], ascending: [Int32], cumulative: [Double], times: StageTimes) {
+    /// A map from given probabilities, `[heads, N, N]`, each row in `[0, 1]` summing to
+    /// about 1 (tests cut hand-made rows through it).
+    init(blocks: BlockGrid, heads: Int, probs: [Double], times: StageTimes = StageTimes()) {
+        precondition(probs.count == heads * blocks.count * blocks.count, "probabilities must be [heads, N, N]")
         self.blocks = blocks
         self.heads = heads
         self.probs = probs
-        self.ascending = ascending
-        self.cumulative = cumulative
         self.times = times
     }
 
@@ -162,36 +156,5 @@ public final class PooledMap: @unchecked Sendable {
             sum += e
         }
         for b in 0..<n { out[b] /= sum }
-    }
-
-    // MARK: - Sorted rows
-
-    /// For every row, key indices by ascending probability (ties by index) and running sums.
-    static func sortRows(_ probs: [Double], heads: Int, n: Int) -> ([Int32], [Double]) {
-        var asc = [Int32](repeating: 0, count: probs.count)
-        var cum = [Double](repeating: 0, count: probs.count)
-        let rows = heads * n
-        let chunks = Parallel.chunks(rows, minChunk: 8)
-        asc.withUnsafeMutableBufferPointer { ascP in
-            cum.withUnsafeMutableBufferPointer { cumP in
-                probs.withUnsafeBufferPointer { p in
-                    Parallel.forEach(chunks.count) { item in
-                        let sorter = RowSorter(n: n)
-                        defer { sorter.deallocate() }
-                        for row in chunks[item] {
-                            let pr = p.baseAddress! + row * n
-                            let ai = ascP.baseAddress! + row * n, ci = cumP.baseAddress! + row * n
-                            sorter.argsortAscending(pr, into: ai)
-                            var c = 0.0
-                            for i in 0..<n {
-                                c += pr[Int(ai[i])]
-                                ci[i] = c
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return (asc, cum)
     }
 }
