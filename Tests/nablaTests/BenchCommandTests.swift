@@ -11,7 +11,7 @@ struct BenchCommandTests {
         #expect(r.status == 0, "\(r.stderr)")
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let stages = try #require(obj["stages_ms"] as? [String: [String: NSNumber]])
-        #expect(Set(stages.keys) == ["pool", "map", "sort", "cut", "sta", "stats", "block_mask", "total"])
+        #expect(Set(stages.keys) == ["pool", "map", "cut", "sta", "stats", "block_mask", "total"])
         #expect(stages.values.allSatisfy { $0["median"] != nil && $0["min"] != nil })
         #expect((obj["runs"] as? Int) == 2)
         #expect(obj["speedup_recut"] is NSNumber && obj["map_gflops"] is NSNumber)

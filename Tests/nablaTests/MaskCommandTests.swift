@@ -66,7 +66,7 @@ struct MaskCommandTests {
         #expect(heads.count == 2)
         #expect(heads.allSatisfy { $0["density"] is NSNumber && $0["mass_kept"] is NSNumber })
         let timing = try #require(obj["timing_ms"] as? [String: NSNumber])
-        for stage in ["total", "pool", "map", "sort", "cut", "sta", "stats", "block_mask"] {
+        for stage in ["total", "pool", "map", "cut", "sta", "stats", "block_mask"] {
             #expect(timing[stage] != nil, "no \(stage) timing")
         }
         // Independent bounds: every stage took non-negative time, the pooling of 2 heads of
