@@ -22,6 +22,9 @@ struct Nabla: ParsableCommand {
 
     /// Runs the command; bad input ends with one line on stderr starting `error:`.
     static func main() {
+        // Outputs in flight are removed on SIGINT/SIGTERM/SIGHUP (the app installs its own
+        // terminal handlers over these when it starts).
+        OutputCleanup.installSignalHandlers()
         do {
             var command = try parseAsRoot()
             try command.run()

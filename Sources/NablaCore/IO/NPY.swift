@@ -78,6 +78,8 @@ public enum NPY {
 
     /// Writes a C-order little-endian .npy (version 1.0, header padded to a multiple of 64 bytes,
     /// ending in '\n'; version 2.0 only if the header needs it), that `np.load` reads back.
+    /// The file appears whole or not at all, replacing any file or link at `path`
+    /// (`AtomicFile`).
     ///
     /// `values` are in C order; `shape` `[]` writes a 0-d array of one value.
     /// - Throws: `NablaError.badShape` when `values.count` is not the product of `shape`,
@@ -114,10 +116,38 @@ public enum NPY {
     private static func write<T: BitwiseCopyable, Bits: FixedWidthInteger>(
         _ values: [T], descr: String, shape: [Int], to path: String, bits: (T) -> Bits
     ) throws {
-        try TensorIO.checkValueCount(values.count, shape: shape, itemSize: MemoryLayout<Bits>.size, file: path)
+        try AtomicFile.write(try encode(values, descr: descr, shape: shape, name: path, bits: bits), to: path)
+    }
+
+    /// The bytes of a .npy file holding `values` (see `write(_:shape:to:)`), for writers
+    /// that place files themselves (`OutputSet`); `name` is used in messages only.
+    /// - Throws: `NablaError.badShape` when `values.count` is not the product of `shape`.
+    public static func encode(_ values: [Float], shape: [Int], name: String) throws -> [UInt8] {
+        try encode(values, descr: "<f4", shape: shape, name: name) { $0.bitPattern }
+    }
+
+    /// `<i4` bytes; see `encode(_:shape:name:)` for `[Float]`.
+    public static func encode(_ values: [Int32], shape: [Int], name: String) throws -> [UInt8] {
+        try encode(values, descr: "<i4", shape: shape, name: name) { $0 }
+    }
+
+    /// `|u1` bytes; see `encode(_:shape:name:)` for `[Float]`.
+    public static func encode(_ values: [UInt8], shape: [Int], name: String) throws -> [UInt8] {
+        try encode(values, descr: "|u1", shape: shape, name: name) { $0 }
+    }
+
+    /// `<f2` bytes, each value rounded to the nearest float16 (ties to even).
+    public static func encode(float16 values: [Float], shape: [Int], name: String) throws -> [UInt8] {
+        try encode(values.map(floatToHalf), descr: "<f2", shape: shape, name: name) { $0 }
+    }
+
+    private static func encode<T: BitwiseCopyable, Bits: FixedWidthInteger>(
+        _ values: [T], descr: String, shape: [Int], name: String, bits: (T) -> Bits
+    ) throws -> [UInt8] {
+        try TensorIO.checkValueCount(values.count, shape: shape, itemSize: MemoryLayout<Bits>.size, file: name)
         var out = header(descr: descr, shape: shape)
         TensorIO.appendLittleEndian(values, to: &out, bits: bits)
-        try TensorIO.writeFile(out, to: path)
+        return out
     }
 
     /// The magic, version, length and padded header for a C-order array.

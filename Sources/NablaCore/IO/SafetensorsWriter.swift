@@ -3,7 +3,8 @@ extension SafetensorsFile {
     public typealias Item = (key: String, dtype: DType, shape: [Int], values: [Float])
 
     /// Writes tensors and metadata as a .safetensors file that the `safetensors` library
-    /// reads; data 8-byte aligned (header padded with spaces).
+    /// reads; data 8-byte aligned (header padded with spaces). The file appears whole or
+    /// not at all, replacing any file or link at `path` (`AtomicFile`).
     ///
     /// Each `values` is in C order and converted to its tensor's `dtype`: floating types
     /// round to nearest even; integer and bool types need values they hold exactly
@@ -15,7 +16,7 @@ extension SafetensorsFile {
     ///   shape, `.badArgument` for duplicate or reserved keys and values an integer dtype
     ///   cannot hold, `.writeFailed` naming the path and the system's reason.
     public static func write(_ tensors: [Item], metadata: [String: String], to path: String) throws {
-        try TensorIO.writeFile(try encode(tensors, metadata: metadata, name: path), to: path)
+        try AtomicFile.write(try encode(tensors, metadata: metadata, name: path), to: path)
     }
 
     /// The bytes `write(_:metadata:to:)` writes; `name` is used in messages only.

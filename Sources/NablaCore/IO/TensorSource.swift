@@ -114,32 +114,6 @@ enum TensorIO {
         }
     }
 
-    /// Writes `bytes` to `path`, replacing it.
-    /// - Throws: `NablaError.writeFailed` naming the path and the system's reason.
-    static func writeFile(_ bytes: [UInt8], to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else {
-            throw NablaError(.writeFailed, "\(path): cannot create: \(String(cString: strerror(errno)))")
-        }
-        var written = 0
-        let failure: String? = bytes.withUnsafeBytes { buffer in
-            guard let base = buffer.baseAddress else { return nil }
-            while written < buffer.count {
-                let n = write(fd, base + written, buffer.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return String(cString: strerror(errno))
-                }
-                written += n
-            }
-            return nil
-        }
-        let closed = close(fd) == 0 ? nil : String(cString: strerror(errno))
-        if let reason = failure ?? closed {
-            throw NablaError(.writeFailed, "\(path): write failed after \(written) of \(bytes.count) bytes: \(reason)")
-        }
-    }
-
     /// `s` fit for a one-line message: control and line-separator characters escaped
     /// (`\n`, `\u{7F}`), at most `limit` characters (then `...`).
     static func shown(_ s: String, limit: Int = 80) -> String {

@@ -97,24 +97,23 @@ public struct MaskReport: Sendable {
     /// `kv_indices.npy` (int32 `[heads, N, N]`), `frame_coverage.npy` (float32
     /// `[heads, Tb, Tb]`) and `summary.json` into `directory`, creating it if needed.
     /// Returns the file names written.
-    /// - Throws: `NablaError.writeFailed` naming the path.
+    ///
+    /// The five files replace the previous set as a whole (`OutputSet`): a reader sees
+    /// the old set or the new one, a run killed while writing leaves the old set, and
+    /// other files in the directory are kept.
+    /// - Throws: `NablaError.writeFailed`, one line naming the path and the reason.
     @discardableResult
     public func write(to directory: String) throws -> [String] {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw NablaError(.writeFailed, "\(directory): cannot create the output directory: \(error.localizedDescription)")
-        }
         let h = map.heads, n = blocks.count, tb = blocks.tb
-        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-        try NPY.write(mask.kept, shape: [h, n, n], to: path("mask.npy"))
-        try NPY.write(kvNumBlocks, shape: [h, n], to: path("kv_num_blocks.npy"))
-        try NPY.write(kvIndices, shape: [h, n, n], to: path("kv_indices.npy"))
-        try NPY.write(mask.statistics.frameCoverage.map { Float($0) }, shape: [h, tb, tb], to: path("frame_coverage.npy"))
         let names = ["mask.npy", "kv_num_blocks.npy", "kv_indices.npy", "frame_coverage.npy", "summary.json"]
-        let summary = json(outputs: names).rendered() + "\n"
-        guard FileManager.default.createFile(atPath: path("summary.json"), contents: Data(summary.utf8)) else {
-            throw NablaError(.writeFailed, "\(path("summary.json")): cannot write")
+        try OutputSet.replace(directory: directory) { stage in
+            func shown(_ name: String) -> String { OutputPath.join(directory, name) }
+            try stage.write(NPY.encode(mask.kept, shape: [h, n, n], name: shown(names[0])), named: names[0])
+            try stage.write(NPY.encode(kvNumBlocks, shape: [h, n], name: shown(names[1])), named: names[1])
+            try stage.write(NPY.encode(kvIndices, shape: [h, n, n], name: shown(names[2])), named: names[2])
+            try stage.write(NPY.encode(mask.statistics.frameCoverage.map { Float($0) }, shape: [h, tb, tb], name: shown(names[3])),
+                            named: names[3])
+            try stage.write(Array((json(outputs: names).rendered() + "\n").utf8), named: names[4])
         }
         return names
     }

@@ -25,23 +25,37 @@ public enum SampleFiles {
     ]
 
     /// Writes every entry into `directory` (created if needed) and returns the names.
-    /// - Throws: `NablaError.writeFailed` naming the path.
+    /// The files replace the previous ones as a set (`OutputSet`); other files in the
+    /// directory (its README) are kept.
+    /// - Throws: `NablaError.writeFailed`, one line naming the path and the reason.
     @discardableResult
     public static func write(to directory: String) throws -> [String] {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw NablaError(.writeFailed, "\(directory): cannot create the directory: \(error.localizedDescription)")
+        func path(_ name: String) -> String { OutputPath.join(directory, name) }
+        try OutputSet.replace(directory: directory) { stage in
+            for entry in entries { try stage.write(try bytes(of: entry.name, shownAs: path(entry.name)), named: entry.name) }
         }
-        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+        return entries.map(\.name)
+    }
 
-        let latent = BuiltinSample.latent()
-        try NPY.write(float16: latent.values, shape: [latent.channels, latent.frames, latent.height, latent.width],
-                      to: path("latent.npy"))
+    /// The bytes of the entry named `name`.
+    static func bytes(of name: String, shownAs path: String) throws -> [UInt8] {
+        switch name {
+        case "latent.npy":
+            let latent = BuiltinSample.latent()
+            return try NPY.encode(float16: latent.values, shape: [latent.channels, latent.frames, latent.height, latent.width],
+                                  name: path)
+        case "latent-small.npy":
+            let small = smallScene.encode(name: "latent-small.npy").latent
+            return try NPY.encode(small.values, shape: [1, small.channels, small.frames, small.height, small.width], name: path)
+        default:
+            precondition(name == "qk.safetensors", "unknown sample file \(name)")
+            return try qkBytes(name: path)
+        }
+    }
 
+    /// The Q/K file: the stand-in layer on the small latent, in block order.
+    static func qkBytes(name: String) throws -> [UInt8] {
         let small = smallScene.encode(name: "latent-small.npy").latent
-        try NPY.write(small.values, shape: [1, small.channels, small.frames, small.height, small.width],
-                      to: path("latent-small.npy"))
 
         let qk = try AttentionStandIn.input(from: small, options: qkOptions)
         let blocks = try BlockGrid(grid: qk.grid, block: .nabla)
@@ -55,12 +69,11 @@ public enum SampleFiles {
             return out
         }
         let shape = [1, qk.heads, qk.grid.tokens, qk.headDim]
-        try SafetensorsFile.write(
+        return try SafetensorsFile.encode(
             [("q", .bfloat16, shape, blockOrdered(qk.q)), ("k", .bfloat16, shape, blockOrdered(qk.k))],
             metadata: ["grid": qk.grid.description, "order": "block", "block": BlockShape.nabla.description,
                        "format": "pt",
                        "made_by": "nabla sample: stand-in layer (\(qkOptions.flags)) on latent-small.npy"],
-            to: path("qk.safetensors"))
-        return entries.map(\.name)
+            name: name)
     }
 }

@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// The temporary files and directories the writers have in flight, so that nothing is
+/// left behind: removed on every error path by the writers, on SIGINT/SIGTERM/SIGHUP by
+/// a signal handler (`installSignalHandlers()`), and, after a SIGKILL, by the next write
+/// into the same directory (`removeStale`).
+public enum OutputCleanup {
+    /// Slots for registered paths; the signal handler reads them without locking, so
+    /// each is a C string allocated before it is published and freed after it is cleared.
+    private static let capacity = 64
+    nonisolated(unsafe) private static let slots: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
+        let p = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
+        p.initialize(repeating: nil, count: capacity)
+        return p
+    }()
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var serial = 0
+
+    /// A process-unique number for temporary names.
+    static func nextSerial() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        serial += 1
+        return serial
+    }
+
+    /// Publishes `path` for removal by the signal handler; returns its slot (or -1 when
+    /// all slots are in use, in which case only the writer's own cleanup removes it).
+    static func register(_ path: String) -> Int {
+        let c = strdup(path)
+        lock.lock()
+        defer { lock.unlock() }
+        for i in 0..<capacity where slots[i] == nil {
+            slots[i] = c
+            return i
+        }
+        free(c)
+        return -1
+    }
+
+    static func unregister(_ slot: Int) {
+        guard slot >= 0 else { return }
+        lock.lock()
+        let c = slots[slot]
+        slots[slot] = nil
+        lock.unlock()
+        free(c)
+    }
+
+    /// Makes SIGINT, SIGTERM and SIGHUP remove the registered temporary files (newest
+    /// first: files before the directories holding them), then end the process with the
+    /// signal's default action. For command-line tools; the terminal app has its own
+    /// handlers. Idempotent.
+    public static func installSignalHandlers() {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            var action = sigaction()
+            #if canImport(Darwin)
+            action.__sigaction_u.__sa_handler = outputCleanupHandler
+            #else
+            action.__sigaction_handler.sa_handler = outputCleanupHandler
+            #endif
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = Int32(truncatingIfNeeded: SA_RESETHAND)
+            sigaction(sig, &action, nil)
+        }
+    }
+
+    /// Async-signal-safe: `unlink` and `rmdir` of the registered paths.
+    fileprivate static func removeAllRegistered() {
+        var i = capacity - 1
+        while i >= 0 {
+            if let c = slots[i] {
+                if unlink(c) != 0 { rmdir(c) }
+            }
+            i -= 1
+        }
+    }
+
+    /// Removes entries of `dir` named `prefix + PID-...` whose process `PID` no longer
+    /// exists (left by a writer that was killed); directories are removed with their
+    /// files. Errors are ignored: this is tidying, never needed for correctness.
+    static func removeStale(in dir: String, prefix: String) {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        for entry in entries where entry.hasPrefix(prefix) {
+            let rest = entry.dropFirst(prefix.count)
+            guard let pid = rest.split(separator: "-").first.flatMap({ Int32($0) }), pid > 0 else { continue }
+            if pid == getpid() { continue }
+            if kill(pid, 0) == 0 || errno == EPERM { continue }
+            removeTree(OutputPath.join(dir, entry))
+        }
+    }
+
+    /// Removes a file, or a directory and the files directly in it (the writers' temporary
+    /// directories hold no subdirectories).
+    static func removeTree(_ path: String) {
+        if unlink(path) == 0 { return }
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: path) {
+            for name in names { unlink(OutputPath.join(path, name)) }
+        }
+        rmdir(path)
+    }
+
+    // MARK: - Fault injection for tests
+
+    /// Test-only: with `NABLA_TEST_KILL_AFTER_BYTES=N` in the environment, the process
+    /// sends itself SIGKILL once the writers have written `N` bytes in all (writes go in
+    /// chunks of at most 64 KiB so that the kill lands inside a file). Lets end-to-end
+    /// tests kill a real write at any point; unset, it costs one comparison per chunk.
+    static let killAfterBytes: Int? = ProcessInfo.processInfo.environment["NABLA_TEST_KILL_AFTER_BYTES"].flatMap { Int($0) }
+    static let testChunkLimit: Int? = killAfterBytes == nil ? nil : 64 << 10
+    nonisolated(unsafe) private static var totalWritten = 0
+
+    /// Called after each chunk of `added` bytes written.
+    static func testHook(added: Int) {
+        guard let limit = killAfterBytes else { return }
+        totalWritten += added
+        if totalWritten >= limit { kill(getpid(), SIGKILL) }
+    }
+
+    /// Called between steps that are not byte writes (renames), counting each as one
+    /// byte, so a test can also stop the process between the files of a set.
+    static func testStep() {
+        testHook(added: 1)
+    }
+}
+
+private func outputCleanupHandler(_ sig: Int32) {
+    OutputCleanup.removeAllRegistered()
+    raise(sig)
+}
