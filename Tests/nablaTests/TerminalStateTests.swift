@@ -141,6 +141,27 @@ struct TerminalStateTests {
         #expect(try tmux.modes() == restoredModes)
     }
 
+    @Test("keys and mouse reports as the terminal sends them: Down, PageUp, wheel, click")
+    func keysAndMouse() throws {
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        try tmux.start(nablaCommand(), width: 100, height: 30)
+        try tmux.wait("the map", seconds: 60) { statusDensity($0) != nil }
+        func line(_ screen: String, _ needle: String) -> String? { screen.split(separator: "\n").first { $0.contains(needle) }.map(String.init) }
+        let start = try tmux.screen()
+        try tmux.keys("PageUp")  // threshold +0.10
+        try tmux.wait("thr 1.00") { $0.contains("thr 1.00") }
+        try tmux.keys("Down")
+        try tmux.wait("the cursor one pixel down") { line($0, "query #") != line(start, "query #") }
+        // X10 mouse reports (ESC [ M, then 32 + button, 33 + column, 33 + row): wheel up at 10,10.
+        try tmux.literal("\u{1B}[M`++")
+        try tmux.wait("zoom in") { $0.contains("4 blocks/px") }
+        // Button 1 at column 20, row 8 (0-based 19, 7) selects that block.
+        let before = try tmux.screen()
+        try tmux.literal("\u{1B}[M 4(")
+        try tmux.wait("the click") { line($0, "query #") != line(before, "query #") }
+    }
+
     @Test("without a terminal on stdin or stdout, view says so in one line")
     func noTTY() throws {
         let r = try NablaProcess.run(["view"])
