@@ -86,19 +86,25 @@ struct JobQueueTests {
         return all
     }
 
-    @Test("a job that became stale on the main thread stops on the worker and reports cancelled")
-    func staleCancelled() throws {
+    /// Loads "old" (generation 1); while the worker is inside the loader, the main thread
+    /// moves on to generation 2 (loading "new"), keeping `keeping`; returns both outcomes.
+    func overtake(keeping: Int?) throws -> [(generation: Int, outcome: JobOutcome)] {
         let wake = try WakePipe()
         let loader = GatedLoader()
         let queue = JobQueue(wake: wake, loader: { try loader.load($0) })
         queue.setNewest(1)
         queue.submit(.loadInput(arguments: ["old"], block: .nabla, generation: 1))
         while loader.started.withLock({ $0.isEmpty }) { Thread.sleep(forTimeInterval: 0.001) }
-        queue.setNewest(2)             // the main thread moves on while the worker is inside the loader
+        queue.setNewest(2, keeping: keeping)
         queue.submit(.loadInput(arguments: ["new"], block: .nabla, generation: 2))
         loader.gate.signal()
         loader.gate.signal()
-        let done = outcomes(queue, wake, count: 2)
+        return outcomes(queue, wake, count: 2)
+    }
+
+    @Test("a job that became stale on the main thread stops on the worker and reports cancelled")
+    func staleCancelled() throws {
+        let done = try overtake(keeping: nil)
         #expect(done.map(\.generation) == [1, 2])
         if case .cancelled = done.first?.outcome {} else { Issue.record("the stale job was not cancelled: \(String(describing: done.first?.outcome))") }
         if case .loaded(let input, _, _) = done.last?.outcome { #expect(input.name == "new") } else { Issue.record("no load for the newest") }
@@ -106,17 +112,7 @@ struct JobQueueTests {
 
     @Test("the load a newer one may fall back to is not cancelled")
     func fallbackKept() throws {
-        let wake = try WakePipe()
-        let loader = GatedLoader()
-        let queue = JobQueue(wake: wake, loader: { try loader.load($0) })
-        queue.setNewest(1)
-        queue.submit(.loadInput(arguments: ["first"], block: .nabla, generation: 1))
-        while loader.started.withLock({ $0.isEmpty }) { Thread.sleep(forTimeInterval: 0.001) }
-        queue.setNewest(2, keeping: 1)
-        queue.submit(.loadInput(arguments: ["second"], block: .nabla, generation: 2))
-        loader.gate.signal()
-        loader.gate.signal()
-        let done = outcomes(queue, wake, count: 2)
+        let done = try overtake(keeping: 1)
         #expect(done.count == 2)
         #expect(done.allSatisfy { if case .loaded = $0.outcome { true } else { false } })
     }
