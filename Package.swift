@@ -59,6 +59,7 @@ let package = Package(
         ),
         .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore"]),
         .testTarget(name: "NablaTUITests", dependencies: ["NablaTUI", "NablaCore"], exclude: ["Snapshots"]),
+        .testTarget(name: "NablaTerminalTests", dependencies: ["NablaTerminal", "NablaTUI", "CNcursesw"]),
         .testTarget(name: "nablaTests", dependencies: ["nabla", "NablaCore"]),
     ]
 )

@@ -54,6 +54,8 @@ public struct AppState: Sendable {
         public var generation: Int
         /// What the status line shows while it runs, e.g. `computing 1x16x16`.
         public var label: String
+        /// Whether it loads an input (rather than computing a map of the loaded one).
+        public var isLoad = false
     }
 
     public var theme: Theme
@@ -86,8 +88,13 @@ public struct AppState: Sendable {
     public var overview: Bool
     public var message: Message?
     public var job: Job?
-    /// The generation of the newest job; results of older ones are dropped.
+    /// The generation of the newest job; results of older ones are dropped, except:
     public var generation: Int
+    /// A load that was running when a newer one started: kept until the newer one
+    /// succeeds, so that a failed `:open` never loses what was being loaded.
+    public var fallbackLoad: Job?
+    /// The fallback load's result, when it finished before the newer load did.
+    var fallbackOutcome: JobOutcome?
     public var spinner: Int
 
     /// Stage times of the last map computation (pool, map, sort) and the last cut.

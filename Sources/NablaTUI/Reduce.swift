@@ -21,9 +21,14 @@ public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
         if state.job != nil { state.spinner &+= 1 }
         effects = []
     case .jobFinished(let generation, let outcome):
-        guard generation == state.generation, state.job?.generation == generation else { return [] }
+        if generation == state.fallbackLoad?.generation {
+            state.keepFallback(outcome)
+            return []
+        }
+        guard generation == state.generation, let finished = state.job, finished.generation == generation else { return [] }
         state.job = nil
         state.apply(outcome)
+        if finished.isLoad { state.settleFallback(after: outcome) }
         effects = []
     case .mouse(let m):
         effects = state.mouseEvent(m)
@@ -234,8 +239,13 @@ extension AppState {
 
     mutating func startLoad(_ arguments: [String]) -> [Effect] {
         generation += 1
+        // A load still running stays wanted until this one succeeds.
+        if let running = job, running.isLoad {
+            fallbackLoad = running
+            fallbackOutcome = nil
+        }
         let name = AppState.displayName(arguments)
-        job = Job(generation: generation, label: "loading \(name)")
+        job = Job(generation: generation, label: "loading \(name)", isLoad: true)
         return [.loadInput(arguments: arguments, block: requestedBlock, generation: generation)]
     }
 
@@ -275,6 +285,45 @@ extension AppState {
             message = .error(text)
         case .cancelled:
             requestedBlock = block
+        }
+    }
+
+    /// The fallback load finished. When the app waits for it (the newer load failed), its
+    /// result is applied now; otherwise a result is kept for later and a failure forgotten.
+    mutating func keepFallback(_ outcome: JobOutcome) {
+        let waiting = job?.generation == fallbackLoad?.generation
+        if waiting {
+            job = nil
+            fallbackLoad = nil
+            fallbackOutcome = nil
+            let failure = message
+            apply(outcome)
+            if case .loaded = outcome { message = failure }
+        } else if case .loaded = outcome {
+            fallbackOutcome = outcome
+        } else {
+            fallbackLoad = nil
+            fallbackOutcome = nil
+        }
+    }
+
+    /// After the newest load's `outcome`: when it failed, fall back to the load it
+    /// replaced (its result, or wait for it); when it succeeded, the fallback is not needed.
+    mutating func settleFallback(after outcome: JobOutcome) {
+        guard let fallback = fallbackLoad else { return }
+        if case .failed = outcome {
+            if let result = fallbackOutcome {
+                let failure = message
+                fallbackLoad = nil
+                fallbackOutcome = nil
+                apply(result)
+                message = failure
+            } else {
+                job = fallback
+            }
+        } else {
+            fallbackLoad = nil
+            fallbackOutcome = nil
         }
     }
 

@@ -11,7 +11,7 @@ struct RenderSnapshotTests {
 
     @Test("80x24")
     func medium() {
-        expectSnapshot(TestApp.make(size: Size(width: 80, height: 24)).screen, "map-80x24")
+        expectSnapshot(TestApp.make(size: Size(width: 80, height: 24)).screen, "map-80x24", roles: true)
     }
 
     @Test("the minimum size, 60x16")
@@ -69,18 +69,18 @@ struct RenderSnapshotTests {
     func overview() throws {
         var app = TestApp.make(size: Size(width: 100, height: 30), mode: .mono)
         try app.keys("]o")
-        expectSnapshot(app.screen, "overview-mono-100x30")
+        expectSnapshot(app.screen, "overview-mono-100x30", roles: true)
     }
 
     @Test("help, the prompt and an error in the status line")
     func helpPromptError() throws {
         var app = TestApp.make(size: Size(width: 100, height: 30))
         try app.keys("?")
-        expectSnapshot(app.screen, "help-100x30")
+        expectSnapshot(app.screen, "help-100x30", roles: true)
         try app.keys("<Esc>:thr 2<Enter>")
         #expect(app.screen.lines.last?.contains("error: threshold '2' is not a number in [0, 1]") == true)
         try app.keys(":sta 11x3x3")
-        expectSnapshot(app.screen, "prompt-100x30")
+        expectSnapshot(app.screen, "prompt-100x30", roles: true)
     }
 
     @Test("the video preview when the input has one")

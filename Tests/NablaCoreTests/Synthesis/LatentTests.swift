@@ -13,6 +13,13 @@ struct LatentFixture {
         values = (0..<(c * t * h * w)).map { _ in rng.normal() }
     }
 
+    /// A fixture with the given values (`[C, T, H, W]`, C order).
+    init(c: Int, t: Int, h: Int, w: Int, values: [Float]) {
+        precondition(values.count == c * t * h * w)
+        self.c = c; self.t = t; self.h = h; self.w = w
+        self.values = values
+    }
+
     var latent: VideoLatent { VideoLatent(name: "fixture", channels: c, frames: t, height: h, width: w, values: values) }
 
     /// The values stored with the axes in `order` (letters of `ctyx`), C order.
