@@ -38,7 +38,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let qk = try input.spec(orderBlock: block).load()
+        let qk = try input.spec(orderBlock: block).load(halfInPlace: true)
         let bench = try EngineBenchmark(input: qk, block: block, settings: MaskSettings(threshold: threshold, sta: sta),
                                         repeats: `repeat`)
         print(json ? bench.json().rendered() : bench.text())

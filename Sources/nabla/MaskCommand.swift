@@ -38,7 +38,7 @@ struct MaskCommand: ParsableCommand {
     }
 
     func run() throws {
-        let qk = try input.spec(orderBlock: block).load()
+        let qk = try input.spec(orderBlock: block).load(halfInPlace: true)
         let report = try MaskReport(input: qk, block: block, settings: MaskSettings(threshold: threshold, sta: sta))
         var written: [String] = []
         if let out { written = try report.write(to: out) }
