@@ -28,7 +28,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let qk = try input.spec(orderBlock: mask.block).load()
+        let qk = try input.spec(orderBlock: mask.block).load(halfInPlace: true)
         let bench = try EngineBenchmark(input: qk, block: mask.block, settings: mask.settings,
                                         repeats: `repeat`)
         print(json ? bench.json().rendered() : bench.text())

@@ -28,7 +28,7 @@ struct MaskCommand: ParsableCommand {
     }
 
     func run() throws {
-        let qk = try input.spec(orderBlock: mask.block).load()
+        let qk = try input.spec(orderBlock: mask.block).load(halfInPlace: true)
         let report = try MaskReport(input: qk, block: mask.block, settings: mask.settings)
         var written: [String] = []
         if let out { written = try report.write(to: out) }

@@ -24,11 +24,15 @@ public struct InputSpec: Sendable, Equatable {
     public var layout: LayoutOptions
     /// The stand-in layer's settings, for a latent and the built-in sample.
     public var synthesis: SynthesisOptions
+    /// The heads to take (tensor indices), or `nil` for all.
+    public var heads: HeadSelection?
 
-    public init(source: Source, layout: LayoutOptions = LayoutOptions(), synthesis: SynthesisOptions = SynthesisOptions()) {
+    public init(source: Source, layout: LayoutOptions = LayoutOptions(), synthesis: SynthesisOptions = SynthesisOptions(),
+                heads: HeadSelection? = nil) {
         self.source = source
         self.layout = layout
         self.synthesis = synthesis
+        self.heads = heads
     }
 
     /// A short name for status lines and summaries.
@@ -43,17 +47,24 @@ public struct InputSpec: Sendable, Equatable {
     }
 
     /// Reads and validates the inputs; for a latent or the sample, runs the stand-in
-    /// layer (`AttentionStandIn`) to make Q, K and V.
+    /// layer (`AttentionStandIn`) to make Q, K and V. Only the selected `heads` are
+    /// converted and kept.
+    ///
+    /// `halfInPlace` keeps float16/bfloat16 Q/K files as 16-bit views instead of
+    /// widening them to `Float` (for callers that only compute masks; see `QKInput.from`).
     /// - Throws: `NablaError` naming the file or tensor at fault, or the option that
     ///   does not apply to the input (see `plan()`).
-    public func load() throws -> QKInput {
+    public func load(halfInPlace: Bool = false) throws -> QKInput {
         switch try plan() {
         case .sample(let synthesis):
-            return try BuiltinSample.load(options: synthesis)
+            let input = try BuiltinSample.load(options: synthesis)
+            return try heads.map(input.selecting) ?? input
         case .latent(let raw, let layout, let synthesis):
-            return try AttentionStandIn.input(from: VideoLatent(raw, layout: layout), options: synthesis, name: displayName)
+            let input = try AttentionStandIn.input(from: VideoLatent(raw, layout: layout), options: synthesis, name: displayName)
+            return try heads.map(input.selecting) ?? input
         case .qk(let q, let k, let v, let layout, let vLayout, _):
-            return try QKInput.from(q: q, k: k, v: v, layout: layout, vLayout: vLayout, name: displayName)
+            return try QKInput.from(q: q, k: k, v: v, layout: layout, vLayout: vLayout, name: displayName,
+                                    heads: heads, halfInPlace: halfInPlace)
         }
     }
 

@@ -7,6 +7,8 @@ public struct MaskReport: Sendable {
     public let grid: TokenGrid
     public let order: TokenOrder
     public let headDim: Int
+    /// The tensor index of each head (see `QKInput.headIndices`).
+    public let headIndices: [Int]
     public let map: PooledMap
     public let mask: BlockMask
     public let kvNumBlocks: [Int32]
@@ -27,6 +29,7 @@ public struct MaskReport: Sendable {
         self.grid = input.grid
         self.order = input.order
         self.headDim = input.headDim
+        self.headIndices = input.headIndices
         self.map = map
         self.mask = mask
         self.kvNumBlocks = rows.numBlocks
@@ -42,7 +45,7 @@ public struct MaskReport: Sendable {
     public func json(outputs: [String] = []) -> JSON {
         let s = mask.statistics
         let heads: [JSON] = (0..<map.heads).map { h in
-            .object([("head", .int(h)), ("density", .number(s.density[h])),
+            .object([("head", .int(headIndices[h])), ("density", .number(s.density[h])),
                      ("mass_kept", .number(s.massKept[h])), ("kept_blocks", .int(s.keptBlocks[h]))])
         }
         var timing: [(String, JSON)] = [("total", .number(round3(times.total)))]
@@ -79,7 +82,7 @@ public struct MaskReport: Sendable {
         lines.append("")
         lines.append("head   density   mass kept   kept blocks")
         for h in 0..<map.heads {
-            lines.append(pad(String(h), 4) + "  " + pad(percent(s.density[h]), 8) + "   " +
+            lines.append(pad(String(headIndices[h]), 4) + "  " + pad(percent(s.density[h]), 8) + "   " +
                          pad(fixed(s.massKept[h], 4), 9) + "   " + pad(String(s.keptBlocks[h]), 11))
         }
         lines.append(" all  " + pad(percent(s.overallDensity), 8))
