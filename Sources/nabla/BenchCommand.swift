@@ -42,7 +42,7 @@ struct BenchCommand: ParsableCommand {
         // Attention on the first heads, under the mask the engine computed.
         var attention: AttentionBenchmark?
         if attentionHeads > 0, qk.v != nil {
-            let report = try MaskReport(input: qk, block: block, settings: MaskSettings(threshold: threshold, sta: sta))
+            let report = try MaskReport(input: qk, block: mask.block, settings: mask.settings)
             attention = try AttentionBenchmark(input: qk, map: report.map, mask: report.mask,
                                                heads: Array(0..<min(attentionHeads, qk.heads)), repeats: `repeat`)
         }
