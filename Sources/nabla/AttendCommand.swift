@@ -19,15 +19,7 @@ struct AttendCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    @Option(help: ArgumentHelp("Block shape BTxBHxBW (default 1x8x8).", valueName: "BTxBHxBW"), transform: Parse.block)
-    var block: BlockShape = .nabla
-
-    @Option(help: "Fraction of each row's pooled mass to keep, in [0, 1] (not with --mask).")
-    var threshold: Double?
-
-    @Option(help: ArgumentHelp("Sliding-tile window in blocks, OR-ed into the mask (e.g. 11x3x3).", valueName: "WTxWHxWW"),
-            transform: Parse.window)
-    var sta: STAWindow?
+    @OptionGroup var maskOptions: MaskOptions
 
     @Option(help: ArgumentHelp("A mask to use instead of computing one: uint8 [heads, N, N] .npy.", valueName: "MASK.npy"))
     var mask: String?
@@ -48,20 +40,17 @@ struct AttendCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if let threshold, !(threshold.isFinite && (0...1).contains(threshold)) {
-            throw ValidationError("--threshold \(threshold) is outside [0, 1]")
-        }
-        if mask != nil && (threshold != nil || sta != nil) {
+        if mask != nil && (maskOptions.threshold != nil || maskOptions.sta != nil) {
             throw ValidationError("--mask gives the mask; --threshold and --sta apply only to a computed one")
         }
-        if mask == nil && threshold == nil {
+        if mask == nil && maskOptions.threshold == nil {
             throw ValidationError("give --threshold to compute a mask, or --mask MASK.npy")
         }
         guard (1...1000).contains(`repeat`) else { throw ValidationError("--repeat \(`repeat`) is outside 1...1000") }
     }
 
     func run() throws {
-        let spec = try input.spec(orderBlock: block)
+        let spec = try input.spec(orderBlock: maskOptions.block)
         let (qk, qLayout, qShape) = try load(spec)
         if qk.v == nil && !recall {
             throw NablaError(.badArgument, "\(qk.name) holds Q and K but no V: attention needs V (give Q K V); without V only --recall (recall and oracle) can be computed")
@@ -69,15 +58,15 @@ struct AttendCommand: ParsableCommand {
         if qk.v == nil && (dense || out != nil) {
             throw NablaError(.badArgument, "\(qk.name) holds Q and K but no V: \(dense ? "--dense" : "--out") needs V; without V only --recall is possible")
         }
-        let blocks = try BlockGrid(grid: qk.grid, block: block)
+        let blocks = try BlockGrid(grid: qk.grid, block: maskOptions.block)
         let kept: KeptKeyBlocks
         let source: String
         if let mask {
             kept = try readMask(mask, heads: qk.heads, blocks: blocks)
             source = mask
         } else {
-            let settings = MaskSettings(threshold: threshold!, sta: sta)
-            guard let map = try PooledMap.compute(qk, block: block) else { preconditionFailure("uncancellable") }
+            let settings = maskOptions.settings
+            guard let map = try PooledMap.compute(qk, block: maskOptions.block) else { preconditionFailure("uncancellable") }
             kept = KeptKeyBlocks(map.cut(settings))
             source = settings.description
         }

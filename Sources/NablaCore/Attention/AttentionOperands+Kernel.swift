@@ -156,11 +156,11 @@ extension AttentionOperands {
                         var mx = V(repeating: -.infinity)
                         var j = 0
                         while j < width {
-                            mx = pointwiseMax(mx, UnsafeRawPointer(row + j).loadUnaligned(as: V.self))
+                            mx = laneMax(mx, UnsafeRawPointer(row + j).loadUnaligned(as: V.self))
                             j += 16
                         }
                         let mOld = m[t + r]
-                        let mNew = Swift.max(mOld, mx.max())
+                        let mNew = Swift.max(mOld, horizontalMax(mx))
                         let sc: Float = mOld == -.infinity ? 0 : Foundation.exp2(mOld - mNew)
                         let mv = V(repeating: mNew)
                         var sum = V()
@@ -171,7 +171,7 @@ extension AttentionOperands {
                             sum += e
                             j += 16
                         }
-                        let rowSum = sum.sum()
+                        let rowSum = horizontalSum(sum)
                         l[t + r] = l[t + r] * sc + rowSum
                         blockSum[r] = blockSum[r] * sc + rowSum
                         m[t + r] = mNew

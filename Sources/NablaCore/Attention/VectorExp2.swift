@@ -33,3 +33,29 @@ func exp2Vector(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let bits = (k &+ 127) &<< 23
     return p * unsafeBitCast(bits, to: SIMD16<Float>.self)
 }
+
+/// The lane-wise larger of `a` and `b` as a compare and a blend (the standard library's
+/// `pointwiseMax` follows IEEE `maximum` with NaN rules and compiles to a per-lane loop).
+/// Inputs are never NaN here.
+@inline(__always)
+func laneMax(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    a.replacing(with: b, where: b .> a)
+}
+
+/// The largest lane of `v`, by halving (three shuffles and blends, then one compare).
+@inline(__always)
+func horizontalMax(_ v: SIMD16<Float>) -> Float {
+    let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+    let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+    let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .> b.lowHalf)
+    return c[1] > c[0] ? c[1] : c[0]
+}
+
+/// The sum of the lanes of `v`, by halving (a fixed order, so results are reproducible).
+@inline(__always)
+func horizontalSum(_ v: SIMD16<Float>) -> Float {
+    let a = v.lowHalf + v.highHalf
+    let b = a.lowHalf + a.highHalf
+    let c = b.lowHalf + b.highHalf
+    return c[0] + c[1]
+}
