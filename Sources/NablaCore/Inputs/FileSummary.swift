@@ -21,7 +21,7 @@ public struct FileSummary: Sendable {
     }
 
     public let path: String
-    /// `npy` or `safetensors`.
+    /// `npy`, `safetensors`, `torch` or `npz`.
     public let format: String
     public let byteCount: Int
     /// `__metadata__`, sorted by key (empty for .npy).
@@ -57,14 +57,8 @@ public struct FileSummary: Sendable {
         let file = try TensorFile.open(path: path)
         byteCount = file.byteCount
         format = file.format
-        switch file.content {
-        case .safetensors(let st):
-            metadata = st.metadata.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-            tensors = zip(st.keys, st.tensors).map { Tensor(key: $0, dtype: $1.dtype, shape: $1.shape) }
-        case .npy(let raw):
-            metadata = []
-            tensors = [Tensor(key: nil, dtype: raw.dtype, shape: raw.shape)]
-        }
+        metadata = file.metadata.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        tensors = file.listing.map { Tensor(key: $0.key, dtype: $0.dtype, shape: $0.shape) }
 
         var kind = Kind.none
         var problem: Wording?
