@@ -86,6 +86,12 @@ public struct AppState: Sendable {
     public var origin: BlockPair
     public var mode: Mode
     public var overview: Bool
+    /// The pairs of the whole-model dump on screen, or `nil` for any other input.
+    public var pairs: DumpPairs?
+    /// The model view when it is open.
+    public var model: ModelSurvey?
+    /// The model view as last closed, shown again while a new survey computes.
+    var lastSurvey: ModelSurvey?
     public var message: Message?
     public var job: Job?
     /// The generation of the newest job; results of older ones are dropped, except:

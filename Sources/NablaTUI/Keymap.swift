@@ -13,6 +13,13 @@ public enum Action: Hashable, Sendable {
     case cycleBlock(Int)
     case toggleSTA
     case toggleOverview
+    /// `+1` the next Q/K pair of a whole-model dump, `-1` the previous (wrapping).
+    case changePair(Int)
+    /// The model view: density over pairs x heads.
+    case toggleModel
+    /// Opens the selected pair and head (model view: `<Enter>`, which its title names,
+    /// or a click; not in the keymap, whose help must fit 80x24).
+    case select
     case toggleHelp
     case openPrompt
     /// Back: closes help, leaves the prompt or the heads overview, clears a message.
@@ -74,6 +81,9 @@ public struct Keymap: Sendable {
         Binding(chars("B"), .cycleBlock(-1), "previous block shape"),
         Binding(chars("s"), .toggleSTA, "STA window on/off"),
         Binding(chars("o"), .toggleOverview, "heads overview"),
+        Binding(chars("n"), .changePair(1), "next pair (layer/step)"),
+        Binding(chars("p"), .changePair(-1), "previous pair"),
+        Binding(chars("m"), .toggleModel, "model view (density)"),
         Binding(chars(":"), .openPrompt, "command prompt"),
         Binding(chars("?"), .toggleHelp, "help (<Esc> closes)"),
         Binding([.escape], .cancel, "back (help, overview)"),

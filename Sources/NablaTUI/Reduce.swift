@@ -75,13 +75,14 @@ extension AppState {
         case .normal:
             // A message stays until the next key.
             message = nil
-            guard let action = keymap.action(for: key) else { return [] }
+            guard let action = keymap.action(for: key) ?? (key == .enter && model != nil ? .select : nil) else { return [] }
             return perform(action)
         }
     }
 
     /// Does what `action` asks.
     mutating func perform(_ action: Action) -> [Effect] {
+        if model != nil, let effects = modelAction(action) { return effects }
         switch action {
         case .moveCursor(let dq, let dk):
             guard let map, let view = viewport else { return [] }
@@ -123,6 +124,12 @@ extension AppState {
             recut()
         case .toggleOverview:
             overview.toggle()
+        case .changePair(let d):
+            return openPair((pairs?.index ?? 0) + d)
+        case .toggleModel:
+            return toggleModelView()
+        case .select:
+            break
         case .toggleHelp:
             mode = mode == .help ? .normal : .help
         case .openPrompt:
@@ -191,6 +198,9 @@ extension AppState {
         case .wheelUp: return perform(.zoomIn)
         case .wheelDown: return perform(.zoomOut)
         case .press: break
+        }
+        if model != nil {
+            return clickModel(x: m.x, y: m.y) ? perform(.select) : []
         }
         guard let map, let view = viewport else { return [] }
         let layout = ScreenLayout(state: self, size: size)
@@ -268,18 +278,31 @@ extension AppState {
             }
             recut()
             if let view = viewport { origin = view.centred(on: cursor) }
-        case .loaded(let newInput, let newMap, let note):
+        case .loaded(let newInput, let newMap, let note, let newPairs):
+            // Moving to another pair of the same dump keeps the cursor and zoom.
+            let samePlace = newPairs != nil && pairs?.path == newPairs?.path && map?.n == newMap.n
             input = newInput
             inputName = newInput.name
             map = newMap
             mapTimes = newMap.times
             requestedBlock = newMap.blocks.block
             head = min(head, newMap.heads - 1)
-            cursor = BlockPair(query: newMap.n / 2, key: newMap.n / 2)
-            zoom = 0
+            if pairs?.path != newPairs?.path { lastSurvey = nil }
+            pairs = newPairs
+            if !samePlace {
+                cursor = BlockPair(query: newMap.n / 2, key: newMap.n / 2)
+                zoom = 0
+            }
             recut()
             if let view = viewport { origin = view.centred(on: cursor) }
             message = note.map(Message.info)
+        case .surveyed(let density, let shape, let used):
+            guard var survey = model else { return }
+            survey.density = density
+            survey.block = shape
+            survey.settings = used
+            model = survey
+            lastSurvey = survey
         case .failed(let text):
             requestedBlock = block
             message = .error(text)

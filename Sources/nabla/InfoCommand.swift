@@ -11,7 +11,7 @@ struct InfoCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("A .npy or .safetensors file.", valueName: "FILE"))
+    @Argument(help: ArgumentHelp("A .npy, .safetensors, .npz or torch.save (.pt, .pth) file.", valueName: "FILE"))
     var file: String?
 
     @OptionGroup var layout: LayoutArguments

@@ -210,7 +210,8 @@ final class DataBox {
     let storage: UnsafeMutableRawBufferPointer
     init(_ data: Data) {
         storage = .allocate(byteCount: data.count, alignment: 64)
-        storage.copyMemory(from: UnsafeRawBufferPointer(start: (data as NSData).bytes, count: data.count))
+        // Copied inside withUnsafeBytes: a pointer taken from a temporary NSData may dangle.
+        data.withUnsafeBytes { storage.copyMemory(from: $0) }
     }
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(storage) }
     deinit { storage.deallocate() }

@@ -34,6 +34,12 @@ struct KeymapTests {
             return false
         case .toggleSTA: return (after.sta == nil) != (before.sta == nil)
         case .toggleOverview: return after.overview != before.overview
+        // Not a whole-model dump: pairs and the model view are refused with a message
+        // (ModelViewTests covers dumps).
+        case .changePair, .toggleModel:
+            if case .error? = after.message { return effects.isEmpty && after.model == nil }
+            return false
+        case .select: return false // not bound to a key
         case .toggleHelp: return after.mode == .help
         case .openPrompt: return after.mode == .prompt("")
         case .cancel: return after.message == nil && after.mode == .normal && !after.overview
