@@ -49,15 +49,15 @@ public struct MaskReport: Sendable {
         timing += times.stages.map { ($0.name, .number(round3($0.ms))) }
         var fields: [(String, JSON)] = [
             ("input", .string(inputName)),
-            ("grid", .array([.int(grid.t), .int(grid.h), .int(grid.w)])),
+            ("grid", JSON.triple(grid.t, grid.h, grid.w)),
             ("order", .string(order.description)),
-            ("block", .array([.int(blocks.block.bt), .int(blocks.block.bh), .int(blocks.block.bw)])),
+            ("block", JSON.triple(blocks.block.bt, blocks.block.bh, blocks.block.bw)),
             ("block_grid", .array([.int(blocks.tb), .int(blocks.hb), .int(blocks.wb)])),
             ("n", .int(blocks.count)),
             ("num_heads", .int(map.heads)),
             ("head_dim", .int(headDim)),
             ("threshold", .number(mask.settings.threshold)),
-            ("sta", mask.settings.sta.map { .array([.int($0.wt), .int($0.wh), .int($0.ww)]) } ?? .null),
+            ("sta", mask.settings.sta.map { JSON.triple($0.wt, $0.wh, $0.ww) } ?? .null),
             ("density", .number(s.overallDensity)),
             ("sparsity", .number(1 - s.overallDensity)),
             ("ambiguous_rows", .int(s.ambiguousRows)),
