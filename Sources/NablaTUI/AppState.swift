@@ -86,6 +86,8 @@ public struct AppState: Sendable {
     public var origin: BlockPair
     public var mode: Mode
     public var overview: Bool
+    /// Lines the help is scrolled down by (the renderer keeps it within the help).
+    public var helpOffset: Int
     public var message: Message?
     public var job: Job?
     /// The generation of the newest job; results of older ones are dropped, except:
@@ -120,6 +122,7 @@ public struct AppState: Sendable {
         origin = BlockPair(query: 0, key: 0)
         mode = .normal
         overview = false
+        helpOffset = 0
         generation = 0
         spinner = 0
         mapTimes = StageTimes()

@@ -45,11 +45,19 @@ extension AppState {
     mutating func keyEvent(_ key: Key) -> [Effect] {
         switch mode {
         case .help:
+            let page = max(size.height - 4, 1)
             switch key {
             case .character("?"), .escape: mode = .normal
             case .character("q"), .control("c"): return perform(.quit)
+            case .character("j"), .down: helpOffset += 1
+            case .character("k"), .up: helpOffset = max(helpOffset - 1, 0)
+            case .pageDown, .character(" "): helpOffset += page
+            case .pageUp: helpOffset = max(helpOffset - page, 0)
+            case .home: helpOffset = 0
+            case .end: helpOffset = Int.max / 2
             default: break
             }
+            helpOffset = min(helpOffset, helpLineCount)
             return []
         case .prompt(let text):
             switch key {
@@ -125,6 +133,7 @@ extension AppState {
             overview.toggle()
         case .toggleHelp:
             mode = mode == .help ? .normal : .help
+            helpOffset = 0
         case .openPrompt:
             mode = .prompt("")
         case .cancel:
@@ -274,12 +283,17 @@ extension AppState {
             map = newMap
             mapTimes = newMap.times
             requestedBlock = newMap.blocks.block
+            let wanted = head
             head = min(head, newMap.heads - 1)
             cursor = BlockPair(query: newMap.n / 2, key: newMap.n / 2)
             zoom = 0
             recut()
             if let view = viewport { origin = view.centred(on: cursor) }
             message = note.map(Message.info)
+            // A head the input does not have is an error, not a silent last head.
+            if wanted >= newMap.heads {
+                message = .error(PromptCommand.headOutOfRange(wanted, heads: newMap.heads) + "; showing head \(head)")
+            }
         case .failed(let text):
             requestedBlock = block
             message = .error(text)

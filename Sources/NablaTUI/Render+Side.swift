@@ -68,7 +68,7 @@ extension Renderer {
         let rowsAvailable = rect.height - 1
         let first = min(max(ta - rowsAvailable / 2, 0), max(tb - rowsAvailable, 0))
         let shown = min(tb, rowsAvailable)
-        var title = "frame coverage, head \(head + 1)"
+        var title = "frame coverage, head \(head)"
         if shown < tb { title += " (t \(first)–\(first + shown - 1) of \(tb))" }
         heading(title, in: rect)
         let cellWidth = min(3, max(1, (rect.width - 13) / max(tb, 1)))

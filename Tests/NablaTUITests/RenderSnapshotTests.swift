@@ -29,7 +29,7 @@ struct RenderSnapshotTests {
         // Keys still work at this size, and growing back shows the app again.
         try app.keys("]")
         app.send(.resize(Size(width: 80, height: 24)))
-        #expect(app.screen.text.contains("head 2/3"))
+        #expect(app.screen.text.contains("head 1 of 3"))
         app.send(.resize(Size(width: 59, height: 24)))
         try app.keys("q")
         #expect(app.state.quitRequested)
@@ -175,7 +175,7 @@ struct RenderSnapshotTests {
         #expect(status.contains("test"))
         #expect(status.contains("4x16x16"))
         #expect(status.contains("thr 0.90"))
-        #expect(status.contains("head 3/3"))
+        #expect(status.contains("head 2 of 3"))
         #expect(status.contains("STA 3x3x3"))
         #expect(status.contains("density "))
         #expect(status.contains("? help"))
