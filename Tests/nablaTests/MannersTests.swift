@@ -71,3 +71,58 @@ struct MannersTests {
         }
     }
 }
+
+@Suite("Command-line manners, continued")
+struct MoreMannersTests {
+    @Test("info takes FILE:KEY like every other command, and names the tensors when the key is not there")
+    func infoKey() throws {
+        let file = Fixtures.path("golden/bf16-safetensors/qk.safetensors")
+        let r = try NablaProcess.run(["info", file + ":k"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("chosen     k bfloat16"))
+        let json = try NablaProcess.run(["info", file + ":q", "--json"])
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect((obj["chosen"] as? [String: Any])?["key"] as? String == "q")
+        let missing = try NablaProcess.run(["info", file + ":nope"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr == "error: \(file): no tensor 'nope' (tensors: k, q)\n" || missing.stderr == "error: \(file): no tensor 'nope' (tensors: q, k)\n",
+                "\(missing.stderr)")
+    }
+
+    @Test("sample without --out writes nothing and says how")
+    func sampleNeedsOut() throws {
+        let dir = try Fixtures.temporaryDirectory("nabla-sample-cwd")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let process = Process()
+        process.executableURL = NablaProcess.executable
+        process.arguments = ["sample"]
+        process.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 64)
+        #expect(text.hasPrefix("error: say where to write the sample files with --out DIR"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    }
+
+    @Test("summary.json says how to use the rows with FlexAttention: BLOCK_SIZE, block order, the loading call")
+    func flexAttentionNotes() throws {
+        let out = try Fixtures.temporaryDirectory("nabla-flex")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        for (block, tokens) in [("1x8x8", 64), ("2x8x8", 128), ("1x4x4", 16)] {
+            let r = try NablaProcess.run(["mask", "--threshold", "0.9", "--block", block, "--out", out])
+            #expect(r.status == 0, "\(r.stderr)")
+            let data = try Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))
+            let obj = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            let flex = try #require(obj["flex_attention"] as? [String: Any])
+            #expect(flex["BLOCK_SIZE"] as? Int == tokens)
+            #expect(flex["token_order"] as? String == "block")
+            #expect((flex["load"] as? String)?.contains("BlockMask.from_kv_blocks(") == true)
+            #expect((flex["load"] as? String)?.hasSuffix("BLOCK_SIZE=\(tokens))") == true)
+            #expect((flex["note"] as? String)?.contains("without a mask_mod ignores block sparsity") == true)
+        }
+    }
+}

@@ -64,8 +64,31 @@ public struct MaskReport: Sendable {
             ("heads", .array(heads)),
             ("timing_ms", .object(timing)),
         ]
-        if !outputs.isEmpty { fields.append(("outputs", .array(outputs.map { .string($0) }))) }
+        if !outputs.isEmpty {
+            fields.append(("outputs", .array(outputs.map { .string($0) })))
+            fields.append(("flex_attention", flexAttentionNotes()))
+        }
         return .object(fields)
+    }
+
+    /// How to use the exported rows with PyTorch FlexAttention (torch.nn.attention.flex_attention,
+    /// `BlockMask.from_kv_blocks`): the `BLOCK_SIZE` to pass, the token order the rows assume,
+    /// and a snippet that loads them.
+    func flexAttentionNotes() -> JSON {
+        let tokens = blocks.block.tokens
+        let load = "BlockMask.from_kv_blocks(torch.from_numpy(np.load('kv_num_blocks.npy'))[None], "
+            + "torch.from_numpy(np.load('kv_indices.npy'))[None], BLOCK_SIZE=\(tokens))"
+        return .object([
+            ("BLOCK_SIZE", .int(tokens)),
+            ("block_size_means", .string("tokens per block: \(blocks.block.bt) x \(blocks.block.bh) x \(blocks.block.bw) = \(tokens), for queries and keys")),
+            ("token_order", .string("block")),
+            ("token_order_means", .string("row a and the indices in it number blocks raster over the block grid \(blocks.tb)x\(blocks.hb)x\(blocks.wb); "
+                + "FlexAttention takes block b to be tokens b*BLOCK_SIZE ..< (b+1)*BLOCK_SIZE, so Q, K and V must be permuted to block order "
+                + "(each block's \(tokens) tokens contiguous, blocks in raster order) before the call and the output permuted back")),
+            ("load", .string(load)),
+            ("note", .string("eager flex_attention without a mask_mod ignores block sparsity (PyTorch 2.13): compile it "
+                + "(torch.compile(flex_attention)) for the sparsity to save work")),
+        ])
     }
 
     /// A readable multi-line summary.
