@@ -194,10 +194,14 @@ extension Renderer {
                 screen.set(l.ruler.x + p * cx, l.ruler.y, Cell(g.tickDown, mutedStyle))
             }
         }
+        // A frame number the cursor's marker would cut into is left out rather than misread
+        // ("┬▼0┬11" would read as frame 0); the side panel names the cursor's frame.
+        let markerX = cursorX.map { $0 * cx }
         for (i, tick) in ticks.enumerated() {
             let label = String(tick.slab)
             let next = i + 1 < ticks.count ? ticks[i + 1].x : rulerEnd
-            if tick.x + label.count < next {
+            let covered = markerX.map { (tick.x + 1)...(tick.x + label.count) ~= $0 } ?? false
+            if tick.x + label.count < next && !covered {
                 screen.put(label, x: l.ruler.x + tick.x + 1, y: l.ruler.y, style: mutedStyle, clip: l.ruler)
             }
         }
