@@ -204,3 +204,37 @@ struct ScreenDiffTests {
         #expect(ascii.text == "-|.~>")
     }
 }
+
+@Suite("Frame-coverage bars")
+struct CoverageBarTests {
+    @Test("bars are scaled to the head's largest share, which the title states; shares of a few percent differ",
+          arguments: [Size(width: 120, height: 40), Size(width: 160, height: 50)])
+    func scaled(size: Size) throws {
+        let app = TestApp.make(size: size)
+        let eighths = Array("▏▎▍▌▋▊▉█")
+        let lines = app.screen.lines
+        let titleLine = try #require(lines.first { $0.contains("frame coverage, head 0") })
+        let scaleText = try #require(titleLine.range(of: #"bars 0–[0-9.]+%"#, options: .regularExpression).map { String(titleLine[$0]) })
+        var rows: [(share: Double, bar: Int)] = []
+        for line in lines {
+            guard let m = line.range(of: #"[▏▎▍▌▋▊▉█]* +[0-9.]+%$"#, options: .regularExpression) else { continue }
+            let tail = line[m]
+            let bar = tail.prefix { eighths.contains($0) }
+            let units = bar.reduce(0) { $0 + eighths.firstIndex(of: $1)! + 1 }
+            let share = Double(tail.drop { !$0.isNumber }.dropLast())!
+            rows.append((share, units))
+        }
+        let tb = try #require(app.state.mask?.statistics.slabs)
+        #expect(rows.count == tb)
+        let maxShare = rows.map(\.share).max()!
+        #expect(scaleText.hasSuffix("\(maxShare < 10 ? String(format: "%.1f", maxShare) : String(Int(maxShare)))%"))
+        // The largest share fills the bar; bars grow with the shares, in proportion.
+        let full = rows.map(\.bar).max()!
+        #expect(rows.filter { $0.share == maxShare }.allSatisfy { $0.bar == full })
+        for a in rows { for b in rows where a.share < b.share { #expect(a.bar <= b.bar) } }
+        for r in rows {
+            let want = r.share / maxShare * Double(full)
+            #expect(abs(Double(r.bar) - want) <= 1 + Double(full) * 0.06, "share \(r.share)%: bar \(r.bar)/\(full)")
+        }
+    }
+}
