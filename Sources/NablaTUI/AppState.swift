@@ -92,6 +92,8 @@ public struct AppState: Sendable {
     public var model: ModelSurvey?
     /// The model view as last closed, shown again while a new survey computes.
     var lastSurvey: ModelSurvey?
+    /// Lines the help is scrolled down by (the renderer keeps it within the help).
+    public var helpOffset: Int
     public var message: Message?
     public var job: Job?
     /// The generation of the newest job; results of older ones are dropped, except:
@@ -126,6 +128,7 @@ public struct AppState: Sendable {
         origin = BlockPair(query: 0, key: 0)
         mode = .normal
         overview = false
+        helpOffset = 0
         generation = 0
         spinner = 0
         mapTimes = StageTimes()

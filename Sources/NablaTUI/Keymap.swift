@@ -60,10 +60,10 @@ public struct Keymap: Sendable {
 
     /// The keys of the normal mode (threshold steps: 0.01 and 0.10).
     public static let standard = Keymap([
-        Binding([.left] + chars("h"), .moveCursor(query: 0, key: -1), "cursor left (key block)"),
-        Binding([.right] + chars("l"), .moveCursor(query: 0, key: 1), "cursor right"),
-        Binding([.up] + chars("k"), .moveCursor(query: -1, key: 0), "cursor up (query block)"),
-        Binding([.down] + chars("j"), .moveCursor(query: 1, key: 0), "cursor down"),
+        Binding([.left] + chars("h"), .moveCursor(query: 0, key: -1), "cursor left, one pixel"),
+        Binding([.right] + chars("l"), .moveCursor(query: 0, key: 1), "cursor right, one pixel"),
+        Binding([.up] + chars("k"), .moveCursor(query: -1, key: 0), "cursor up, one pixel"),
+        Binding([.down] + chars("j"), .moveCursor(query: 1, key: 0), "cursor down, one pixel"),
         Binding(chars("H"), .moveFrame(query: 0, key: -1), "previous key frame"),
         Binding(chars("L"), .moveFrame(query: 0, key: 1), "next key frame"),
         Binding(chars("K"), .moveFrame(query: -1, key: 0), "previous query frame"),

@@ -45,11 +45,19 @@ extension AppState {
     mutating func keyEvent(_ key: Key) -> [Effect] {
         switch mode {
         case .help:
+            let page = max(size.height - 4, 1)
             switch key {
             case .character("?"), .escape: mode = .normal
             case .character("q"), .control("c"): return perform(.quit)
+            case .character("j"), .down: helpOffset += 1
+            case .character("k"), .up: helpOffset = max(helpOffset - 1, 0)
+            case .pageDown, .character(" "): helpOffset += page
+            case .pageUp: helpOffset = max(helpOffset - page, 0)
+            case .home: helpOffset = 0
+            case .end: helpOffset = Int.max / 2
             default: break
             }
+            helpOffset = min(helpOffset, helpLineCount)
             return []
         case .prompt(let text):
             switch key {
@@ -132,6 +140,7 @@ extension AppState {
             break
         case .toggleHelp:
             mode = mode == .help ? .normal : .help
+            helpOffset = 0
         case .openPrompt:
             mode = .prompt("")
         case .cancel:
@@ -286,6 +295,7 @@ extension AppState {
             map = newMap
             mapTimes = newMap.times
             requestedBlock = newMap.blocks.block
+            let wanted = head
             head = min(head, newMap.heads - 1)
             if pairs?.path != newPairs?.path { lastSurvey = nil }
             pairs = newPairs
@@ -296,6 +306,10 @@ extension AppState {
             recut()
             if let view = viewport { origin = view.centred(on: cursor) }
             message = note.map(Message.info)
+            // A head the input does not have is an error, not a silent last head.
+            if wanted >= newMap.heads {
+                message = .error(PromptCommand.headOutOfRange(wanted, heads: newMap.heads) + "; showing head \(head)")
+            }
         case .surveyed(let density, let shape, let used):
             guard var survey = model else { return }
             survey.density = density

@@ -162,7 +162,7 @@ struct MaskTests {
     @Test("a block shape that does not divide the grid is refused")
     func refusesBadBlock() {
         let e = #expect(throws: NablaError.self) { try PooledMap.compute(Self.input, block: BlockShape(bt: 3, bh: 8, bw: 8)) }
-        #expect(e?.message == "grid 4x16x16 is not divisible by block 3x8x8")
+        #expect(e?.message == "grid 4x16x16 is not divisible by block 3x8x8; blocks that divide it: 1x4x4, 1x8x8, 1x16x16, 2x8x8, 4x4x4")
     }
 }
 

@@ -95,13 +95,13 @@ public struct EngineBenchmark: Sendable {
         let total = figures("total").median, recut = median(recuts), map = figures("map").median
         return .object([
             ("input", .string(inputName)),
-            ("grid", .array([.int(grid.t), .int(grid.h), .int(grid.w)])),
+            ("grid", JSON.triple(grid.t, grid.h, grid.w)),
             ("num_heads", .int(heads)),
             ("head_dim", .int(headDim)),
-            ("block", .string(blocks.block.description)),
+            ("block", JSON.triple(blocks.block.bt, blocks.block.bh, blocks.block.bw)),
             ("n", .int(blocks.count)),
             ("threshold", .number(settings.threshold)),
-            ("sta", settings.sta.map { .string($0.description) } ?? .null),
+            ("sta", settings.sta.map { JSON.triple($0.wt, $0.wh, $0.ww) } ?? .null),
             ("density", .number(density)),
             ("runs", .int(runs.count)),
             ("stages_ms", .object(stages)),

@@ -52,23 +52,46 @@ public struct MaskReport: Sendable {
         timing += times.stages.map { ($0.name, .number(round3($0.ms))) }
         var fields: [(String, JSON)] = [
             ("input", .string(inputName)),
-            ("grid", .array([.int(grid.t), .int(grid.h), .int(grid.w)])),
+            ("grid", JSON.triple(grid.t, grid.h, grid.w)),
             ("order", .string(order.description)),
-            ("block", .array([.int(blocks.block.bt), .int(blocks.block.bh), .int(blocks.block.bw)])),
+            ("block", JSON.triple(blocks.block.bt, blocks.block.bh, blocks.block.bw)),
             ("block_grid", .array([.int(blocks.tb), .int(blocks.hb), .int(blocks.wb)])),
             ("n", .int(blocks.count)),
             ("num_heads", .int(map.heads)),
             ("head_dim", .int(headDim)),
             ("threshold", .number(mask.settings.threshold)),
-            ("sta", mask.settings.sta.map { .array([.int($0.wt), .int($0.wh), .int($0.ww)]) } ?? .null),
+            ("sta", mask.settings.sta.map { JSON.triple($0.wt, $0.wh, $0.ww) } ?? .null),
             ("density", .number(s.overallDensity)),
             ("sparsity", .number(1 - s.overallDensity)),
             ("ambiguous_rows", .int(s.ambiguousRows)),
             ("heads", .array(heads)),
             ("timing_ms", .object(timing)),
         ]
-        if !outputs.isEmpty { fields.append(("outputs", .array(outputs.map { .string($0) }))) }
+        if !outputs.isEmpty {
+            fields.append(("outputs", .array(outputs.map { .string($0) })))
+            fields.append(("flex_attention", flexAttentionNotes()))
+        }
         return .object(fields)
+    }
+
+    /// How to use the exported rows with PyTorch FlexAttention (torch.nn.attention.flex_attention,
+    /// `BlockMask.from_kv_blocks`): the `BLOCK_SIZE` to pass, the token order the rows assume,
+    /// and a snippet that loads them.
+    func flexAttentionNotes() -> JSON {
+        let tokens = blocks.block.tokens
+        let load = "BlockMask.from_kv_blocks(torch.from_numpy(np.load('kv_num_blocks.npy'))[None], "
+            + "torch.from_numpy(np.load('kv_indices.npy'))[None], BLOCK_SIZE=\(tokens))"
+        return .object([
+            ("BLOCK_SIZE", .int(tokens)),
+            ("block_size_means", .string("tokens per block: \(blocks.block.bt) x \(blocks.block.bh) x \(blocks.block.bw) = \(tokens), for queries and keys")),
+            ("token_order", .string("block")),
+            ("token_order_means", .string("row a and the indices in it number blocks raster over the block grid \(blocks.tb)x\(blocks.hb)x\(blocks.wb); "
+                + "FlexAttention takes block b to be tokens b*BLOCK_SIZE ..< (b+1)*BLOCK_SIZE, so Q, K and V must be permuted to block order "
+                + "(each block's \(tokens) tokens contiguous, blocks in raster order) before the call and the output permuted back")),
+            ("load", .string(load)),
+            ("note", .string("eager flex_attention without a mask_mod ignores block sparsity (PyTorch 2.13): compile it "
+                + "(torch.compile(flex_attention)) for the sparsity to save work")),
+        ])
     }
 
     /// A readable multi-line summary.
