@@ -29,7 +29,7 @@ public struct EngineBenchmark: Sendable {
         for run in 0..<(warmup + repeats) {
             let report = try MaskReport(input: input, block: block, settings: settings)
             var recut = StageTimes()
-            recut.measure("recut") { _ = report.map.cut(MaskSettings(threshold: other, sta: settings.sta)) }
+            recut.measure("recut") { _ = report.map?.cut(MaskSettings(threshold: other, sta: settings.sta)) }
             if run >= warmup {
                 runs.append(report.times)
                 recuts.append(recut.total)
