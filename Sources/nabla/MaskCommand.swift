@@ -35,10 +35,20 @@ struct MaskCommand: ParsableCommand {
 
     func run() throws {
         if all { return try runAll() }
-        let qk = try input.spec(orderBlock: mask.block).load(halfInPlace: true)
-        let report = try MaskReport(input: qk, block: mask.block, settings: mask.settings)
+        let spec = try input.spec(orderBlock: mask.block)
+        try spec.checkMemory(block: mask.block, use: .maskFiles, halfInPlace: true)
+        let qk = try spec.load(halfInPlace: true)
+        try MaskMemory.check(input: qk, block: mask.block, use: .maskFiles)
+        let progress = StderrProgress(label: "mask")
+        defer { progress.finish() }
+        let report = try MaskReport(input: qk, block: mask.block, settings: mask.settings,
+                                    keepMap: false, progress: progress.report)
         var written: [String] = []
-        if let out { written = try report.write(to: out) }
+        if let out {
+            progress.report("write", 0, 1)
+            written = try report.write(to: out)
+        }
+        progress.finish()
         if json {
             print(report.json(outputs: written).rendered())
         } else {
@@ -73,5 +83,39 @@ struct MaskCommand: ParsableCommand {
             print(report.text())
             if let out { print("wrote      \(dump.pairs.count) pair folders and model.json to \(out)") }
         }
+    }
+}
+
+/// Progress of long work on stderr, only when stderr is a terminal and the work has run
+/// for more than a second: one line, rewritten in place (`mask: map, head 3 of 8`) and
+/// erased at the end, so logs and pipes see nothing.
+final class StderrProgress: @unchecked Sendable {
+    private let label: String
+    private let start = ContinuousClock.now
+    private let enabled = isatty(STDERR_FILENO) == 1
+    private var shown = false
+    private let lock = NSLock()
+
+    init(label: String) { self.label = label }
+
+    var report: MaskReport.Progress {
+        { [self] stage, done, total in show(stage, done, total) }
+    }
+
+    private func show(_ stage: String, _ done: Int, _ total: Int) {
+        guard enabled, ContinuousClock.now - start > .seconds(1) else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let what = total > 1 ? "\(stage), head \(done + 1) of \(total)" : stage
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(label): \(what)".utf8))
+        shown = true
+    }
+
+    /// Erases the progress line, if one was shown.
+    func finish() {
+        lock.lock()
+        defer { lock.unlock() }
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        shown = false
     }
 }

@@ -34,7 +34,11 @@ struct ViewSettings: ParsableArguments {
                 throw NablaError(.badArgument, message.split(separator: "\n").first.map(String.init) ?? message)
             }
             do {
-                return try options.spec(orderBlock: orderBlock).load()
+                let spec = try options.spec(orderBlock: orderBlock)
+                try spec.checkMemory(block: orderBlock, use: .cachedMap)
+                let input = try spec.load()
+                try MaskMemory.check(input: input, block: orderBlock, use: .cachedMap)
+                return input
             } catch let error as NablaError {
                 throw error.flagWorded
             }

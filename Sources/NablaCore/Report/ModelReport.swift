@@ -24,8 +24,8 @@ public struct ModelReport: Sendable {
             let s = report.mask.statistics
             self.prefix = prefix
             grid = report.grid
-            blocks = report.map.blocks
-            heads = report.map.heads
+            blocks = report.blocks
+            heads = report.heads
             density = s.density
             massKept = s.massKept
             keptBlocks = s.keptBlocks
