@@ -113,13 +113,16 @@ extension AppState {
         return []
     }
 
-    /// Loads pair `i` of the dump.
+    /// Loads pair `i` of the dump (wrapping). The index moves at once, so keys pressed
+    /// while a pair loads count from the pair asked for, not the one on screen.
     mutating func openPair(_ i: Int) -> [Effect] {
-        guard let pairs else {
+        guard var pairs else {
             message = .error("not a whole-model dump: n and p move between the Q/K pairs of a file or folder holding several")
             return []
         }
-        return startLoad(pairs.arguments(for: (i % pairs.prefixes.count + pairs.prefixes.count) % pairs.prefixes.count))
+        pairs.index = (i % pairs.prefixes.count + pairs.prefixes.count) % pairs.prefixes.count
+        self.pairs = pairs
+        return startLoad(pairs.arguments(for: pairs.index))
     }
 
     /// Selects a cell of the model view from a click; `true` when the click was on one.
