@@ -23,7 +23,13 @@ public struct DumpPairs: Sendable, Equatable {
     public static func detect(_ arguments: [String]) -> DumpPairs? {
         guard let first = arguments.first, !first.hasPrefix("-") else { return nil }
         let source = TensorSource(parsing: first)
-        guard let dump = try? ModelDump(path: source.path), dump.pairs.count > 1 else { return nil }
+        // --axes with leading layer/step letters splits tensors into pairs.
+        var axes: String?
+        for (i, a) in arguments.enumerated() {
+            if a == "--axes", i + 1 < arguments.count { axes = arguments[i + 1] }
+            if a.hasPrefix("--axes=") { axes = String(a.dropFirst("--axes=".count)) }
+        }
+        guard let dump = try? ModelDump(path: source.path, axes: axes), dump.pairs.count > 1 else { return nil }
         let prefixes = dump.pairs.map(\.prefix)
         let index: Int
         if let key = source.key {

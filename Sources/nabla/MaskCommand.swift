@@ -57,7 +57,7 @@ struct MaskCommand: ParsableCommand {
         default:
             throw ValidationError("--all takes one whole-model dump (a file or folder holding PREFIX.q and PREFIX.k), not \(input.inputs.joined(separator: " "))")
         }
-        let dump = try ModelDump(path: path)
+        let dump = try ModelDump(path: path, axes: spec.layout.axes)
         guard !dump.pairs.isEmpty else {
             throw NablaError(.missingTensor, "\(path) holds no Q/K pair (tensors PREFIX.q and PREFIX.k, or q and k)")
         }
