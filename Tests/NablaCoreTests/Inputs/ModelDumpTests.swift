@@ -151,4 +151,33 @@ struct ModelDumpTests {
         #expect(try c.leading([1]).floats() == [3, 4, 5])
         #expect(try c.leading([1]).bytes.baseAddress == c.bytes.baseAddress! + 12)
     }
+
+    @Test func recallAgainstANaiveSoftmax() throws {
+        // model.pt's pairs: [2 heads, T 2, H 8, W 16, D 16], raster; blocks 1x8x8 -> 2x1x2, N = 4.
+        let dump = try ModelDump(path: Self.torch("model.pt"))
+        let settings = MaskSettings(threshold: 0.5, sta: nil)
+        let pair = dump.pairs[1]
+        let (result, report) = try ModelReport.compute(pair, of: dump, base: InputSpec(source: .sample), block: .nabla,
+                                                       settings: settings, recall: true)
+        let recall = try #require(result.recall)
+        let q = try NPY.read(path: "\(TorchArchiveTests.root)/expected/model.pt__\(pair.prefix).q.npy").doubles()
+        let k = try NPY.read(path: "\(TorchArchiveTests.root)/expected/model.pt__\(pair.prefix).k.npy").doubles()
+        let (s, d, n) = (256, 16, 4)
+        func block(_ i: Int) -> Int { let (t, y, x) = (i / 128, (i / 16) % 8, i % 16); return (t * 1 + y / 8) * 2 + x / 8 }
+        for h in 0..<2 {
+            var perBlock = [Double](repeating: 0, count: n)
+            for i in 0..<s {
+                var scores = (0..<s).map { j in (0..<d).reduce(0.0) { $0 + q[(h * s + i) * d + $1] * k[(h * s + j) * d + $1] } / 4.0 }
+                let top = scores.max()!
+                scores = scores.map { exp($0 - top) }
+                let total = scores.reduce(0, +)
+                let a = block(i)
+                let kept = (0..<s).filter { report.mask.kept[(h * n + a) * n + block($0)] != 0 }.reduce(0.0) { $0 + scores[$1] }
+                perBlock[a] += kept / total / 64
+            }
+            let expected = perBlock.reduce(0, +) / Double(n)
+            #expect(abs(recall[h] - expected) < 1e-6, "head \(h): \(recall[h]) vs \(expected)")
+        }
+        #expect(recall.allSatisfy { $0 < 0.999 }, "a threshold of 0.5 drops blocks, so recall is below 1: \(recall)")
+    }
 }
