@@ -193,6 +193,18 @@ extension AppState {
             recut()
         case .open(let arguments):
             return startLoad(arguments)
+        case .save(let directory):
+            guard let input, let mask else {
+                message = .error("nothing is loaded to save")
+                return []
+            }
+            guard job == nil else {
+                message = .error("wait for \(job!.label) to finish, then :save again")
+                return []
+            }
+            // The save runs as a job of the current generation: it does not make the map stale.
+            job = Job(generation: generation, label: "saving to \(directory)")
+            return [.saveMask(input: input, block: mask.blocks.block, settings: settings, directory: directory, generation: generation)]
         case .quit:
             return perform(.quit)
         }
@@ -317,6 +329,8 @@ extension AppState {
             survey.settings = used
             model = survey
             lastSurvey = survey
+        case .saved(let names, let directory):
+            message = .info("wrote \(names.joined(separator: ", ")) to \(directory)")
         case .failed(let text):
             requestedBlock = block
             message = .error(text)

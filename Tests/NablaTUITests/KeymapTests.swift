@@ -100,7 +100,14 @@ struct KeymapTests {
         for size in [Size(width: 120, height: 40), Size(width: 80, height: 24)] {
             var app = TestApp.make(size: size)
             try app.keys("?")
-            let text = app.screen.text
+            // Where the help does not fit it scrolls: everything it showed, scrolled to the end.
+            var seen = app.screen.text
+            for _ in 0..<40 {
+                try app.keys("j")
+                seen += "\n" + app.screen.text
+            }
+            try app.keys("<Home>")
+            let text = seen
             for binding in Keymap.standard.bindings {
                 #expect(text.contains(binding.keysText + " "), "\(binding.keysText) at \(size)")
                 #expect(text.contains(binding.help), "\(binding.help) at \(size)")
