@@ -60,26 +60,7 @@ extension AppState {
             helpOffset = min(helpOffset, helpLineCount)
             return []
         case .prompt(let text):
-            switch key {
-            case .enter:
-                mode = .normal
-                return execute(text)
-            case .escape:
-                mode = .normal
-            case .backspace:
-                if text.isEmpty { mode = .normal } else { mode = .prompt(String(text.dropLast())) }
-            case .control("u"):
-                mode = .prompt("")
-            case .control("c"):
-                return perform(.quit)
-            case .character(let c):
-                mode = .prompt(text + String(c))
-            case .tab:
-                mode = .prompt(text + " ")
-            default:
-                break
-            }
-            return []
+            return promptKey(key, text: text)
         case .normal:
             // A message stays until the next key.
             message = nil
@@ -143,6 +124,8 @@ extension AppState {
             helpOffset = 0
         case .openPrompt:
             mode = .prompt("")
+            promptCursor = 0
+            historyIndex = nil
         case .cancel:
             // "Back": out of help or the prompt, then out of the heads overview.
             if mode == .normal { overview = false }
