@@ -13,6 +13,8 @@ public enum Action: Hashable, Sendable {
     case cycleBlock(Int)
     case toggleSTA
     case toggleOverview
+    /// Switches the block map between the pooled estimate and the true block mass.
+    case toggleTrueMass
     case toggleHelp
     case openPrompt
     /// Back: closes help, leaves the prompt or the heads overview, clears a message.
@@ -74,6 +76,7 @@ public struct Keymap: Sendable {
         Binding(chars("B"), .cycleBlock(-1), "previous block shape"),
         Binding(chars("s"), .toggleSTA, "STA window on/off"),
         Binding(chars("o"), .toggleOverview, "heads overview"),
+        Binding(chars("m"), .toggleTrueMass, "pooled / true mass map"),
         Binding(chars(":"), .openPrompt, "command prompt"),
         Binding(chars("?"), .toggleHelp, "help (<Esc> closes)"),
         Binding([.escape], .cancel, "back (help, overview)"),

@@ -163,6 +163,28 @@ struct TerminalTests {
         #expect(terminalRestored(end))
     }
 
+    @Test("the timing panel shows sparse and dense attention times and the speed-up for the sample; keys answer meanwhile")
+    func attentionPanel() throws {
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        try tmux.start(nablaCommand())
+        try tmux.wait("the map", seconds: 60) { statusDensity($0) != nil }
+        // A key while attention runs is answered at once (the threshold in the status line).
+        try tmux.literal(".")
+        try tmux.wait("thr 0.91", seconds: 5) { $0.contains("thr 0.91") }
+        let done = try tmux.wait("sparse and dense times", seconds: 120) { screen in
+            screen.range(of: #"sparse +\d+\.\d +dense +\d+\.\d"#, options: .regularExpression) != nil
+                && screen.range(of: #"speed-up \d+\.\d\dx  ideal \d+\.\d\dx"#, options: .regularExpression) != nil
+        }
+        #expect(done.contains("attention, head 1, ms"))
+        #expect(done.range(of: #"recall 0\.\d{3} / oracle [01]\.\d{3}"#, options: .regularExpression) != nil)
+        try tmux.literal("m")
+        try tmux.wait("the true mass map") { $0.contains("true mass") }
+        try tmux.literal("q")
+        let end = try tmux.wait("the exit") { $0.contains("EXIT=") && $0.contains("icanon") }
+        #expect(end.contains("EXIT=0"))
+    }
+
     @Test("Ctrl-C exits with the terminal restored")
     func interrupt() throws {
         let tmux = Tmux()
