@@ -210,7 +210,9 @@ final class DataBox {
     let storage: UnsafeMutableRawBufferPointer
     init(_ data: Data) {
         storage = .allocate(byteCount: data.count, alignment: 64)
-        storage.copyMemory(from: UnsafeRawBufferPointer(start: (data as NSData).bytes, count: data.count))
+        // Not `(data as NSData).bytes`: on Linux the bridged NSData is a temporary that may
+        // be freed before the copy, which read garbage (NaN) now and then.
+        data.withUnsafeBytes { storage.copyMemory(from: $0) }
     }
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(storage) }
     deinit { storage.deallocate() }
