@@ -229,17 +229,8 @@ struct AttentionTests {
           arguments: [DType.float16, .bfloat16])
     func halfInPlace(dtype: DType) throws {
         let shape = [2, 2, 8, 8, 40]
-        let count = shape.reduce(1, *)
         var rng = SeededRandom(seed: 12)
-        func tensor(_ name: String) -> RawTensor {
-            let bits: [UInt16] = (0..<count).map { _ in
-                let f = Float.random(in: -2...2, using: &rng)
-                return dtype == .float16 ? floatToHalf(f) : floatToBFloat16(f)
-            }
-            let box = DataBox(bits.withUnsafeBytes { Data($0) })
-            return RawTensor(name: name, dtype: dtype, shape: shape, byteOrder: .native, fortranOrder: false,
-                             bytes: box.bytes, owner: box)
-        }
+        func tensor(_ name: String) -> RawTensor { halfTensor(name, dtype: dtype, shape: shape, range: 2, using: &rng) }
         let q = tensor("q"), k = tensor("k"), v = tensor("v")
         let layout = try QKLayout(shape: shape, name: "q", options: LayoutOptions())
         let half = try QKInput.from(q: q, k: k, v: v, layout: layout, vLayout: layout, name: "h", halfInPlace: true)

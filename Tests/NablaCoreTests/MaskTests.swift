@@ -173,18 +173,8 @@ struct HalfPoolingTests {
     @Test("in-place 16-bit pooling equals pooling the widened copy", arguments: [DType.float16, .bfloat16])
     func inPlaceEqualsWidened(dtype: DType) throws {
         let shape = [3, 2, 16, 16, 40] // D 40: a 32-wide step, an 8-wide step and none left
-        let count = shape.reduce(1, *)
         var rng = SeededRandom(seed: 9)
-        func tensor(_ name: String) -> RawTensor {
-            let bits: [UInt16] = (0..<count).map { _ in
-                let f = Float.random(in: -3...3, using: &rng)
-                return dtype == .float16 ? floatToHalf(f) : floatToBFloat16(f)
-            }
-            let data = bits.withUnsafeBytes { Data($0) }
-            let box = DataBox(data)
-            return RawTensor(name: name, dtype: dtype, shape: shape, byteOrder: .native, fortranOrder: false,
-                             bytes: box.bytes, owner: box)
-        }
+        func tensor(_ name: String) -> RawTensor { halfTensor(name, dtype: dtype, shape: shape, range: 3, using: &rng) }
         let q = tensor("q"), k = tensor("k")
         let layout = try QKLayout(shape: shape, name: "q", options: LayoutOptions())
         let half = try QKInput.from(q: q, k: k, v: nil, layout: layout, vLayout: nil, name: "h", halfInPlace: true)
@@ -203,6 +193,17 @@ struct HalfPoolingTests {
         #expect(Array(c.probs[0..<n2]) == Array(b.probs[0..<n2]))
         #expect(Array(c.probs[n2..<(2 * n2)]) == Array(b.probs[(2 * n2)..<(3 * n2)]))
     }
+}
+
+/// A float16 or bfloat16 tensor in memory, C order, values uniform in `[-range, range]`.
+func halfTensor(_ name: String, dtype: DType, shape: [Int], range: Float, using rng: inout SeededRandom) -> RawTensor {
+    let bits: [UInt16] = (0..<shape.reduce(1, *)).map { _ in
+        let f = Float.random(in: -range...range, using: &rng)
+        return dtype == .float16 ? floatToHalf(f) : floatToBFloat16(f)
+    }
+    let box = DataBox(bits.withUnsafeBytes { Data($0) })
+    return RawTensor(name: name, dtype: dtype, shape: shape, byteOrder: .native, fortranOrder: false,
+                     bytes: box.bytes, owner: box)
 }
 
 /// Bytes kept alive for a `RawTensor` made in memory.

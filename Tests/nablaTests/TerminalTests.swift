@@ -143,7 +143,8 @@ struct TerminalTests {
         let low = try tmux.wait("thr 0.50") { $0.contains("thr 0.50") }
         try tmux.literal(":thr 0.95")
         try tmux.keys("Enter")
-        let high = try tmux.wait("thr 0.95") { $0.contains("thr 0.95") }
+        // Not while the prompt still shows ':thr 0.95' (Enter not yet handled on a busy machine).
+        let high = try tmux.wait("thr 0.95") { $0.contains("thr 0.95") && !$0.contains(":thr 0.95") }
         let d1 = try #require(statusDensity(low)), d2 = try #require(statusDensity(high))
         #expect(d2 > d1)
 
