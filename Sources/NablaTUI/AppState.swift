@@ -86,6 +86,14 @@ public struct AppState: Sendable {
     public var origin: BlockPair
     public var mode: Mode
     public var overview: Bool
+    /// The pairs of the whole-model dump on screen, or `nil` for any other input.
+    public var pairs: DumpPairs?
+    /// The model view when it is open.
+    public var model: ModelSurvey?
+    /// The model view as last closed, shown again while a new survey computes.
+    var lastSurvey: ModelSurvey?
+    /// Lines the help is scrolled down by (the renderer keeps it within the help).
+    public var helpOffset: Int
     public var message: Message?
     public var job: Job?
     /// The generation of the newest job; results of older ones are dropped, except:
@@ -129,6 +137,7 @@ public struct AppState: Sendable {
         origin = BlockPair(query: 0, key: 0)
         mode = .normal
         overview = false
+        helpOffset = 0
         generation = 0
         spinner = 0
         mapTimes = StageTimes()

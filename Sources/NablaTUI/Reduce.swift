@@ -48,11 +48,19 @@ extension AppState {
     mutating func keyEvent(_ key: Key) -> [Effect] {
         switch mode {
         case .help:
+            let page = max(size.height - 4, 1)
             switch key {
             case .character("?"), .escape: mode = .normal
             case .character("q"), .control("c"): return perform(.quit)
+            case .character("j"), .down: helpOffset += 1
+            case .character("k"), .up: helpOffset = max(helpOffset - 1, 0)
+            case .pageDown, .character(" "): helpOffset += page
+            case .pageUp: helpOffset = max(helpOffset - page, 0)
+            case .home: helpOffset = 0
+            case .end: helpOffset = Int.max / 2
             default: break
             }
+            helpOffset = min(helpOffset, helpLineCount)
             return []
         case .prompt(let text):
             switch key {
@@ -78,13 +86,14 @@ extension AppState {
         case .normal:
             // A message stays until the next key.
             message = nil
-            guard let action = keymap.action(for: key) else { return [] }
+            guard let action = keymap.action(for: key) ?? (key == .enter && model != nil ? .select : nil) else { return [] }
             return perform(action)
         }
     }
 
     /// Does what `action` asks.
     mutating func perform(_ action: Action) -> [Effect] {
+        if model != nil, let effects = modelAction(action) { return effects }
         switch action {
         case .moveCursor(let dq, let dk):
             guard let map, let view = viewport else { return [] }
@@ -131,8 +140,15 @@ extension AppState {
             if showTrueMass && attention?.mass == nil {
                 message = .info("the true block mass is being computed; the map shows it when it is ready")
             }
+        case .changePair(let d):
+            return openPair((pairs?.index ?? 0) + d)
+        case .toggleModel:
+            return toggleModelView()
+        case .select:
+            break
         case .toggleHelp:
             mode = mode == .help ? .normal : .help
+            helpOffset = 0
         case .openPrompt:
             mode = .prompt("")
         case .cancel:
@@ -199,6 +215,9 @@ extension AppState {
         case .wheelUp: return perform(.zoomIn)
         case .wheelDown: return perform(.zoomOut)
         case .press: break
+        }
+        if model != nil {
+            return clickModel(x: m.x, y: m.y) ? perform(.select) : []
         }
         guard let map, let view = viewport else { return [] }
         let layout = ScreenLayout(state: self, size: size)
@@ -276,18 +295,36 @@ extension AppState {
             }
             recut()
             if let view = viewport { origin = view.centred(on: cursor) }
-        case .loaded(let newInput, let newMap, let note):
+        case .loaded(let newInput, let newMap, let note, let newPairs):
+            // Moving to another pair of the same dump keeps the cursor and zoom.
+            let samePlace = newPairs != nil && pairs?.path == newPairs?.path && map?.n == newMap.n
             input = newInput
             inputName = newInput.name
             map = newMap
             mapTimes = newMap.times
             requestedBlock = newMap.blocks.block
+            let wanted = head
             head = min(head, newMap.heads - 1)
-            cursor = BlockPair(query: newMap.n / 2, key: newMap.n / 2)
-            zoom = 0
+            if pairs?.path != newPairs?.path { lastSurvey = nil }
+            pairs = newPairs
+            if !samePlace {
+                cursor = BlockPair(query: newMap.n / 2, key: newMap.n / 2)
+                zoom = 0
+            }
             recut()
             if let view = viewport { origin = view.centred(on: cursor) }
             message = note.map(Message.info)
+            // A head the input does not have is an error, not a silent last head.
+            if wanted >= newMap.heads {
+                message = .error(PromptCommand.headOutOfRange(wanted, heads: newMap.heads) + "; showing head \(head)")
+            }
+        case .surveyed(let density, let shape, let used):
+            guard var survey = model else { return }
+            survey.density = density
+            survey.block = shape
+            survey.settings = used
+            model = survey
+            lastSurvey = survey
         case .failed(let text):
             requestedBlock = block
             message = .error(text)

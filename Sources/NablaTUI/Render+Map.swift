@@ -175,7 +175,7 @@ extension Renderer {
         let rows = view.visibleRows, cols = view.visibleColumns
         let position = "q \(view.origin.query)–\(view.origin.query + rows - 1) k \(view.origin.key)–\(view.origin.key + cols - 1)"
         let shown = !state.showTrueMass ? "" : state.attention?.mass != nil ? "true mass · " : "true mass … · "
-        let title = "head \(head + 1)/\(map.heads) · \(shown)\(percent(mask.statistics.density[head])) kept · "
+        let title = "head \(head) of \(map.heads) · \(shown)\(percent(mask.statistics.density[head])) kept · "
             + "\(view.scaleText) · \(position)"
         screen.put(" " + title, in: l.title, style: titleStyle, ellipsis: g.ellipsis)
 
@@ -196,10 +196,14 @@ extension Renderer {
                 screen.set(l.ruler.x + p * cx, l.ruler.y, Cell(g.tickDown, mutedStyle))
             }
         }
+        // A frame number the cursor's marker would cut into is left out rather than misread
+        // ("┬▼0┬11" would read as frame 0); the side panel names the cursor's frame.
+        let markerX = cursorX.map { $0 * cx }
         for (i, tick) in ticks.enumerated() {
             let label = String(tick.slab)
             let next = i + 1 < ticks.count ? ticks[i + 1].x : rulerEnd
-            if tick.x + label.count < next {
+            let covered = markerX.map { (tick.x + 1)...(tick.x + label.count) ~= $0 } ?? false
+            if tick.x + label.count < next && !covered {
                 screen.put(label, x: l.ruler.x + tick.x + 1, y: l.ruler.y, style: mutedStyle, clip: l.ruler)
             }
         }
@@ -285,7 +289,7 @@ extension Renderer {
         }
         var pooled = false
         for (h, thumb) in thumbs.enumerated() {
-            let label = "h\(h + 1) \(percent(mask.statistics.density[h]))"
+            let label = "h\(h) \(percent(mask.statistics.density[h]))"
             let current = h == state.head
             screen.put(label, in: thumb.label,
                        style: current ? Style(.accent, .normal, [.bold, .reverse]) : titleStyle, ellipsis: g.ellipsis)

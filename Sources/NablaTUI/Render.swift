@@ -29,7 +29,9 @@ struct Renderer {
             drawTooSmall()
             return
         }
-        if state.overview, state.map != nil {
+        if state.model != nil {
+            drawModel()
+        } else if state.overview, state.map != nil {
             drawOverview()
         } else {
             drawMapPanel()

@@ -36,14 +36,22 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let qk = try input.spec(orderBlock: mask.block).load(halfInPlace: true)
+        let spec = try input.spec(orderBlock: mask.block)
+        // 16-bit Q/K stay in the file unless attention (which reads Float rows) runs too.
+        var hasV = false
+        if case .qk(_, _, let v, _, _, _) = try spec.plan() { hasV = v != nil }
+        let halfInPlace = attentionHeads == 0 || !hasV
+        try spec.checkMemory(block: mask.block, use: .cachedMap, halfInPlace: halfInPlace)
+        let qk = try spec.load(halfInPlace: halfInPlace)
+        try MaskMemory.check(input: qk, block: mask.block, use: .cachedMap)
         let bench = try EngineBenchmark(input: qk, block: mask.block, settings: mask.settings,
                                         repeats: `repeat`)
         // Attention on the first heads, under the mask the engine computed.
         var attention: AttentionBenchmark?
         if attentionHeads > 0, qk.v != nil {
             let report = try MaskReport(input: qk, block: mask.block, settings: mask.settings)
-            attention = try AttentionBenchmark(input: qk, map: report.map, mask: report.mask,
+            guard let map = report.map else { preconditionFailure("MaskReport keeps its map by default") }
+            attention = try AttentionBenchmark(input: qk, map: map, mask: report.mask,
                                                heads: Array(0..<min(attentionHeads, qk.heads)), repeats: `repeat`)
         }
         if json {

@@ -8,18 +8,18 @@ import NablaTerminal
 struct ViewSettings: ParsableArguments {
     @OptionGroup var mask: MaskOptions
 
-    @Option(help: "Head to show first, 1-based.")
-    var head: Int = 1
+    @Option(help: "Head to show first: its index in the tensor, 0-based.")
+    var head: Int = 0
 
     func validate() throws {
-        guard head >= 1 else { throw ValidationError("--head \(head) is below 1") }
+        guard head >= 0 else { throw ValidationError("--head \(head) is below 0 (heads are numbered from 0)") }
     }
 
     /// The app's start: what to open and the settings.
     func config(input: InputOptions, theme: Theme, mouse: Bool) throws -> AppConfig {
         let name = try input.spec(orderBlock: mask.block).displayName
         return AppConfig(arguments: input.arguments, inputName: name, block: mask.block, threshold: mask.thresholdOrDefault,
-                         sta: mask.sta, head: head - 1, theme: theme, mouse: mouse)
+                         sta: mask.sta, head: head, theme: theme, mouse: mouse)
     }
 
     /// Opens inputs given in the commands' syntax; `--order block` means block order of `--block`.
@@ -34,7 +34,11 @@ struct ViewSettings: ParsableArguments {
                 throw NablaError(.badArgument, message.split(separator: "\n").first.map(String.init) ?? message)
             }
             do {
-                return try options.spec(orderBlock: orderBlock).load()
+                let spec = try options.spec(orderBlock: orderBlock)
+                try spec.checkMemory(block: orderBlock, use: .cachedMap)
+                let input = try spec.load()
+                try MaskMemory.check(input: input, block: orderBlock, use: .cachedMap)
+                return input
             } catch let error as NablaError {
                 throw error.flagWorded
             }

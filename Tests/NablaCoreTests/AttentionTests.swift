@@ -279,3 +279,14 @@ struct AttentionTests {
         #expect(throws: NablaError.self) { try AttentionOperands.checkMemory(bytes, what: "x") }
     }
 }
+
+/// A float16 or bfloat16 tensor in memory, C order, values uniform in `[-range, range]`.
+func halfTensor(_ name: String, dtype: DType, shape: [Int], range: Float, using rng: inout SeededRandom) -> RawTensor {
+    let bits: [UInt16] = (0..<shape.reduce(1, *)).map { _ in
+        let f = Float.random(in: -range...range, using: &rng)
+        return dtype == .float16 ? floatToHalf(f) : floatToBFloat16(f)
+    }
+    let box = DataBox(bits.withUnsafeBytes { Data($0) })
+    return RawTensor(name: name, dtype: dtype, shape: shape, byteOrder: .native, fortranOrder: false,
+                     bytes: box.bytes, owner: box)
+}

@@ -139,3 +139,30 @@ struct ThresholdCutTests {
         }
     }
 }
+
+@Suite("mask computed head by head")
+struct StreamedMaskTests {
+    @Test("head by head equals all heads at once: mask, margins, statistics, rows")
+    func streamedEqualsKept() throws {
+        let input = randomInput(grid: TokenGrid(t: 3, h: 16, w: 16), heads: 3, headDim: 16, seed: 4)
+        let settings = MaskSettings(threshold: 0.8, sta: STAWindow(wt: 1, wh: 3, ww: 3))
+        let kept = try MaskReport(input: input, block: .nabla, settings: settings)
+        let streamed = try MaskReport(input: input, block: .nabla, settings: settings, keepMap: false)
+        #expect(kept.map != nil && streamed.map == nil)
+        #expect(streamed.mask.kept == kept.mask.kept)
+        #expect(streamed.mask.margin == kept.mask.margin)
+        #expect(streamed.mask.statistics == kept.mask.statistics)
+        #expect(streamed.kvIndices == kept.kvIndices && streamed.kvNumBlocks == kept.kvNumBlocks)
+        #expect(streamed.times.stages.map(\.name) == kept.times.stages.map(\.name))
+    }
+
+    @Test("byte counts with suffixes")
+    func parseBytes() {
+        #expect(MaskMemory.parseBytes("1500") == 1500)
+        #expect(MaskMemory.parseBytes("1.5G") == 1_610_612_736)
+        #expect(MaskMemory.parseBytes("800M") == 838_860_800)
+        #expect(MaskMemory.parseBytes("64KiB") == 65536)
+        #expect(MaskMemory.parseBytes("lots") == nil)
+        #expect(MaskMemory.available(environment: ["NABLA_MEMORY_LIMIT": "2G"])?.bytes == 2_147_483_648)
+    }
+}

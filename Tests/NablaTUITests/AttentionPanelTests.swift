@@ -34,7 +34,7 @@ struct AttentionPanelTests {
         let recall = try #require(panel.recall)
         #expect(recall.recall(slot: 0) <= recall.oracle(slot: 0) + 1e-12 && recall.oracle(slot: 0) <= 1 + 1e-9)
         let text = app.screen.text
-        #expect(text.contains("sparse    12.5  dense     50.0"))
+        #expect(text.contains("sparse    12.50  dense     50.00"))
         #expect(text.contains("speed-up 4.00x  ideal "))
         #expect(text.contains(String(format: "error %.1e", error)))
         #expect(text.contains("recall " + fixed(recall.recall(slot: 0), 3) + " / oracle " + fixed(recall.oracle(slot: 0), 3)))
@@ -52,7 +52,7 @@ struct AttentionPanelTests {
         #expect(app.state.attentionJob != nil)
         // A spinner shows that attention is running.
         let spinner = app.state.theme.glyphs.spinner
-        #expect(app.screen.text.contains("attention, head 2, ms " + String(spinner[app.state.spinner % spinner.count])))
+        #expect(app.screen.text.contains("attention, head 1, ms " + String(spinner[app.state.spinner % spinner.count])))
 
         // A result of the older request arrives late: dropped.
         guard case .computeAttention(let job, _) = effects[0] else { Issue.record("not attention"); return }
@@ -91,19 +91,19 @@ struct AttentionPanelTests {
         #expect(panel.recall?.recall(slot: 0) == want.recall(slot: 0))
     }
 
-    @Test("m switches the map between the pooled estimate and the true block mass")
+    @Test("t switches the map between the pooled estimate and the true block mass")
     func trueMassMap() throws {
         var app = Self.app()
         try app.keys("++++")
         let pooled = app.screen
-        try app.keys("m")
+        try app.keys("t")
         #expect(app.state.showTrueMass)
         let truth = app.screen
         #expect(truth.text.contains("true mass"))
         #expect(!pooled.text.contains("true mass"))
         // Same kept blocks, other colours: the pixels differ where the estimate is off.
         #expect(truth.cells != pooled.cells)
-        try app.keys("m")
+        try app.keys("t")
         #expect(app.screen.text == pooled.text)
     }
 }

@@ -29,7 +29,7 @@ struct RenderSnapshotTests {
         // Keys still work at this size, and growing back shows the app again.
         try app.keys("]")
         app.send(.resize(Size(width: 80, height: 24)))
-        #expect(app.screen.text.contains("head 2/3"))
+        #expect(app.screen.text.contains("head 1 of 3"))
         app.send(.resize(Size(width: 59, height: 24)))
         try app.keys("q")
         #expect(app.state.quitRequested)
@@ -175,7 +175,7 @@ struct RenderSnapshotTests {
         #expect(status.contains("test"))
         #expect(status.contains("4x16x16"))
         #expect(status.contains("thr 0.90"))
-        #expect(status.contains("head 3/3"))
+        #expect(status.contains("head 2 of 3"))
         #expect(status.contains("STA 3x3x3"))
         #expect(status.contains("density "))
         #expect(status.contains("? help"))
@@ -202,5 +202,39 @@ struct ScreenDiffTests {
         var ascii = Screen(size: Size(width: 5, height: 1), ascii: true)
         ascii.put("─│·…▶", x: 0, y: 0)
         #expect(ascii.text == "-|.~>")
+    }
+}
+
+@Suite("Frame-coverage bars")
+struct CoverageBarTests {
+    @Test("bars are scaled to the head's largest share, which the title states; shares of a few percent differ",
+          arguments: [Size(width: 120, height: 40), Size(width: 160, height: 50)])
+    func scaled(size: Size) throws {
+        let app = TestApp.make(size: size)
+        let eighths = Array("▏▎▍▌▋▊▉█")
+        let lines = app.screen.lines
+        let titleLine = try #require(lines.first { $0.contains("frame coverage, head 0") })
+        let scaleText = try #require(titleLine.range(of: #"bars 0–[0-9.]+%"#, options: .regularExpression).map { String(titleLine[$0]) })
+        var rows: [(share: Double, bar: Int)] = []
+        for line in lines {
+            guard let m = line.range(of: #"[▏▎▍▌▋▊▉█]* +[0-9.]+%$"#, options: .regularExpression) else { continue }
+            let tail = line[m]
+            let bar = tail.prefix { eighths.contains($0) }
+            let units = bar.reduce(0) { $0 + eighths.firstIndex(of: $1)! + 1 }
+            let share = Double(tail.drop { !$0.isNumber }.dropLast())!
+            rows.append((share, units))
+        }
+        let tb = try #require(app.state.mask?.statistics.slabs)
+        #expect(rows.count == tb)
+        let maxShare = rows.map(\.share).max()!
+        #expect(scaleText.hasSuffix("\(maxShare < 10 ? String(format: "%.1f", maxShare) : String(Int(maxShare)))%"))
+        // The largest share fills the bar; bars grow with the shares, in proportion.
+        let full = rows.map(\.bar).max()!
+        #expect(rows.filter { $0.share == maxShare }.allSatisfy { $0.bar == full })
+        for a in rows { for b in rows where a.share < b.share { #expect(a.bar <= b.bar) } }
+        for r in rows {
+            let want = r.share / maxShare * Double(full)
+            #expect(abs(Double(r.bar) - want) <= 1 + Double(full) * 0.06, "share \(r.share)%: bar \(r.bar)/\(full)")
+        }
     }
 }

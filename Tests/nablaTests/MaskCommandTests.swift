@@ -138,3 +138,34 @@ struct MaskCommandTests {
         #expect(r.stderr.contains("q") && r.stderr.contains("k"))
     }
 }
+
+/// `nabla mask --all` and `FILE:PREFIX` on a whole-model dump written by PyTorch.
+@Suite("nabla mask on whole-model dumps")
+struct ModelDumpCommandTests {
+    static let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/torch/model.pt").path
+
+    @Test func allPairsWriteFoldersAndModelJSON() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try NablaProcess.run(["mask", Self.model, "--all", "--threshold", "0.6", "--out", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("(4 Q/K pairs)"))
+        #expect(r.stdout.contains("blocks.1.step30"))
+        for prefix in ["blocks.0.step10", "blocks.0.step30", "blocks.1.step10", "blocks.1.step30"] {
+            #expect(FileManager.default.fileExists(atPath: "\(dir)/\(prefix)/mask.npy"), "\(prefix)")
+        }
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/model.json"))) as? [String: Any]
+        #expect((json?["pairs"] as? [Any])?.count == 4)
+        // One pair selected as FILE:PREFIX gives the density model.json lists for it.
+        let one = try NablaProcess.run(["mask", Self.model + ":blocks.1.step10", "--threshold", "0.6", "--json"])
+        #expect(one.status == 0, "\(one.stderr)")
+        let pair = (json?["pairs"] as? [[String: Any]])?[2]
+        #expect(firstJSONNumber(named: "density", in: one.stdout) == pair?["density"] as? Double)
+    }
+
+    @Test func aDumpWithoutAPrefixNamesItsPairs() throws {
+        let r = try NablaProcess.run(["mask", Self.model, "--threshold", "0.6"])
+        MaskCommandTests.expectError(r, contains: "holds 4 Q/K pairs; choose one as \(Self.model):PREFIX")
+    }
+}

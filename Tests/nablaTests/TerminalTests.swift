@@ -174,12 +174,12 @@ struct TerminalTests {
         try tmux.literal(".")
         try tmux.wait("thr 0.91", seconds: 5) { $0.contains("thr 0.91") }
         let done = try tmux.wait("sparse and dense times", seconds: 120) { screen in
-            screen.range(of: #"sparse +\d+\.\d +dense +\d+\.\d"#, options: .regularExpression) != nil
+            screen.range(of: #"sparse +\d+\.\d\d +dense +\d+\.\d\d"#, options: .regularExpression) != nil
                 && screen.range(of: #"speed-up \d+\.\d\dx  ideal \d+\.\d\dx"#, options: .regularExpression) != nil
         }
-        #expect(done.contains("attention, head 1, ms"))
+        #expect(done.contains("attention, head 0, ms"))
         #expect(done.range(of: #"recall 0\.\d{3} / oracle [01]\.\d{3}"#, options: .regularExpression) != nil)
-        try tmux.literal("m")
+        try tmux.literal("t")
         try tmux.wait("the true mass map") { $0.contains("true mass") }
         try tmux.literal("q")
         let end = try tmux.wait("the exit") { $0.contains("EXIT=") && $0.contains("icanon") }

@@ -21,13 +21,10 @@ public enum NPY {
         return try decode(file.bytes, name: path, owner: file)
     }
 
-    /// Validates and decodes the bytes of a whole .npy file.
-    /// - Parameters:
-    ///   - bytes: the complete file; the tensor views a slice of it.
-    ///   - name: the file's name for messages and `RawTensor.name`.
-    ///   - owner: keeps `bytes` alive.
+    /// Validates the magic, version and header at the start of `bytes` (which must
+    /// hold at least the whole header) and returns the header and where the data start.
     /// - Throws: as `read(path:)`.
-    static func decode(_ bytes: UnsafeRawBufferPointer, name: String, owner: AnyObject?) throws -> RawTensor {
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer, name: String) throws -> (NPYHeader, dataStart: Int) {
         func malformed(_ what: String) -> NablaError { NablaError(.malformedFile, "\(name): \(what)") }
         let size = bytes.count
         guard size > 0 else { throw malformed("empty file (0 bytes), not a .npy file") }
@@ -56,12 +53,38 @@ public enum NPY {
         guard dataStart <= size else {
             throw malformed("header length \(headerLength) runs past the end of the file (header would end at byte \(dataStart), file is \(size) bytes)")
         }
-        let header = try NPYHeader.parse(bytes[headerStart..<dataStart], utf8: major == 3, name: name)
+        return (try NPYHeader.parse(bytes[headerStart..<dataStart], utf8: major == 3, name: name), dataStart)
+    }
 
-        guard let (count, byteCount) = TensorIO.checkedSizes(shape: header.shape, itemSize: header.dtype.size) else {
-            throw malformed("shape \(pythonTuple(header.shape)) of \(header.dtype) is too large: element count x \(header.dtype.size) bytes overflows")
+    /// The dtype, shape and data size declared by the NPY header at the start of `prefix`
+    /// (an `.npz` member's first bytes), without the data.
+    /// - Throws: as `read(path:)`, and `.malformedFile` for a shape whose size overflows.
+    static func decodeHeader(_ prefix: [UInt8], name: String) throws -> (DType, [Int], dataBytes: Int) {
+        let (header, _) = try prefix.withUnsafeBytes { try parseHeader($0, name: name) }
+        return (header.dtype, header.shape, try dataSize(header, name: name))
+    }
+
+    /// Bytes of data `header` declares.
+    /// - Throws: `.malformedFile` for a shape whose size overflows.
+    private static func dataSize(_ header: NPYHeader, name: String) throws -> Int {
+        guard let (_, byteCount) = TensorIO.checkedSizes(shape: header.shape, itemSize: header.dtype.size) else {
+            throw NablaError(.malformedFile, "\(name): shape \(pythonTuple(header.shape)) of \(header.dtype) is too large: element count x \(header.dtype.size) bytes overflows")
         }
-        _ = count
+        return byteCount
+    }
+
+    /// Validates and decodes the bytes of a whole .npy file.
+    /// - Parameters:
+    ///   - bytes: the complete file; the tensor views a slice of it.
+    ///   - name: the file's name for messages and `RawTensor.name`.
+    ///   - owner: keeps `bytes` alive.
+    /// - Throws: as `read(path:)`.
+
+    static func decode(_ bytes: UnsafeRawBufferPointer, name: String, owner: AnyObject?) throws -> RawTensor {
+        func malformed(_ what: String) -> NablaError { NablaError(.malformedFile, "\(name): \(what)") }
+        let size = bytes.count
+        let (header, dataStart) = try parseHeader(bytes, name: name)
+        let byteCount = try dataSize(header, name: name)
         let available = size - dataStart
         if available < byteCount {
             throw malformed("data truncated: shape \(pythonTuple(header.shape)) of \(header.dtype) needs \(byteCount) bytes after the header, file has \(available)")

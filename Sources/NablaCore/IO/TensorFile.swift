@@ -1,13 +1,28 @@
-/// A tensor file mapped and validated once: one NPY tensor, or the named tensors and
-/// `__metadata__` of a safetensors file.
+/// A tensor file mapped and validated once: one NPY tensor, the named tensors and
+/// `__metadata__` of a safetensors file, the tensors of a `torch.save` file, or the
+/// arrays of an `.npz` archive.
 ///
-/// The format is decided by content first: the NPY magic means NPY; otherwise a
-/// `.safetensors` name or a header that looks like one (a JSON object after the 8-byte
-/// length) means safetensors; a `.npy` name without the magic is a malformed NPY.
+/// The format is decided by content first: the NPY magic means NPY; a ZIP archive is an
+/// `.npz` when its name ends in `.npz` or every member is a `.npy`, otherwise a
+/// `torch.save` file (which must hold `NAME/data.pkl`); a pickle or tar file named
+/// `.pt`/`.pth`/`.bin` is the legacy torch format (refused, with how to re-save it);
+/// otherwise a `.safetensors` name or a header that looks like one (a JSON object after
+/// the 8-byte length) means safetensors; a `.npy` name without the magic is a
+/// malformed NPY.
 public struct TensorFile: Sendable {
     public enum Content: Sendable {
         case npy(RawTensor)
         case safetensors(SafetensorsFile)
+        case torch(TorchArchive)
+        case npz(NPZArchive)
+    }
+
+    /// A tensor's key, dtype and shape, known before its values are read.
+    public struct Listing: Sendable, Equatable {
+        /// `nil` for a .npy file or a tensor saved alone with `torch.save`.
+        public let key: String?
+        public let dtype: DType
+        public let shape: [Int]
     }
 
     public let path: String
@@ -24,28 +39,64 @@ public struct TensorFile: Sendable {
         let lower = path.lowercased()
         let npyMagic = bytes.count >= NPY.magic.count && Array(bytes.prefix(NPY.magic.count)) == NPY.magic
         let looksSafetensors = bytes.count >= 9 && bytes[8] == UInt8(ascii: "{")
+        let zipMagic = bytes.count >= 4 && bytes[0] == 0x50 && bytes[1] == 0x4B && (bytes[2] == 3 || bytes[2] == 5)
+        if zipMagic && !npyMagic {
+            let zip = try ZipContainer(path: path, file: file)
+            let isNPZ = lower.hasSuffix(".npz")
+                || (!zip.members.isEmpty && zip.members.allSatisfy { $0.path.hasSuffix(".npy") })
+            return TensorFile(path: path, byteCount: bytes.count,
+                              content: isNPZ ? .npz(try NPZArchive(zip: zip)) : .torch(try TorchArchive(zip: zip)))
+        }
+        let torchName = [".pt", ".pth", ".bin", ".ckpt"].contains { lower.hasSuffix($0) }
+        let pickleMagic = bytes.count >= 2 && bytes[0] == 0x80 && (2...5).contains(bytes[1])
+        let tarMagic = bytes.count >= 262 && Array(bytes[257..<262]) == Array("ustar".utf8)
+        if !npyMagic && (torchName && (pickleMagic || tarMagic) || lower.hasSuffix(".npz")) {
+            throw NablaError(.unsupported, lower.hasSuffix(".npz")
+                ? "\(path): not a ZIP archive, so not an .npz file"
+                : "\(path): legacy torch.save format (PyTorch before 1.6, or _use_new_zipfile_serialization=False), which nabla does not read; re-save it with a current PyTorch: torch.save(torch.load(PATH, weights_only=True), NEW_PATH)")
+        }
+        if torchName && !looksSafetensors && !npyMagic {
+            throw NablaError(.unsupported, "\(path): not a torch.save file (no ZIP signature at the start)")
+        }
         if npyMagic || (lower.hasSuffix(".npy") && !lower.hasSuffix(".safetensors")) {
             return TensorFile(path: path, byteCount: bytes.count, content: .npy(try NPY.decode(bytes, name: path, owner: file)))
         }
         guard lower.hasSuffix(".safetensors") || looksSafetensors else {
-            throw NablaError(.unsupported, "\(path): neither a .npy file (no \\x93NUMPY magic) nor a .safetensors file")
+            throw NablaError(.unsupported, "\(path): neither a .npy file (no \\x93NUMPY magic) nor a .safetensors file, an .npz or a torch.save archive")
         }
         return TensorFile(path: path, byteCount: bytes.count,
                           content: .safetensors(try SafetensorsFile.decode(bytes, path: path, owner: file)))
     }
 
-    /// `"npy"` or `"safetensors"`.
+    /// `"npy"`, `"safetensors"`, `"torch"` or `"npz"`.
     public var format: String {
         switch content {
         case .npy: "npy"
         case .safetensors: "safetensors"
+        case .torch: "torch"
+        case .npz: "npz"
         }
     }
 
-    /// The safetensors file's keys in file order; `nil` for a .npy file.
+    /// The keys in file order (a tensor saved alone with `torch.save` has key `""`);
+    /// `nil` for a .npy file.
     public var keys: [String]? {
-        if case .safetensors(let st) = content { return st.keys }
-        return nil
+        switch content {
+        case .npy: nil
+        case .safetensors(let st): st.keys
+        case .torch(let t): t.keys
+        case .npz(let z): z.keys
+        }
+    }
+
+    /// Every tensor's key, dtype and shape, in file order, without reading values.
+    public var listing: [Listing] {
+        switch content {
+        case .npy(let t): [Listing(key: nil, dtype: t.dtype, shape: t.shape)]
+        case .safetensors(let st): zip(st.keys, st.tensors).map { Listing(key: $0, dtype: $1.dtype, shape: $1.shape) }
+        case .torch(let t): t.entries.map { Listing(key: $0.key.isEmpty ? nil : $0.key, dtype: $0.dtype, shape: $0.shape) }
+        case .npz(let z): z.entries.map { Listing(key: $0.key, dtype: $0.dtype, shape: $0.shape) }
+        }
     }
 
     /// The safetensors file's `__metadata__`; empty for a .npy file.
@@ -66,15 +117,25 @@ public struct TensorFile: Sendable {
             return tensor
         case .safetensors(let st):
             if let key { return try st.tensor(key) }
-            switch st.tensors.count {
-            case 1:
-                return st.tensors[0]
-            case 0:
-                throw NablaError(.missingTensor, "\(path) holds no tensors")
-            default:
-                throw NablaError(.missingTensor,
-                    "\(path) holds \(st.tensors.count) tensors; name one as \(path):KEY (available: \(TensorIO.keyList(st.keys)))")
-            }
+            return try st.tensor(onlyKey(st.keys))
+        case .torch(let t):
+            return try t.tensor(key ?? onlyKey(t.keys))
+        case .npz(let z):
+            return try z.tensor(key ?? onlyKey(z.keys))
+        }
+    }
+
+    /// The one key of a file holding one tensor.
+    /// - Throws: `NablaError.missingTensor` when it holds none or several.
+    private func onlyKey(_ keys: [String]) throws -> String {
+        switch keys.count {
+        case 1:
+            return keys[0]
+        case 0:
+            throw NablaError(.missingTensor, "\(path) holds no tensors")
+        default:
+            throw NablaError(.missingTensor,
+                "\(path) holds \(keys.count) tensors; name one as \(path):KEY (available: \(TensorIO.keyList(keys)))")
         }
     }
 }

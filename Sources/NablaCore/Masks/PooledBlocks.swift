@@ -27,6 +27,21 @@ public struct PooledBlocks: Sendable {
         ka = PooledBlocks.pool(input.k, gather: gather, blocks: blocks)
     }
 
+    /// The pooled vectors of head `h` alone.
+    public func head(_ h: Int) -> PooledBlocks {
+        let size = blocks.count * headDim
+        return PooledBlocks(blocks: blocks, heads: 1, headDim: headDim,
+                            qa: Array(qa[(h * size)..<((h + 1) * size)]), ka: Array(ka[(h * size)..<((h + 1) * size)]))
+    }
+
+    init(blocks: BlockGrid, heads: Int, headDim: Int, qa: [Double], ka: [Double]) {
+        self.blocks = blocks
+        self.heads = heads
+        self.headDim = headDim
+        self.qa = qa
+        self.ka = ka
+    }
+
     private static func pool(_ x: HeadTokens, gather: [Int32], blocks: BlockGrid) -> [Double] {
         let n = blocks.count, d = x.headDim, bs = blocks.block.tokens, heads = x.heads
         var out = [Double](repeating: 0, count: heads * n * d)

@@ -47,3 +47,28 @@ extension PooledMap {
                          statistics: stats, times: times)
     }
 }
+
+extension PooledMap {
+    /// The cut of every row by a full stable sort and sequential running sums (what the
+    /// engine did before `ThresholdCut`): the same kept blocks as `cut(_:)` without STA.
+    /// `nabla bench` times it as the same-run baseline of the selection cut.
+    /// - Complexity: O(heads * N^2) with a radix sort per row.
+    public func cutBySorting(threshold: Double) -> [UInt8] {
+        let n = self.n
+        var kept = [UInt8](repeating: 0, count: heads * n * n)
+        let cutAt = 1.0 - threshold
+        let chunks = Parallel.chunks(heads * n, minChunk: 16)
+        kept.withUnsafeMutableBufferPointer { keptP in
+            probs.withUnsafeBufferPointer { probsP in
+                Parallel.forEach(chunks.count) { item in
+                    let rowCut = ThresholdCut(n: n)
+                    defer { rowCut.deallocate() }
+                    for row in chunks[item] {
+                        _ = rowCut.exactCut(probsP.baseAddress! + row * n, cutAt: cutAt, into: keptP.baseAddress! + row * n)
+                    }
+                }
+            }
+        }
+        return kept
+    }
+}

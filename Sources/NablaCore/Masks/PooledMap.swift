@@ -34,6 +34,14 @@ public final class PooledMap: @unchecked Sendable {
         return PooledMap(blocks: blocks, heads: pooled.heads, probs: probs, times: times)
     }
 
+    /// The map of already pooled vectors (all their heads), timing `map` only.
+    /// - Complexity: O(heads * N^2 * D).
+    public static func compute(_ pooled: PooledBlocks) -> PooledMap {
+        var times = StageTimes()
+        let probs = times.measure("map") { blockProbabilities(pooled) }
+        return PooledMap(blocks: pooled.blocks, heads: pooled.heads, probs: probs, times: times)
+    }
+
     /// A map from given probabilities, `[heads, N, N]`, each row in `[0, 1]` summing to
     /// about 1 (tests cut hand-made rows through it).
     init(blocks: BlockGrid, heads: Int, probs: [Double], times: StageTimes = StageTimes()) {

@@ -24,6 +24,8 @@ struct ThresholdCut {
     let sums: UnsafeMutablePointer<Double>
     /// `[N]`: the boundary bucket's blocks, then (exact path) the sorted row.
     let order: UnsafeMutablePointer<Int32>
+    /// `[N]`: each block's bucket, from the counting pass.
+    let bucketOf: UnsafeMutablePointer<UInt16>
     let sorter: RowSorter
     /// Fast-path decisions closer than this to `1 - thr` go to the exact path.
     let tolerance: Double
@@ -41,6 +43,7 @@ struct ThresholdCut {
         sums = .allocate(capacity: Self.buckets)
         sums.initialize(repeating: 0, count: Self.buckets)
         order = .allocate(capacity: max(n, 1))
+        bucketOf = .allocate(capacity: max(n, 1))
         sorter = RowSorter(n: n)
         tolerance = Double(4 * n + 2 * Self.buckets + 64) * 0x1p-53
     }
@@ -49,6 +52,7 @@ struct ThresholdCut {
         counts.deallocate()
         sums.deallocate()
         order.deallocate()
+        bucketOf.deallocate()
         sorter.deallocate()
     }
 
@@ -81,6 +85,7 @@ struct ThresholdCut {
         for b in 0..<n {
             let v = p[b]
             let k = Self.bucket(v)
+            bucketOf[b] = UInt16(truncatingIfNeeded: k)
             counts[k] &+= 1
             sums[k] += v
             lo = Swift.min(lo, k)
@@ -117,10 +122,12 @@ struct ThresholdCut {
         }
         guard cutAt - below > tol else { return exactCut(p, cutAt: cutAt, into: out) }
         // The boundary bucket in exact (value, index) order.
-        var m = 0
-        for b in 0..<n where Self.bucket(p[b]) == j {
-            order[m] = Int32(truncatingIfNeeded: b)
-            m += 1
+        let m = Int(counts[j])
+        var filled = 0
+        let boundaryKey = UInt16(truncatingIfNeeded: j)
+        for b in 0..<n where bucketOf[b] == boundaryKey {
+            order[filled] = Int32(truncatingIfNeeded: b)
+            filled += 1
         }
         var boundary = UnsafeMutableBufferPointer(start: order, count: m)
         boundary.sort { x, y in
@@ -141,7 +148,7 @@ struct ThresholdCut {
         if position >= 1, position - 1 <= n - 2 { margin = Swift.min(margin, abs(c - cutAt)) }
         if position <= n - 2 { margin = Swift.min(margin, abs(next - cutAt)) }
         guard abs(margin - BlockMask.ambiguousMargin) > tol else { return exactCut(p, cutAt: cutAt, into: out) }
-        for b in 0..<n { out[b] = Self.bucket(p[b]) > j ? 1 : 0 }
+        for b in 0..<n { out[b] = bucketOf[b] > boundaryKey ? 1 : 0 }
         for i in local..<m { out[Int(order[i])] = 1 }
         return margin
     }

@@ -108,8 +108,8 @@ public struct AttentionReport: Sendable {
         let rates: [(String, JSON)] = times.stages.compactMap { s in gflops(s.name).map { (s.name, .number(round3($0))) } }
         var fields: [(String, JSON)] = [
             ("input", .string(inputName)),
-            ("grid", .array([.int(blocks.grid.t), .int(blocks.grid.h), .int(blocks.grid.w)])),
-            ("block", .array([.int(blocks.block.bt), .int(blocks.block.bh), .int(blocks.block.bw)])),
+            ("grid", JSON.triple(blocks.grid.t, blocks.grid.h, blocks.grid.w)),
+            ("block", JSON.triple(blocks.block.bt, blocks.block.bh, blocks.block.bw)),
             ("n", .int(blocks.count)),
             ("num_heads", .int(self.heads)),
             ("head_dim", .int(headDim)),

@@ -30,7 +30,7 @@ public struct SampleSummary: Sendable {
             "scene      sky, sun, panning striped hills, a bouncing ball, a car; \(scene.frameCount) frames of \(scene.pixelHeight)x\(scene.pixelWidth) px",
             "latent     \(ProceduralScene.channels) channels, \(scene.latentFrames)x\(scene.latentHeight)x\(scene.latentWidth) (T x H x W): 4x in time, \(ProceduralScene.renderScale) px per voxel in space",
             "stand-in   patch \(options.patch) -> token grid \(grid) (\(grid.tokens) tokens), \(options.heads) heads, head dim \(options.headDim), seed \(options.seed)",
-            blocks.map { "blocks     \(block) -> block grid \($0), N = \($0.count)" } ?? "blocks     grid \(grid) is not divisible by block \(block)",
+            blocks.map { "blocks     \(block) -> block grid \($0), N = \($0.count)" } ?? "blocks     grid \(grid) is not divisible by block \(block); blocks that divide it: \(BlockShape.dividing(grid).map(\.description).joined(separator: ", "))",
             "generated  in \(fixed(generationMs, 1)) ms",
             "",
             "head  recipe",
