@@ -118,6 +118,15 @@ public struct AppState: Sendable {
     public var pinnedTimes: StageTimes?
     public var quitRequested: Bool
 
+    /// Sparse and dense attention, error and recall of the current head (the timing panel).
+    public var attention: AttentionPanel?
+    /// The attention stages running, for the progress indication.
+    public var attentionJob: Job?
+    /// The generation of the newest attention request; older results are dropped.
+    public var attentionGeneration: Int
+    /// The block map shows the true block mass instead of the pooled estimate.
+    public var showTrueMass: Bool
+
     public init(config: AppConfig) {
         theme = config.theme
         keymap = .standard
@@ -140,6 +149,8 @@ public struct AppState: Sendable {
         mapTimes = StageTimes()
         cutTimes = StageTimes()
         quitRequested = false
+        attentionGeneration = 0
+        showTrueMass = false
         initialArguments = config.arguments
     }
 

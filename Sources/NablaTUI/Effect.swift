@@ -12,6 +12,9 @@ public enum Effect: Sendable {
     /// Load an input with the loader, then build its map with `block` (or the first
     /// standard shape that divides its grid).
     case loadInput(arguments: [String], block: BlockShape, generation: Int)
+    /// One stage of the timing panel's attention for one head; attention jobs have their
+    /// own generations (`AppState.attentionGeneration`), so they never cancel map jobs.
+    case computeAttention(AttentionJob, generation: Int)
     /// Compute the density of every head of every pair of a whole-model dump.
     case surveyModel(pairs: DumpPairs, block: BlockShape, settings: MaskSettings, generation: Int)
     /// Write the mask of `input` with `block` and `settings` to `directory`: the files
@@ -22,9 +25,62 @@ public enum Effect: Sendable {
     /// The generation of a job effect.
     public var generation: Int? {
         switch self {
-        case .computeMap(_, _, let g), .loadInput(_, _, let g), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, let g): g
+        case .computeMap(_, _, let g), .loadInput(_, _, let g), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, let g),
+             .computeAttention(_, let g): g
         case .quit: nil
         }
+    }
+
+    /// Whether the effect is attention work (its own queue and generations).
+    public var isAttention: Bool {
+        if case .computeAttention = self { return true }
+        return false
+    }
+}
+
+/// What the timing panel needs computed for head `head`: the true block mass (recall and
+/// oracle), block-sparse attention under `mask`, or dense attention.
+public struct AttentionJob: Sendable {
+    public enum Stage: Sendable, Hashable { case recall, sparse, dense }
+
+    /// What a stage produced: its result and the kernel's wall time in ms (packing
+    /// excluded), or why there is none.
+    public enum Outcome: Sendable {
+        case done(AttentionWorkResult, ms: Double)
+        case cancelled
+        case failed(String)
+    }
+
+    public var input: QKInput
+    public var blocks: BlockGrid
+    public var head: Int
+    public var mask: BlockMask
+    public var stage: Stage
+
+    /// Runs the stage on one head.
+    func perform(isCancelled: () -> Bool) -> JobOutcome {
+        .attention(stage, outcome(isCancelled: isCancelled))
+    }
+
+    func outcome(isCancelled: () -> Bool) -> Outcome {
+        if isCancelled() { return .cancelled }
+        let ops: AttentionOperands
+        do {
+            ops = try AttentionOperands(input: input, blocks: blocks, heads: [head])
+        } catch {
+            return .failed((error as? NablaError)?.message ?? "\(error)")
+        }
+        let work: AttentionWork
+        switch stage {
+        case .recall: work = .trueBlockMass
+        case .sparse: work = .sparse(KeptKeyBlocks(mask))
+        case .dense: work = .dense
+        }
+        let start = ContinuousClock.now
+        guard let result = ops.compute(work, isCancelled: isCancelled) else { return .cancelled }
+        let d = ContinuousClock.now - start
+        let ms = Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15
+        return .done(result, ms: ms)
     }
 }
 
@@ -39,6 +95,9 @@ public enum JobOutcome: Sendable {
     /// The files a save wrote, and where.
     case saved([String], directory: String)
     case failed(String)
+    /// One attention stage of the timing panel (always this case, even when cancelled or
+    /// failed, so it is never taken for a map job of the same generation number).
+    case attention(AttentionJob.Stage, AttentionJob.Outcome)
     /// The job saw that it had become stale and stopped.
     case cancelled
 }
@@ -56,6 +115,8 @@ public enum Jobs {
             case .saveMask(let input, let block, let settings, let directory, _):
                 let report = try MaskReport(input: input, block: block, settings: settings)
                 return .saved(try report.write(to: directory), directory: directory)
+            case .computeAttention(let job, _):
+                return job.perform(isCancelled: isCancelled)
             case .computeMap(let input, let block, _):
                 guard let map = try PooledMap.compute(input, block: block, isCancelled: isCancelled) else { return .cancelled }
                 return .computed(map)

@@ -1,5 +1,7 @@
 /// The app without a terminal: jobs run at once, in order, so the result is
-/// deterministic. Used by `nabla render` and by tests.
+/// deterministic. Used by `nabla render` and by tests. While keys are pressed in a row,
+/// attention jobs wait until the last key, and only the newest request runs (as in the
+/// app, where newer requests cancel older ones).
 public struct HeadlessApp {
     public var state: AppState
     public let loader: InputLoader
@@ -19,14 +21,31 @@ public struct HeadlessApp {
 
     /// Presses `keys` in order; stops after a quit.
     public mutating func press(_ keys: [Key]) {
+        deferAttention = true
         for key in keys where !state.quitRequested { send(.key(key)) }
+        deferAttention = false
+        let held = deferred
+        deferred = []
+        run(held)
     }
+
+    /// Attention effects held back while keys are pressed in a row.
+    var deferred: [Effect] = []
+    var deferAttention = false
 
     mutating func run(_ effects: [Effect]) {
         var queue = effects
         while !queue.isEmpty {
             let effect = queue.removeFirst()
             guard let generation = effect.generation else { continue }
+            if effect.isAttention {
+                // Only the newest attention request counts.
+                guard generation == state.attentionGeneration else { continue }
+                if deferAttention {
+                    deferred = deferred.filter { $0.generation == generation } + [effect]
+                    continue
+                }
+            }
             let outcome = Jobs.perform(effect, loader: loader)
             queue += reduce(&state, .jobFinished(generation: generation, outcome: outcome))
         }

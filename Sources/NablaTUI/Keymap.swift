@@ -20,6 +20,8 @@ public enum Action: Hashable, Sendable {
     /// Opens the selected pair and head (model view: `<Enter>`, which its title names,
     /// or a click; not in the keymap, whose help must fit 80x24).
     case select
+    /// Switches the block map between the pooled estimate and the true block mass.
+    case toggleTrueMass
     case toggleHelp
     case openPrompt
     /// Back: closes help, leaves the prompt or the heads overview, clears a message.
@@ -84,6 +86,7 @@ public struct Keymap: Sendable {
         Binding(chars("n"), .changePair(1), "next pair (layer/step)"),
         Binding(chars("p"), .changePair(-1), "previous pair"),
         Binding(chars("m"), .toggleModel, "model view (density)"),
+        Binding(chars("t"), .toggleTrueMass, "pooled / true mass map"),
         Binding(chars(":"), .openPrompt, "command prompt"),
         Binding(chars("?"), .toggleHelp, "help (<Esc> closes)"),
         Binding([.escape], .cancel, "back (help, overview)"),

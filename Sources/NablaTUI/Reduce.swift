@@ -18,7 +18,10 @@ public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
         state.size = size
         effects = []
     case .tick:
-        if state.job != nil { state.spinner &+= 1 }
+        if state.job != nil || state.attentionJob != nil { state.spinner &+= 1 }
+        effects = []
+    case .jobFinished(let generation, .attention(let stage, let outcome)):
+        state.applyAttention(stage, outcome, generation: generation)
         effects = []
     case .jobFinished(let generation, let outcome):
         if generation == state.fallbackLoad?.generation {
@@ -36,7 +39,7 @@ public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
         effects = state.keyEvent(key)
     }
     state.keepCursorInView()
-    return effects
+    return effects + state.refreshAttention()
 }
 
 extension AppState {
@@ -113,6 +116,11 @@ extension AppState {
             recut()
         case .toggleOverview:
             overview.toggle()
+        case .toggleTrueMass:
+            showTrueMass.toggle()
+            if showTrueMass && attention?.mass == nil {
+                message = .info("the true block mass is being computed; the map shows it when it is ready")
+            }
         case .changePair(let d):
             return openPair((pairs?.index ?? 0) + d)
         case .toggleModel:
@@ -319,6 +327,8 @@ extension AppState {
             message = .error(text)
         case .cancelled:
             requestedBlock = block
+        case .attention:
+            preconditionFailure("attention outcomes go to applyAttention")
         }
     }
 

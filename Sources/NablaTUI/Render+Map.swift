@@ -25,7 +25,8 @@ struct PixelGrid {
 
     /// - Complexity: O(visible blocks / 8) for pooled views (kept flags are summed eight
     ///   at a time), O(pixels) otherwise.
-    init(map: PooledMap, mask: BlockMask, head: Int, view: Viewport) {
+    /// `trueMass`: colour by the head's true block mass (slot 0) instead of the pooled map.
+    init(map: PooledMap, mask: BlockMask, head: Int, view: Viewport, trueMass: TrueBlockMass? = nil) {
         let n = map.n
         let w = view.drawnWidth, h = view.drawnHeight
         width = w
@@ -34,9 +35,9 @@ struct PixelGrid {
         let colRanges = (0..<w).map { view.blocks(pixel: $0, from: view.origin.key) }
         var out = [Pixel](repeating: .none, count: w * h)
         var counts = [Int](repeating: 0, count: w)
-        map.probs.withUnsafeBufferPointer { probs in
+        (trueMass?.mass ?? map.probs).withUnsafeBufferPointer { probs in
             mask.kept.withUnsafeBufferPointer { kept in
-                let p = probs.baseAddress! + head * n * n
+                let p = probs.baseAddress! + (trueMass == nil ? head * n * n : 0)
                 let k = UnsafeRawPointer(kept.baseAddress! + head * n * n)
                 for py in 0..<h {
                     let rows = view.blocks(pixel: py, from: view.origin.query)
@@ -173,7 +174,8 @@ extension Renderer {
         let perSlab = map.blocks.blocksPerSlab
         let rows = view.visibleRows, cols = view.visibleColumns
         let position = "q \(view.origin.query)–\(view.origin.query + rows - 1) k \(view.origin.key)–\(view.origin.key + cols - 1)"
-        let title = "head \(head) of \(map.heads) · \(percent(mask.statistics.density[head])) kept · "
+        let shown = !state.showTrueMass ? "" : state.attention?.mass != nil ? "true mass · " : "true mass … · "
+        let title = "head \(head) of \(map.heads) · \(shown)\(percent(mask.statistics.density[head])) kept · "
             + "\(view.scaleText) · \(position)"
         screen.put(" " + title, in: l.title, style: titleStyle, ellipsis: g.ellipsis)
 
@@ -229,7 +231,8 @@ extension Renderer {
             }
         }
 
-        let grid = PixelGrid(map: map, mask: mask, head: head, view: view)
+        let trueMass = state.showTrueMass ? state.attention.flatMap { $0.head == head ? $0.mass : nil } : nil
+        let grid = PixelGrid(map: map, mask: mask, head: head, view: view, trueMass: trueMass)
         let cursor = cursorX.flatMap { x in cursorY.map { (x: x, y: $0) } }
         drawPixels(grid, in: l.mapArea, cursor: cursor)
         let below = l.mapArea.y + (view.drawnHeight + pr - 1) / pr

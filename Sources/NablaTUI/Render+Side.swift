@@ -40,8 +40,9 @@ extension Renderer {
         screen.put("row \(count)/\(map.n) kept · mass " + fixed(mass, 3), in: rect, row: 4, ellipsis: g.ellipsis)
     }
 
-    /// Stage times of the last recomputation. Attention timing (sparse against dense)
-    /// will get its own section below this one; this section shows stage times only.
+    /// Stage times of the last recomputation, then the current head's attention: sparse
+    /// and dense time, the speed-up against the ideal 1/density, the error of sparse
+    /// against dense (with V) and the recall of the mask with its oracle.
     mutating func drawTiming(_ rect: Rect) {
         guard !rect.isEmpty else { return }
         heading("time of last recompute, ms", in: rect)
@@ -54,6 +55,29 @@ extension Renderer {
         for i in 0..<3 {
             screen.put(entry(left[i]) + "  " + entry(right[i]), in: rect, row: i + 1, ellipsis: g.ellipsis)
         }
+        guard rect.height >= ScreenLayout.timingHeight, let panel = state.attention else { return }
+        var title = "attention, head \(panel.head), ms"
+        if state.attentionJob != nil { title += " " + String(g.spinner[state.spinner % g.spinner.count]) }
+        heading(title, in: Rect(x: rect.x, y: rect.y + 4, width: rect.width, height: rect.height - 4))
+        // Pinned times (tests, documentation) replace the measured ones.
+        let sparseMs = state.pinnedTimes.map { $0["sparse"] } ?? panel.sparseMs
+        let denseMs = state.pinnedTimes.map { $0["dense"] } ?? panel.denseMs
+        func ms(_ x: Double?) -> String {
+            guard panel.hasValues else { return "no V" }
+            return x.map { fixed($0, 2) } ?? "…"
+        }
+        screen.put("sparse".rightPadded(to: 7) + ms(sparseMs).leftPadded(to: 8) + "  " + "dense".rightPadded(to: 6)
+                   + ms(denseMs).leftPadded(to: 9), in: rect, row: 5, ellipsis: g.ellipsis)
+        var speed = "speed-up " + (sparseMs.flatMap { s in denseMs.map { d in fixed(d / max(s, 1e-9), 2) + "x" } } ?? "–")
+        if let density = panel.density, density > 0 { speed += "  ideal " + fixed(1 / density, 2) + "x" }
+        screen.put(speed, in: rect, row: 6, ellipsis: g.ellipsis)
+        var quality = panel.hasValues ? "error " + (panel.error.map { String(format: "%.1e", $0) } ?? "…") + "  " : ""
+        if let recall = panel.recall {
+            quality += "recall " + fixed(recall.recall(slot: 0), 3) + " / oracle " + fixed(recall.oracle(slot: 0), 3)
+        } else {
+            quality += "recall …"
+        }
+        screen.put(quality, in: rect, row: 7, ellipsis: g.ellipsis)
     }
 
     /// The Tb x Tb frame coverage of the current head as a heatmap (values when each cell

@@ -10,7 +10,9 @@ public struct ScreenLayout: Sendable, Equatable {
     public static let minimum = Size(width: 60, height: 16)
     static let gutterWidth = 4
     static let infoHeight = 5
-    static let timingHeight = 4
+    static let timingHeight = 8
+    /// The timing section without its attention rows.
+    static let stageTimingHeight = 4
 
     public let size: Size
     public let tooSmall: Bool
@@ -73,6 +75,9 @@ public struct ScreenLayout: Sendable, Equatable {
         (info, rest) = rest.splitTop(ScreenLayout.infoHeight)
         if rest.height >= ScreenLayout.timingHeight {
             (timing, rest) = rest.splitTop(ScreenLayout.timingHeight)
+        } else if rest.height >= ScreenLayout.stageTimingHeight {
+            // Room for the mask stages only, not the attention rows.
+            (timing, rest) = rest.splitTop(ScreenLayout.stageTimingHeight)
         } else {
             timing = .zero
         }

@@ -6,11 +6,15 @@ import Synchronization
 /// to the main loop: outcomes wait under a mutex, and a byte on the wake pipe says so.
 ///
 /// A job is cancelled (between engine stages) as soon as a newer generation exists.
+/// Attention jobs run on a queue of their own with their own generations, so the timing
+/// panel's work never delays or cancels a map.
 final class JobQueue: Sendable {
     private let finished = Mutex<[(generation: Int, outcome: JobOutcome)]>([])
     private let newest = Atomic<Int>(0)
     private let kept = Atomic<Int>(-1)
+    private let newestAttention = Atomic<Int>(0)
     private let queue = DispatchQueue(label: "nabla.jobs", qos: .userInitiated)
+    private let attentionQueue = DispatchQueue(label: "nabla.attention", qos: .userInitiated)
     private let wake: WakePipe
     private let loader: InputLoader
 
@@ -26,8 +30,24 @@ final class JobQueue: Sendable {
         newest.store(generation, ordering: .relaxed)
     }
 
+    /// The app's current attention generation: older attention jobs stop early.
+    func setNewestAttention(_ generation: Int) {
+        newestAttention.store(generation, ordering: .relaxed)
+    }
+
     func submit(_ effect: Effect) {
         guard let generation = effect.generation else { return }
+        if effect.isAttention {
+            newestAttention.store(generation, ordering: .relaxed)
+            attentionQueue.async { [self] in
+                let outcome = Jobs.perform(effect, loader: loader) {
+                    self.newestAttention.load(ordering: .relaxed) != generation
+                }
+                finished.withLock { $0.append((generation, outcome)) }
+                wake.wake()
+            }
+            return
+        }
         newest.store(generation, ordering: .relaxed)
         queue.async { [self] in
             let outcome = Jobs.perform(effect, loader: loader) { self.isStale(generation) }

@@ -125,6 +125,7 @@ struct EventLoop {
     mutating func dispatch(_ effects: [Effect]) {
         // The fallback is marked wanted before a new job can make it look stale.
         jobs.setNewest(state.generation, keeping: state.fallbackLoad?.generation)
+        jobs.setNewestAttention(state.attentionGeneration)
         for effect in effects { jobs.submit(effect) }
     }
 

@@ -225,6 +225,22 @@ struct AttentionTests {
         #expect(one == Array(both[(both.count / 2)...]))
     }
 
+    @Test("float16 and bfloat16 Q/K read in place attend exactly as their widened copies",
+          arguments: [DType.float16, .bfloat16])
+    func halfInPlace(dtype: DType) throws {
+        let shape = [2, 2, 8, 8, 40]
+        var rng = SeededRandom(seed: 12)
+        func tensor(_ name: String) -> RawTensor { halfTensor(name, dtype: dtype, shape: shape, range: 2, using: &rng) }
+        let q = tensor("q"), k = tensor("k"), v = tensor("v")
+        let layout = try QKLayout(shape: shape, name: "q", options: LayoutOptions())
+        let half = try QKInput.from(q: q, k: k, v: v, layout: layout, vLayout: layout, name: "h", halfInPlace: true)
+        let wide = try QKInput.from(q: q, k: k, v: v, layout: layout, vLayout: layout, name: "w")
+        #expect(wide.q.element == .float32)
+        let blocks = try BlockGrid(grid: half.grid, block: BlockShape(bt: 1, bh: 4, bw: 4))
+        let kept = KeptKeyBlocks(kept: Self.randomMask(heads: 2, n: blocks.count, density: 0.4, seed: 3), heads: 2, n: blocks.count)
+        #expect(try AttentionOperands(input: half, blocks: blocks).sparse(kept) == AttentionOperands(input: wide, blocks: blocks).sparse(kept))
+    }
+
     @Test("the vector exp2 is within 3 ulp of exp2, and gives 0 for -inf")
     func exp2Accuracy() {
         var worst: Float = 0
@@ -262,4 +278,15 @@ struct AttentionTests {
         #expect(bytes > 400 << 30)
         #expect(throws: NablaError.self) { try AttentionOperands.checkMemory(bytes, what: "x") }
     }
+}
+
+/// A float16 or bfloat16 tensor in memory, C order, values uniform in `[-range, range]`.
+func halfTensor(_ name: String, dtype: DType, shape: [Int], range: Float, using rng: inout SeededRandom) -> RawTensor {
+    let bits: [UInt16] = (0..<shape.reduce(1, *)).map { _ in
+        let f = Float.random(in: -range...range, using: &rng)
+        return dtype == .float16 ? floatToHalf(f) : floatToBFloat16(f)
+    }
+    let box = DataBox(bits.withUnsafeBytes { Data($0) })
+    return RawTensor(name: name, dtype: dtype, shape: shape, byteOrder: .native, fortranOrder: false,
+                     bytes: box.bytes, owner: box)
 }

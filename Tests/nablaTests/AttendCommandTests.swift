@@ -115,6 +115,24 @@ struct AttendCommandTests {
         #expect(r.stderr.contains("[\(shape)]") && r.stderr.contains("[2, 24, 24]"), "\(r.stderr)")
     }
 
+    @Test("a mask with a value other than 0/1, or a row keeping nothing, is refused naming the place")
+    func badMaskValues() throws {
+        let dir = Fixtures.path("golden/nabla-plus-sta")
+        let tmp = try Fixtures.temporaryDirectory("attend-mask")
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        var kept = try NPY.read(path: "\(dir)/expected/mask.npy").int64s().map { UInt8($0) }
+        let inputs = ["attend", "\(dir)/q.npy", "\(dir)/k.npy", "\(dir)/v.npy", "--mask"]
+        kept[24 * 24 + 5] = 2
+        try NPY.write(kept, shape: [2, 24, 24], to: "\(tmp)/two.npy")
+        let two = try NablaProcess.run(inputs + ["\(tmp)/two.npy"])
+        #expect(two.status != 0 && two.stderr.contains("two.npy") && two.stderr.contains("[1, 0, 5]"), "\(two.stderr)")
+        kept[24 * 24 + 5] = 1
+        for b in 0..<24 { kept[3 * 24 + b] = 0 }
+        try NPY.write(kept, shape: [2, 24, 24], to: "\(tmp)/empty.npy")
+        let empty = try NablaProcess.run(inputs + ["\(tmp)/empty.npy"])
+        #expect(empty.status != 0 && empty.stderr.contains("head 0, query block 3 keeps no key block"), "\(empty.stderr)")
+    }
+
     @Test("recall of an all-ones mask is 1")
     func allOnesRecall() throws {
         let dir = Fixtures.path("golden/thr-one")

@@ -143,7 +143,8 @@ struct TerminalTests {
         let low = try tmux.wait("thr 0.50") { $0.contains("thr 0.50") }
         try tmux.literal(":thr 0.95")
         try tmux.keys("Enter")
-        let high = try tmux.wait("thr 0.95") { $0.contains("thr 0.95") }
+        // Not while the prompt still shows ':thr 0.95' (Enter not yet handled on a busy machine).
+        let high = try tmux.wait("thr 0.95") { $0.contains("thr 0.95") && !$0.contains(":thr 0.95") }
         let d1 = try #require(statusDensity(low)), d2 = try #require(statusDensity(high))
         #expect(d2 > d1)
 
@@ -161,6 +162,28 @@ struct TerminalTests {
         let end = try tmux.wait("the exit") { $0.contains("EXIT=") && $0.contains("icanon") }
         #expect(end.contains("EXIT=0"))
         #expect(terminalRestored(end))
+    }
+
+    @Test("the timing panel shows sparse and dense attention times and the speed-up for the sample; keys answer meanwhile")
+    func attentionPanel() throws {
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        try tmux.start(nablaCommand())
+        try tmux.wait("the map", seconds: 60) { statusDensity($0) != nil }
+        // A key while attention runs is answered at once (the threshold in the status line).
+        try tmux.literal(".")
+        try tmux.wait("thr 0.91", seconds: 5) { $0.contains("thr 0.91") }
+        let done = try tmux.wait("sparse and dense times", seconds: 120) { screen in
+            screen.range(of: #"sparse +\d+\.\d\d +dense +\d+\.\d\d"#, options: .regularExpression) != nil
+                && screen.range(of: #"speed-up \d+\.\d\dx  ideal \d+\.\d\dx"#, options: .regularExpression) != nil
+        }
+        #expect(done.contains("attention, head 0, ms"))
+        #expect(done.range(of: #"recall 0\.\d{3} / oracle [01]\.\d{3}"#, options: .regularExpression) != nil)
+        try tmux.literal("t")
+        try tmux.wait("the true mass map") { $0.contains("true mass") }
+        try tmux.literal("q")
+        let end = try tmux.wait("the exit") { $0.contains("EXIT=") && $0.contains("icanon") }
+        #expect(end.contains("EXIT=0"))
     }
 
     @Test("Ctrl-C exits with the terminal restored")

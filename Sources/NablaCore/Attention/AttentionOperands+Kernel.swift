@@ -1,5 +1,18 @@
 import Foundation
 
+/// Work a front can ask of `AttentionOperands.compute(_:threads:isCancelled:)`.
+public enum AttentionWork: Sendable {
+    case sparse(KeptKeyBlocks)
+    case dense
+    case trueBlockMass
+}
+
+/// What `AttentionOperands.compute` produced: `[slots, S, D]` outputs or the mass map.
+public enum AttentionWorkResult: Sendable {
+    case output([Float])
+    case mass(TrueBlockMass)
+}
+
 /// The outputs of one kernel run over the packed heads.
 struct AttentionRun {
     /// `[slots, S, D]` float32 in the input's token order, or `nil` without V.
@@ -53,12 +66,37 @@ extension AttentionOperands {
         4 * Double(headDim) * Double(tokensPerBlock * tokensPerBlock) * Double(keptBlocks)
     }
 
+    /// One stage of work for a front that may abandon it (the terminal app): `nil` when
+    /// `isCancelled` turned true before the work was done (polled before every query block).
+    /// - Precondition: V for `.sparse` and `.dense`.
+    public func compute(_ work: AttentionWork, threads: Int? = nil, isCancelled: () -> Bool) -> AttentionWorkResult? {
+        let r: AttentionRun?
+        switch work {
+        case .sparse(let kept):
+            precondition(hasValues, "sparse attention needs V")
+            r = run(kept: kept, values: true, recordMass: false, threads: threads, isCancelled: isCancelled)
+            return r.map { .output($0.output!) }
+        case .dense:
+            precondition(hasValues, "dense attention needs V")
+            r = run(kept: nil, values: true, recordMass: false, threads: threads, isCancelled: isCancelled)
+            return r.map { .output($0.output!) }
+        case .trueBlockMass:
+            r = run(kept: nil, values: false, recordMass: true, threads: threads, isCancelled: isCancelled)
+            return r.map { .mass(TrueBlockMass(heads: heads, n: n, mass: $0.blockMass!)) }
+        }
+    }
+
     // MARK: - The run
 
     /// `threads`: how many threads to spread the work over (all cores when `nil`); 1 runs
     /// on the calling thread. Every output row is computed the same way whatever the
     /// split, so results do not depend on it.
     func run(kept: KeptKeyBlocks?, values: Bool, recordMass: Bool, threads: Int?) -> AttentionRun {
+        run(kept: kept, values: values, recordMass: recordMass, threads: threads, isCancelled: { false })!
+    }
+
+    func run(kept: KeptKeyBlocks?, values: Bool, recordMass: Bool, threads: Int?,
+             isCancelled: () -> Bool) -> AttentionRun? {
         let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         let n = self.n, slots = heads.count, d = headDim, s = tokens
         let all = (0..<n).map { Int32(truncatingIfNeeded: $0) }
@@ -78,10 +116,11 @@ extension AttentionOperands {
             withOptionalMutablePointer(&mass) { massOut in
                 all.withUnsafeBufferPointer { allP in
                   (kept?.indices ?? []).withUnsafeBufferPointer { idx in
-                    let work: (Int) -> Void = { item in
+                    func work(_ item: Int) {
                         let ws = Workspace(rows: self.rowsPerBlock, width: self.valueWidth, n: n, mass: recordMass)
                         defer { ws.deallocate() }
                         for i in chunks[item] {
+                            if isCancelled() { return }
                             let slot = i / n, a = i % n
                             if let kept {
                                 let row = self.heads[slot] * n + a
@@ -103,6 +142,7 @@ extension AttentionOperands {
                 }
             }
         }
+        if isCancelled() { return nil }
         return AttentionRun(output: output, blockMass: mass)
     }
 

@@ -83,16 +83,19 @@ public final class AttentionOperands: @unchecked Sendable {
                 let slot = item / n, block = item % n, h = heads[slot]
                 let qDst = q.buffer.baseAddress! + (slot * n + block) * bq * d
                 let kDst = kT.buffer.baseAddress! + (slot * n + block) * d * bk
+                let qs = UnsafeMutablePointer<Float>.allocate(capacity: d)
+                let ks = UnsafeMutablePointer<Float>.allocate(capacity: d)
+                defer { qs.deallocate(); ks.deallocate() }
                 for i in 0..<b {
                     let s = Int(rows[block * b + i])
-                    let qs = qIn.row(h, s), ks = kIn.row(h, s)
+                    qIn.copyRow(h, s, into: qs)
+                    kIn.copyRow(h, s, into: ks)
                     for j in 0..<d {
                         qDst[i * d + j] = qs[j] * scale
                         kDst[j * bk + i] = ks[j]
                     }
                     if let v, let vIn {
-                        let vDst = v.buffer.baseAddress! + ((slot * n + block) * bk + i) * dv
-                        vDst.update(from: vIn.row(h, s), count: d)
+                        vIn.copyRow(h, s, into: v.buffer.baseAddress! + ((slot * n + block) * bk + i) * dv)
                     }
                 }
             }
@@ -130,4 +133,23 @@ func roundUp(_ x: Int, _ m: Int) -> Int { (x + m - 1) / m * m }
 func milliseconds(since start: ContinuousClock.Instant) -> Double {
     let d = ContinuousClock.now - start
     return Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15
+}
+
+extension HeadTokens {
+    /// Copies the `D` values of token `s` of head `h` into `out` as `Float`, whatever the
+    /// element type (16-bit views are widened exactly).
+    func copyRow(_ h: Int, _ s: Int, into out: UnsafeMutablePointer<Float>) {
+        switch element {
+        case .float32:
+            out.update(from: row(h, s), count: headDim)
+        case .float16:
+            let r = rawRow(h, s)
+            for j in 0..<headDim { out[j] = halfToFloat(r.loadUnaligned(fromByteOffset: 2 * j, as: UInt16.self)) }
+        case .bfloat16:
+            let r = rawRow(h, s)
+            for j in 0..<headDim {
+                out[j] = Float(bitPattern: UInt32(r.loadUnaligned(fromByteOffset: 2 * j, as: UInt16.self)) << 16)
+            }
+        }
+    }
 }

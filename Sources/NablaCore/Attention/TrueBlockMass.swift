@@ -9,11 +9,25 @@ public struct TrueBlockMass: Sendable {
     public let n: Int
     public let mass: [Double]
 
+    /// `[slots, N, N]`: per row, running sums of the masses sorted descending (the oracle
+    /// of a row keeping `k` blocks is entry `k - 1`).
+    let descendingSums: [Double]
+
+    /// - Complexity: O(slots * N^2 log N), to sort each row once for the oracle.
     public init(heads: [Int], n: Int, mass: [Double]) {
         precondition(mass.count == heads.count * n * n, "mass must be [slots, N, N]")
         self.heads = heads
         self.n = n
         self.mass = mass
+        var sums = [Double](repeating: 0, count: mass.count)
+        for row in 0..<(heads.count * n) {
+            var c = 0.0
+            for (i, x) in mass[(row * n)..<((row + 1) * n)].sorted(by: >).enumerated() {
+                c += x
+                sums[row * n + i] = c
+            }
+        }
+        descendingSums = sums
     }
 
     /// The mass of slot `slot`, query block `a`, key block `b`.
@@ -22,21 +36,39 @@ public struct TrueBlockMass: Sendable {
     }
 
     /// Recall and oracle of `kept` (rows of every input head) for each packed head.
-    /// - Complexity: O(slots * N^2 log N) (each row sorted for the oracle).
+    /// - Complexity: O(slots * N + kept blocks).
     public func recall(of kept: KeptKeyBlocks) -> AttentionRecall {
         precondition(kept.n == n, "the mask's block count must match the map's")
+        return recall { h, a, add in
+            let r = h * n + a
+            for i in 0..<Int(kept.count[r]) { add(Int(kept.indices[r * n + i])) }
+        }
+    }
+
+    /// Recall and oracle of `mask` for each packed head.
+    /// - Complexity: O(slots * N^2).
+    public func recall(of mask: BlockMask) -> AttentionRecall {
+        precondition(mask.n == n, "the mask's block count must match the map's")
+        return recall { h, a, add in
+            for b in 0..<n where mask.isKept(head: h, query: a, key: b) { add(b) }
+        }
+    }
+
+    /// `forKept(head, a, add)` calls `add(b)` for every kept key block `b` of row `a`.
+    private func recall(_ forKept: (Int, Int, (Int) -> Void) -> Void) -> AttentionRecall {
         var recall = [Double](repeating: 0, count: heads.count * n)
         var oracle = [Double](repeating: 0, count: heads.count * n)
         for (slot, h) in heads.enumerated() {
             for a in 0..<n {
-                let row = Array(mass[((slot * n + a) * n)..<((slot * n + a + 1) * n)])
-                let r = h * n + a
-                let count = Int(kept.count[r])
-                var got = 0.0
-                for i in 0..<count { got += row[Int(kept.indices[r * n + i])] }
-                let best = row.sorted(by: >).prefix(count).reduce(0, +)
+                let row = (slot * n + a) * n
+                var got = 0.0, count = 0
+                forKept(h, a) { b in
+                    got += mass[row + b]
+                    count += 1
+                }
                 recall[slot * n + a] = got
-                oracle[slot * n + a] = Swift.max(best, got)
+                // Rounding can put a sum of the same blocks in another order a hair below.
+                oracle[slot * n + a] = count > 0 ? Swift.max(descendingSums[row + count - 1], got) : 0
             }
         }
         return AttentionRecall(heads: heads, n: n, perQueryBlock: recall, oraclePerQueryBlock: oracle)

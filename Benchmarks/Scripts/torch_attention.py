@@ -14,7 +14,7 @@ Both sides are timed in this run, as medians of --repeat runs of the kernel alon
 the same number of threads (torch.set_num_threads = the cores nabla uses).
 
     swift build -c release          # or NABLA_TARGET_CPU=znver4 ... for AVX-512
-    python3 Benchmarks/torch_attention.py --nabla .build/release/nabla
+    python3 Benchmarks/Scripts/torch_attention.py --nabla .build/release/nabla
 """
 import argparse
 import json
