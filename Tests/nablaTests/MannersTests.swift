@@ -93,18 +93,9 @@ struct MoreMannersTests {
     func sampleNeedsOut() throws {
         let dir = try Fixtures.temporaryDirectory("nabla-sample-cwd")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let process = Process()
-        process.executableURL = NablaProcess.executable
-        process.arguments = ["sample"]
-        process.currentDirectoryURL = URL(fileURLWithPath: dir)
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 64)
-        #expect(text.hasPrefix("error: say where to write the sample files with --out DIR"))
+        let r = try NablaProcess.run(["sample"], directory: dir)
+        #expect(r.status == 64)
+        #expect(r.stderr.hasPrefix("error: say where to write the sample files with --out DIR"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
     }
 

@@ -35,22 +35,9 @@ struct PermissionTests {
     func maskUnreadable() throws {
         let (dir, q, k) = try files()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let nabla = NablaProcess.executable.path
-        let process = Process()
-        if getuid() == 0, let setpriv = Self.setpriv {
-            process.executableURL = URL(fileURLWithPath: setpriv)
-            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", nabla, "mask", q, k, "--threshold", "0.5"]
-        } else {
-            process.executableURL = URL(fileURLWithPath: nabla)
-            process.arguments = ["mask", q, k, "--threshold", "0.5"]
-        }
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 1)
-        #expect(text == "error: \(q): cannot open: Permission denied\n")
+        let asNobody = getuid() == 0 ? Self.setpriv.map { [$0, "--reuid=65534", "--regid=65534", "--clear-groups"] } ?? [] : []
+        let r = try NablaProcess.run(["mask", q, k, "--threshold", "0.5"], launcher: asNobody)
+        #expect(r.status == 1)
+        #expect(r.stderr == "error: \(q): cannot open: Permission denied\n")
     }
 }

@@ -20,11 +20,15 @@ enum NablaProcess {
         return dir.appendingPathComponent("nabla")
     }
 
-    /// Runs `nabla arguments...` to completion with `environment` added.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    /// Runs `nabla arguments...` to completion with `environment` added, in `directory`
+    /// (the test's own when `nil`), through `launcher` when given (e.g. `setpriv ...`,
+    /// which then runs nabla).
+    static func run(_ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
+                    launcher: [String] = []) throws -> Result {
         let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+        process.executableURL = launcher.first.map { URL(fileURLWithPath: $0) } ?? executable
+        process.arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [executable.path] + arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         process.environment = env
