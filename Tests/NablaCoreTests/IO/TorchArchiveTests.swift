@@ -132,6 +132,18 @@ struct TorchArchiveTests {
         }
     }
 
+    @Test func inflatingChecksTheMemoryFirst() throws {
+        // The deflated q of arrays_compressed.npz inflates to 32,896 bytes.
+        let path = Self.file("arrays_compressed.npz")
+        let zip = try ZipContainer(path: path, file: MappedFile(path: path))
+        let q = try #require(zip.member("q.npy"))
+        #expect(q.isCompressed && q.uncompressedSize == 32_896)
+        expectNablaError(.tooLarge, ["arrays_compressed.npz:q.npy", "needs", "more than the", "NABLA_MEMORY_LIMIT"]) {
+            try zip.bytes(of: q, limit: 1 << 20, available: (10_000, "NABLA_MEMORY_LIMIT"))
+        }
+        #expect(try zip.bytes(of: q, limit: 1 << 20, available: (40_000, "NABLA_MEMORY_LIMIT")).0.count == 32_896)
+    }
+
     @Test func truncationsOfATorchFileNeverCrash() throws {
         let bytes = try Fixture.bytes(Self.file("single.pt"))
         let dir = try TempDir()
