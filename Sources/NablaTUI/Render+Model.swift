@@ -38,6 +38,12 @@ extension Renderer {
                               selected: p == survey.pair && h == survey.head)
             }
         }
+        // The keys, under the last row when there is room.
+        let below = area.y + 1 + min(geo.visibleRows, pairs.prefixes.count) + 1
+        if below < area.maxY {
+            screen.put("arrows move the selection", in: Rect(x: area.x + 1, y: below, width: area.width - 1, height: 1),
+                       style: mutedStyle, ellipsis: g.ellipsis)
+        }
         drawModelLegend(survey: survey, pairs: pairs, density: density)
     }
 

@@ -5,7 +5,7 @@ import NablaCore
 struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample",
-        abstract: "Write the sample files (a latent, a small latent, a Q/K dump) that Samples/ holds.",
+        abstract: "Write the sample files (a latent, a small latent, a Q/K dump, a whole-model dump) that Samples/ holds.",
         discussion: """
         Every file is generated from nabla's procedural scene and stand-in layer, the same way \
         each time: 'nabla sample --out Samples' regenerates the committed Samples/ byte for byte.

@@ -81,6 +81,13 @@ struct ModelViewTests {
         }
         #expect(density[2].reduce(0, +) < density[0].reduce(0, +), "sharper layers are sparser")
         expectSnapshot(app.screen, "model-mono-100x30")
+        var colour = try Self.makeApp(mode: .palette256)
+        defer { try? FileManager.default.removeItem(at: colour.1) }
+        try colour.0.keys("mjj]")
+        // Cells coloured by density on the kept ramp, the selected one in reverse video.
+        expectSnapshot(colour.0.screen, "model-256-100x30", roles: true)
+        let cells = colour.0.screen.cells
+        #expect(cells.contains { $0.attributes.contains(.reverse) && $0.background != .normal })
         // Down to blocks.1, right to head 2, open it.
         try app.keys("j]]<Enter>")
         #expect(app.state.model == nil)

@@ -16,12 +16,12 @@ extension TerminalTests {
         try tmux.literal("pp")
         try tmux.wait("the last pair, wrapping", seconds: 30) { $0.contains("model.safetensors:blocks.2.step40") }
         try tmux.literal("m")
-        let model = try tmux.wait("the model view", seconds: 60) { $0.contains("6 pairs x 4 heads") && $0.contains("blocks.1.step10") && $0.contains("%") }
+        let model = try tmux.wait("the model view", seconds: 60) { $0.contains("model · 6") && $0.contains("blocks.1.step10") && $0.contains("%") }
         #expect(model.contains("blocks.0.step10") && model.contains("blocks.2.step40"))
         // From the open pair (the last row) up two rows and one head right, then open it.
         try tmux.keys("Up", "Up", "Right", "Enter")
         let opened = try tmux.wait("pair blocks.1.step40, head 1", seconds: 30) {
-            $0.contains("model.safetensors:blocks.1.step40") && !$0.contains("6 pairs x 4 heads") && statusDensity($0) != nil
+            $0.contains("model.safetensors:blocks.1.step40") && !$0.contains("model · 6") && statusDensity($0) != nil
         }
         #expect(opened.contains("head 1 of 4"), "head 1, by its tensor index in the status line")
         try tmux.literal("q")

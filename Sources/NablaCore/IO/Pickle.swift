@@ -114,13 +114,44 @@ struct PickleReader {
         self.name = name
     }
 
-    /// Reads the pickle up to STOP and returns the value it leaves.
+    /// Reads the pickle up to STOP and passes the value it leaves to `use`; the value's
+    /// containers are emptied afterwards (see `dismantle`), so `use` extracts what it needs.
     /// - Throws: `NablaError.malformedFile` for a truncated or inconsistent pickle,
     ///   `.unsupported` for an opcode or global outside the allowed set.
     /// - Complexity: O(bytes).
-    static func read(_ bytes: UnsafeRawBufferPointer, name: String) throws -> Value {
+    static func read<T>(_ bytes: UnsafeRawBufferPointer, name: String, _ use: (Value) throws -> T) throws -> T {
         var reader = PickleReader(bytes: bytes, name: name)
-        return try reader.run()
+        // Whatever the pickle built, used or not, is taken apart without recursion after use.
+        defer {
+            // Move everything out of the reader first, so `all` holds the only references.
+            var all = reader.stack + Array(reader.memo.values)
+            reader.stack = []
+            reader.memo = [:]
+            dismantle(&all)
+        }
+        return try use(try reader.run())
+    }
+
+    /// Releases `values` and everything they hold one level at a time, so a hostile
+    /// pickle's million-deep nesting cannot overflow the stack when it is freed (Swift
+    /// releases nested arrays and objects recursively). `work` must hold the only
+    /// references to the values (a tuple cannot be emptied, only let go of after its
+    /// items); lists and dicts are emptied.
+    /// - Complexity: O(values reachable).
+    static func dismantle(_ work: inout [Value]) {
+        while let v = work.popLast() {
+            switch v {
+            case .tuple(let items):
+                work += items
+            case .list(let c), .dict(let c):
+                work += c.items
+                for (key, value) in c.pairs { work += [key, value] }
+                c.items = []
+                c.pairs = []
+            default:
+                break
+            }
+        }
     }
 
     private func malformed(_ what: String, at offset: Int) -> NablaError {

@@ -66,9 +66,10 @@ public struct TorchArchive: @unchecked Sendable {
             byteOrder = .little
         }
         let (bytes, _) = try zip.bytes(of: pickle, limit: Self.maxPickleSize)
-        let root = try PickleReader.read(bytes, name: "\(path):\(pickle.path)")
         var found: [(String, PickleReader.TensorRef)] = []
-        try Self.collect(root, key: nil, depth: 0, into: &found, path: path)
+        try PickleReader.read(bytes, name: "\(path):\(pickle.path)") { root in
+            try Self.collect(root, key: nil, depth: 0, into: &found, path: path)
+        }
         var entries: [Entry] = []
         var byKey: [String: Int] = [:]
         var checked: [String: Int] = [:]

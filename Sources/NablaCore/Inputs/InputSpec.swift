@@ -119,11 +119,12 @@ public struct InputSpec: Sendable, Equatable {
         }
     }
 
-    /// The spec with a `.file` source resolved into `.tensors` (a safetensors file
-    /// holding `q` and `k`, with `v` when it has one) or `.latent` (anything else);
-    /// other sources unchanged. Reads only the file's header.
-    /// - Throws: `NablaError` from opening the file; `.missingTensor` for a safetensors
-    ///   file holding several tensors but not `q` and `k`.
+    /// The spec with a `.file` source resolved into `.tensors` (a file holding `q` and
+    /// `k`, with `v` when it has one, or a whole-model dump of one pair) or `.latent` (a
+    /// file holding one tensor), and a `FILE:PREFIX` naming a pair of a whole-model dump
+    /// into that pair's `.tensors`; other sources unchanged. Reads only headers.
+    /// - Throws: `NablaError` from opening the file; `.missingTensor` for a file holding
+    ///   several tensors but not `q` and `k`, or several Q/K pairs (naming them).
     public func resolved() throws -> InputSpec {
         var spec = self
         spec.source = try resolved(files: OpenedFiles())
@@ -142,9 +143,9 @@ public struct InputSpec: Sendable, Equatable {
                 return try pairSource(ModelDump(path: src.path, files: files, axes: layout.axes).pair(prefix))
             }
             let keys = try files.file(src.path).keys ?? []
+            if keys.contains(prefix) { return source }
             let dump = try ModelDump(path: src.path, files: files, axes: layout.axes)
-            if keys.contains(prefix) || !dump.pairs.contains(where: { $0.prefix == prefix }) { return source }
-            return try pairSource(dump.pair(prefix))
+            return dump.pairs.contains { $0.prefix == prefix } ? try pairSource(dump.pair(prefix)) : source
         case .file(let path):
             if ModelDump.isDirectory(path) {
                 return try onlyPair(ModelDump(path: path, files: files, axes: layout.axes))

@@ -132,6 +132,18 @@ struct TorchArchiveTests {
         }
     }
 
+    @Test func inflatingChecksTheMemoryFirst() throws {
+        // The deflated q of arrays_compressed.npz inflates to 32,896 bytes.
+        let path = Self.file("arrays_compressed.npz")
+        let zip = try ZipContainer(path: path, file: MappedFile(path: path))
+        let q = try #require(zip.member("q.npy"))
+        #expect(q.isCompressed && q.uncompressedSize == 32_896)
+        expectNablaError(.tooLarge, ["arrays_compressed.npz:q.npy", "needs", "more than the", "NABLA_MEMORY_LIMIT"]) {
+            try zip.bytes(of: q, limit: 1 << 20, available: (10_000, "NABLA_MEMORY_LIMIT"))
+        }
+        #expect(try zip.bytes(of: q, limit: 1 << 20, available: (40_000, "NABLA_MEMORY_LIMIT")).0.count == 32_896)
+    }
+
     @Test func truncationsOfATorchFileNeverCrash() throws {
         let bytes = try Fixture.bytes(Self.file("single.pt"))
         let dir = try TempDir()
@@ -145,8 +157,11 @@ struct TorchArchiveTests {
 /// The restricted pickle reader on hand-written pickles.
 @Suite("Restricted pickle reader")
 struct PickleReaderTests {
-    static func read(_ bytes: [UInt8]) throws -> PickleReader.Value {
-        try bytes.withUnsafeBytes { try PickleReader.read($0, name: "p.pkl") }
+    /// Reads `bytes` and returns what `inspect` makes of the value (the value's
+    /// containers are emptied after it).
+    @discardableResult
+    static func read<T>(_ bytes: [UInt8], _ inspect: (PickleReader.Value) throws -> T = { _ in () }) throws -> T {
+        try bytes.withUnsafeBytes { try PickleReader.read($0, name: "p.pkl", inspect) }
     }
 
     static func global(_ module: String, _ name: String) -> [UInt8] {
@@ -161,20 +176,23 @@ struct PickleReaderTests {
         p += [UInt8(ascii: "X"), 2, 0, 0, 0, 0xC3, 0xA9, UInt8(ascii: "e")]
         p += [0x8C, 1, UInt8(ascii: "b"), UInt8(ascii: "G")] + withUnsafeBytes(of: (1.5).bitPattern.bigEndian) { Array($0) }
         p += [0x85, UInt8(ascii: "u"), UInt8(ascii: ".")]
-        guard case .dict(let d) = try Self.read(p) else { Issue.record("not a dict"); return }
-        #expect(d.pairs.count == 2)
-        guard case .list(let l) = d.pairs[0].value else { Issue.record("not a list"); return }
-        let items = l.items.map { v -> String in
-            switch v {
-            case .int(let i): "\(i)"
-            case .bool(let b): "\(b)"
-            case .none: "None"
-            case .string(let s): s
-            default: "?"
+        // Inspected inside the closure: the containers are emptied after it.
+        let (items, second) = try Self.read(p) { v -> ([String], Double?) in
+            guard case .dict(let d) = v, d.pairs.count == 2, case .list(let l) = d.pairs[0].value else { return ([], nil) }
+            let items = l.items.map { v -> String in
+                switch v {
+                case .int(let i): "\(i)"
+                case .bool(let b): "\(b)"
+                case .none: "None"
+                case .string(let s): s
+                default: "?"
+                }
             }
+            guard case .tuple(let t) = d.pairs[1].value, case .float(let f) = t[0] else { return (items, nil) }
+            return (items, f)
         }
         #expect(items == ["1", "-2", "300", "true", "None", "é"])
-        guard case .tuple(let t) = d.pairs[1].value, case .float(1.5) = t[0] else { Issue.record("tuple"); return }
+        #expect(second == 1.5)
     }
 
     @Test func refusedGlobalsAndCalls() {
@@ -219,11 +237,27 @@ struct PickleReaderTests {
         // l = []; l.append(l): EMPTY_LIST BINPUT 0 BINGET 0 APPEND STOP reads (the list
         // is shared through the memo) ...
         let p: [UInt8] = [0x80, 2, UInt8(ascii: "]"), UInt8(ascii: "q"), 0, UInt8(ascii: "h"), 0, UInt8(ascii: "a"), UInt8(ascii: ".")]
-        guard case .list(let l) = try Self.read(p), case .list(let inner) = l.items[0] else { Issue.record("not a list"); return }
-        #expect(l === inner)
+        let same = try Self.read(p) { v -> Bool in
+            guard case .list(let l) = v, case .list(let inner) = l.items[0] else { return false }
+            return l === inner
+        }
+        #expect(same)
         // ... and inside a torch.save archive the walk over it stops at the depth limit.
         expectNablaError(.malformedFile, ["self_list.pt", "nest deeper than 64"]) {
             try TensorFile.open(path: TorchArchiveTests.file("bad/self_list.pt"))
         }
+    }
+
+    @Test func aMillionDeepNestingIsFreedWithoutOverflowingTheStack() {
+        // None wrapped in a million TUPLE1s.
+        var p: [UInt8] = [0x80, 2, UInt8(ascii: "N")] + [UInt8](repeating: 0x85, count: 1_000_000) + [UInt8(ascii: ".")]
+        #expect((try? Self.read(p) { _ in true }) == true)
+        // A chain of 300,000 lists, each appended into the one below it.
+        let n = 300_000
+        p = [0x80, 2] + [UInt8](repeating: UInt8(ascii: "]"), count: n) + [UInt8](repeating: UInt8(ascii: "a"), count: n - 1) + [UInt8(ascii: ".")]
+        #expect((try? Self.read(p) { _ in true }) == true)
+        // The same chain left on the stack by a failure is freed as well.
+        p.removeLast()
+        expectNablaError(.malformedFile, ["ends without STOP"]) { try Self.read(p) }
     }
 }
