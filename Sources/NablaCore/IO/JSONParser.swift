@@ -32,6 +32,9 @@ struct JSONParser {
         var message: String
         /// Byte offset into the parsed text.
         var offset: Int
+        /// Set by `parseTopLevelObject` when the text is valid JSON but not an object:
+        /// what it is instead ("an array").
+        var topLevelKind: String?
     }
 
     static let maxDepth = 64
@@ -51,6 +54,47 @@ struct JSONParser {
         skipWhitespace()
         guard pos == bytes.count else { throw fail("unexpected \(describe(pos)) after the end of the JSON value") }
         return value
+    }
+
+    /// Parses one object surrounded only by whitespace, handing each member to `body` as
+    /// soon as it is parsed, so that a large header is never held as one tree.
+    /// - Throws: `Failure` for text that is not JSON or not an object (`topLevelKind`
+    ///   set), and whatever `body` throws.
+    mutating func parseTopLevelObject(_ body: (String, JSONValue) throws -> Void) throws {
+        skipWhitespace()
+        guard peek == UInt8(ascii: "{") else {
+            let value = try parseWhole()
+            var failure = fail("not an object", at: 0)
+            failure.topLevelKind = value.kind
+            throw failure
+        }
+        pos += 1
+        depth = 1
+        var seen: Set<String> = []
+        skipWhitespace()
+        if peek == UInt8(ascii: "}") {
+            pos += 1
+        } else {
+            while true {
+                skipWhitespace()
+                let keyStart = pos
+                guard peek == UInt8(ascii: "\"") else { throw fail("expected a string key but found \(describe(pos))") }
+                let key = try parseString()
+                guard seen.insert(key).inserted else { throw fail("duplicate key \"\(TensorIO.shown(key))\"", at: keyStart) }
+                skipWhitespace()
+                guard peek == UInt8(ascii: ":") else { throw fail("expected ':' after key \"\(TensorIO.shown(key))\" but found \(describe(pos))") }
+                pos += 1
+                skipWhitespace()
+                try body(key, try parseValue())
+                skipWhitespace()
+                if peek == UInt8(ascii: "}") { pos += 1; break }
+                guard peek == UInt8(ascii: ",") else { throw fail("expected ',' or '}' but found \(describe(pos))") }
+                pos += 1
+            }
+        }
+        depth = 0
+        skipWhitespace()
+        guard pos == bytes.count else { throw fail("unexpected \(describe(pos)) after the end of the JSON value") }
     }
 
     private func fail(_ message: String, at offset: Int? = nil) -> Failure {

@@ -9,36 +9,48 @@ public enum NPY {
     /// Headers longer than this are refused (NumPy writes well under 1 KiB).
     static let maxHeaderLength = 1 << 20
 
-    /// Reads a .npy file (memory-mapped). Versions 1.0, 2.0, 3.0; '<' '>' '|' '=' byte orders;
+    /// Reads a .npy file. Versions 1.0, 2.0, 3.0; '<' '>' '|' '=' byte orders;
     /// descr f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1 (and '?'); C and Fortran order.
     ///
-    /// The returned tensor is named `path` as given and views the mapped file.
+    /// The returned tensor is named `path` as given and owns a copy of the data
+    /// (`FileBytes`: never a mapping, so a later change on disk cannot crash nabla).
     /// - Throws: `NablaError.fileUnreadable` when the file cannot be opened or is not a
     ///   regular file, `.malformedFile` when its bytes break the format, `.unsupported`
     ///   for other versions and dtypes.
     public static func read(path: String) throws -> RawTensor {
-        let file = try MappedFile(path: path)
-        return try decode(file.bytes, name: path, owner: file)
+        let file = try FileBytes(path: path)
+        return try entry(in: file).load(from: file)
     }
 
-    /// Validates and decodes the bytes of a whole .npy file.
+    /// Validates and decodes the bytes of a whole .npy file held in memory.
     /// - Parameters:
     ///   - bytes: the complete file; the tensor views a slice of it.
     ///   - name: the file's name for messages and `RawTensor.name`.
     ///   - owner: keeps `bytes` alive.
     /// - Throws: as `read(path:)`.
     static func decode(_ bytes: UnsafeRawBufferPointer, name: String, owner: AnyObject?) throws -> RawTensor {
+        let source = MemoryBytes(bytes, path: name, owner: owner)
+        return try entry(in: source).load(from: source)
+    }
+
+    /// Reads and validates the magic, version and header of the .npy file in `source`
+    /// (not its data) and says where the data lies.
+    /// - Throws: as `read(path:)`.
+    /// - Complexity: O(header length).
+    public static func entry(in source: ByteSource) throws -> TensorEntry {
+        let name = source.path
         func malformed(_ what: String) -> NablaError { NablaError(.malformedFile, "\(name): \(what)") }
-        let size = bytes.count
+        let size = source.size
         guard size > 0 else { throw malformed("empty file (0 bytes), not a .npy file") }
-        let prefix = Array(bytes.prefix(magic.count))
+        let (start, startOwner) = try source.bytes(0..<min(size, 12))
+        let prefix = Array(start.prefix(magic.count))
         guard prefix == Array(magic.prefix(prefix.count)) else {
             throw malformed("not a .npy file: starts with \(hex(prefix)), expected \(hex(magic)) (\\x93NUMPY)")
         }
         guard size >= 8 else {
             throw malformed("truncated .npy file: \(size) bytes, too short for the magic and version (8 bytes)")
         }
-        let major = bytes[6], minor = bytes[7]
+        let major = start[6], minor = start[7]
         guard (1...3).contains(major), minor == 0 else {
             throw NablaError(.unsupported, "\(name): unsupported .npy format version \(major).\(minor) (nabla reads 1.0, 2.0 and 3.0)")
         }
@@ -47,8 +59,9 @@ public enum NPY {
             throw malformed("truncated .npy file: \(size) bytes, too short for the version \(major).0 header length field (\(headerStart) bytes)")
         }
         let headerLength = major == 1
-            ? Int(UInt16(bytes[8]) | UInt16(bytes[9]) << 8)
-            : Int(UInt32(bytes[8]) | UInt32(bytes[9]) << 8 | UInt32(bytes[10]) << 16 | UInt32(bytes[11]) << 24)
+            ? Int(UInt16(start[8]) | UInt16(start[9]) << 8)
+            : Int(UInt32(start[8]) | UInt32(start[9]) << 8 | UInt32(start[10]) << 16 | UInt32(start[11]) << 24)
+        withExtendedLifetime(startOwner) {}
         guard headerLength <= maxHeaderLength else {
             throw malformed("header length \(headerLength) exceeds the \(maxHeaderLength)-byte limit")
         }
@@ -56,22 +69,23 @@ public enum NPY {
         guard dataStart <= size else {
             throw malformed("header length \(headerLength) runs past the end of the file (header would end at byte \(dataStart), file is \(size) bytes)")
         }
-        let header = try NPYHeader.parse(bytes[headerStart..<dataStart], utf8: major == 3, name: name)
-
-        guard let (count, byteCount) = TensorIO.checkedSizes(shape: header.shape, itemSize: header.dtype.size) else {
-            throw malformed("shape \(pythonTuple(header.shape)) of \(header.dtype) is too large: element count x \(header.dtype.size) bytes overflows")
+        let (headerBytes, headerOwner) = try source.bytes(headerStart..<dataStart)
+        let header = try withExtendedLifetime(headerOwner) {
+            try NPYHeader.parse(headerBytes, utf8: major == 3, name: name)
         }
-        _ = count
+        let shown = TensorIO.shapeText(header.shape, python: true)
+        guard let (_, byteCount) = TensorIO.checkedSizes(shape: header.shape, itemSize: header.dtype.size) else {
+            throw malformed("shape \(shown) of \(header.dtype) is too large: element count x \(header.dtype.size) bytes overflows")
+        }
         let available = size - dataStart
         if available < byteCount {
-            throw malformed("data truncated: shape \(pythonTuple(header.shape)) of \(header.dtype) needs \(byteCount) bytes after the header, file has \(available)")
+            throw malformed("data truncated: shape \(shown) of \(header.dtype) needs \(byteCount) bytes after the header, file has \(available)")
         }
         if available > byteCount {
-            throw malformed("\(available - byteCount) trailing bytes after the data: shape \(pythonTuple(header.shape)) of \(header.dtype) needs \(byteCount) bytes, file has \(available)")
+            throw malformed("\(available - byteCount) trailing bytes after the data: shape \(shown) of \(header.dtype) needs \(byteCount) bytes, file has \(available)")
         }
-        return RawTensor(name: name, dtype: header.dtype, shape: header.shape, byteOrder: header.byteOrder,
-                         fortranOrder: header.fortranOrder,
-                         bytes: UnsafeRawBufferPointer(rebasing: bytes[dataStart..<size]), owner: owner)
+        return TensorEntry(key: nil, name: name, dtypeName: header.dtype.rawValue, dtype: header.dtype, shape: header.shape,
+                           byteOrder: header.byteOrder, fortranOrder: header.fortranOrder, offset: dataStart, byteCount: byteCount)
     }
 
     // MARK: - Writing

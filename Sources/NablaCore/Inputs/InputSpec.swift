@@ -87,7 +87,12 @@ public struct InputSpec: Sendable, Equatable {
             }
             let q = try files.tensor(qs), k = try files.tensor(ks), v = try vs.map(files.tensor)
             var options = layout
-            try options.fill(fromMetadataOf: [qs, ks].map { ($0.path, try files.file($0.path).metadata) })
+            // A grid and order in __metadata__ matter only for a flat sequence axis: a
+            // tensor laid out over t y x takes its grid from its shape, whatever the
+            // metadata says (and a bad value there must not block it).
+            if try QKLayout.axisLetters(shape: q.shape, name: q.name, axes: layout.axes).contains("s") {
+                try options.fill(fromMetadataOf: [qs, ks].map { ($0.path, try files.file($0.path).metadata) })
+            }
             let (qk, vLayout) = try QKInput.layouts(q: q, k: k, v: v, options: options)
             let gridSource = !qk.axes.contains("s") ? SettingSource.shape : options.gridSource
             return .qk(q: q, k: k, v: v, layout: qk, vLayout: vLayout, gridSource: gridSource)
@@ -111,12 +116,14 @@ public struct InputSpec: Sendable, Equatable {
     /// and `k`, with `v` when it has one) or `.latent` (anything else).
     func resolved(files: OpenedFiles) throws -> Source {
         guard case .file(let path) = source else { return source }
-        guard let keys = try files.file(path).keys else { return .latent(TensorSource(path: path)) }
+        let file = try files.file(path)
+        guard let keys = file.keys else { return .latent(TensorSource(path: path)) }
         if keys.contains("q") && keys.contains("k") {
             return .tensors(q: TensorSource(path: path, key: "q"), k: TensorSource(path: path, key: "k"),
                             v: keys.contains("v") ? TensorSource(path: path, key: "v") : nil)
         }
-        if keys.count == 1 { return .latent(TensorSource(path: path)) }
+        // One tensor, or one nabla reads beside others it only lists (fp8 markers).
+        if keys.count == 1 || file.entries.filter({ $0.dtype != nil }).count == 1 { return .latent(TensorSource(path: path)) }
         throw NablaError(.missingTensor, keys.isEmpty ? "\(path) holds no tensors" :
             "\(path) holds \(keys.count) tensors but not q and k; give Q and K as FILE:KEY FILE:KEY, or a latent as FILE:KEY (available: \(TensorIO.keyList(keys)))")
     }
