@@ -40,9 +40,14 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
-        .target(name: "NablaCore", swiftSettings: coreFlags),
+        .target(
+            name: "NablaCore",
+            dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            swiftSettings: coreFlags
+        ),
         .target(name: "NablaTUI", dependencies: ["NablaCore"], swiftSettings: releaseFlags),
         .systemLibrary(
             name: "CNcursesw",
@@ -59,6 +64,7 @@ let package = Package(
         ),
         .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore"]),
         .testTarget(name: "NablaTUITests", dependencies: ["NablaTUI", "NablaCore"], exclude: ["Snapshots"]),
+        .testTarget(name: "NablaTerminalTests", dependencies: ["NablaTerminal", "NablaTUI", "CNcursesw"]),
         .testTarget(name: "nablaTests", dependencies: ["nabla", "NablaCore"]),
     ]
 )

@@ -19,6 +19,21 @@
 // Globals Swift 6 will not read without an unsafe annotation: the screen on the
 // process's stdin/stdout, and the standard and current windows (main thread only).
 static inline SCREEN *nabla_newterm(void) { return newterm(NULL, stdout, stdin); }
+/// A screen for terminal type `type` on stdin/stdout; NULL when ncurses has no terminfo
+/// for it or cannot start.
+static inline SCREEN *nabla_newterm_type(const char *type) { return newterm(type, stdout, stdin); }
+/// The `colors` terminfo number of terminal type `type`, read without starting a screen
+/// and without output; -1 when terminfo has no such type.
+static inline int nabla_terminfo_colors(const char *type) {
+    int err = 0;
+    TERMINAL *saved = cur_term;
+    if (setupterm(type, 1, &err) != OK) { set_curterm(saved); return -1; }
+    int colors = tigetnum("colors");
+    TERMINAL *probe = cur_term;
+    set_curterm(saved);
+    del_curterm(probe);
+    return colors;
+}
 static inline WINDOW *nabla_stdscr(void) { return stdscr; }
 /// Whether the current terminal can move the cursor (has `cup`); `dumb` cannot.
 static inline int nabla_can_address_cursor(void) {
@@ -26,6 +41,17 @@ static inline int nabla_can_address_cursor(void) {
     return cup != NULL && cup != (const char *)-1;
 }
 static inline WINDOW *nabla_curscr(void) { return curscr; }
+/// A terminfo string capability of the current terminal, or NULL when it has none.
+static inline const char *nabla_tigetstr(const char *name) {
+    const char *s = tigetstr(name);
+    return (s == NULL || s == (const char *)-1) ? NULL : s;
+}
+
+// Real-time signals: SIGRTMIN and SIGRTMAX are function calls in glibc.
+#ifdef SIGRTMIN
+static inline int nabla_sigrtmin(void) { return SIGRTMIN; }
+static inline int nabla_sigrtmax(void) { return SIGRTMAX; }
+#endif
 
 // Colour: COLORS and COLOR_PAIRS are macros in reentrant builds; COLOR_PAIR is a macro.
 static inline int nabla_colors(void) { return COLORS; }

@@ -24,6 +24,8 @@ public struct NablaError: Error, CustomStringConvertible, Equatable, Sendable {
         case badArgument
         /// Writing an output file failed.
         case writeFailed
+        /// The work would need more memory than is available (`MaskMemory`).
+        case tooLarge
     }
 
     public var code: Code

@@ -54,6 +54,8 @@ public struct AppState: Sendable {
         public var generation: Int
         /// What the status line shows while it runs, e.g. `computing 1x16x16`.
         public var label: String
+        /// Whether it loads an input (rather than computing a map of the loaded one).
+        public var isLoad = false
     }
 
     public var theme: Theme
@@ -84,10 +86,23 @@ public struct AppState: Sendable {
     public var origin: BlockPair
     public var mode: Mode
     public var overview: Bool
+    /// The pairs of the whole-model dump on screen, or `nil` for any other input.
+    public var pairs: DumpPairs?
+    /// The model view when it is open.
+    public var model: ModelSurvey?
+    /// The model view as last closed, shown again while a new survey computes.
+    var lastSurvey: ModelSurvey?
+    /// Lines the help is scrolled down by (the renderer keeps it within the help).
+    public var helpOffset: Int
     public var message: Message?
     public var job: Job?
-    /// The generation of the newest job; results of older ones are dropped.
+    /// The generation of the newest job; results of older ones are dropped, except:
     public var generation: Int
+    /// A load that was running when a newer one started: kept until the newer one
+    /// succeeds, so that a failed `:open` never loses what was being loaded.
+    public var fallbackLoad: Job?
+    /// The fallback load's result, when it finished before the newer load did.
+    var fallbackOutcome: JobOutcome?
     public var spinner: Int
 
     /// Stage times of the last map computation (pool, map, sort) and the last cut.
@@ -113,6 +128,7 @@ public struct AppState: Sendable {
         origin = BlockPair(query: 0, key: 0)
         mode = .normal
         overview = false
+        helpOffset = 0
         generation = 0
         spinner = 0
         mapTimes = StageTimes()

@@ -12,12 +12,14 @@ public enum Effect: Sendable {
     /// Load an input with the loader, then build its map with `block` (or the first
     /// standard shape that divides its grid).
     case loadInput(arguments: [String], block: BlockShape, generation: Int)
+    /// Compute the density of every head of every pair of a whole-model dump.
+    case surveyModel(pairs: DumpPairs, block: BlockShape, settings: MaskSettings, generation: Int)
     case quit
 
     /// The generation of a job effect.
     public var generation: Int? {
         switch self {
-        case .computeMap(_, _, let g), .loadInput(_, _, let g): g
+        case .computeMap(_, _, let g), .loadInput(_, _, let g), .surveyModel(_, _, _, let g): g
         case .quit: nil
         }
     }
@@ -26,8 +28,11 @@ public enum Effect: Sendable {
 /// What a background job produced.
 public enum JobOutcome: Sendable {
     case computed(PooledMap)
-    /// A new input and its map; `note` says why the block shape changed, if it did.
-    case loaded(QKInput, PooledMap, note: String?)
+    /// A new input and its map; `note` says why the block shape changed, if it did;
+    /// `pairs` when the input is one pair of a whole-model dump.
+    case loaded(QKInput, PooledMap, note: String?, pairs: DumpPairs?)
+    /// Per pair, per head: the density at `block` and `settings` (the model view).
+    case surveyed([[Double]], block: BlockShape, settings: MaskSettings)
     case failed(String)
     /// The job saw that it had become stale and stopped.
     case cancelled
@@ -46,8 +51,13 @@ public enum Jobs {
             case .computeMap(let input, let block, _):
                 guard let map = try PooledMap.compute(input, block: block, isCancelled: isCancelled) else { return .cancelled }
                 return .computed(map)
+            case .surveyModel(let pairs, let block, let settings, _):
+                guard let density = try survey(pairs, block: block, settings: settings, loader: loader,
+                                               isCancelled: isCancelled) else { return .cancelled }
+                return .surveyed(density, block: block, settings: settings)
             case .loadInput(let arguments, let block, _):
-                let input = try loader(arguments)
+                let pairs = DumpPairs.detect(arguments)
+                let input = try loader(pairs.map { $0.arguments(for: $0.index) } ?? arguments)
                 if isCancelled() { return .cancelled }
                 var use = block
                 var note: String?
@@ -61,7 +71,7 @@ public enum Jobs {
                     note = "block \(block) does not divide grid \(input.grid); using \(other)"
                 }
                 guard let map = try PooledMap.compute(input, block: use, isCancelled: isCancelled) else { return .cancelled }
-                return .loaded(input, map, note: note)
+                return .loaded(input, map, note: note, pairs: pairs)
             }
         } catch let error as NablaError {
             return .failed(error.message)

@@ -13,12 +13,18 @@ public struct Size: Hashable, Sendable, CustomStringConvertible {
     /// `"WxH"`, as `--size` takes it.
     public var description: String { "\(width)x\(height)" }
 
-    /// Parses `"WxH"` (positive integers, at most 1000 each).
-    /// - Throws: `NablaError.badArgument` naming the text.
+    /// The largest columns and rows `--size` takes.
+    public static let limit = 1000
+
+    /// Parses `"WxH"` (positive integers, at most `limit` each).
+    /// - Throws: `NablaError.badArgument` naming the text, and the limit when a value passes it.
     public init(parsing text: String) throws {
         let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
-        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0, w <= 1000, h <= 1000 else {
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]) else {
             throw NablaError(.badArgument, "size '\(text)' is not of the form WxH (columns x rows, e.g. 120x40)")
+        }
+        guard (1...Size.limit).contains(w), (1...Size.limit).contains(h) else {
+            throw NablaError(.badArgument, "size '\(text)': columns and rows must be 1 to \(Size.limit)")
         }
         self.init(width: w, height: h)
     }

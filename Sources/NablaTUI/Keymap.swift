@@ -13,9 +13,16 @@ public enum Action: Hashable, Sendable {
     case cycleBlock(Int)
     case toggleSTA
     case toggleOverview
+    /// `+1` the next Q/K pair of a whole-model dump, `-1` the previous (wrapping).
+    case changePair(Int)
+    /// The model view: density over pairs x heads.
+    case toggleModel
+    /// Opens the selected pair and head (model view: `<Enter>`, which its title names,
+    /// or a click; not in the keymap, whose help must fit 80x24).
+    case select
     case toggleHelp
     case openPrompt
-    /// Closes help, leaves the prompt, clears a message.
+    /// Back: closes help, leaves the prompt or the heads overview, clears a message.
     case cancel
     case quit
 }
@@ -53,10 +60,10 @@ public struct Keymap: Sendable {
 
     /// The keys of the normal mode (threshold steps: 0.01 and 0.10).
     public static let standard = Keymap([
-        Binding([.left] + chars("h"), .moveCursor(query: 0, key: -1), "cursor left (key block)"),
-        Binding([.right] + chars("l"), .moveCursor(query: 0, key: 1), "cursor right"),
-        Binding([.up] + chars("k"), .moveCursor(query: -1, key: 0), "cursor up (query block)"),
-        Binding([.down] + chars("j"), .moveCursor(query: 1, key: 0), "cursor down"),
+        Binding([.left] + chars("h"), .moveCursor(query: 0, key: -1), "cursor left, one pixel"),
+        Binding([.right] + chars("l"), .moveCursor(query: 0, key: 1), "cursor right, one pixel"),
+        Binding([.up] + chars("k"), .moveCursor(query: -1, key: 0), "cursor up, one pixel"),
+        Binding([.down] + chars("j"), .moveCursor(query: 1, key: 0), "cursor down, one pixel"),
         Binding(chars("H"), .moveFrame(query: 0, key: -1), "previous key frame"),
         Binding(chars("L"), .moveFrame(query: 0, key: 1), "next key frame"),
         Binding(chars("K"), .moveFrame(query: -1, key: 0), "previous query frame"),
@@ -74,9 +81,12 @@ public struct Keymap: Sendable {
         Binding(chars("B"), .cycleBlock(-1), "previous block shape"),
         Binding(chars("s"), .toggleSTA, "STA window on/off"),
         Binding(chars("o"), .toggleOverview, "heads overview"),
+        Binding(chars("n"), .changePair(1), "next pair (layer/step)"),
+        Binding(chars("p"), .changePair(-1), "previous pair"),
+        Binding(chars("m"), .toggleModel, "model view (density)"),
         Binding(chars(":"), .openPrompt, "command prompt"),
         Binding(chars("?"), .toggleHelp, "help (<Esc> closes)"),
-        Binding([.escape], .cancel, "leave help or prompt"),
+        Binding([.escape], .cancel, "back (help, overview)"),
         Binding(chars("q") + [.control("c")], .quit, "quit"),
     ])
 }

@@ -3,7 +3,7 @@ import NablaCore
 /// A command typed at the `:` prompt.
 public enum PromptCommand: Equatable, Sendable {
     case threshold(Double)
-    /// 0-based head (typed 1-based, like the status line).
+    /// A head, by its tensor index (0-based, as everywhere in nabla).
     case head(Int)
     case block(BlockShape)
     case sta(STAWindow?)
@@ -14,7 +14,7 @@ public enum PromptCommand: Equatable, Sendable {
     /// Usage and help of every command, for the help screen.
     public static let catalog: [(usage: String, help: String)] = [
         ("thr 0.85", "threshold in [0, 1]"),
-        ("head 5", "head, 1-based"),
+        ("head 5", "head (0-based index)"),
         ("block 1x16x16", "block shape BTxBHxBW"),
         ("sta 11x3x3", "STA window; sta off"),
         ("open PATH...", "open Q K [V] or FILE"),
@@ -41,12 +41,12 @@ public enum PromptCommand: Equatable, Sendable {
             }
             return .threshold(v)
         case "head":
-            let text = try one("head N (1-based)")
+            let text = try one("head N (0-based)")
             guard let v = Int(text) else { throw NablaError(.badArgument, "head '\(text)' is not a whole number") }
-            if let heads, !(1...heads).contains(v) {
-                throw NablaError(.badArgument, "head \(v) is out of range 1...\(heads)")
+            if let heads, !(0..<heads).contains(v) {
+                throw NablaError(.badArgument, PromptCommand.headOutOfRange(v, heads: heads))
             }
-            return .head(v - 1)
+            return .head(v)
         case "block":
             return .block(try BlockShape(parsing: try one("block BTxBHxBW")))
         case "sta":
@@ -105,5 +105,10 @@ public enum PromptCommand: Equatable, Sendable {
         }
         if inWord { words.append(current) }
         return words
+    }
+
+    /// The message for head `head` of an input with `heads` heads (0-based indices).
+    public static func headOutOfRange(_ head: Int, heads: Int) -> String {
+        "head \(head) is out of range: the input has \(heads) head\(heads == 1 ? "" : "s"), 0-\(heads - 1)"
     }
 }

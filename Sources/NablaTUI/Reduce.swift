@@ -21,9 +21,14 @@ public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
         if state.job != nil { state.spinner &+= 1 }
         effects = []
     case .jobFinished(let generation, let outcome):
-        guard generation == state.generation, state.job?.generation == generation else { return [] }
+        if generation == state.fallbackLoad?.generation {
+            state.keepFallback(outcome)
+            return []
+        }
+        guard generation == state.generation, let finished = state.job, finished.generation == generation else { return [] }
         state.job = nil
         state.apply(outcome)
+        if finished.isLoad { state.settleFallback(after: outcome) }
         effects = []
     case .mouse(let m):
         effects = state.mouseEvent(m)
@@ -40,11 +45,19 @@ extension AppState {
     mutating func keyEvent(_ key: Key) -> [Effect] {
         switch mode {
         case .help:
+            let page = max(size.height - 4, 1)
             switch key {
             case .character("?"), .escape: mode = .normal
             case .character("q"), .control("c"): return perform(.quit)
+            case .character("j"), .down: helpOffset += 1
+            case .character("k"), .up: helpOffset = max(helpOffset - 1, 0)
+            case .pageDown, .character(" "): helpOffset += page
+            case .pageUp: helpOffset = max(helpOffset - page, 0)
+            case .home: helpOffset = 0
+            case .end: helpOffset = Int.max / 2
             default: break
             }
+            helpOffset = min(helpOffset, helpLineCount)
             return []
         case .prompt(let text):
             switch key {
@@ -70,13 +83,14 @@ extension AppState {
         case .normal:
             // A message stays until the next key.
             message = nil
-            guard let action = keymap.action(for: key) else { return [] }
+            guard let action = keymap.action(for: key) ?? (key == .enter && model != nil ? .select : nil) else { return [] }
             return perform(action)
         }
     }
 
     /// Does what `action` asks.
     mutating func perform(_ action: Action) -> [Effect] {
+        if model != nil, let effects = modelAction(action) { return effects }
         switch action {
         case .moveCursor(let dq, let dk):
             guard let map, let view = viewport else { return [] }
@@ -118,11 +132,20 @@ extension AppState {
             recut()
         case .toggleOverview:
             overview.toggle()
+        case .changePair(let d):
+            return openPair((pairs?.index ?? 0) + d)
+        case .toggleModel:
+            return toggleModelView()
+        case .select:
+            break
         case .toggleHelp:
             mode = mode == .help ? .normal : .help
+            helpOffset = 0
         case .openPrompt:
             mode = .prompt("")
         case .cancel:
+            // "Back": out of help or the prompt, then out of the heads overview.
+            if mode == .normal { overview = false }
             mode = .normal
             message = nil
         case .quit:
@@ -185,6 +208,9 @@ extension AppState {
         case .wheelDown: return perform(.zoomOut)
         case .press: break
         }
+        if model != nil {
+            return clickModel(x: m.x, y: m.y) ? perform(.select) : []
+        }
         guard let map, let view = viewport else { return [] }
         let layout = ScreenLayout(state: self, size: size)
         guard !layout.tooSmall else { return [] }
@@ -232,8 +258,13 @@ extension AppState {
 
     mutating func startLoad(_ arguments: [String]) -> [Effect] {
         generation += 1
+        // A load still running stays wanted until this one succeeds.
+        if let running = job, running.isLoad {
+            fallbackLoad = running
+            fallbackOutcome = nil
+        }
         let name = AppState.displayName(arguments)
-        job = Job(generation: generation, label: "loading \(name)")
+        job = Job(generation: generation, label: "loading \(name)", isLoad: true)
         return [.loadInput(arguments: arguments, block: requestedBlock, generation: generation)]
     }
 
@@ -256,23 +287,80 @@ extension AppState {
             }
             recut()
             if let view = viewport { origin = view.centred(on: cursor) }
-        case .loaded(let newInput, let newMap, let note):
+        case .loaded(let newInput, let newMap, let note, let newPairs):
+            // Moving to another pair of the same dump keeps the cursor and zoom.
+            let samePlace = newPairs != nil && pairs?.path == newPairs?.path && map?.n == newMap.n
             input = newInput
             inputName = newInput.name
             map = newMap
             mapTimes = newMap.times
             requestedBlock = newMap.blocks.block
+            let wanted = head
             head = min(head, newMap.heads - 1)
-            cursor = BlockPair(query: newMap.n / 2, key: newMap.n / 2)
-            zoom = 0
+            if pairs?.path != newPairs?.path { lastSurvey = nil }
+            pairs = newPairs
+            if !samePlace {
+                cursor = BlockPair(query: newMap.n / 2, key: newMap.n / 2)
+                zoom = 0
+            }
             recut()
             if let view = viewport { origin = view.centred(on: cursor) }
             message = note.map(Message.info)
+            // A head the input does not have is an error, not a silent last head.
+            if wanted >= newMap.heads {
+                message = .error(PromptCommand.headOutOfRange(wanted, heads: newMap.heads) + "; showing head \(head)")
+            }
+        case .surveyed(let density, let shape, let used):
+            guard var survey = model else { return }
+            survey.density = density
+            survey.block = shape
+            survey.settings = used
+            model = survey
+            lastSurvey = survey
         case .failed(let text):
             requestedBlock = block
             message = .error(text)
         case .cancelled:
             requestedBlock = block
+        }
+    }
+
+    /// The fallback load finished. When the app waits for it (the newer load failed), its
+    /// result is applied now; otherwise a result is kept for later and a failure forgotten.
+    mutating func keepFallback(_ outcome: JobOutcome) {
+        let waiting = job?.generation == fallbackLoad?.generation
+        if waiting {
+            job = nil
+            fallbackLoad = nil
+            fallbackOutcome = nil
+            let failure = message
+            apply(outcome)
+            if case .loaded = outcome { message = failure }
+        } else if case .loaded = outcome {
+            fallbackOutcome = outcome
+        } else {
+            fallbackLoad = nil
+            fallbackOutcome = nil
+        }
+    }
+
+    /// After the newest load's `outcome`: when it failed, fall back to the load it
+    /// replaced (its result, or wait for it); when it succeeded, the fallback is not needed.
+    mutating func settleFallback(after outcome: JobOutcome) {
+        guard let fallback = fallbackLoad else { return }
+        if case .failed = outcome {
+            if let result = fallbackOutcome {
+                let failure = message
+                fallbackLoad = nil
+                fallbackOutcome = nil
+                apply(result)
+                message = failure
+            } else {
+                job = fallback
+            }
+        } else {
+            fallbackLoad = nil
+            fallbackOutcome = nil
         }
     }
 

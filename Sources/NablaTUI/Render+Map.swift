@@ -173,7 +173,7 @@ extension Renderer {
         let perSlab = map.blocks.blocksPerSlab
         let rows = view.visibleRows, cols = view.visibleColumns
         let position = "q \(view.origin.query)–\(view.origin.query + rows - 1) k \(view.origin.key)–\(view.origin.key + cols - 1)"
-        let title = "head \(head + 1)/\(map.heads) · \(Renderer.percent(mask.statistics.density[head])) kept · "
+        let title = "head \(head) of \(map.heads) · \(percent(mask.statistics.density[head])) kept · "
             + "\(view.scaleText) · \(position)"
         screen.put(" " + title, in: l.title, style: titleStyle, ellipsis: g.ellipsis)
 
@@ -194,10 +194,14 @@ extension Renderer {
                 screen.set(l.ruler.x + p * cx, l.ruler.y, Cell(g.tickDown, mutedStyle))
             }
         }
+        // A frame number the cursor's marker would cut into is left out rather than misread
+        // ("┬▼0┬11" would read as frame 0); the side panel names the cursor's frame.
+        let markerX = cursorX.map { $0 * cx }
         for (i, tick) in ticks.enumerated() {
             let label = String(tick.slab)
             let next = i + 1 < ticks.count ? ticks[i + 1].x : rulerEnd
-            if tick.x + label.count < next {
+            let covered = markerX.map { (tick.x + 1)...(tick.x + label.count) ~= $0 } ?? false
+            if tick.x + label.count < next && !covered {
                 screen.put(label, x: l.ruler.x + tick.x + 1, y: l.ruler.y, style: mutedStyle, clip: l.ruler)
             }
         }
@@ -249,7 +253,7 @@ extension Renderer {
         }
         let keptRamp = (0..<8).map { ColorRole.kept(UInt8($0 * Theme.rampLevels / 8 + 2)) }
         let greyRamp = (0..<4).map { ColorRole.dropped(UInt8($0 * Theme.droppedLevels / 4 + 1)) }
-        let floor = Renderer.format(PixelGrid.logFloor(n: n), 1)
+        let floor = fixed(PixelGrid.logFloor(n: n), 1)
         switch (theme.mode.hasColor, pooled) {
         case (true, false):
             text("kept: log10 P \(floor) ")
@@ -282,7 +286,7 @@ extension Renderer {
         }
         var pooled = false
         for (h, thumb) in thumbs.enumerated() {
-            let label = "h\(h + 1) \(Renderer.percent(mask.statistics.density[h]))"
+            let label = "h\(h) \(percent(mask.statistics.density[h]))"
             let current = h == state.head
             screen.put(label, in: thumb.label,
                        style: current ? Style(.accent, .normal, [.bold, .reverse]) : titleStyle, ellipsis: g.ellipsis)

@@ -37,7 +37,7 @@ extension Renderer {
             count += 1
             mass += map.probability(head: head, query: a, key: k)
         }
-        screen.put("row \(count)/\(map.n) kept · mass " + Renderer.format(mass, 3), in: rect, row: 4, ellipsis: g.ellipsis)
+        screen.put("row \(count)/\(map.n) kept · mass " + fixed(mass, 3), in: rect, row: 4, ellipsis: g.ellipsis)
     }
 
     /// Stage times of the last recomputation. Attention timing (sparse against dense)
@@ -47,7 +47,7 @@ extension Renderer {
         heading("time of last recompute, ms", in: rect)
         let times = state.times
         func entry(_ name: String) -> String {
-            let value = times[name].map { Renderer.format($0, 2) } ?? "-"
+            let value = times[name].map { fixed($0, 2) } ?? "-"
             return name.rightPadded(to: 5) + value.leftPadded(to: 8)
         }
         let left = ["pool", "map", "sort"], right = ["cut", "sta", "stats"]
@@ -68,8 +68,13 @@ extension Renderer {
         let rowsAvailable = rect.height - 1
         let first = min(max(ta - rowsAvailable / 2, 0), max(tb - rowsAvailable, 0))
         let shown = min(tb, rowsAvailable)
-        var title = "frame coverage, head \(head + 1)"
+        // Each query frame's share of key blocks kept; bars are scaled to the largest share
+        // of the head (so that shares of a few percent still differ), and the title says so.
+        let shares = (0..<tb).map { a in (0..<tb).reduce(0.0) { $0 + stats.coverage(head: head, querySlab: a, keySlab: $1) } / Double(max(tb, 1)) }
+        let barScale = shares.max() ?? 0
+        var title = "frame coverage, head \(head)"
         if shown < tb { title += " (t \(first)–\(first + shown - 1) of \(tb))" }
+        title += "; bars 0–\(Renderer.sharePercent(barScale))"
         heading(title, in: rect)
         let cellWidth = min(3, max(1, (rect.width - 13) / max(tb, 1)))
         let values = cellWidth >= 3
@@ -78,10 +83,9 @@ extension Renderer {
             let y = rect.y + 1 + r
             var x = rect.x
             x = screen.put(String(a).leftPadded(to: 3) + " ", x: x, y: y, style: a == ta ? accentStyle : mutedStyle, clip: rect)
-            var rowShare = 0.0
+            let rowShare = shares[a]
             for b in 0..<tb {
                 let v = stats.coverage(head: head, querySlab: a, keySlab: b)
-                rowShare += v
                 let selected = a == ta && b == tk
                 var text: String
                 if values {
@@ -105,20 +109,18 @@ extension Renderer {
                 }
                 x = screen.put(text, x: x, y: y, style: style, clip: rect)
             }
-            rowShare /= Double(max(tb, 1))
-            // Bar and percentage.
-            let barWidth = rect.maxX - x - 6
+            // Bar (scaled to the head's largest share) and percentage.
+            let barWidth = rect.maxX - x - 7
             x += 1
             if barWidth >= 2 {
-                let eighths = Int((rowShare * Double(barWidth * 8)).rounded())
+                let eighths = barScale > 0 ? Int((rowShare / barScale * Double(barWidth * 8)).rounded()) : 0
                 let full = eighths / 8, part = eighths % 8
                 var bar = String(repeating: g.barEighths[7], count: full)
                 if part > 0 && full < barWidth { bar.append(g.barEighths[part - 1]) }
                 screen.put(bar.rightPadded(to: barWidth), x: x, y: y, style: accentStyle, clip: rect)
                 x += barWidth
             }
-            let pct = String(Int((rowShare * 100).rounded())) + "%"
-            screen.put(pct.leftPadded(to: 5), x: x, y: y, style: .plain, clip: rect)
+            screen.put(Renderer.sharePercent(rowShare).leftPadded(to: 6), x: x, y: y, style: .plain, clip: rect)
         }
     }
 
@@ -189,5 +191,10 @@ extension Renderer {
                 for (i, cell) in cells.enumerated() { screen.set(area.x + x * cx + i, area.y + row, cell) }
             }
         }
+    }
+
+    /// A share as a percentage: one decimal below 10% (so 2.4% and 2.6% differ), whole above.
+    static func sharePercent(_ share: Double) -> String {
+        share < 0.0995 ? percent(share) : String(Int((share * 100).rounded())) + "%"
     }
 }

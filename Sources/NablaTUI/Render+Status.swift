@@ -6,10 +6,10 @@ extension Renderer {
         let s = state
         let grid = s.input.map { "\($0.grid)" } ?? "-"
         let heads = s.heads
-        let head = heads > 0 ? "\(min(s.head, heads - 1) + 1)/\(heads)" : "-"
+        let head = heads > 0 ? "\(min(s.head, heads - 1)) of \(heads)" : "-"
         let sta = s.sta.map(\.description) ?? "off"
-        let density = s.mask.map { Renderer.percent($0.statistics.overallDensity) } ?? "-"
-        let thr = "thr " + Renderer.format(s.threshold, 2)
+        let density = s.mask.map { percent($0.statistics.overallDensity) } ?? "-"
+        let thr = "thr " + fixed(s.threshold, 2)
         let sep = g.separator
         let full = [s.inputName, grid, "block \(s.block)", thr, "head \(head)", "STA \(sta)", "density \(density)", "? help"]
         return [
@@ -55,33 +55,40 @@ extension Renderer {
                    ellipsis: g.ellipsis)
         if !left.isEmpty {
             let room = Rect(x: rect.x + 1, y: rect.y, width: max(fieldsX - rect.x - 2, 0), height: 1)
-            let end = screen.put(left, in: room, style: leftStyle, ellipsis: g.ellipsis)
-            if case .prompt = state.mode, end < room.maxX {
-                screen.set(end, rect.y, Cell(" ", Style(.normal, .normal, .reverse)))
+            if case .prompt = state.mode {
+                // The end of a long prompt line stays in view, where the typing happens.
+                let shown = left.count < room.width ? left : String(left.suffix(max(room.width - 1, 0)))
+                let end = screen.put(shown, in: room, style: leftStyle, ellipsis: g.ellipsis)
+                if end < room.maxX { screen.set(end, rect.y, Cell(" ", Style(.normal, .normal, .reverse))) }
+            } else if left.count <= room.width {
+                screen.put(left, in: room, style: leftStyle, ellipsis: g.ellipsis)
+            } else {
+                drawLongMessage(left, style: leftStyle)
             }
+        }
+    }
+
+    /// A message too long for the status line, wrapped in full on the rows above it, so
+    /// that the part saying what to do is never cut off.
+    mutating func drawLongMessage(_ text: String, style: Style) {
+        let rect = layout.status
+        let lines = Renderer.wrap(text, width: max(rect.width - 2, 1)).flatMap { line in
+            // A word longer than the row is cut into row-sized pieces.
+            stride(from: 0, to: line.count, by: max(rect.width - 2, 1)).map { start in
+                String(line.dropFirst(start).prefix(max(rect.width - 2, 1)))
+            }
+        }
+        let top = max(rect.y - lines.count + 1, 0)
+        for (i, line) in lines.enumerated() where top + i <= rect.y {
+            let row = Rect(x: rect.x, y: top + i, width: rect.width, height: 1)
+            screen.fill(row, with: Cell(" ", style))
+            screen.put(line, in: Rect(x: rect.x + 1, y: top + i, width: rect.width - 2, height: 1), style: style)
         }
     }
 
     /// The help box: every binding of the keymap, the prompt commands, the mouse.
     mutating func drawHelp() {
-        var lines: [(text: String, header: Bool)] = []
-        let keyWidth = state.keymap.bindings.map(\.keysText.count).max() ?? 0
-        lines.append(("Keys", true))
-        for b in state.keymap.bindings {
-            lines.append((b.keysText.rightPadded(to: keyWidth) + "  " + b.help, false))
-        }
-        lines.append(("Prompt (:)", true))
-        let usageWidth = (PromptCommand.catalog.map(\.usage.count).max() ?? 0) + 1
-        for c in PromptCommand.catalog {
-            lines.append((":" + c.usage.rightPadded(to: usageWidth) + " " + c.help, false))
-        }
-        lines.append(("Mouse", true))
-        if state.mouseEnabled {
-            lines.append(("click  select a block/head", false))
-            lines.append(("wheel  zoom in and out", false))
-        } else {
-            lines.append(("off (--no-mouse)", false))
-        }
+        let lines = state.helpLines
         let bounds = Rect(x: 0, y: 0, width: screen.size.width, height: screen.size.height - 1)
         let innerHeight = max(bounds.height - 2, 1)
         // As many columns as the lines need at this height, each as wide as its widest line.
@@ -116,15 +123,22 @@ extension Renderer {
         screen.set(box.x, box.maxY - 1, Cell(g.bottomLeft, border))
         screen.set(box.maxX - 1, box.maxY - 1, Cell(g.bottomRight, border))
         screen.put(" nabla help ", x: box.x + 2, y: box.y, style: titleStyle, clip: box)
-        let footer = " ? or <Esc> closes "
-        screen.put(footer, x: box.maxX - footer.count - 2, y: box.maxY - 1, style: mutedStyle, clip: box)
         let inner = Rect(x: box.x + 1, y: box.y + 1, width: box.width - 2, height: rows)
         let shown = rows * columns
+        // Too many lines for the box: it scrolls (j k, PgUp PgDn, Home End), the last slot
+        // saying how many lines are below.
+        let overflow = lines.count > shown
+        let maxOffset = overflow ? lines.count - (shown - 1) : 0
+        let offset = min(max(state.helpOffset, 0), maxOffset)
+        let footer = overflow ? " \(offset + 1)-\(min(offset + shown - 1, lines.count))/\(lines.count) · j k scroll · Esc "
+            : " ? or <Esc> closes "
+        screen.put(footer, x: max(box.maxX - footer.count - 2, box.x + 1), y: box.maxY - 1, style: mutedStyle, clip: box)
         let columnX = columnWidths.indices.map { c in inner.x + 1 + columnWidths[..<c].reduce(0, +) + 3 * c }
-        for (i, line) in lines.prefix(shown).enumerated() {
+        for (i, line) in lines.dropFirst(offset).prefix(shown).enumerated() {
             let col = i / rows, row = i % rows
             var text = line.text
-            if i == shown - 1 && lines.count > shown { text = "\(g.ellipsis) \(lines.count - shown) more: enlarge the terminal" }
+            let below = lines.count - offset - (shown - 1)
+            if i == shown - 1 && below > 0 { text = "\(g.ellipsis) \(below) more below (j, PgDn)" }
             let cell = Rect(x: columnX[col], y: inner.y + row, width: columnWidths[col] + 1, height: 1)
             screen.put(text, in: Rect(x: cell.x, y: cell.y, width: min(cell.width, inner.maxX - cell.x), height: 1),
                        style: line.header ? titleStyle : .plain, ellipsis: g.ellipsis)

@@ -29,7 +29,9 @@ struct Renderer {
             drawTooSmall()
             return
         }
-        if state.overview, state.map != nil {
+        if state.model != nil {
+            drawModel()
+        } else if state.overview, state.map != nil {
             drawOverview()
         } else {
             drawMapPanel()
@@ -86,13 +88,5 @@ struct Renderer {
         var lines = Renderer.wrap("nabla needs \(need) — q quits", width: max(screen.size.width, 1))
         lines.append("(now \(screen.size))")
         centred(lines, in: screen.bounds, style: Style(.normal, .normal, .bold))
-    }
-
-    static func format(_ value: Double, _ decimals: Int) -> String {
-        String(format: "%.\(decimals)f", value)
-    }
-
-    static func percent(_ value: Double) -> String {
-        String(format: "%.1f%%", value * 100)
     }
 }

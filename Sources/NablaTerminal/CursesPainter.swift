@@ -51,10 +51,11 @@ struct CursesPainter {
             var fg = theme.color(cell.foreground)
             var bg = theme.color(cell.background)
             if eightColors {
-                let f = fg.forEightColors()
-                fg = f.color
-                if f.bold { attrs |= nabla_a_bold() }
-                bg = bg.forEightColors().color
+                // Block elements (U+2580-U+259F) are pixels, everything else is text.
+                let pixel = cell.character.unicodeScalars.allSatisfy { (0x2580...0x259F).contains($0.value) }
+                let mapped = TerminalColor.forEightColors(foreground: fg, background: bg, text: !pixel)
+                (fg, bg) = (mapped.foreground, mapped.background)
+                if mapped.bold { attrs |= nabla_a_bold() }
             }
             pair = self.pair(fg: number(fg), bg: number(bg))
         }

@@ -1,17 +1,15 @@
 import CNcursesw
+import Foundation
 import NablaTUI
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
-/// The terminal front of the app: owns ncurses, the poll loop, the job queue, the wake
-/// pipe and signal handling, and draws the Screens the pure core renders.
+/// The terminal front of the app: owns the ncurses session, the poll loop, the job
+/// queue, the wake pipe and signal handling, and draws the Screens the pure core renders.
 ///
 /// The loop blocks in `poll()` on stdin and the wake pipe (no timer, except a 100 ms
-/// tick while a job runs, for the spinner). SIGINT, SIGTERM and SIGHUP end the loop like
-/// `q` does, and `endwin()` runs on every way out.
+/// tick while a job runs, for the spinner). Every signal whose default action ends the
+/// process ends the loop like `q` does (a crash restores the terminal in its handler),
+/// `endwin()` runs on every way out, and SIGCONT (after Ctrl-Z and `fg`) sets the
+/// terminal's modes again.
 public final class TerminalRuntime {
     let config: AppConfig
     let loader: InputLoader
@@ -24,6 +22,7 @@ public final class TerminalRuntime {
     }
 
     /// Runs the app until it quits; returns the exit status (0, or 128 + the signal).
+    /// - Throws: `TerminalError` when the terminal cannot run the app (see `CursesSession`).
     public func run() throws -> Int32 {
         let utf8 = TerminalLocale.prepare()
         let wake = try WakePipe()
@@ -33,170 +32,103 @@ public final class TerminalRuntime {
         // A crash (a trap or a fault) still gives the terminal back its modes.
         let crash = CrashGuard()
         defer { crash.remove() }
-        let term = getenv("TERM").map { String(cString: $0) } ?? "(unset)"
-        guard let terminal = nabla_newterm() else {
-            throw TerminalError("cannot drive terminal type '\(term)' (TERM); use 'nabla render' for text output")
-        }
-        defer {
-            endwin()
-            delscreen(terminal)
-        }
-        guard nabla_can_address_cursor() != 0 else {
-            throw TerminalError("terminal type '\(term)' (TERM) cannot move the cursor; use 'nabla render' for text output")
-        }
-        cbreak()
-        noecho()
-        nonl()
-        intrflush(nabla_stdscr(), false)
-        keypad(nabla_stdscr(), true)
-        nodelay(nabla_stdscr(), true)
-        set_escdelay(25)
-        curs_set(0)
+        let environment = ProcessInfo.processInfo.environment
+        let session = try CursesSession(environment: environment)
+        defer { session.end() }
 
-        var colors = 0
-        if has_colors() {
-            start_color()
-            use_default_colors()
-            colors = Int(nabla_colors())
-        }
-        let noColorEnv = getenv("NO_COLOR").map { String(cString: $0) }
-        let mode = ColorMode.select(colors: colors, noColorEnv: noColorEnv, noColorFlag: noColorFlag)
         var appConfig = config
+        let mode = ColorMode.select(colors: session.colors, noColorEnv: environment["NO_COLOR"], noColorFlag: noColorFlag)
         appConfig.theme = Theme(mode: mode, glyphs: .forLocale(utf8: utf8))
-        if appConfig.mouse {
-            mousemask(nabla_button1_pressed() | nabla_button4_pressed() | nabla_button5_pressed(), nil)
-            mouseinterval(0)
-        }
+        if appConfig.mouse { session.enableMouse() }
+        var loop = EventLoop(session: session, wake: wake, loader: loader, config: appConfig)
+        return loop.run()
+    }
+}
 
-        var painter = CursesPainter(theme: appConfig.theme, colors: colors, pairs: Int(nabla_color_pairs()))
-        let jobs = JobQueue(wake: wake, loader: loader)
-        var state = AppState(config: appConfig)
+/// The app's main loop on a started session: draw, wait for input, a job or a signal,
+/// reduce, repeat.
+struct EventLoop {
+    let session: CursesSession
+    let wake: WakePipe
+    let jobs: JobQueue
+    var painter: CursesPainter
+    var state: AppState
 
-        func dispatch(_ effects: [Effect]) {
-            for effect in effects { jobs.submit(effect) }
-            jobs.setNewest(state.generation)
-        }
-        func send(_ event: InputEvent) {
-            dispatch(reduce(&state, event))
-        }
+    init(session: CursesSession, wake: WakePipe, loader: @escaping InputLoader, config: AppConfig) {
+        self.session = session
+        self.wake = wake
+        jobs = JobQueue(wake: wake, loader: loader)
+        painter = CursesPainter(theme: config.theme, colors: session.colors, pairs: Int(nabla_color_pairs()))
+        state = AppState(config: config)
+    }
 
-        dispatch(start(&state, size: currentSize()))
-        var status: Int32 = 0
-        loop: while !state.quitRequested {
+    /// Runs until the app quits or a signal ends it; returns the exit status.
+    mutating func run() -> Int32 {
+        dispatch(start(&state, size: session.size))
+        while !state.quitRequested {
             painter.draw(render(state, size: state.size))
             var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: wake.readFD, events: Int16(POLLIN), revents: 0)]
             let ready = poll(&fds, 2, state.job != nil ? 100 : -1)
             if ready < 0 {
                 if errno == EINTR { continue }
-                status = 1
-                break
+                return 1
             }
             if ready == 0 {
                 send(.tick)
                 continue
             }
-            if fds[1].revents != 0 {
-                for byte in wake.drain() {
-                    switch Int32(byte) {
-                    case Int32(WakePipe.jobDone):
-                        for (generation, outcome) in jobs.take() {
-                            send(.jobFinished(generation: generation, outcome: outcome))
-                        }
-                    case SIGWINCH:
-                        var rows: Int32 = 0, cols: Int32 = 0
-                        if nabla_terminal_size(STDOUT_FILENO, &rows, &cols) == 0 {
-                            resizeterm(rows, cols)
-                        }
-                        clearok(nabla_curscr(), true)
-                        painter.invalidate()
-                        send(.resize(currentSize()))
-                    default:
-                        status = 128 + Int32(byte)
-                        break loop
-                    }
+            if fds[1].revents != 0, let status = handleWake(wake.drain()) { return status }
+            let input = fds[0].revents
+            if input & Int16(POLLIN) != 0 { readInput() }
+            if input & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 && !state.quitRequested {
+                // The terminal went away (stdin closed or hung up): end as SIGHUP would.
+                return 128 + SIGHUP
+            }
+        }
+        return 0
+    }
+
+    /// Acts on the wake pipe's bytes: finished jobs, a resize, a continue after a stop;
+    /// returns the exit status when a signal ends the app.
+    mutating func handleWake(_ bytes: [UInt8]) -> Int32? {
+        for byte in bytes {
+            switch Int32(byte) {
+            case Int32(WakePipe.jobDone):
+                for (generation, outcome) in jobs.take() {
+                    send(.jobFinished(generation: generation, outcome: outcome))
                 }
-            }
-            if fds[0].revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 && fds[0].revents & Int16(POLLIN) == 0 {
-                status = 129
-                break
-            }
-            if fds[0].revents & Int16(POLLIN) != 0 {
-                while let event = readEvent() {
-                    if case .resize = event { painter.invalidate() }
-                    send(event)
-                    if state.quitRequested { break }
-                }
+            case SIGWINCH:
+                session.resize()
+                painter.invalidate()
+                send(.resize(session.size))
+            case SIGCONT:
+                session.reenter()
+                painter.invalidate()
+                send(.resize(session.size))
+            default:
+                return 128 + Int32(byte)
             }
         }
-        return status
+        return nil
     }
 
-    func currentSize() -> Size {
-        var rows: Int32 = 0, cols: Int32 = 0
-        nabla_getmaxyx(nabla_stdscr(), &rows, &cols)
-        return Size(width: Int(cols), height: Int(rows))
-    }
-
-    /// The next input event ncurses has, or `nil` when there is none.
-    func readEvent() -> InputEvent? {
-        while true {
-            var ch: wint_t = 0
-            let r = wget_wch(nabla_stdscr(), &ch)
-            if r == ERR { return nil }
-            if r == KEY_CODE_YES {
-                switch Int32(ch) {
-                case KEY_RESIZE: return .resize(currentSize())
-                case KEY_MOUSE:
-                    var event = MEVENT()
-                    guard getmouse(&event) == OK else { continue }
-                    let x = Int(event.x), y = Int(event.y)
-                    if event.bstate & nabla_button4_pressed() != 0 { return .mouse(MouseEvent(.wheelUp, x: x, y: y)) }
-                    if nabla_button5_pressed() != 0 && event.bstate & nabla_button5_pressed() != 0 {
-                        return .mouse(MouseEvent(.wheelDown, x: x, y: y))
-                    }
-                    if event.bstate & nabla_button1_pressed() != 0 { return .mouse(MouseEvent(.press, x: x, y: y)) }
-                    continue
-                default:
-                    if let key = KeyCodes.special(Int32(ch)) { return .key(key) }
-                    continue
-                }
-            }
-            if let key = KeyCodes.character(UInt32(ch)) { return .key(key) }
-        }
-    }
-}
-
-/// ncurses key codes to `Key`s.
-enum KeyCodes {
-    static func special(_ code: Int32) -> Key? {
-        switch code {
-        case KEY_UP: .up
-        case KEY_DOWN: .down
-        case KEY_LEFT: .left
-        case KEY_RIGHT: .right
-        case KEY_NPAGE: .pageDown
-        case KEY_PPAGE: .pageUp
-        case KEY_HOME: .home
-        case KEY_END: .end
-        case KEY_DC: .delete
-        case KEY_BACKSPACE: .backspace
-        case KEY_ENTER: .enter
-        case KEY_BTAB: .tab
-        default: nil
+    /// Everything stdin holds now, as events.
+    mutating func readInput() {
+        while let event = CursesInput.next(size: { session.size }) {
+            if case .resize = event { painter.invalidate() }
+            send(event)
+            if state.quitRequested { break }
         }
     }
 
-    static func character(_ value: UInt32) -> Key? {
-        switch value {
-        case 27: return .escape
-        case 13, 10: return .enter
-        case 9: return .tab
-        case 8, 127: return .backspace
-        case 1...26: return .control(Character(Unicode.Scalar(UInt8(value) + 96)))
-        default:
-            guard value >= 32, let scalar = Unicode.Scalar(value) else { return nil }
-            return .character(Character(scalar))
-        }
+    mutating func dispatch(_ effects: [Effect]) {
+        // The fallback is marked wanted before a new job can make it look stale.
+        jobs.setNewest(state.generation, keeping: state.fallbackLoad?.generation)
+        for effect in effects { jobs.submit(effect) }
+    }
+
+    mutating func send(_ event: InputEvent) {
+        dispatch(reduce(&state, event))
     }
 }

@@ -9,38 +9,61 @@ struct BenchCommand: ParsableCommand {
         Runs the full computation (pool, map, sort, cut, sta, stats, block_mask) --repeat times after a \
         warm-up and prints the median and fastest time of every stage; then, measured in the same runs, \
         a re-cut of the cached map at another threshold (what the terminal app does on every key press) \
-        against the full computation, and the arithmetic rate of the map stage. Build with -c release.
+        against the full computation, and the arithmetic rate of the map stage. Then block-sparse and dense \
+        attention on the first --attention-heads heads (when the input has V): medians, GFLOP/s of the work \
+        done and the share of this machine's FP32 peak (an FMA loop on all cores, measured here), and \
+        sparse/dense time against density from 5% to 100%. Build with -c release.
         """
     )
 
     @OptionGroup var input: InputOptions
 
-    @Option(help: ArgumentHelp("Block shape BTxBHxBW (default 1x8x8).", valueName: "BTxBHxBW"), transform: Parse.block)
-    var block: BlockShape = .nabla
-
-    @Option(help: "Fraction of each row's pooled mass to keep, in [0, 1].")
-    var threshold: Double = 0.9
-
-    @Option(help: ArgumentHelp("Sliding-tile window in blocks (e.g. 11x3x3).", valueName: "WTxWHxWW"), transform: Parse.window)
-    var sta: STAWindow?
+    @OptionGroup var mask: MaskOptions
 
     @Option(help: "Measured runs (after one warm-up run).")
     var `repeat`: Int = 5
+
+    @Option(name: .customLong("attention-heads"),
+            help: "Heads to time attention on (the first N; 0 skips attention). Needs V.")
+    var attentionHeads: Int = 1
 
     @Flag(help: "Print one JSON object instead of the readable report.")
     var json = false
 
     func validate() throws {
-        guard threshold.isFinite, (0...1).contains(threshold) else {
-            throw ValidationError("--threshold \(threshold) is outside [0, 1]")
-        }
         guard (1...1000).contains(`repeat`) else { throw ValidationError("--repeat \(`repeat`) is outside 1...1000") }
+        guard attentionHeads >= 0 else { throw ValidationError("--attention-heads \(attentionHeads) is negative") }
     }
 
     func run() throws {
-        let qk = try input.spec(orderBlock: block).load()
-        let bench = try EngineBenchmark(input: qk, block: block, settings: MaskSettings(threshold: threshold, sta: sta),
+        let spec = try input.spec(orderBlock: mask.block)
+        // 16-bit Q/K stay in the file unless attention (which reads Float rows) runs too.
+        var hasV = false
+        if case .qk(_, _, let v, _, _, _) = try spec.plan() { hasV = v != nil }
+        let halfInPlace = attentionHeads == 0 || !hasV
+        try spec.checkMemory(block: mask.block, use: .cachedMap, halfInPlace: halfInPlace)
+        let qk = try spec.load(halfInPlace: halfInPlace)
+        try MaskMemory.check(input: qk, block: mask.block, use: .cachedMap)
+        let bench = try EngineBenchmark(input: qk, block: mask.block, settings: mask.settings,
                                         repeats: `repeat`)
-        print(json ? bench.json().rendered() : bench.text())
+        // Attention on the first heads, under the mask the engine computed.
+        var attention: AttentionBenchmark?
+        if attentionHeads > 0, qk.v != nil {
+            let report = try MaskReport(input: qk, block: mask.block, settings: mask.settings)
+            guard let map = report.map else { preconditionFailure("MaskReport keeps its map by default") }
+            attention = try AttentionBenchmark(input: qk, map: map, mask: report.mask,
+                                               heads: Array(0..<min(attentionHeads, qk.heads)), repeats: `repeat`)
+        }
+        if json {
+            var out = bench.json()
+            if case .object(var fields) = out, let attention {
+                fields.append(("attention", attention.json()))
+                out = .object(fields)
+            }
+            print(out.rendered())
+        } else {
+            print(bench.text())
+            if let attention { print("\n" + attention.text()) }
+        }
     }
 }

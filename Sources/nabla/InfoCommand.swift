@@ -11,7 +11,7 @@ struct InfoCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("A .npy or .safetensors file.", valueName: "FILE"))
+    @Argument(help: ArgumentHelp("A .npy, .safetensors, .npz or torch.save (.pt, .pth) file, or FILE:KEY for one tensor of it.", valueName: "FILE"))
     var file: String?
 
     @OptionGroup var layout: LayoutArguments
@@ -32,13 +32,30 @@ struct InfoCommand: ParsableCommand {
             print(json ? summary.json().rendered() : summary.text())
             return
         }
-        let summary = try FileSummary(path: file, layout: layout, synthesis: synthesis, block: block)
+        // FILE:KEY, as every other command takes it: the file, and the tensor chosen.
+        let source = TensorSource(parsing: file)
+        let summary = try FileSummary(path: source.path, layout: layout, synthesis: synthesis, block: block)
+        var chosen: FileSummary.Tensor?
+        if let key = source.key {
+            guard let tensor = summary.tensors.first(where: { $0.key == key }) else {
+                let keys = summary.tensors.compactMap(\.key).joined(separator: ", ")
+                throw NablaError(.missingTensor, "\(source.path): no tensor '\(key)' (tensors: \(keys.isEmpty ? "none" : keys))")
+            }
+            chosen = tensor
+        }
         if json {
-            print(summary.json(naming: .flags).rendered())
+            var report = summary.json(naming: .flags)
+            if let chosen, case .object(var fields) = report {
+                fields.append(("chosen", .object([("key", .string(chosen.key ?? "")), ("dtype", .string(chosen.dtypeName)),
+                                                  ("shape", .array(chosen.shape.map(JSON.int)))])))
+                report = .object(fields)
+            }
+            print(report.rendered())
             return
         }
         var lines = [summary.text(naming: .flags)]
         func add(_ label: String, _ value: String) { lines.append(label.padding(toLength: 11, withPad: " ", startingAt: 0) + value) }
+        if let chosen { add("chosen", "\(chosen.key ?? "") \(chosen.dtypeName) \(chosen.shape)") }
         if summary.kind == .none, summary.format == "npy" { add("hint", "open Q and K as two files: nabla mask q.npy k.npy") }
         if let open = summary.openCommand { add("open with", open) }
         print(lines.joined(separator: "\n"))

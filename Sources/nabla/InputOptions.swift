@@ -61,11 +61,21 @@ struct InputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A video latent ([C,T,H,W], [T,H,W,C] or [1,C,T,H,W]; .npy or FILE.safetensors[:KEY]) to derive Q/K from, instead of Q K.", valueName: "FILE"))
     var latent: String?
 
+    @Option(name: .customLong("head-select"),
+            help: ArgumentHelp("Heads to take, by tensor index (0-based): e.g. 0,3,8-11. Default: all.", valueName: "LIST"))
+    var headSelect: String?
+
     @OptionGroup var layout: LayoutArguments
     @OptionGroup var standIn: StandInArguments
 
     /// What to open, with `orderBlock` the block shape whose block order `--order block` means.
     func spec(orderBlock: BlockShape = .nabla) throws -> InputSpec {
+        var spec = try unselectedSpec(orderBlock: orderBlock)
+        spec.heads = try headSelect.map { try HeadSelection(parsing: $0) }
+        return spec
+    }
+
+    private func unselectedSpec(orderBlock: BlockShape) throws -> InputSpec {
         let layout = try self.layout.options(orderBlock: orderBlock)
         let synthesis = try standIn.options()
         if let latent {
@@ -103,6 +113,7 @@ extension InputOptions {
         if let order = layout.order { args += ["--order", order.rawValue] }
         if let axes = layout.axes { args += ["--axes", axes] }
         if let batch = layout.batch { args += ["--batch", String(batch)] }
+        if let headSelect { args += ["--head-select", headSelect] }
         let defaults = SynthesisOptions()
         if standIn.heads != defaults.heads { args += ["--heads", String(standIn.heads)] }
         if standIn.headDim != defaults.headDim { args += ["--head-dim", String(standIn.headDim)] }

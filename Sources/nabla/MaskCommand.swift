@@ -10,20 +10,15 @@ struct MaskCommand: ParsableCommand {
         Writes to --out: mask.npy (uint8 [heads, N, N], blocks raster over the block grid), \
         kv_num_blocks.npy (int32 [heads, N]), kv_indices.npy (int32 [heads, N, N]), \
         frame_coverage.npy (float32 [heads, Tb, Tb]) and summary.json.
+        With --all, the input is a whole-model dump (a file or folder holding PREFIX.q and \
+        PREFIX.k for several pairs): every pair is computed in turn, its files written to \
+        --out/PREFIX/, and model.json sums them up per pair and head.
         """
     )
 
     @OptionGroup var input: InputOptions
 
-    @Option(help: ArgumentHelp("Block shape BTxBHxBW (default 1x8x8).", valueName: "BTxBHxBW"), transform: Parse.block)
-    var block: BlockShape = .nabla
-
-    @Option(help: "Fraction of each row's pooled mass to keep, in [0, 1].")
-    var threshold: Double
-
-    @Option(help: ArgumentHelp("Sliding-tile window in blocks, OR-ed into the mask (e.g. 11x3x3).", valueName: "WTxWHxWW"),
-            transform: Parse.window)
-    var sta: STAWindow?
+    @OptionGroup var mask: MaskOptions
 
     @Option(help: "Directory for the output files (created if missing).")
     var out: String?
@@ -31,22 +26,96 @@ struct MaskCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of the readable summary.")
     var json = false
 
+    @Flag(help: "Compute every Q/K pair (PREFIX.q, PREFIX.k) of a whole-model dump, one at a time; with --out, write --out/PREFIX/ and --out/model.json.")
+    var all = false
+
     func validate() throws {
-        guard threshold.isFinite, (0...1).contains(threshold) else {
-            throw ValidationError("--threshold \(threshold) is outside [0, 1]")
-        }
+        guard mask.threshold != nil else { throw ValidationError("Missing expected argument '--threshold <THR>'") }
     }
 
     func run() throws {
-        let qk = try input.spec(orderBlock: block).load()
-        let report = try MaskReport(input: qk, block: block, settings: MaskSettings(threshold: threshold, sta: sta))
+        if all { return try runAll() }
+        let spec = try input.spec(orderBlock: mask.block)
+        try spec.checkMemory(block: mask.block, use: .maskFiles, halfInPlace: true)
+        let qk = try spec.load(halfInPlace: true)
+        try MaskMemory.check(input: qk, block: mask.block, use: .maskFiles)
+        let progress = StderrProgress(label: "mask")
+        defer { progress.finish() }
+        let report = try MaskReport(input: qk, block: mask.block, settings: mask.settings,
+                                    keepMap: false, progress: progress.report)
         var written: [String] = []
-        if let out { written = try report.write(to: out) }
+        if let out {
+            progress.report("write", 0, 1)
+            written = try report.write(to: out)
+        }
+        progress.finish()
         if json {
             print(report.json(outputs: written).rendered())
         } else {
             print(report.text())
             if let out { print("wrote      \(written.joined(separator: ", ")) to \(out)") }
         }
+    }
+
+    /// `--all`: every pair of the dump named by the one input.
+    private func runAll() throws {
+        let spec = try input.spec(orderBlock: mask.block)
+        let path: String
+        switch spec.source {
+        case .file(let p): path = p
+        case .latent(let src) where src.key == nil && input.latent == nil: path = src.path
+        default:
+            throw ValidationError("--all takes one whole-model dump (a file or folder holding PREFIX.q and PREFIX.k), not \(input.inputs.joined(separator: " "))")
+        }
+        let dump = try ModelDump(path: path)
+        guard !dump.pairs.isEmpty else {
+            throw NablaError(.missingTensor, "\(path) holds no Q/K pair (tensors PREFIX.q and PREFIX.k, or q and k)")
+        }
+        let settings = mask.settings
+        let report = try ModelReport.compute(dump: dump, base: spec, block: mask.block, settings: settings, directory: out) { i, pair in
+            if !json {
+                FileHandle.standardError.write(Data("pair \(i + 1)/\(dump.pairs.count) \(pair.prefix): density \(percent(pair.overallDensity))\n".utf8))
+            }
+        }
+        if json {
+            print(report.json().rendered())
+        } else {
+            print(report.text())
+            if let out { print("wrote      \(dump.pairs.count) pair folders and model.json to \(out)") }
+        }
+    }
+}
+
+/// Progress of long work on stderr, only when stderr is a terminal and the work has run
+/// for more than a second: one line, rewritten in place (`mask: map, head 3 of 8`) and
+/// erased at the end, so logs and pipes see nothing.
+final class StderrProgress: @unchecked Sendable {
+    private let label: String
+    private let start = ContinuousClock.now
+    private let enabled = isatty(STDERR_FILENO) == 1
+    private var shown = false
+    private let lock = NSLock()
+
+    init(label: String) { self.label = label }
+
+    var report: MaskReport.Progress {
+        { [self] stage, done, total in show(stage, done, total) }
+    }
+
+    private func show(_ stage: String, _ done: Int, _ total: Int) {
+        guard enabled, ContinuousClock.now - start > .seconds(1) else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let what = total > 1 ? "\(stage), head \(done + 1) of \(total)" : stage
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(label): \(what)".utf8))
+        shown = true
+    }
+
+    /// Erases the progress line, if one was shown.
+    func finish() {
+        lock.lock()
+        defer { lock.unlock() }
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        shown = false
     }
 }

@@ -15,7 +15,7 @@ struct Nabla: ParsableCommand {
         with --grid and --order; --axes names any other layout.
         """,
         version: "0.1.0",
-        subcommands: [ViewCommand.self, MaskCommand.self, RenderCommand.self, BenchCommand.self,
+        subcommands: [ViewCommand.self, MaskCommand.self, AttendCommand.self, RenderCommand.self, BenchCommand.self,
                       InfoCommand.self, SampleCommand.self],
         defaultSubcommand: ViewCommand.self
     )
@@ -25,6 +25,8 @@ struct Nabla: ParsableCommand {
         // Outputs in flight are removed on SIGINT/SIGTERM/SIGHUP (the app installs its own
         // terminal handlers over these when it starts).
         OutputCleanup.installSignalHandlers()
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let word = arguments.first, let message = unknownSubcommand(word) { fail(message, code: ExitCode.validationFailure.rawValue) }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -36,9 +38,50 @@ struct Nabla: ParsableCommand {
             // --help, --version and clean exits print as ArgumentParser does.
             if code == .success || message.isEmpty { exit(withError: error) }
             let first = message.split(separator: "\n").first.map(String.init) ?? message
-            // Usage mistakes point at the help; other failures stand on their own.
-            fail(code == .validationFailure ? "\(first) (see 'nabla help')" : first, code: code.rawValue)
+            // Usage mistakes point at the help of the command they were made in; other
+            // failures stand on their own.
+            fail(code == .validationFailure ? "\(first) (see 'nabla help \(subcommandName(arguments))')" : first,
+                 code: code.rawValue)
         }
+    }
+
+    /// The names of the subcommands, as typed.
+    static var subcommandNames: [String] {
+        configuration.subcommands.compactMap { $0.configuration.commandName }
+    }
+
+    /// The subcommand `arguments` run: the first word naming one, else the default (view).
+    static func subcommandName(_ arguments: [String]) -> String {
+        let names = subcommandNames
+        return arguments.first { names.contains($0) } ?? "view"
+    }
+
+    /// The message for a first word that is neither a subcommand, an option, nor an input:
+    /// a word with no path separator or extension that names no file (`nabla maks`), with
+    /// the nearest subcommand; `nil` for anything else.
+    static func unknownSubcommand(_ word: String) -> String? {
+        let names = subcommandNames + ["help"]
+        guard !word.hasPrefix("-"), !names.contains(word), !word.contains("/"), !word.contains("."), !word.contains(":"),
+              !FileManager.default.fileExists(atPath: word) else { return nil }
+        let nearest = names.min { editDistance(word, $0) < editDistance(word, $1) }!
+        let hint = editDistance(word, nearest) <= max(2, word.count / 2) ? "; did you mean '\(nearest)'?" : ""
+        return "unknown subcommand '\(word)' (and no file of that name)\(hint) (subcommands: \(names.joined(separator: ", ")))"
+    }
+
+    /// Levenshtein distance between `a` and `b` (insertions, deletions, substitutions).
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
     }
 
     static func fail(_ message: String, code: Int32) -> Never {

@@ -42,5 +42,8 @@ struct RenderCommand: ParsableCommand {
         if app.state.map == nil, case .error(let message)? = app.state.message {
             throw NablaError(.fileUnreadable, message)
         }
+        if app.state.heads > 0, config.head >= app.state.heads {
+            throw NablaError(.badArgument, "--" + PromptCommand.headOutOfRange(config.head, heads: app.state.heads))
+        }
     }
 }

@@ -12,8 +12,9 @@ struct SampleCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "Directory to write the files into (created if missing).")
-    var out: String = "Samples"
+    /// Required: without it, running `nabla sample` anywhere would quietly fill `./Samples`.
+    @Option(help: "Directory to write the files into (created if missing), e.g. --out Samples.")
+    var out: String?
 
     @Flag(help: "List the files and what they hold, without writing.")
     var list = false
@@ -22,6 +23,9 @@ struct SampleCommand: ParsableCommand {
         if list {
             for entry in SampleFiles.entries { print("\(entry.name): \(entry.summary)") }
             return
+        }
+        guard let out else {
+            throw ValidationError("say where to write the sample files with --out DIR (e.g. --out Samples); --list shows them")
         }
         let names = try SampleFiles.write(to: out)
         for name in names {

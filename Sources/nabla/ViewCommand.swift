@@ -6,37 +6,25 @@ import NablaTerminal
 
 /// The initial settings `view` and `render` share.
 struct ViewSettings: ParsableArguments {
-    @Option(help: ArgumentHelp("Block shape BTxBHxBW (default 1x8x8; b cycles the standard shapes).", valueName: "BTxBHxBW"),
-            transform: Parse.block)
-    var block: BlockShape = .nabla
+    @OptionGroup var mask: MaskOptions
 
-    @Option(help: "Fraction of each row's pooled mass to keep, in [0, 1].")
-    var threshold: Double = 0.9
-
-    @Option(help: ArgumentHelp("Sliding-tile window in blocks, OR-ed into the mask (e.g. 11x3x3).", valueName: "WTxWHxWW"),
-            transform: Parse.window)
-    var sta: STAWindow?
-
-    @Option(help: "Head to show first, 1-based.")
-    var head: Int = 1
+    @Option(help: "Head to show first: its index in the tensor, 0-based.")
+    var head: Int = 0
 
     func validate() throws {
-        guard threshold.isFinite, (0...1).contains(threshold) else {
-            throw ValidationError("--threshold \(threshold) is outside [0, 1]")
-        }
-        guard head >= 1 else { throw ValidationError("--head \(head) is below 1") }
+        guard head >= 0 else { throw ValidationError("--head \(head) is below 0 (heads are numbered from 0)") }
     }
 
     /// The app's start: what to open and the settings.
     func config(input: InputOptions, theme: Theme, mouse: Bool) throws -> AppConfig {
-        let name = try input.spec(orderBlock: block).displayName
-        return AppConfig(arguments: input.arguments, inputName: name, block: block, threshold: threshold,
-                         sta: sta, head: head - 1, theme: theme, mouse: mouse)
+        let name = try input.spec(orderBlock: mask.block).displayName
+        return AppConfig(arguments: input.arguments, inputName: name, block: mask.block, threshold: mask.thresholdOrDefault,
+                         sta: mask.sta, head: head, theme: theme, mouse: mouse)
     }
 
     /// Opens inputs given in the commands' syntax; `--order block` means block order of `--block`.
     func loader() -> InputLoader {
-        let orderBlock = block
+        let orderBlock = mask.block
         return { arguments in
             let options: InputOptions
             do {
@@ -46,7 +34,11 @@ struct ViewSettings: ParsableArguments {
                 throw NablaError(.badArgument, message.split(separator: "\n").first.map(String.init) ?? message)
             }
             do {
-                return try options.spec(orderBlock: orderBlock).load()
+                let spec = try options.spec(orderBlock: orderBlock)
+                try spec.checkMemory(block: orderBlock, use: .cachedMap)
+                let input = try spec.load()
+                try MaskMemory.check(input: input, block: orderBlock, use: .cachedMap)
+                return input
             } catch let error as NablaError {
                 throw error.flagWorded
             }
@@ -76,7 +68,7 @@ struct ViewCommand: ParsableCommand {
         }
         // A missing or malformed file fails here, as one line, before the screen is taken
         // over (the plan reads headers only; the app then loads in the background).
-        _ = try input.spec(orderBlock: settings.block).plan()
+        _ = try input.spec(orderBlock: settings.mask.block).plan()
         // The runtime picks the colour mode and glyphs from the terminal and the locale.
         let config = try settings.config(input: input, theme: Theme(mode: .mono, glyphs: .asciiSet), mouse: !noMouse)
         let runtime = TerminalRuntime(config: config, loader: settings.loader(), noColorFlag: noColor)

@@ -20,7 +20,7 @@ struct LayoutTests {
             try BlockGrid(grid: TokenGrid(t: 3, h: 20, w: 16), block: .nabla)
         }
         #expect(error?.code == .badGrid)
-        #expect(error?.message == "grid 3x20x16 is not divisible by block 1x8x8")
+        #expect(error?.message == "grid 3x20x16 is not divisible by block 1x8x8; blocks that divide it: 1x4x4")
     }
 
     /// Block order written naively for the test: visit blocks raster, tokens raster inside.

@@ -162,6 +162,57 @@ struct MaskTests {
     @Test("a block shape that does not divide the grid is refused")
     func refusesBadBlock() {
         let e = #expect(throws: NablaError.self) { try PooledMap.compute(Self.input, block: BlockShape(bt: 3, bh: 8, bw: 8)) }
-        #expect(e?.message == "grid 4x16x16 is not divisible by block 3x8x8")
+        #expect(e?.message == "grid 4x16x16 is not divisible by block 3x8x8; blocks that divide it: 1x4x4, 1x8x8, 1x16x16, 2x8x8, 4x4x4")
     }
+}
+
+@Suite("half-precision inputs pooled in place")
+struct HalfPoolingTests {
+    /// float16 and bfloat16 Q/K read as 16-bit views pool to exactly what the widened
+    /// `Float` copy pools to (every 16-bit value is a `Float`), so the maps are equal.
+    @Test("in-place 16-bit pooling equals pooling the widened copy", arguments: [DType.float16, .bfloat16])
+    func inPlaceEqualsWidened(dtype: DType) throws {
+        let shape = [3, 2, 16, 16, 40] // D 40: a 32-wide step, an 8-wide step and none left
+        let count = shape.reduce(1, *)
+        var rng = SeededRandom(seed: 9)
+        func tensor(_ name: String) -> RawTensor {
+            let bits: [UInt16] = (0..<count).map { _ in
+                let f = Float.random(in: -3...3, using: &rng)
+                return dtype == .float16 ? floatToHalf(f) : floatToBFloat16(f)
+            }
+            let data = bits.withUnsafeBytes { Data($0) }
+            let box = DataBox(data)
+            return RawTensor(name: name, dtype: dtype, shape: shape, byteOrder: .native, fortranOrder: false,
+                             bytes: box.bytes, owner: box)
+        }
+        let q = tensor("q"), k = tensor("k")
+        let layout = try QKLayout(shape: shape, name: "q", options: LayoutOptions())
+        let half = try QKInput.from(q: q, k: k, v: nil, layout: layout, vLayout: nil, name: "h", halfInPlace: true)
+        let wide = try QKInput.from(q: q, k: k, v: nil, layout: layout, vLayout: nil, name: "w")
+        #expect(half.q.element != .float32)
+        #expect(wide.q.element == .float32)
+        let a = try #require(try PooledMap.compute(half, block: .nabla))
+        let b = try #require(try PooledMap.compute(wide, block: .nabla))
+        #expect(a.probs == b.probs)
+        // A selection of evenly spaced heads stays in place and pools like those heads.
+        let picked = try QKInput.from(q: q, k: k, v: nil, layout: layout, vLayout: nil, name: "p",
+                                      heads: HeadSelection([0, 2]), halfInPlace: true)
+        #expect(picked.q.element == (dtype == .float16 ? TokenElement.float16 : .bfloat16))
+        let c = try #require(try PooledMap.compute(picked, block: .nabla))
+        let n2 = b.n * b.n
+        #expect(Array(c.probs[0..<n2]) == Array(b.probs[0..<n2]))
+        #expect(Array(c.probs[n2..<(2 * n2)]) == Array(b.probs[(2 * n2)..<(3 * n2)]))
+    }
+}
+
+/// Bytes kept alive for a `RawTensor` made in memory.
+final class DataBox {
+    let storage: UnsafeMutableRawBufferPointer
+    init(_ data: Data) {
+        storage = .allocate(byteCount: data.count, alignment: 64)
+        // Copied inside withUnsafeBytes: a pointer taken from a temporary NSData may dangle.
+        data.withUnsafeBytes { storage.copyMemory(from: $0) }
+    }
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(storage) }
+    deinit { storage.deallocate() }
 }

@@ -27,8 +27,9 @@ struct JobTests {
         var state = TestApp.make().state
         let generation = state.generation
         let effects = reduce(&state, .key(.character("b")))
-        guard case .computeMap(_, let block, let g)? = effects.first, effects.count == 1 else {
-            Issue.record("expected one compute effect, got \(effects)")
+        try #require(effects.count == 1, "expected one compute effect, got \(effects)")
+        guard case .computeMap(_, let block, let g) = effects[0] else {
+            Issue.record("expected a compute effect, got \(effects)")
             return
         }
         #expect(block == BlockShape(bt: 1, bh: 16, bw: 16))
@@ -69,7 +70,10 @@ struct JobTests {
         let pending = reduce(&state, .key(.character("b")))
         let back = reduce(&state, .key(.character("B")))
         #expect(back.isEmpty && state.job == nil && state.block == .nabla)
-        guard case .computeMap(_, _, let g)? = pending.first else { return }
+        guard case .computeMap(_, _, let g)? = pending.first else {
+            Issue.record("b gave no compute effect: \(pending)")
+            return
+        }
         var cancelled = false
         let outcome = Jobs.perform(pending[0], loader: TestApp.loader()) { cancelled = true; return true }
         #expect(cancelled)
@@ -112,5 +116,57 @@ struct JobTests {
         _ = reduce(&state, .tick)
         _ = reduce(&state, .tick)
         #expect(state.spinner == 2)
+    }
+}
+
+@Suite("A failed open keeps what is loaded or being loaded")
+struct FallbackLoadTests {
+    /// The start-up load, not yet run, and an `:open` of a file that does not exist.
+    func startThenOpen() throws -> (state: AppState, first: Effect, second: Effect) {
+        var state = AppState(config: AppConfig(inputName: "test"))
+        let first = try #require(start(&state, size: Size(width: 120, height: 40)).first)
+        var second: Effect?
+        for key in try Key.parseSequence(":open /nonexistent<Enter>") {
+            second = reduce(&state, .key(key)).first ?? second
+        }
+        return (state, first, try #require(second))
+    }
+
+    @Test("the failed open ends first: the app waits for the start-up load and shows it")
+    func openFailsFirst() throws {
+        var (state, first, second) = try startThenOpen()
+        let loader = TestApp.loader()
+        _ = reduce(&state, .jobFinished(generation: second.generation!, outcome: Jobs.perform(second, loader: loader)))
+        #expect(state.message == .error("/nonexistent: no such file"))
+        #expect(state.job?.generation == first.generation, "still waiting for the start-up load")
+        _ = reduce(&state, .jobFinished(generation: first.generation!, outcome: Jobs.perform(first, loader: loader)))
+        #expect(state.map != nil && state.input?.name == "test" && state.job == nil)
+        #expect(state.message == .error("/nonexistent: no such file"))
+        #expect(render(state, size: state.size).lines.last?.contains("nothing loaded") != true)
+    }
+
+    @Test("the start-up load ends first: its result is kept and applied when the open fails")
+    func loadEndsFirst() throws {
+        var (state, first, second) = try startThenOpen()
+        let loader = TestApp.loader()
+        _ = reduce(&state, .jobFinished(generation: first.generation!, outcome: Jobs.perform(first, loader: loader)))
+        #expect(state.map == nil, "the newer open is still wanted")
+        _ = reduce(&state, .jobFinished(generation: second.generation!, outcome: Jobs.perform(second, loader: loader)))
+        #expect(state.map != nil && state.input?.name == "test" && state.job == nil && state.fallbackLoad == nil)
+        #expect(state.message == .error("/nonexistent: no such file"))
+    }
+
+    @Test("a good open replaces the load it superseded, and that load's late result is dropped")
+    func goodOpen() throws {
+        var state = AppState(config: AppConfig(inputName: "test"))
+        let first = try #require(start(&state, size: Size(width: 120, height: 40)).first)
+        var second: Effect?
+        for key in try Key.parseSequence(":open preview<Enter>") { second = reduce(&state, .key(key)).first ?? second }
+        let open = try #require(second)
+        let loader = TestApp.loader()
+        _ = reduce(&state, .jobFinished(generation: open.generation!, outcome: Jobs.perform(open, loader: loader)))
+        #expect(state.input?.preview != nil && state.fallbackLoad == nil)
+        _ = reduce(&state, .jobFinished(generation: first.generation!, outcome: Jobs.perform(first, loader: loader)))
+        #expect(state.input?.preview != nil, "the superseded load did not overwrite the newer input")
     }
 }

@@ -34,9 +34,15 @@ struct KeymapTests {
             return false
         case .toggleSTA: return (after.sta == nil) != (before.sta == nil)
         case .toggleOverview: return after.overview != before.overview
+        // Not a whole-model dump: pairs and the model view are refused with a message
+        // (ModelViewTests covers dumps).
+        case .changePair, .toggleModel:
+            if case .error? = after.message { return effects.isEmpty && after.model == nil }
+            return false
+        case .select: return false // not bound to a key
         case .toggleHelp: return after.mode == .help
         case .openPrompt: return after.mode == .prompt("")
-        case .cancel: return after.message == nil && after.mode == .normal
+        case .cancel: return after.message == nil && after.mode == .normal && !after.overview
         case .quit:
             if case .quit? = effects.first { return after.quitRequested }
             return false
@@ -58,6 +64,29 @@ struct KeymapTests {
                 #expect(happened(binding.action, base.state, state, effects), "\(key) -> \(binding.action)")
             }
         }
+    }
+
+    @Test("Esc is back everywhere: out of help, the prompt (running nothing) and the heads overview")
+    func escapeIsBack() throws {
+        var app = TestApp.make()
+        try app.keys("o")
+        #expect(app.state.overview)
+        try app.keys("<Esc>")
+        #expect(!app.state.overview && app.state.mode == .normal)
+        try app.keys("o?")
+        #expect(app.state.mode == .help && app.state.overview)
+        try app.keys("<Esc>")
+        #expect(app.state.mode == .normal && app.state.overview)  // one step back at a time
+        try app.keys("<Esc>")
+        #expect(!app.state.overview)
+        try app.keys(":head 2<Esc>")
+        #expect(app.state.mode == .normal && app.state.head == 0)
+        // The action itself, not only the key: `.cancel` from the overview with a message.
+        var state = app.state
+        state.overview = true
+        state.message = .info("hello")
+        _ = state.perform(.cancel)
+        #expect(!state.overview && state.message == nil)
     }
 
     @Test("no key is bound twice")
@@ -108,7 +137,7 @@ struct KeymapTests {
         try app.keys(line + "<Enter>")
         #expect(app.state.message == nil)
         switch what {
-        case "head": #expect(app.state.head == 1)
+        case "head": #expect(app.state.head == 2)  // the tensor's index, 0-based
         case "block": #expect(app.state.block == BlockShape(bt: 1, bh: 4, bw: 4))
         case "sta": #expect(app.state.sta == .kandinsky && app.state.mask?.settings.sta == .kandinsky)
         case "off": #expect(app.state.sta == nil && app.state.staWindow == .kandinsky)
@@ -118,7 +147,7 @@ struct KeymapTests {
     }
 
     @Test("bad commands change nothing and put an error in the status line", arguments: [
-        "thr 2", "thr x", "thr", "head 0", "head 4", "head two", "block 3x8x8", "block 1x8", "block 1x5x5",
+        "thr 2", "thr x", "thr", "head -1", "head 3", "head two", "block 3x8x8", "block 1x8", "block 1x5x5",
         "sta 11x3", "sta on", "frobnicate", "open 'unterminated", "quit now", "",
     ])
     func badCommands(line: String) throws {
@@ -144,7 +173,7 @@ struct KeymapTests {
             if key == .enter {
                 guard case .loadInput(let args, _, let g)? = effects.first else {
                     Issue.record("no load effect")
-                    return
+                    continue
                 }
                 #expect(args == ["my file.npy", "k q.npy", "--grid", "4x16x16"])
                 #expect(g == generation + 1)
@@ -209,6 +238,47 @@ struct KeymapTests {
             try app.keys(keys + "]")
             #expect(app.state.quitRequested, "\(keys)")
             #expect(app.state.head == 0)
+        }
+    }
+}
+
+@Suite("Help scrolls, messages are read in full")
+struct HelpAndMessageTests {
+    @Test("help scrolls at the minimum size until every line has been shown", arguments: [Size(width: 60, height: 16), Size(width: 80, height: 20)])
+    func helpScrolls(size: Size) throws {
+        var app = TestApp.make(size: size)
+        try app.keys("?")
+        var seen = Set<String>()
+        for _ in 0..<60 {
+            seen.formUnion(app.screen.lines)
+            try app.keys("j")
+        }
+        let text = seen.joined(separator: "\n")
+        for (line, _) in app.state.helpLines { #expect(text.contains(line), "never shown at \(size): \(line)") }
+        #expect(app.screen.lines.allSatisfy { !$0.contains("enlarge the terminal") })
+        // PageUp / Home go back; Esc closes.
+        try app.keys("<Home>")
+        #expect(app.screen.text.contains("Keys"))
+        try app.keys("<Esc>")
+        #expect(app.state.mode == .normal)
+    }
+
+    /// Every bad prompt command at several widths: the whole error is on screen, in order.
+    @Test("prompt errors are readable in full at every width", arguments: [60, 80, 100, 120])
+    func errorsInFull(width: Int) throws {
+        for line in ["thr 2", "head 7", "block 3x8x8", "open /no/such/directory/and/a/long/file/name/q.npy k.npy", "frobnicate now please",
+                     "sta 11x3", "open 'unterminated"] {
+            var app = TestApp.make(size: Size(width: width, height: 24))
+            try app.keys(":" + line + "<Enter>")
+            guard case .error(let text)? = app.state.message else {
+                Issue.record("no error for \(line)")
+                continue
+            }
+            // The rows at the bottom that hold the message, joined with spaces.
+            let rows = app.screen.lines.suffix(6).map { $0.trimmingCharacters(in: .whitespaces) }
+            let joined = rows.joined(separator: " ").split(separator: " ").joined(separator: " ")
+            let want = ("error: " + text).split(separator: " ").joined(separator: " ")
+            #expect(joined.contains(want) || rows.contains { $0.contains("error: " + text) }, "\(width): \(want)\n\(rows.joined(separator: "\n"))")
         }
     }
 }

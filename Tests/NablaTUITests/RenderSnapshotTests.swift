@@ -11,7 +11,7 @@ struct RenderSnapshotTests {
 
     @Test("80x24")
     func medium() {
-        expectSnapshot(TestApp.make(size: Size(width: 80, height: 24)).screen, "map-80x24")
+        expectSnapshot(TestApp.make(size: Size(width: 80, height: 24)).screen, "map-80x24", roles: true)
     }
 
     @Test("the minimum size, 60x16")
@@ -29,7 +29,7 @@ struct RenderSnapshotTests {
         // Keys still work at this size, and growing back shows the app again.
         try app.keys("]")
         app.send(.resize(Size(width: 80, height: 24)))
-        #expect(app.screen.text.contains("head 2/3"))
+        #expect(app.screen.text.contains("head 1 of 3"))
         app.send(.resize(Size(width: 59, height: 24)))
         try app.keys("q")
         #expect(app.state.quitRequested)
@@ -69,18 +69,18 @@ struct RenderSnapshotTests {
     func overview() throws {
         var app = TestApp.make(size: Size(width: 100, height: 30), mode: .mono)
         try app.keys("]o")
-        expectSnapshot(app.screen, "overview-mono-100x30")
+        expectSnapshot(app.screen, "overview-mono-100x30", roles: true)
     }
 
     @Test("help, the prompt and an error in the status line")
     func helpPromptError() throws {
         var app = TestApp.make(size: Size(width: 100, height: 30))
         try app.keys("?")
-        expectSnapshot(app.screen, "help-100x30")
+        expectSnapshot(app.screen, "help-100x30", roles: true)
         try app.keys("<Esc>:thr 2<Enter>")
         #expect(app.screen.lines.last?.contains("error: threshold '2' is not a number in [0, 1]") == true)
         try app.keys(":sta 11x3x3")
-        expectSnapshot(app.screen, "prompt-100x30")
+        expectSnapshot(app.screen, "prompt-100x30", roles: true)
     }
 
     @Test("the video preview when the input has one")
@@ -105,14 +105,19 @@ struct RenderSnapshotTests {
             for x in 0..<view.drawnWidth where !(view.pixelRow(query: state.cursor.query) == y && view.pixelColumn(key: state.cursor.key) == x) {
                 let cell = screen[area.x + x, area.y + y / 2]
                 let role = y % 2 == 0 ? cell.foreground : cell.background
-                let rows = view.blocks(pixel: y, from: view.origin.query), cols = view.blocks(pixel: x, from: view.origin.key)
+                // Pixel y covers blocks origin + y * step ..< origin + (y + 1) * step (cut at the map's end).
+                let step = view.blocksPerPixel, n = mask.blocks.count
+                let rows = (view.origin.query + y * step)..<min(view.origin.query + (y + 1) * step, n)
+                let cols = (view.origin.key + x * step)..<min(view.origin.key + (x + 1) * step, n)
                 let kept = rows.flatMap { a in cols.map { b in mask.isKept(head: state.head, query: a, key: b) } }.filter { $0 }.count
                 #expect(cell.character == "▀")
                 switch role {
                 case .kept(let level):
                     #expect(kept > 0, "pixel \(x),\(y)")
                     if view.blocksPerPixel > 1 {
-                        #expect(level == Theme.rampLevel(Double(kept) / Double(rows.count * cols.count)))
+                        // 32 levels by share kept: level = floor(32 * kept / blocks), the full share on level 31.
+                        let share = kept * Theme.rampLevels / (rows.count * cols.count)
+                        #expect(Int(level) == min(share, Theme.rampLevels - 1), "pixel \(x),\(y): \(kept) of \(rows.count * cols.count)")
                     }
                     seen.kept += 1
                 case .dropped:
@@ -136,13 +141,29 @@ struct RenderSnapshotTests {
         #expect(text.contains("thr 0.90"))
     }
 
-    @Test("every size from tiny to large renders without trapping", arguments: [1, 7, 19, 59, 60, 61, 97, 143])
+    @Test("every size from tiny to large renders what fits: the map and status from 60x16, the size asked for below",
+          arguments: [1, 7, 19, 59, 60, 61, 97, 143])
     func sizes(width: Int) {
         var app = TestApp.make()
         for height in [1, 5, 15, 16, 17, 33, 60] {
-            app.send(.resize(Size(width: width, height: height)))
+            let size = Size(width: width, height: height)
+            app.send(.resize(size))
             let screen = app.screen
-            #expect(screen.size == Size(width: width, height: height))
+            #expect(screen.size == size)
+            #expect(screen.lines.count == height && screen.lines.allSatisfy { $0.count <= width })
+            let text = screen.text
+            if width >= 60 && height >= 16 {
+                // The map is drawn (kept and dropped pixels) and the status line is the last line.
+                #expect(text.contains("▀"), "no map at \(size)")
+                #expect(screen.lines.last?.contains("thr 0.90") == true, "no status line at \(size)")
+                #expect(!text.contains("nabla needs"))
+            } else {
+                #expect(!text.contains("thr 0.90"), "status drawn at \(size)")
+                // What is needed and the size now, in three lines of up to 19 columns.
+                if width >= 19 && height >= 3 {
+                    #expect(text.contains("nabla needs 60x16") && text.contains("(now \(size))"), "\(size)")
+                }
+            }
         }
     }
 
@@ -154,7 +175,7 @@ struct RenderSnapshotTests {
         #expect(status.contains("test"))
         #expect(status.contains("4x16x16"))
         #expect(status.contains("thr 0.90"))
-        #expect(status.contains("head 3/3"))
+        #expect(status.contains("head 2 of 3"))
         #expect(status.contains("STA 3x3x3"))
         #expect(status.contains("density "))
         #expect(status.contains("? help"))
@@ -181,5 +202,39 @@ struct ScreenDiffTests {
         var ascii = Screen(size: Size(width: 5, height: 1), ascii: true)
         ascii.put("─│·…▶", x: 0, y: 0)
         #expect(ascii.text == "-|.~>")
+    }
+}
+
+@Suite("Frame-coverage bars")
+struct CoverageBarTests {
+    @Test("bars are scaled to the head's largest share, which the title states; shares of a few percent differ",
+          arguments: [Size(width: 120, height: 40), Size(width: 160, height: 50)])
+    func scaled(size: Size) throws {
+        let app = TestApp.make(size: size)
+        let eighths = Array("▏▎▍▌▋▊▉█")
+        let lines = app.screen.lines
+        let titleLine = try #require(lines.first { $0.contains("frame coverage, head 0") })
+        let scaleText = try #require(titleLine.range(of: #"bars 0–[0-9.]+%"#, options: .regularExpression).map { String(titleLine[$0]) })
+        var rows: [(share: Double, bar: Int)] = []
+        for line in lines {
+            guard let m = line.range(of: #"[▏▎▍▌▋▊▉█]* +[0-9.]+%$"#, options: .regularExpression) else { continue }
+            let tail = line[m]
+            let bar = tail.prefix { eighths.contains($0) }
+            let units = bar.reduce(0) { $0 + eighths.firstIndex(of: $1)! + 1 }
+            let share = Double(tail.drop { !$0.isNumber }.dropLast())!
+            rows.append((share, units))
+        }
+        let tb = try #require(app.state.mask?.statistics.slabs)
+        #expect(rows.count == tb)
+        let maxShare = rows.map(\.share).max()!
+        #expect(scaleText.hasSuffix("\(maxShare < 10 ? String(format: "%.1f", maxShare) : String(Int(maxShare)))%"))
+        // The largest share fills the bar; bars grow with the shares, in proportion.
+        let full = rows.map(\.bar).max()!
+        #expect(rows.filter { $0.share == maxShare }.allSatisfy { $0.bar == full })
+        for a in rows { for b in rows where a.share < b.share { #expect(a.bar <= b.bar) } }
+        for r in rows {
+            let want = r.share / maxShare * Double(full)
+            #expect(abs(Double(r.bar) - want) <= 1 + Double(full) * 0.06, "share \(r.share)%: bar \(r.bar)/\(full)")
+        }
     }
 }

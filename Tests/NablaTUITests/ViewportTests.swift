@@ -1,4 +1,5 @@
 import Testing
+import NablaCore
 @testable import NablaTUI
 
 @Suite("Zoom and pan")
@@ -91,5 +92,50 @@ struct ViewportTests {
         app.state.mouseEnabled = false
         app.send(.mouse(MouseEvent(.wheelUp, x: 0, y: 0)))
         #expect(app.state.zoom == 0)
+    }
+}
+
+@Suite("Axis labels and the cursor marker")
+struct AxisMarkerTests {
+    /// The ruler row (the map panel's second row, left of the side panel).
+    func ruler(_ app: HeadlessApp) -> String {
+        String(app.screen.lines[1].prefix(ScreenLayout(state: app.state, size: app.state.size).mapArea.maxX))
+    }
+
+    @Test("the marker never stands in for a digit of a frame number, at any cursor column",
+          arguments: [Size(width: 120, height: 40), Size(width: 80, height: 24)])
+    func markerNotADigit(size: Size) throws {
+        // 16 frames, so that frame numbers have two digits.
+        let input = TestApp.input(grid: TokenGrid(t: 16, h: 16, w: 24), heads: 1)
+        var app = TestApp.make(size: size, block: BlockShape(bt: 1, bh: 4, bw: 4), input: input)
+        try app.keys("+")
+        let n = try #require(app.state.map?.n)
+        var checked = 0
+        for _ in 0..<n {
+            let row = Array(ruler(app))
+            guard let m = row.firstIndex(of: "▼") else { try app.keys("l"); continue }
+            checked += 1
+            // Every number on the ruler is whole and names the frame that starts in the pixel of
+            // the tick (or marker) just before it.
+            let view = try #require(app.state.viewport)
+            let map = try #require(app.state.map)
+            let layout = ScreenLayout(state: app.state, size: app.state.size)
+            var i = 0
+            while i < row.count {
+                guard row[i].isNumber else { i += 1; continue }
+                var j = i
+                while j < row.count && row[j].isNumber { j += 1 }
+                let label = Int(String(row[i..<j]))!
+                #expect(row[i - 1] == "┬" || row[i - 1] == "▼", "\(String(row)): \(label) does not start at a tick")
+                let pixel = (i - 1 - layout.ruler.x) / layout.cellsPerPixel
+                // The frame that starts within the pixel's blocks.
+                let first = view.origin.key + pixel * view.blocksPerPixel, perFrame = map.blocks.blocksPerSlab
+                let frame = (first + perFrame - 1) / perFrame
+                #expect(label == frame, "\(String(row)): label \(label) at pixel \(pixel) of frame \(frame), marker at \(m)")
+                i = j
+            }
+            try app.keys("l")
+        }
+        #expect(checked > 10)
     }
 }

@@ -120,6 +120,57 @@ struct GoldenMaskTests {
         }
     }
 
+    @Test("every case folder in the fixtures is in the list above")
+    func everyFixtureListed() throws {
+        var found: [String] = []
+        for group in ["golden", "cases"] {
+            let names = try FileManager.default.contentsOfDirectory(atPath: Fixtures.path(group))
+            found += names.filter { FileManager.default.fileExists(atPath: Fixtures.path("\(group)/\($0)/case.json")) }
+                .map { "\(group)/\($0)" }
+        }
+        #expect(found.count >= 15)
+        #expect(Set(found) == Set(Self.cases), "unlisted: \(Set(found).subtracting(Self.cases).sorted())")
+        #expect(Set(Self.cases).count == Self.cases.count)
+    }
+
+    /// The golden cases whose reference stored its pooled map (`expected/probs.npy`).
+    static let casesWithProbabilities = cases.filter {
+        FileManager.default.fileExists(atPath: Fixtures.path($0) + "/expected/probs.npy")
+    }
+
+    /// Both the reference and nabla pool and take the softmax in float64, summing in different
+    /// orders: a few thousand terms give rounding of order 1e-13 at most (measured: 1.4e-15).
+    static let probabilityTolerance = 1e-12
+
+    @Test("the pooled map matches the reference's probs.npy", arguments: casesWithProbabilities)
+    func pooledMap(name: String) throws {
+        let dir = Fixtures.path(name)
+        let spec = try Case(directory: dir)
+        let block = BlockShape(bt: spec.block[0], bh: spec.block[1], bw: spec.block[2])
+        let source: InputSpec.Source
+        var layout = LayoutOptions(orderBlock: block)
+        if let qk = spec.inputs["qk"] {
+            source = .tensors(q: TensorSource(path: "\(dir)/\(qk)", key: spec.inputs["q_key"]),
+                              k: TensorSource(path: "\(dir)/\(qk)", key: spec.inputs["k_key"]), v: nil)
+            if spec.order == "block" && spec.inputs["metadata"] == nil { layout.order = .block }
+        } else {
+            source = .tensors(q: TensorSource(path: "\(dir)/\(spec.inputs["q"]!)"),
+                              k: TensorSource(path: "\(dir)/\(spec.inputs["k"]!)"), v: nil)
+            if spec.order == "block" {
+                layout.grid = TokenGrid(t: spec.grid[0], h: spec.grid[1], w: spec.grid[2])
+                layout.order = .block
+            }
+        }
+        let input = try InputSpec(source: source, layout: layout).load()
+        let map = try #require(try PooledMap.compute(input, block: block))
+        let expected = try NPY.read(path: dir + "/expected/probs.npy")
+        #expect(expected.shape == [spec.heads, map.n, map.n])
+        let reference = expected.doubles()
+        #expect(reference.count == map.probs.count)
+        let worst = zip(map.probs, reference).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= Self.probabilityTolerance, "\(name): largest difference \(worst)")
+    }
+
     /// Naive frame coverage written for the test: mean of the mask over slab pairs.
     static func frameCoverage(mask: [Int64], heads: Int, n: Int, slabs: Int) -> [Double] {
         let per = n / slabs

@@ -56,7 +56,9 @@ struct MaskCommandTests {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (q, k) = try Self.writeQK(dir)
+        let started = Date()
         let r = try NablaProcess.run(["mask", q, k, "--threshold", "0.5", "--json"])
+        let wallMilliseconds = Date().timeIntervalSince(started) * 1000
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.split(separator: "\n").count == 1)
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
@@ -64,11 +66,17 @@ struct MaskCommandTests {
         #expect(heads.count == 2)
         #expect(heads.allSatisfy { $0["density"] is NSNumber && $0["mass_kept"] is NSNumber })
         let timing = try #require(obj["timing_ms"] as? [String: NSNumber])
-        for stage in ["total", "pool", "map", "sort", "cut", "sta", "stats", "block_mask"] {
+        for stage in ["total", "pool", "map", "cut", "sta", "stats", "block_mask"] {
             #expect(timing[stage] != nil, "no \(stage) timing")
         }
-        let stages = timing.filter { $0.key != "total" }.values.map(\.doubleValue).reduce(0, +)
-        #expect(abs(stages - timing["total"]!.doubleValue) < 0.01)
+        // Independent bounds: every stage took non-negative time, the pooling of 2 heads of
+        // 512 tokens took some, and all of it fits inside the process's run as the test saw it
+        // (a unit slip, seconds or microseconds for milliseconds, breaks one of these).
+        let values = timing.mapValues(\.doubleValue)
+        #expect(values.values.allSatisfy { $0 >= 0 && $0.isFinite })
+        #expect(values["pool"]! > 0 && values["map"]! > 0)
+        #expect(values["total"]! < wallMilliseconds, "total \(values["total"]!) ms in a \(wallMilliseconds) ms run")
+        #expect(values["total"]! >= values.filter { $0.key != "total" }.values.max()!)
     }
 
     @Test("bad input gives one clear error line")
@@ -128,5 +136,36 @@ struct MaskCommandTests {
         let r = try NablaProcess.run(["mask", file + ":q", file + ":query", "--order", "block", "--threshold", "0.9"])
         Self.expectError(r, contains: "query")
         #expect(r.stderr.contains("q") && r.stderr.contains("k"))
+    }
+}
+
+/// `nabla mask --all` and `FILE:PREFIX` on a whole-model dump written by PyTorch.
+@Suite("nabla mask on whole-model dumps")
+struct ModelDumpCommandTests {
+    static let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/torch/model.pt").path
+
+    @Test func allPairsWriteFoldersAndModelJSON() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try NablaProcess.run(["mask", Self.model, "--all", "--threshold", "0.6", "--out", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("(4 Q/K pairs)"))
+        #expect(r.stdout.contains("blocks.1.step30"))
+        for prefix in ["blocks.0.step10", "blocks.0.step30", "blocks.1.step10", "blocks.1.step30"] {
+            #expect(FileManager.default.fileExists(atPath: "\(dir)/\(prefix)/mask.npy"), "\(prefix)")
+        }
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/model.json"))) as? [String: Any]
+        #expect((json?["pairs"] as? [Any])?.count == 4)
+        // One pair selected as FILE:PREFIX gives the density model.json lists for it.
+        let one = try NablaProcess.run(["mask", Self.model + ":blocks.1.step10", "--threshold", "0.6", "--json"])
+        #expect(one.status == 0, "\(one.stderr)")
+        let pair = (json?["pairs"] as? [[String: Any]])?[2]
+        #expect(firstJSONNumber(named: "density", in: one.stdout) == pair?["density"] as? Double)
+    }
+
+    @Test func aDumpWithoutAPrefixNamesItsPairs() throws {
+        let r = try NablaProcess.run(["mask", Self.model, "--threshold", "0.6"])
+        MaskCommandTests.expectError(r, contains: "holds 4 Q/K pairs; choose one as \(Self.model):PREFIX")
     }
 }

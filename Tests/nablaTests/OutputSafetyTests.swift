@@ -103,7 +103,7 @@ struct OutputSafetyTests {
         let r = try NablaProcess.run(["sample", "--out", out])
         #expect(r.status == 0, "\(r.stderr)")
         let after = try Self.snapshot(out)
-        #expect(Set(after.keys) == ["README.md", "latent.npy", "latent-small.npy", "qk.safetensors"])
+        #expect(Set(after.keys) == Set(SampleFiles.entries.map(\.name) + ["README.md"]))
         #expect(after["README.md"] == before["README.md"])
         #expect(after["latent.npy"]!.count == 3_145_856)
         #expect(try Self.strays(root, out) == [])

@@ -8,7 +8,9 @@ struct RenderCommandTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("thr 0.50"))
         #expect(!result.stdout.contains("\u{1B}"))
-        #expect(result.stdout.split(separator: "\n", omittingEmptySubsequences: false).count >= 24)
+        // 24 rows, each ending in a newline.
+        #expect(result.stdout.split(separator: "\n", omittingEmptySubsequences: false).count == 25)
+        #expect(result.stdout.hasSuffix("\n"))
     }
 
     @Test("a size below the minimum renders the size message; bad options are errors")
@@ -20,5 +22,25 @@ struct RenderCommandTests {
         #expect(bad.status != 0 && bad.stderr.contains("size 'big'"))
         let keys = try NablaProcess.run(["render", "--keys", "<C-12>"])
         #expect(keys.status != 0 && keys.stderr.hasPrefix("error:"))
+    }
+}
+
+@Suite("README")
+struct ReadmeScreenTests {
+    @Test("the README's text screen is exactly what the command it names prints")
+    func textScreenIsHonest() throws {
+        let readme = try String(contentsOfFile: Fixtures.root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("README.md").path, encoding: .utf8)
+        let marker = "`nabla render --size 100x28 --no-color --keys '+'` prints; only the stage times differ from run to run):\n\n```\n"
+        let start = try #require(readme.range(of: marker)).upperBound
+        let end = try #require(readme[start...].range(of: "```\n")).lowerBound
+        let shown = String(readme[start..<end])
+        let r = try NablaProcess.run(["render", "--size", "100x28", "--no-color", "--keys", "+"], environment: ["LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"])
+        #expect(r.status == 0)
+        // Stage times (two decimals) differ from run to run; everything else is the same.
+        func masked(_ text: String) -> String {
+            text.replacingOccurrences(of: #"\d+\.\d\d\b"#, with: "#.##", options: .regularExpression)
+        }
+        #expect(masked(shown) == masked(r.stdout))
+        #expect(shown.split(separator: "\n").count == 28)
     }
 }

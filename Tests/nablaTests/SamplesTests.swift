@@ -30,6 +30,9 @@ struct SamplesTests {
         switch kind {
         case "latent": mask = ["mask", "--latent", path]
         case "qk": mask = ["mask", path + ":q", path + ":k"]
+        case "model":
+            let pairs = try #require(obj["pairs"] as? [String])
+            mask = ["mask", path + ":" + pairs[0]]
         default:
             Issue.record("\(name) reads as \(kind)")
             return
@@ -51,6 +54,22 @@ struct SamplesTests {
             let made = try Data(contentsOf: URL(fileURLWithPath: out + "/" + name))
             let committed = try Data(contentsOf: URL(fileURLWithPath: SamplesDirectory.path + "/" + name))
             #expect(made == committed, "\(name) differs from Samples/\(name); regenerate with: nabla sample --out Samples")
+        }
+    }
+
+    @Test("the whole-model dump: every pair computed, noisier steps denser")
+    func modelDump() throws {
+        let path = SamplesDirectory.path + "/model.safetensors"
+        let result = try NablaProcess.run(["mask", path, "--all", "--threshold", "0.9", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let pairs = try #require(obj["pairs"] as? [[String: Any]])
+        let prefixes = SampleFiles.modelLayers.indices.flatMap { l in SampleFiles.modelSteps.map { "blocks.\(l).\($0.name)" } }
+        #expect(pairs.map { $0["prefix"] as? String } == prefixes)
+        // Per layer, the noisy step (sigma 0.7) keeps more blocks than the late one (0.1).
+        for l in SampleFiles.modelLayers.indices {
+            let early = pairs[2 * l]["density"] as? Double ?? 0, late = pairs[2 * l + 1]["density"] as? Double ?? 1
+            #expect(early > late, "layer \(l): \(early) vs \(late)")
         }
     }
 }

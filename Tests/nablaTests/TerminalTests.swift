@@ -186,24 +186,5 @@ struct TerminalTests {
         #expect(end.contains("EXIT=0"))
         #expect(terminalRestored(end))
     }
-
-    @Test("a signal or a crash still restores the terminal", arguments: [(SIGTERM, "EXIT=143"), (SIGHUP, "EXIT=129"), (SIGSEGV, "EXIT=139")])
-    func signals(signal: Int32, status: String) throws {
-        let tmux = Tmux()
-        defer { tmux.kill() }
-        let pidFile = try Fixtures.temporaryDirectory("nabla-pid") + "/pid"
-        defer { try? FileManager.default.removeItem(atPath: (pidFile as NSString).deletingLastPathComponent) }
-        // The inner shell writes its pid and becomes nabla (exec), in the foreground.
-        let nabla = NablaProcess.executable.path
-        try tmux.start("sh -c 'sh -c \"echo \\$\\$ > \(pidFile); exec \(nabla)\"; echo \"EXIT=$?\"; stty -a; sleep 30'",
-                       width: 100, height: 30)
-        try tmux.wait("the first frame") { $0.contains("thr 0.90") }
-        let text = try String(contentsOfFile: pidFile, encoding: .utf8)
-        let pid = try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)))
-        #expect(kill(pid, signal) == 0)
-        let end = try tmux.wait("the exit") { $0.contains("EXIT=") && $0.contains("icanon") }
-        #expect(end.contains(status))
-        #expect(terminalRestored(end))
-        #expect(!end.contains("? help"), "the app's screen is gone (the main screen is back)")
-    }
+    // Signals and crashes: TerminalStateTests.everySignal, all of them in a loop.
 }

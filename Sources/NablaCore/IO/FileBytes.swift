@@ -141,6 +141,27 @@ public final class MemoryBytes: ByteSource, @unchecked Sendable {
     }
 
     public func bytes(_ range: Range<Int>) throws -> (UnsafeRawBufferPointer, AnyObject) {
-        (UnsafeRawBufferPointer(rebasing: base[range]), self)
+        (UnsafeRawBufferPointer(rebasing: base[range]), owner ?? self)
+    }
+}
+
+/// A whole file read into memory nabla owns, for readers that walk a container (ZIP
+/// archives: `.npz`, `torch.save`). Like `FileBytes`, never a mapping: a change on disk
+/// after reading cannot crash nabla; a change during the read is an error.
+public final class WholeFile: @unchecked Sendable {
+    public let path: String
+    /// The file's bytes; valid for the lifetime of `self`.
+    public let bytes: UnsafeRawBufferPointer
+    private let storage: AnyObject
+
+    /// Reads `path` whole.
+    /// - Throws: `NablaError.fileUnreadable` naming the path and the system's reason.
+    public convenience init(path: String) throws {
+        try self.init(FileBytes(path: path))
+    }
+
+    public init(_ source: ByteSource) throws {
+        path = source.path
+        (bytes, storage) = try source.bytes(0..<source.size)
     }
 }

@@ -22,6 +22,81 @@ public enum NPY {
         return try entry(in: file).load(from: file)
     }
 
+    /// Reads and validates the magic, version and header of the .npy file in `source`
+    /// (not its data) and says where the data lies.
+    /// - Throws: as `read(path:)`.
+    /// - Complexity: O(header length): reads at most the first 1 MiB.
+    public static func entry(in source: ByteSource) throws -> TensorEntry {
+        let name = source.path
+        // The header fits in the first 12 + maxHeaderLength bytes, or is refused.
+        let (prefix, owner) = try source.bytes(0..<min(source.size, 12 + maxHeaderLength))
+        let (header, dataStart) = try withExtendedLifetime(owner) { try parseHeader(prefix, name: name) }
+        let byteCount = try dataSize(header, name: name)
+        let shown = TensorIO.shapeText(header.shape, python: true)
+        func malformed(_ what: String) -> NablaError { NablaError(.malformedFile, "\(name): \(what)") }
+        let available = source.size - dataStart
+        if available < byteCount {
+            throw malformed("data truncated: shape \(shown) of \(header.dtype) needs \(byteCount) bytes after the header, file has \(available)")
+        }
+        if available > byteCount {
+            throw malformed("\(available - byteCount) trailing bytes after the data: shape \(shown) of \(header.dtype) needs \(byteCount) bytes, file has \(available)")
+        }
+        return TensorEntry(key: nil, name: name, dtypeName: header.dtype.rawValue, dtype: header.dtype, shape: header.shape,
+                           byteOrder: header.byteOrder, fortranOrder: header.fortranOrder, offset: dataStart, byteCount: byteCount)
+    }
+
+    /// Validates the magic, version and header at the start of `bytes` (which must
+    /// hold at least the whole header) and returns the header and where the data start.
+    /// - Throws: as `read(path:)`.
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer, name: String) throws -> (NPYHeader, dataStart: Int) {
+        func malformed(_ what: String) -> NablaError { NablaError(.malformedFile, "\(name): \(what)") }
+        let size = bytes.count
+        guard size > 0 else { throw malformed("empty file (0 bytes), not a .npy file") }
+        let prefix = Array(bytes.prefix(magic.count))
+        guard prefix == Array(magic.prefix(prefix.count)) else {
+            throw malformed("not a .npy file: starts with \(hex(prefix)), expected \(hex(magic)) (\\x93NUMPY)")
+        }
+        guard size >= 8 else {
+            throw malformed("truncated .npy file: \(size) bytes, too short for the magic and version (8 bytes)")
+        }
+        let major = bytes[6], minor = bytes[7]
+        guard (1...3).contains(major), minor == 0 else {
+            throw NablaError(.unsupported, "\(name): unsupported .npy format version \(major).\(minor) (nabla reads 1.0, 2.0 and 3.0)")
+        }
+        let headerStart = major == 1 ? 10 : 12
+        guard size >= headerStart else {
+            throw malformed("truncated .npy file: \(size) bytes, too short for the version \(major).0 header length field (\(headerStart) bytes)")
+        }
+        let headerLength = major == 1
+            ? Int(UInt16(bytes[8]) | UInt16(bytes[9]) << 8)
+            : Int(UInt32(bytes[8]) | UInt32(bytes[9]) << 8 | UInt32(bytes[10]) << 16 | UInt32(bytes[11]) << 24)
+        guard headerLength <= maxHeaderLength else {
+            throw malformed("header length \(headerLength) exceeds the \(maxHeaderLength)-byte limit")
+        }
+        let dataStart = headerStart + headerLength
+        guard dataStart <= size else {
+            throw malformed("header length \(headerLength) runs past the end of the file (header would end at byte \(dataStart), file is \(size) bytes)")
+        }
+        return (try NPYHeader.parse(bytes[headerStart..<dataStart], utf8: major == 3, name: name), dataStart)
+    }
+
+    /// The dtype, shape and data size declared by the NPY header at the start of `prefix`
+    /// (an `.npz` member's first bytes), without the data.
+    /// - Throws: as `read(path:)`, and `.malformedFile` for a shape whose size overflows.
+    static func decodeHeader(_ prefix: [UInt8], name: String) throws -> (DType, [Int], dataBytes: Int) {
+        let (header, _) = try prefix.withUnsafeBytes { try parseHeader($0, name: name) }
+        return (header.dtype, header.shape, try dataSize(header, name: name))
+    }
+
+    /// Bytes of data `header` declares.
+    /// - Throws: `.malformedFile` for a shape whose size overflows.
+    private static func dataSize(_ header: NPYHeader, name: String) throws -> Int {
+        guard let (_, byteCount) = TensorIO.checkedSizes(shape: header.shape, itemSize: header.dtype.size) else {
+            throw NablaError(.malformedFile, "\(name): shape \(TensorIO.shapeText(header.shape, python: true)) of \(header.dtype) is too large: element count x \(header.dtype.size) bytes overflows")
+        }
+        return byteCount
+    }
+
     /// Validates and decodes the bytes of a whole .npy file held in memory.
     /// - Parameters:
     ///   - bytes: the complete file; the tensor views a slice of it.
@@ -31,61 +106,6 @@ public enum NPY {
     static func decode(_ bytes: UnsafeRawBufferPointer, name: String, owner: AnyObject?) throws -> RawTensor {
         let source = MemoryBytes(bytes, path: name, owner: owner)
         return try entry(in: source).load(from: source)
-    }
-
-    /// Reads and validates the magic, version and header of the .npy file in `source`
-    /// (not its data) and says where the data lies.
-    /// - Throws: as `read(path:)`.
-    /// - Complexity: O(header length).
-    public static func entry(in source: ByteSource) throws -> TensorEntry {
-        let name = source.path
-        func malformed(_ what: String) -> NablaError { NablaError(.malformedFile, "\(name): \(what)") }
-        let size = source.size
-        guard size > 0 else { throw malformed("empty file (0 bytes), not a .npy file") }
-        let (start, startOwner) = try source.bytes(0..<min(size, 12))
-        let prefix = Array(start.prefix(magic.count))
-        guard prefix == Array(magic.prefix(prefix.count)) else {
-            throw malformed("not a .npy file: starts with \(hex(prefix)), expected \(hex(magic)) (\\x93NUMPY)")
-        }
-        guard size >= 8 else {
-            throw malformed("truncated .npy file: \(size) bytes, too short for the magic and version (8 bytes)")
-        }
-        let major = start[6], minor = start[7]
-        guard (1...3).contains(major), minor == 0 else {
-            throw NablaError(.unsupported, "\(name): unsupported .npy format version \(major).\(minor) (nabla reads 1.0, 2.0 and 3.0)")
-        }
-        let headerStart = major == 1 ? 10 : 12
-        guard size >= headerStart else {
-            throw malformed("truncated .npy file: \(size) bytes, too short for the version \(major).0 header length field (\(headerStart) bytes)")
-        }
-        let headerLength = major == 1
-            ? Int(UInt16(start[8]) | UInt16(start[9]) << 8)
-            : Int(UInt32(start[8]) | UInt32(start[9]) << 8 | UInt32(start[10]) << 16 | UInt32(start[11]) << 24)
-        withExtendedLifetime(startOwner) {}
-        guard headerLength <= maxHeaderLength else {
-            throw malformed("header length \(headerLength) exceeds the \(maxHeaderLength)-byte limit")
-        }
-        let dataStart = headerStart + headerLength
-        guard dataStart <= size else {
-            throw malformed("header length \(headerLength) runs past the end of the file (header would end at byte \(dataStart), file is \(size) bytes)")
-        }
-        let (headerBytes, headerOwner) = try source.bytes(headerStart..<dataStart)
-        let header = try withExtendedLifetime(headerOwner) {
-            try NPYHeader.parse(headerBytes, utf8: major == 3, name: name)
-        }
-        let shown = TensorIO.shapeText(header.shape, python: true)
-        guard let (_, byteCount) = TensorIO.checkedSizes(shape: header.shape, itemSize: header.dtype.size) else {
-            throw malformed("shape \(shown) of \(header.dtype) is too large: element count x \(header.dtype.size) bytes overflows")
-        }
-        let available = size - dataStart
-        if available < byteCount {
-            throw malformed("data truncated: shape \(shown) of \(header.dtype) needs \(byteCount) bytes after the header, file has \(available)")
-        }
-        if available > byteCount {
-            throw malformed("\(available - byteCount) trailing bytes after the data: shape \(shown) of \(header.dtype) needs \(byteCount) bytes, file has \(available)")
-        }
-        return TensorEntry(key: nil, name: name, dtypeName: header.dtype.rawValue, dtype: header.dtype, shape: header.shape,
-                           byteOrder: header.byteOrder, fortranOrder: header.fortranOrder, offset: dataStart, byteCount: byteCount)
     }
 
     // MARK: - Writing

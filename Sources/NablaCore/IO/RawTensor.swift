@@ -203,6 +203,13 @@ public struct RawTensor: @unchecked Sendable {
         return byteOrder == .little ? U(littleEndian: raw) : U(bigEndian: raw)
     }
 
+    /// Element `i` in storage order converted to `Float` (float64 beyond float32's range
+    /// becomes infinite), for callers that pick single elements of a large tensor.
+    @inline(__always)
+    public func floatValue(atStorageIndex i: Int) -> Float {
+        Float(floatElement(at: i))
+    }
+
     @inline(__always)
     private func floatElement(at i: Int) -> Double {
         switch dtype {

@@ -1,14 +1,40 @@
-/// A tensor file opened and its header validated once: one NPY tensor, or the named
-/// tensors and `__metadata__` of a safetensors file. Tensors' data is read when chosen
-/// (`tensor(_:)`), into memory nabla owns (`FileBytes`).
+/// A tensor file opened and its header validated once (tensors' data is read when
+/// chosen, into memory nabla owns, never mapped): one NPY tensor, the named tensors and
+/// `__metadata__` of a safetensors file, the tensors of a `torch.save` file, or the
+/// arrays of an `.npz` archive.
 ///
-/// The format is decided by content first: the NPY magic means NPY; otherwise a
-/// `.safetensors` name or a header that looks like one (a JSON object after the 8-byte
-/// length) means safetensors; a `.npy` name without the magic is a malformed NPY.
+/// The format is decided by content first: the NPY magic means NPY; a ZIP archive is an
+/// `.npz` when its name ends in `.npz` or every member is a `.npy`, otherwise a
+/// `torch.save` file (which must hold `NAME/data.pkl`); a pickle or tar file named
+/// `.pt`/`.pth`/`.bin` is the legacy torch format (refused, with how to re-save it);
+/// otherwise a `.safetensors` name or a header that looks like one (a JSON object after
+/// the 8-byte length) means safetensors; a `.npy` name without the magic is a
+/// malformed NPY.
 public struct TensorFile: Sendable {
     public enum Content: Sendable {
         case npy(TensorEntry)
         case safetensors(SafetensorsFile)
+        case torch(TorchArchive)
+        case npz(NPZArchive)
+    }
+
+    /// A tensor's key, dtype and shape, known before its values are read.
+    public struct Listing: Sendable, Equatable {
+        /// `nil` for a .npy file or a tensor saved alone with `torch.save`.
+        public let key: String?
+        /// `nil` for a dtype nabla does not read (listed, refused only when chosen).
+        public let dtype: DType?
+        /// The dtype as nabla names it, or as the file does when nabla does not read it
+        /// (`F8_E4M3`).
+        public let dtypeName: String
+        public let shape: [Int]
+
+        public init(key: String?, dtype: DType?, dtypeName: String? = nil, shape: [Int]) {
+            self.key = key
+            self.dtype = dtype
+            self.dtypeName = dtype?.rawValue ?? dtypeName ?? "unknown"
+            self.shape = shape
+        }
     }
 
     public let path: String
@@ -22,47 +48,74 @@ public struct TensorFile: Sendable {
     /// - Throws: `NablaError.fileUnreadable`, `.malformedFile`, `.unsupported` from the
     ///   readers, or `.unsupported` for a file that is neither format.
     public static func open(path: String) throws -> TensorFile {
-        try open(FileBytes(path: path))
+        let source = try FileBytes(path: path)
+        // The first bytes decide the format (262 covers the tar magic).
+        let (bytes, owner) = try source.bytes(0..<min(source.size, 262))
+        return try withExtendedLifetime(owner) { try open(source, head: bytes) }
     }
 
-    /// Validates the header of the file in `source`.
-    /// - Throws: as `open(path:)`.
-    public static func open(_ source: ByteSource) throws -> TensorFile {
+    private static func open(_ source: ByteSource, head bytes: UnsafeRawBufferPointer) throws -> TensorFile {
         let path = source.path
-        let (head, owner) = try source.bytes(0..<min(source.size, 9))
         let lower = path.lowercased()
-        let npyMagic = head.count >= NPY.magic.count && Array(head.prefix(NPY.magic.count)) == NPY.magic
-        let looksSafetensors = head.count >= 9 && head[8] == UInt8(ascii: "{")
-        withExtendedLifetime(owner) {}
+        let npyMagic = bytes.count >= NPY.magic.count && Array(bytes.prefix(NPY.magic.count)) == NPY.magic
+        let looksSafetensors = bytes.count >= 9 && bytes[8] == UInt8(ascii: "{")
+        let zipMagic = bytes.count >= 4 && bytes[0] == 0x50 && bytes[1] == 0x4B && (bytes[2] == 3 || bytes[2] == 5)
+        if zipMagic && !npyMagic {
+            let zip = try ZipContainer(path: path, file: WholeFile(source))
+            let isNPZ = lower.hasSuffix(".npz")
+                || (!zip.members.isEmpty && zip.members.allSatisfy { $0.path.hasSuffix(".npy") })
+            return TensorFile(path: path, byteCount: source.size,
+                              content: isNPZ ? .npz(try NPZArchive(zip: zip)) : .torch(try TorchArchive(zip: zip)), source: source)
+        }
+        let torchName = [".pt", ".pth", ".bin", ".ckpt"].contains { lower.hasSuffix($0) }
+        let pickleMagic = bytes.count >= 2 && bytes[0] == 0x80 && (2...5).contains(bytes[1])
+        let tarMagic = bytes.count >= 262 && Array(bytes[257..<262]) == Array("ustar".utf8)
+        if !npyMagic && (torchName && (pickleMagic || tarMagic) || lower.hasSuffix(".npz")) {
+            throw NablaError(.unsupported, lower.hasSuffix(".npz")
+                ? "\(path): not a ZIP archive, so not an .npz file"
+                : "\(path): legacy torch.save format (PyTorch before 1.6, or _use_new_zipfile_serialization=False), which nabla does not read; re-save it with a current PyTorch: torch.save(torch.load(PATH, weights_only=True), NEW_PATH)")
+        }
+        if torchName && !looksSafetensors && !npyMagic {
+            throw NablaError(.unsupported, "\(path): not a torch.save file (no ZIP signature at the start)")
+        }
         if npyMagic || (lower.hasSuffix(".npy") && !lower.hasSuffix(".safetensors")) {
             return TensorFile(path: path, byteCount: source.size, content: .npy(try NPY.entry(in: source)), source: source)
         }
         guard lower.hasSuffix(".safetensors") || looksSafetensors else {
-            throw NablaError(.unsupported, "\(path): neither a .npy file (no \\x93NUMPY magic) nor a .safetensors file")
+            throw NablaError(.unsupported, "\(path): neither a .npy file (no \\x93NUMPY magic) nor a .safetensors file, an .npz or a torch.save archive")
         }
         return TensorFile(path: path, byteCount: source.size, content: .safetensors(try SafetensorsFile.decode(source)), source: source)
     }
 
-    /// `"npy"` or `"safetensors"`.
+    /// `"npy"`, `"safetensors"`, `"torch"` or `"npz"`.
     public var format: String {
         switch content {
         case .npy: "npy"
         case .safetensors: "safetensors"
+        case .torch: "torch"
+        case .npz: "npz"
         }
     }
 
-    /// Every tensor the file lists, in file order (including dtypes nabla does not read).
-    public var entries: [TensorEntry] {
-        switch content {
-        case .npy(let entry): [entry]
-        case .safetensors(let st): st.entries
-        }
-    }
-
-    /// The safetensors file's keys in file order; `nil` for a .npy file.
+    /// The keys in file order (a tensor saved alone with `torch.save` has key `""`);
+    /// `nil` for a .npy file.
     public var keys: [String]? {
-        if case .safetensors(let st) = content { return st.keys }
-        return nil
+        switch content {
+        case .npy: nil
+        case .safetensors(let st): st.keys
+        case .torch(let t): t.keys
+        case .npz(let z): z.keys
+        }
+    }
+
+    /// Every tensor's key, dtype and shape, in file order, without reading values.
+    public var listing: [Listing] {
+        switch content {
+        case .npy(let e): [Listing(key: nil, dtype: e.dtype, dtypeName: e.dtypeName, shape: e.shape)]
+        case .safetensors(let st): st.entries.map { Listing(key: $0.key, dtype: $0.dtype, dtypeName: $0.dtypeName, shape: $0.shape) }
+        case .torch(let t): t.entries.map { Listing(key: $0.key.isEmpty ? nil : $0.key, dtype: $0.dtype, shape: $0.shape) }
+        case .npz(let z): z.entries.map { Listing(key: $0.key, dtype: $0.dtype, shape: $0.shape) }
+        }
     }
 
     /// The safetensors file's `__metadata__`; empty for a .npy file.
@@ -71,32 +124,42 @@ public struct TensorFile: Sendable {
         return [:]
     }
 
-    /// The entry under `key`; without a key, the file's only tensor (the only one of a
-    /// dtype nabla reads, when others are listed that it does not).
+    /// The tensor under `key`; without a key, the file's only tensor (for safetensors,
+    /// the only one of a dtype nabla reads when others are listed that it does not).
+    /// The data is read now (`FileBytes`).
     /// - Throws: `NablaError.missingTensor` for a key the file lacks (listing the keys it
-    ///   has), a key on a .npy file, or no key for a file holding several tensors.
-    public func entry(_ key: String?) throws -> TensorEntry {
+    ///   has), a key on a .npy file, or no key for a file holding several tensors;
+    ///   `.unsupported` for a dtype nabla does not read; `.fileUnreadable` when the file
+    ///   cannot be read or changed on disk.
+    public func tensor(_ key: String?) throws -> RawTensor {
         switch content {
         case .npy(let entry):
             if let key {
                 throw NablaError(.missingTensor, "\(path) is a .npy file holding one tensor; it has no key '\(TensorIO.shown(key))' (write just \(path))")
             }
-            return entry
+            return try entry.load(from: source)
         case .safetensors(let st):
-            if let key { return try st.entry(key) }
-            if st.entries.count == 1 { return st.entries[0] }
-            let readable = st.entries.filter { $0.dtype != nil }
-            if readable.count == 1 { return readable[0] }
-            if st.entries.isEmpty { throw NablaError(.missingTensor, "\(path) holds no tensors") }
-            throw NablaError(.missingTensor,
-                "\(path) holds \(st.entries.count) tensors; name one as \(path):KEY (available: \(TensorIO.keyList(st.keys)))")
+            if let key { return try st.tensor(key) }
+            let readable = st.readableKeys
+            return try st.tensor(st.keys.count != 1 && readable.count == 1 ? readable[0] : onlyKey(st.keys))
+        case .torch(let t):
+            return try t.tensor(key ?? onlyKey(t.keys))
+        case .npz(let z):
+            return try z.tensor(key ?? onlyKey(z.keys))
         }
     }
 
-    /// Reads the tensor under `key` (see `entry(_:)`).
-    /// - Throws: as `entry(_:)`; `.unsupported` for a dtype nabla does not read;
-    ///   `.fileUnreadable` when the file cannot be read or changed on disk.
-    public func tensor(_ key: String?) throws -> RawTensor {
-        try entry(key).load(from: source)
+    /// The one key of a file holding one tensor.
+    /// - Throws: `NablaError.missingTensor` when it holds none or several.
+    private func onlyKey(_ keys: [String]) throws -> String {
+        switch keys.count {
+        case 1:
+            return keys[0]
+        case 0:
+            throw NablaError(.missingTensor, "\(path) holds no tensors")
+        default:
+            throw NablaError(.missingTensor,
+                "\(path) holds \(keys.count) tensors; name one as \(path):KEY (available: \(TensorIO.keyList(keys)))")
+        }
     }
 }

@@ -14,7 +14,7 @@ import Darwin
 ///
 /// Parsing rules, in order: a spec that exists as a file (or directory) is a path; else
 /// the first split at a ':' whose left part exists is `PATH:KEY` (so keys may contain
-/// ':'); else a spec ending in `.npy` or `.safetensors` is a path; else it is split at
+/// ':'); else a spec ending in `.npy`, `.safetensors`, `.npz`, `.pt` or `.pth` is a path; else it is split at
 /// the last ':'. An empty key (`qk.safetensors:`) means no key.
 public struct TensorSource: Hashable, Sendable, CustomStringConvertible {
     public var path: String
@@ -42,7 +42,7 @@ public struct TensorSource: Hashable, Sendable, CustomStringConvertible {
             return
         }
         let lower = spec.lowercased()
-        if lower.hasSuffix(".npy") || lower.hasSuffix(".safetensors") {
+        if [".npy", ".safetensors", ".npz", ".pt", ".pth"].contains(where: { lower.hasSuffix($0) }) {
             (path, key) = (spec, nil)
             return
         }

@@ -28,16 +28,22 @@ public struct FileSummary: Sendable {
 
     /// What nabla takes the file to be.
     public enum Kind: String, Sendable {
+        /// Q/K pairs named PREFIX.q / PREFIX.k, several of them (a whole-model dump);
+        /// grid, heads and head dim are those of the first pair.
+        case model
         case qk, latent, none
     }
 
     public let path: String
-    /// `npy` or `safetensors`.
+    /// `npy`, `safetensors`, `torch` or `npz`.
     public let format: String
     public let byteCount: Int
     /// `__metadata__`, sorted by key (empty for .npy).
     public let metadata: [(key: String, value: String)]
     public let tensors: [Tensor]
+    /// The Q/K pairs of a whole-model dump (`ModelDump`), by prefix; empty unless
+    /// `kind == .model`.
+    public let pairs: [String]
     public let kind: Kind
     /// Why the file is neither Q/K nor a latent (`kind == .none`), or why its grid does
     /// not divide into blocks.
@@ -69,7 +75,7 @@ public struct FileSummary: Sendable {
         byteCount = file.byteCount
         format = file.format
         metadata = file.metadata.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        tensors = file.entries.map { Tensor(key: $0.key, dtype: $0.dtype, dtypeName: $0.dtypeName, shape: $0.shape) }
+        tensors = file.listing.map { Tensor(key: $0.key, dtype: $0.dtype, dtypeName: $0.dtypeName, shape: $0.shape) }
 
         var kind = Kind.none
         var problem: Wording?
@@ -78,14 +84,21 @@ public struct FileSummary: Sendable {
         var heads: Int?, headDim: Int?
         var latentSize: (Int, Int, Int, Int)?
         var usedSynthesis: SynthesisOptions?
+        let files = OpenedFiles([file])
+        let dump = file.keys == nil ? nil : try? ModelDump(path: path, files: files)
+        let pairs = (dump?.pairs.count ?? 0) > 1 ? dump!.pairs.map(\.prefix) : []
         do {
-            // The plan load() would follow, on the file already opened.
-            let spec = InputSpec(source: .file(path), layout: layout, synthesis: synthesis)
-            switch try spec.plan(files: OpenedFiles([file])) {
-            case .qk(_, _, let v, let l, _, let gridSource):
-                let names = ["q", "k"] + (v == nil ? [] : ["v"])
-                reading = "Q/K from \(names.joined(separator: ", ")) (axes \(l.axes.map(String.init).joined(separator: " ")), token order \(l.order)), \(origin: .grid, gridSource)"
-                (kind, grid, heads, headDim) = (.qk, l.grid, l.heads, l.headDim)
+            // The plan load() would follow, on the file already opened; for a dump of
+            // several pairs, the plan of its first pair.
+            let source: InputSpec.Source = pairs.isEmpty ? .file(path) : .latent(TensorSource(path: path, key: pairs[0]))
+            let spec = InputSpec(source: source, layout: layout, synthesis: synthesis)
+            switch try spec.plan(files: files) {
+            case .qk(let q, let k, let v, let l, _, let gridSource):
+                let names = [q, k] + (v.map { [$0] } ?? [])
+                let what = pairs.isEmpty ? "Q/K from \(names.map { Self.key(of: $0, in: path) }.joined(separator: ", "))"
+                    : "\(pairs.count) Q/K pairs PREFIX.q, PREFIX.k; the first"
+                reading = "\(what) (axes \(l.axes.map(String.init).joined(separator: " ")), token order \(l.order)), \(origin: .grid, gridSource)"
+                (kind, grid, heads, headDim) = (pairs.isEmpty ? .qk : .model, l.grid, l.heads, l.headDim)
             case .latent(let raw, let l, let synthesis):
                 let (c, t, y, x) = (l.size("c", in: raw.shape), l.size("t", in: raw.shape), l.size("y", in: raw.shape), l.size("x", in: raw.shape))
                 reading = "latent \(l.layoutText): \(wording: l.reason)"
@@ -105,6 +118,7 @@ public struct FileSummary: Sendable {
             do { blocks = try BlockGrid(grid: grid, block: block) } catch let e as NablaError { problem = e.wording }
         }
         self.kind = kind
+        self.pairs = kind == .model ? pairs : []
         self.problem = problem
         self.reading = reading
         self.grid = grid
@@ -113,6 +127,11 @@ public struct FileSummary: Sendable {
         self.latentSize = latentSize
         self.synthesis = usedSynthesis
         self.blocks = blocks
+    }
+
+    /// The key of tensor `raw` of the file at `path` (its name after `PATH:`).
+    static func key(of raw: RawTensor, in path: String) -> String {
+        raw.name.hasPrefix(path + ":") ? String(raw.name.dropFirst(path.count + 1)) : raw.name
     }
 
     /// A readable multi-line summary, settings spelled by `names`.
@@ -125,9 +144,10 @@ public struct FileSummary: Sendable {
         for (i, m) in metadata.enumerated() {
             add(i == 0 ? "metadata" : "", "\(TensorIO.shown(m.key)) = \(TensorIO.shown(m.value, limit: 100))")
         }
-        let keyWidth = tensors.map { TensorIO.shown($0.key ?? "-").count }.max() ?? 1
+        // Keys as they are typed after FILE: on a command line (quoted when the shell needs it).
+        let keyWidth = tensors.map { shellQuoted($0.key ?? "-").count }.max() ?? 1
         for (i, t) in tensors.prefix(50).enumerated() {
-            let key = TensorIO.shown(t.key ?? "-").padding(toLength: keyWidth, withPad: " ", startingAt: 0)
+            let key = shellQuoted(t.key ?? "-").padding(toLength: keyWidth, withPad: " ", startingAt: 0)
             add(i == 0 ? "tensors" : "", "\(key)  \(TensorIO.shown(t.dtypeName).padding(toLength: 8, withPad: " ", startingAt: 0)) \(shapeText(t.shape))\(t.dtype == nil ? "  (not read by nabla)" : "")")
         }
         if tensors.count > 50 { add("", "... \(tensors.count - 50) more") }
@@ -135,8 +155,11 @@ public struct FileSummary: Sendable {
         case .none:
             add("reads as", "nothing: \(problem?.text(naming: names) ?? "unknown")")
             return lines.joined(separator: "\n")
-        case .qk:
+        case .qk, .model:
             add("reads as", reading?.text(naming: names) ?? "")
+            if !pairs.isEmpty {
+                add("pairs", "\(pairs.count): " + pairs.prefix(12).map(shellQuoted).joined(separator: ", ") + (pairs.count > 12 ? ", ..." : ""))
+            }
             if let grid, let heads, let headDim {
                 add("grid", "\(grid) (\(grid.tokens) tokens), \(heads) heads, head dim \(headDim)")
             }
@@ -157,7 +180,6 @@ public struct FileSummary: Sendable {
 
     /// The summary as one JSON object, settings spelled by `names`.
     public func json(naming names: SettingNames = .engine) -> JSON {
-        func triple(_ a: Int, _ b: Int, _ c: Int) -> JSON { .array([.int(a), .int(b), .int(c)]) }
         var fields: [(String, JSON)] = [
             ("path", .string(path)),
             ("format", .string(format)),
@@ -168,23 +190,34 @@ public struct FileSummary: Sendable {
                          ("shape", .array(t.shape.map { .int($0) }))])
             })),
             ("kind", .string(kind.rawValue)),
+            ("pairs", .array(pairs.map { .string($0) })),
             ("reading", reading.map { .string($0.text(naming: names)) } ?? .null),
             ("problem", problem.map { .string($0.text(naming: names)) } ?? .null),
-            ("grid", grid.map { triple($0.t, $0.h, $0.w) } ?? .null),
+            ("grid", grid.map { JSON.triple($0.t, $0.h, $0.w) } ?? .null),
             ("heads", heads.map { .int($0) } ?? .null),
             ("head_dim", headDim.map { .int($0) } ?? .null),
         ]
         if let s = latentSize {
-            fields.append(("latent", .object([("channels", .int(s.channels)), ("size", triple(s.frames, s.height, s.width))])))
+            fields.append(("latent", .object([("channels", .int(s.channels)), ("size", JSON.triple(s.frames, s.height, s.width))])))
         }
         if let synthesis {
-            fields.append(("stand_in", .object([("patch", triple(synthesis.patch.pt, synthesis.patch.ph, synthesis.patch.pw)),
+            fields.append(("stand_in", .object([("patch", JSON.triple(synthesis.patch.pt, synthesis.patch.ph, synthesis.patch.pw)),
                                                 ("heads", .int(synthesis.heads)), ("head_dim", .int(synthesis.headDim)),
                                                 ("seed", .int(Int(truncatingIfNeeded: synthesis.seed)))])))
         }
-        fields.append(("block", triple(block.bt, block.bh, block.bw)))
-        fields.append(("block_grid", blocks.map { triple($0.tb, $0.hb, $0.wb) } ?? .null))
+        fields.append(("block", JSON.triple(block.bt, block.bh, block.bw)))
+        fields.append(("block_grid", blocks.map { JSON.triple($0.tb, $0.hb, $0.wb) } ?? .null))
         fields.append(("n", blocks.map { .int($0.count) } ?? .null))
         return .object(fields)
     }
+}
+
+/// `s` as typed in a POSIX shell: unchanged when it has only safe characters, else in
+/// single quotes (a quote inside written `'\''`); control characters escaped for display.
+public func shellQuoted(_ s: String) -> String {
+    let safe = s.unicodeScalars.allSatisfy { c in
+        (c.value < 0x80 && (CharacterSet.alphanumerics.contains(c) || "._-+=@,/:%".unicodeScalars.contains(c)))
+    }
+    if safe && !s.isEmpty { return s }
+    return "'" + TensorIO.shown(s).replacingOccurrences(of: "'", with: "'\\''") + "'"
 }

@@ -24,11 +24,15 @@ public struct InputSpec: Sendable, Equatable {
     public var layout: LayoutOptions
     /// The stand-in layer's settings, for a latent and the built-in sample.
     public var synthesis: SynthesisOptions
+    /// The heads to take (tensor indices), or `nil` for all.
+    public var heads: HeadSelection?
 
-    public init(source: Source, layout: LayoutOptions = LayoutOptions(), synthesis: SynthesisOptions = SynthesisOptions()) {
+    public init(source: Source, layout: LayoutOptions = LayoutOptions(), synthesis: SynthesisOptions = SynthesisOptions(),
+                heads: HeadSelection? = nil) {
         self.source = source
         self.layout = layout
         self.synthesis = synthesis
+        self.heads = heads
     }
 
     /// A short name for status lines and summaries.
@@ -36,24 +40,35 @@ public struct InputSpec: Sendable, Equatable {
         switch source {
         case .sample: "sample"
         case .tensors(let q, let k, _):
-            q.path == k.path ? lastComponent(q.path) : "\(lastComponent(q.path)) + \(lastComponent(k.path))"
+            if q.path == k.path, let qk = q.key, let kk = k.key, qk.hasSuffix(".q"), kk == qk.dropLast(2) + ".k" {
+                "\(lastComponent(q.path)):\(qk.dropLast(2))"
+            } else {
+                q.path == k.path ? lastComponent(q.path) : "\(lastComponent(q.path)) + \(lastComponent(k.path))"
+            }
         case .latent(let l): lastComponent(l.description)
         case .file(let path): lastComponent(path)
         }
     }
 
     /// Reads and validates the inputs; for a latent or the sample, runs the stand-in
-    /// layer (`AttentionStandIn`) to make Q, K and V.
+    /// layer (`AttentionStandIn`) to make Q, K and V. Only the selected `heads` are
+    /// converted and kept.
+    ///
+    /// `halfInPlace` keeps float16/bfloat16 Q/K files as 16-bit views instead of
+    /// widening them to `Float` (for callers that only compute masks; see `QKInput.from`).
     /// - Throws: `NablaError` naming the file or tensor at fault, or the option that
     ///   does not apply to the input (see `plan()`).
-    public func load() throws -> QKInput {
+    public func load(halfInPlace: Bool = false) throws -> QKInput {
         switch try plan() {
         case .sample(let synthesis):
-            return try BuiltinSample.load(options: synthesis)
+            let input = try BuiltinSample.load(options: synthesis)
+            return try heads.map(input.selecting) ?? input
         case .latent(let raw, let layout, let synthesis):
-            return try AttentionStandIn.input(from: VideoLatent(raw, layout: layout), options: synthesis, name: displayName)
+            let input = try AttentionStandIn.input(from: VideoLatent(raw, layout: layout), options: synthesis, name: displayName)
+            return try heads.map(input.selecting) ?? input
         case .qk(let q, let k, let v, let layout, let vLayout, _):
-            return try QKInput.from(q: q, k: k, v: v, layout: layout, vLayout: vLayout, name: displayName)
+            return try QKInput.from(q: q, k: k, v: v, layout: layout, vLayout: vLayout, name: displayName,
+                                    heads: heads, halfInPlace: halfInPlace)
         }
     }
 
@@ -112,20 +127,54 @@ public struct InputSpec: Sendable, Equatable {
         return spec
     }
 
-    /// The source with `.file` resolved into `.tensors` (a safetensors file holding `q`
-    /// and `k`, with `v` when it has one) or `.latent` (anything else).
+    /// The source with `.file` resolved into `.tensors` (a file holding `q` and `k`, or
+    /// one Q/K pair `PREFIX.q`/`PREFIX.k`, or a folder of one pair) or `.latent` (anything
+    /// else); a `.latent` FILE:PREFIX that names a pair of a whole-model dump (file or
+    /// folder, see `ModelDump`) rather than a tensor resolves to that pair.
     func resolved(files: OpenedFiles) throws -> Source {
-        guard case .file(let path) = source else { return source }
-        let file = try files.file(path)
-        guard let keys = file.keys else { return .latent(TensorSource(path: path)) }
-        if keys.contains("q") && keys.contains("k") {
-            return .tensors(q: TensorSource(path: path, key: "q"), k: TensorSource(path: path, key: "k"),
-                            v: keys.contains("v") ? TensorSource(path: path, key: "v") : nil)
+        switch source {
+        case .latent(let src):
+            guard let prefix = src.key else { return source }
+            if ModelDump.isDirectory(src.path) {
+                return try pairSource(ModelDump(path: src.path, files: files).pair(prefix))
+            }
+            let keys = try files.file(src.path).keys ?? []
+            if keys.contains(prefix) || !keys.contains(prefix + ".q") { return source }
+            return try pairSource(ModelDump(path: src.path, files: files).pair(prefix))
+        case .file(let path):
+            if ModelDump.isDirectory(path) {
+                return try onlyPair(ModelDump(path: path, files: files))
+            }
+            let file = try files.file(path)
+            guard let keys = file.keys else { return .latent(TensorSource(path: path)) }
+            if keys.contains("q") && keys.contains("k") {
+                return .tensors(q: TensorSource(path: path, key: "q"), k: TensorSource(path: path, key: "k"),
+                                v: keys.contains("v") ? TensorSource(path: path, key: "v") : nil)
+            }
+            // One tensor, or one nabla reads beside others it only lists (fp8 markers).
+            if keys.count == 1 || file.listing.filter({ $0.dtype != nil }).count == 1 { return .latent(TensorSource(path: path)) }
+            let dump = try ModelDump(path: path, files: files)
+            if !dump.pairs.isEmpty { return try onlyPair(dump) }
+            throw NablaError(.missingTensor, keys.isEmpty ? "\(path) holds no tensors" :
+                "\(path) holds \(keys.count) tensors but not q and k; give Q and K as FILE:KEY FILE:KEY, or a latent as FILE:KEY (available: \(TensorIO.keyList(keys)))")
+        case .sample, .tensors:
+            return source
         }
-        // One tensor, or one nabla reads beside others it only lists (fp8 markers).
-        if keys.count == 1 || file.entries.filter({ $0.dtype != nil }).count == 1 { return .latent(TensorSource(path: path)) }
-        throw NablaError(.missingTensor, keys.isEmpty ? "\(path) holds no tensors" :
-            "\(path) holds \(keys.count) tensors but not q and k; give Q and K as FILE:KEY FILE:KEY, or a latent as FILE:KEY (available: \(TensorIO.keyList(keys)))")
+    }
+
+    private func pairSource(_ pair: ModelDump.Pair) -> Source {
+        .tensors(q: pair.q, k: pair.k, v: pair.v)
+    }
+
+    /// The dump's pair when it has exactly one.
+    /// - Throws: `NablaError.missingTensor` naming the pairs when it has none or several.
+    private func onlyPair(_ dump: ModelDump) throws -> Source {
+        switch dump.pairs.count {
+        case 1: return pairSource(dump.pairs[0])
+        case 0: throw NablaError(.missingTensor, "\(dump.path) holds no Q/K pair (tensors q and k, or PREFIX.q and PREFIX.k)")
+        default:
+            throw NablaError(.missingTensor, "\(dump.path) holds \(dump.pairs.count) Q/K pairs; choose one as \(dump.path):PREFIX, or compute all with nabla mask \(dump.path) --all --out DIR (pairs: \(dump.pairList))")
+        }
     }
 }
 

@@ -12,10 +12,12 @@ public struct BlockGrid: Hashable, Sendable, CustomStringConvertible {
     public let hb: Int
     public let wb: Int
 
-    /// - Throws: `NablaError.badGrid` naming both shapes when `block` does not divide `grid`.
+    /// - Throws: `NablaError.badGrid` naming both shapes and the block shapes that do
+    ///   divide `grid` when `block` does not.
     public init(grid: TokenGrid, block: BlockShape) throws {
         guard block.divides(grid) else {
-            throw NablaError(.badGrid, "grid \(grid) is not divisible by block \(block)")
+            let shapes = BlockShape.dividing(grid).map(\.description).joined(separator: ", ")
+            throw NablaError(.badGrid, "grid \(grid) is not divisible by block \(block); blocks that divide it: \(shapes)")
         }
         self.grid = grid
         self.block = block

@@ -18,10 +18,25 @@ public final class FloatStorage: @unchecked Sendable {
     deinit { UnsafeMutableRawPointer(buffer.baseAddress!).deallocate() }
 }
 
-/// Per-head token vectors, `[heads, S, D]` in `Float`, with the head dimension contiguous.
+/// How the elements of a `HeadTokens` view are stored.
+public enum TokenElement: Sendable, Equatable {
+    case float32
+    /// IEEE binary16, native byte order.
+    case float16
+    /// bfloat16 (the top half of a float32), native byte order.
+    case bfloat16
+
+    /// Bytes per element.
+    public var size: Int { self == .float32 ? 4 : 2 }
+}
+
+/// Per-head token vectors, `[heads, S, D]`, with the head dimension contiguous; in
+/// `Float`, or (for the mask engine only) float16/bfloat16 read in place.
 ///
 /// A view: `row(h, s)` points at `D` consecutive floats at
-/// `base + h * headStride + s * tokenStride`. The strides let nabla read a float32 file
+/// `base + h * headStride + s * tokenStride`. A view of 16-bit elements
+/// (`element != .float32`, made by `QKInput.from(..., halfInPlace: true)`) has no `Float`
+/// rows: read it with `rawRow(h, s)`; only pooling and the finite check do. The strides let nabla read a float32 file
 /// in place (memory-mapped) whether it is laid out `[heads, S, D]` or `[S, heads, D]`;
 /// `owner` keeps the memory alive. Tokens are in the stored order, which `QKInput.order`
 /// describes.
@@ -35,6 +50,8 @@ public struct HeadTokens: @unchecked Sendable {
     public let tokenStride: Int
     public let base: UnsafePointer<Float>
     public let owner: AnyObject?
+    /// The storage of the elements; `.float32` unless made with `init(raw:element:...)`.
+    public let element: TokenElement
 
     public init(base: UnsafePointer<Float>, heads: Int, tokens: Int, headDim: Int,
                 headStride: Int, tokenStride: Int, owner: AnyObject?) {
@@ -45,6 +62,26 @@ public struct HeadTokens: @unchecked Sendable {
         self.headStride = headStride
         self.tokenStride = tokenStride
         self.owner = owner
+        self.element = .float32
+    }
+
+    /// A view of 16-bit elements at `raw` (strides in elements, as for `Float`).
+    public init(raw: UnsafeRawPointer, element: TokenElement, heads: Int, tokens: Int, headDim: Int,
+                headStride: Int, tokenStride: Int, owner: AnyObject?) {
+        base = raw.assumingMemoryBound(to: Float.self)
+        self.heads = heads
+        self.tokens = tokens
+        self.headDim = headDim
+        self.headStride = headStride
+        self.tokenStride = tokenStride
+        self.owner = owner
+        self.element = element
+    }
+
+    /// The first byte of token `s` (stored order) of head `h`, for any `element`.
+    @inlinable @inline(__always)
+    public func rawRow(_ h: Int, _ s: Int) -> UnsafeRawPointer {
+        UnsafeRawPointer(base) + (h &* headStride &+ s &* tokenStride) &* element.size
     }
 
     /// A dense `[heads, tokens, headDim]` view of `storage`.
@@ -72,6 +109,7 @@ public struct HeadTokens: @unchecked Sendable {
 
     /// The tokens of all heads copied into a dense `[heads, S, D]` array (stored order).
     public func denseArray() -> [Float] {
+        precondition(element == .float32, "denseArray reads Float rows")
         var out = [Float]()
         out.reserveCapacity(heads * tokens * headDim)
         for h in 0..<heads {

@@ -12,12 +12,15 @@ public struct QKInput: Sendable {
     /// What the video looks like at token resolution, when nabla knows it (latents and
     /// the built-in sample); `nil` for Q/K read from files.
     public var preview: VideoPreview?
+    /// The tensor index (0-based) of each head: `0..<heads` unless a `HeadSelection`
+    /// took a subset. Reports and the app name heads by these.
+    public var headIndices: [Int]
 
     public var heads: Int { q.heads }
     public var headDim: Int { q.headDim }
 
     public init(name: String, q: HeadTokens, k: HeadTokens, v: HeadTokens? = nil, grid: TokenGrid, order: TokenOrder,
-                preview: VideoPreview? = nil) {
+                preview: VideoPreview? = nil, headIndices: [Int]? = nil) {
         precondition(q.sameShape(as: k), "Q and K must have the same [heads, S, D]")
         precondition(q.tokens == grid.tokens, "token count must match the grid")
         if let v { precondition(v.heads == q.heads && v.tokens == q.tokens, "V must match Q in heads and tokens") }
@@ -29,6 +32,28 @@ public struct QKInput: Sendable {
         self.order = order
         if let preview { precondition(preview.grid == grid, "the preview must be on the input's grid") }
         self.preview = preview
+        self.headIndices = headIndices ?? Array(0..<q.heads)
+        precondition(self.headIndices.count == q.heads, "one tensor index per head")
+    }
+
+    /// The input restricted to `selection` (tensor indices into this input's heads),
+    /// copying the selected heads of Q, K and V.
+    /// - Throws: `NablaError.badArgument` when an index is out of range.
+    public func selecting(_ selection: HeadSelection) throws -> QKInput {
+        try selection.validate(heads: heads, of: name)
+        func pick(_ x: HeadTokens) -> HeadTokens {
+            let storage = FloatStorage(count: selection.indices.count * x.tokens * x.headDim)
+            var o = storage.buffer.baseAddress!
+            for h in selection.indices {
+                for s in 0..<x.tokens {
+                    o.update(from: x.row(h, s), count: x.headDim)
+                    o += x.headDim
+                }
+            }
+            return HeadTokens(storage: storage, heads: selection.indices.count, tokens: x.tokens, headDim: x.headDim)
+        }
+        return QKInput(name: name, q: pick(q), k: pick(k), v: v.map(pick), grid: grid, order: order, preview: preview,
+                       headIndices: selection.indices.map { headIndices[$0] })
     }
 
     /// Builds the input from tensors read from files, checking that Q and K agree in
@@ -66,43 +91,86 @@ public struct QKInput: Sendable {
 
     /// Builds the input from tensors whose layouts `layouts(q:k:v:options:)` resolved.
     /// - Throws: `NablaError.nonFinite` naming the tensor and the first bad index.
+    ///
+    /// `heads` takes a subset of the heads (only those are converted or checked);
+    /// `halfInPlace` keeps float16/bfloat16 Q and K in the file as 16-bit views (for the
+    /// mask engine alone, which pools them directly; V is always `Float`).
+    /// - Throws: `.badArgument` for a head index out of range.
     public static func from(q: RawTensor, k: RawTensor, v: RawTensor?, layout: QKLayout, vLayout: QKLayout?,
-                            name: String) throws -> QKInput {
-        let qt = try headTokens(q, layout: layout)
-        let kt = try headTokens(k, layout: layout)
-        let vt = try v.flatMap { v in try vLayout.map { try headTokens(v, layout: $0) } }
-        return QKInput(name: name, q: qt, k: kt, v: vt, grid: layout.grid, order: layout.order)
+                            name: String, heads: HeadSelection? = nil, halfInPlace: Bool = false) throws -> QKInput {
+        try heads?.validate(heads: layout.heads, of: q.name)
+        let picked = heads?.indices ?? Array(0..<layout.heads)
+        let qt = try headTokens(q, layout: layout, heads: picked, halfInPlace: halfInPlace)
+        let kt = try headTokens(k, layout: layout, heads: picked, halfInPlace: halfInPlace)
+        let vt = try v.flatMap { v in try vLayout.map { try headTokens(v, layout: $0, heads: picked) } }
+        return QKInput(name: name, q: qt, k: kt, v: vt, grid: layout.grid, order: layout.order, headIndices: picked)
     }
 
-    /// A `[heads, S, D]` view of one batch item of `raw` under `layout`, after the finite check.
-    static func headTokens(_ raw: RawTensor, layout: QKLayout) throws -> HeadTokens {
-        let heads = layout.heads, tokens = layout.grid.tokens, d = layout.headDim
+    /// A `[heads, S, D]` view of heads `picked` of one batch item of `raw` under `layout`,
+    /// after the finite check: in place for float32 (and, with `halfInPlace`, float16 and
+    /// bfloat16) in native byte order with a contiguous head dimension, when the picked
+    /// heads are evenly spaced; otherwise the picked heads converted to `Float`, element
+    /// by element, with no copy of the whole tensor.
+    static func headTokens(_ raw: RawTensor, layout: QKLayout, heads picked: [Int],
+                           halfInPlace: Bool = false) throws -> HeadTokens {
+        let heads = picked.count, tokens = layout.grid.tokens, d = layout.headDim
+        // Evenly spaced heads are a strided view: base at the first, stride the step.
+        let step = heads > 1 ? picked[1] - picked[0] : 1
+        let evenly = step > 0 && zip(picked, picked.dropFirst()).allSatisfy { $1 - $0 == step }
+        let inPlaceElement: TokenElement? = switch raw.dtype {
+        case .float32: raw.float32View == nil ? nil : .float32
+        case .float16 where halfInPlace: .float16
+        case .bfloat16 where halfInPlace: .bfloat16
+        default: nil
+        }
         let view: HeadTokens
-        if let f32 = raw.float32View, layout.dStride == 1, let ts = layout.uniformTokenStride, let base = f32.baseAddress {
-            view = HeadTokens(base: base + layout.baseOffset, heads: heads, tokens: tokens, headDim: d,
-                              headStride: layout.headStride, tokenStride: ts, owner: raw.owner)
-        } else {
-            let source = raw.float32View.map(Array.init) ?? raw.floats()
+        if let element = inPlaceElement, raw.byteOrder == .native, raw.isCOrder, evenly, layout.dStride == 1,
+           let ts = layout.uniformTokenStride, let base = raw.bytes.baseAddress,
+           Int(bitPattern: base) % element.size == 0 {
+            let offset = layout.baseOffset + picked[0] * layout.headStride
+            let hs = layout.headStride * step
+            if element == .float32 {
+                view = HeadTokens(base: base.assumingMemoryBound(to: Float.self) + offset, heads: heads, tokens: tokens,
+                                  headDim: d, headStride: hs, tokenStride: ts, owner: raw.owner)
+            } else {
+                view = HeadTokens(raw: base + offset * element.size, element: element, heads: heads, tokens: tokens,
+                                  headDim: d, headStride: hs, tokenStride: ts, owner: raw.owner)
+            }
+        } else if !raw.isCOrder {
+            // Fortran order: convert once in logical order (rare: NumPy writes C order).
+            let source = raw.floats()
             let storage = FloatStorage(count: heads * tokens * d)
-            let dst = storage.buffer.baseAddress!
-            source.withUnsafeBufferPointer { src in
-                var o = 0
-                for h in 0..<heads {
-                    for s in 0..<tokens {
-                        let off = layout.offset(head: h, token: s)
-                        for j in 0..<d {
-                            dst[o] = src[off + j * layout.dStride]
-                            o += 1
-                        }
+            var o = 0
+            for h in picked {
+                for s in 0..<tokens {
+                    let off = layout.offset(head: h, token: s)
+                    for j in 0..<d {
+                        storage.buffer[o] = source[off + j * layout.dStride]
+                        o += 1
                     }
+                }
+            }
+            view = HeadTokens(storage: storage, heads: heads, tokens: tokens, headDim: d)
+        } else {
+            let storage = FloatStorage(count: heads * tokens * d)
+            let dst = UncheckedSendable(storage.buffer.baseAddress!)
+            let items = heads * tokens
+            // Each (head, token) row converted on its own: rows in parallel.
+            let chunks = Parallel.chunks(items, minChunk: 256)
+            Parallel.forEach(chunks.count) { c in
+                for item in chunks[c] {
+                    let h = item / tokens, s = item % tokens
+                    let off = layout.offset(head: picked[h], token: s)
+                    let out = dst.value + item * d
+                    for j in 0..<d { out[j] = raw.floatValue(atStorageIndex: off + j * layout.dStride) }
                 }
             }
             view = HeadTokens(storage: storage, heads: heads, tokens: tokens, headDim: d)
         }
         if let (h, s, j) = firstNonFinite(view) {
-            let flat = layout.offset(head: h, token: s) + j * layout.dStride
+            let flat = layout.offset(head: picked[h], token: s) + j * layout.dStride
             let index = raw.multiIndex(ofFlat: flat).map(String.init).joined(separator: ", ")
-            throw NablaError(.nonFinite, "\(raw.name): \(raw.nonFiniteDescription(atFlat: flat)) at [\(index)] (head \(h), token \(s), dim \(j)); Q, K and V must be finite")
+            throw NablaError(.nonFinite, "\(raw.name): \(raw.nonFiniteDescription(atFlat: flat)) at [\(index)] (head \(picked[h]), token \(s), dim \(j)); Q, K and V must be finite")
         }
         return view
     }
@@ -111,6 +179,7 @@ public struct QKInput: Sendable {
     /// - Complexity: O(heads * S * D), 16 lanes at a time: `x * 0` is 0 for finite `x`
     ///   and NaN otherwise, so one NaN test per row finds the rows worth scanning.
     static func firstNonFinite(_ t: HeadTokens) -> (Int, Int, Int)? {
+        if t.element != .float32 { return firstNonFiniteHalf(t) }
         typealias V = SIMD16<Float>
         let d = t.headDim
         for h in 0..<t.heads {
@@ -157,4 +226,37 @@ public struct VideoPreview: Sendable, Equatable {
 /// `[2, 3]`, shortened past 8 dimensions (see `TensorIO.shapeText`).
 func shapeText(_ shape: [Int]) -> String {
     TensorIO.shapeText(shape)
+}
+
+extension QKInput {
+    /// `firstNonFinite` for 16-bit views: an element is NaN or infinite exactly when its
+    /// exponent bits are all ones (binary16: `0x7C00`; bfloat16: `0x7F80`).
+    static func firstNonFiniteHalf(_ t: HeadTokens) -> (Int, Int, Int)? {
+        typealias V = SIMD16<UInt16>
+        let mask: UInt16 = t.element == .float16 ? 0x7C00 : 0x7F80
+        let d = t.headDim
+        let vmask = V(repeating: mask)
+        for h in 0..<t.heads {
+            for s in 0..<t.tokens {
+                let r = t.rawRow(h, s)
+                var found = false
+                var j = 0
+                while j + 16 <= d {
+                    let x = r.loadUnaligned(fromByteOffset: j * 2, as: V.self)
+                    found = found || Swift.any((x & vmask) .== vmask)
+                    j += 16
+                }
+                while j < d {
+                    found = found || (r.loadUnaligned(fromByteOffset: j * 2, as: UInt16.self) & mask) == mask
+                    j += 1
+                }
+                if found {
+                    for j in 0..<d where (r.loadUnaligned(fromByteOffset: j * 2, as: UInt16.self) & mask) == mask {
+                        return (h, s, j)
+                    }
+                }
+            }
+        }
+        return nil
+    }
 }

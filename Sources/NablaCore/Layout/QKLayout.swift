@@ -116,7 +116,7 @@ public struct QKLayout: Sendable, Equatable {
             grid = g
             if o == .block {
                 guard options.orderBlock.divides(g) else {
-                    throw NablaError(.badGrid, "\(name): grid \(g) is not divisible by block \(options.orderBlock) (needed for \(setting: .order, "block", from: options.orderSource))")
+                    throw NablaError(.badGrid, "\(name): grid \(g) is not divisible by block \(options.orderBlock) (needed for \(setting: .order, "block", from: options.orderSource)); blocks that divide it: \(BlockShape.dividing(g).map(\.description).joined(separator: ", "))")
                 }
                 order = .block(options.orderBlock)
             } else {

@@ -52,6 +52,15 @@ public struct BlockShape: Hashable, Sendable, CustomStringConvertible {
         BlockShape(bt: 2, bh: 8, bw: 8), BlockShape(bt: 4, bh: 4, bw: 4),
     ]
 
+    /// The standard shapes that divide `grid`; when none does, the largest `1 x BH x BW`
+    /// with `BH` and `BW` at most 8 that does (so there is always one to suggest).
+    public static func dividing(_ grid: TokenGrid) -> [BlockShape] {
+        let standard = BlockShape.standard.filter { $0.divides(grid) }
+        if !standard.isEmpty { return standard }
+        func largestDivisor(_ n: Int) -> Int { (1...min(8, n)).last { n % $0 == 0 } ?? 1 }
+        return [BlockShape(bt: 1, bh: largestDivisor(grid.h), bw: largestDivisor(grid.w))]
+    }
+
     /// Tokens per block, `bt * bh * bw`.
     public var tokens: Int { bt * bh * bw }
 

@@ -71,4 +71,17 @@ public struct MaskStatistics: Sendable, Equatable {
         self.ambiguousRows = margin.filter { $0 < BlockMask.ambiguousMargin }.count
         self.slabs = tb
     }
+
+    /// The statistics of heads computed apart (one `MaskStatistics` per group of heads,
+    /// in head order), as if computed together.
+    init(concatenating parts: [MaskStatistics], n: Int) {
+        precondition(!parts.isEmpty, "at least one part")
+        keptBlocks = parts.flatMap(\.keptBlocks)
+        density = parts.flatMap(\.density)
+        massKept = parts.flatMap(\.massKept)
+        frameCoverage = parts.flatMap(\.frameCoverage)
+        ambiguousRows = parts.reduce(0) { $0 + $1.ambiguousRows }
+        slabs = parts[0].slabs
+        overallDensity = Double(keptBlocks.reduce(0, +)) / Double(max(keptBlocks.count, 1) * n * n)
+    }
 }

@@ -27,6 +27,21 @@ public struct PooledBlocks: Sendable {
         ka = PooledBlocks.pool(input.k, gather: gather, blocks: blocks)
     }
 
+    /// The pooled vectors of head `h` alone.
+    public func head(_ h: Int) -> PooledBlocks {
+        let size = blocks.count * headDim
+        return PooledBlocks(blocks: blocks, heads: 1, headDim: headDim,
+                            qa: Array(qa[(h * size)..<((h + 1) * size)]), ka: Array(ka[(h * size)..<((h + 1) * size)]))
+    }
+
+    init(blocks: BlockGrid, heads: Int, headDim: Int, qa: [Double], ka: [Double]) {
+        self.blocks = blocks
+        self.heads = heads
+        self.headDim = headDim
+        self.qa = qa
+        self.ka = ka
+    }
+
     private static func pool(_ x: HeadTokens, gather: [Int32], blocks: BlockGrid) -> [Double] {
         let n = blocks.count, d = x.headDim, bs = blocks.block.tokens, heads = x.heads
         var out = [Double](repeating: 0, count: heads * n * d)
@@ -49,21 +64,31 @@ public struct PooledBlocks: Sendable {
     }
 
     /// `acc[0..<d] = sum over i of x.row(head, rows[i])`, summing tokens one after another
-    /// in `Double` per dimension, 32 dimensions at a time in registers.
+    /// in `Double` per dimension, 32 dimensions at a time in registers. 16-bit elements
+    /// are widened as they are read (exactly: every float16 and bfloat16 is a `Float`).
     @inline(__always)
     private static func sumRows(_ x: HeadTokens, head h: Int, rows: UnsafePointer<Int32>, count: Int, d: Int,
                                 into acc: UnsafeMutablePointer<Double>) {
-        typealias F = SIMD8<Float>
+        switch x.element {
+        case .float32: sumRows(x, F32.self, head: h, rows: rows, count: count, d: d, into: acc)
+        case .float16: sumRows(x, F16.self, head: h, rows: rows, count: count, d: d, into: acc)
+        case .bfloat16: sumRows(x, BF16.self, head: h, rows: rows, count: count, d: d, into: acc)
+        }
+    }
+
+    @inline(__always)
+    private static func sumRows<L: ElementLoader>(_ x: HeadTokens, _: L.Type, head h: Int, rows: UnsafePointer<Int32>,
+                                                  count: Int, d: Int, into acc: UnsafeMutablePointer<Double>) {
         typealias V = SIMD8<Double>
         var j = 0
         while j + 32 <= d {
             var a0 = V(), a1 = V(), a2 = V(), a3 = V()
             for i in 0..<count {
-                let r = UnsafeRawPointer(x.row(h, Int(rows[i])) + j)
-                a0 += V(r.loadUnaligned(fromByteOffset: 0, as: F.self))
-                a1 += V(r.loadUnaligned(fromByteOffset: 32, as: F.self))
-                a2 += V(r.loadUnaligned(fromByteOffset: 64, as: F.self))
-                a3 += V(r.loadUnaligned(fromByteOffset: 96, as: F.self))
+                let r = x.rawRow(h, Int(rows[i]))
+                a0 += L.load8(r, j)
+                a1 += L.load8(r, j + 8)
+                a2 += L.load8(r, j + 16)
+                a3 += L.load8(r, j + 24)
             }
             let out = UnsafeMutableRawPointer(acc + j)
             out.storeBytes(of: a0, toByteOffset: 0, as: V.self)
@@ -74,17 +99,49 @@ public struct PooledBlocks: Sendable {
         }
         while j + 8 <= d {
             var a0 = V()
-            for i in 0..<count {
-                a0 += V(UnsafeRawPointer(x.row(h, Int(rows[i])) + j).loadUnaligned(as: F.self))
-            }
+            for i in 0..<count { a0 += L.load8(x.rawRow(h, Int(rows[i])), j) }
             UnsafeMutableRawPointer(acc + j).storeBytes(of: a0, as: V.self)
             j += 8
         }
         while j < d {
             var a = 0.0
-            for i in 0..<count { a += Double(x.row(h, Int(rows[i]))[j]) }
+            for i in 0..<count { a += L.load1(x.rawRow(h, Int(rows[i])), j) }
             acc[j] = a
             j += 1
         }
+    }
+}
+
+/// Reads elements `j..<j+8` (or `j`) of a token row widened to `Double`.
+private protocol ElementLoader {
+    static func load8(_ row: UnsafeRawPointer, _ j: Int) -> SIMD8<Double>
+    static func load1(_ row: UnsafeRawPointer, _ j: Int) -> Double
+}
+
+private enum F32: ElementLoader {
+    @inline(__always) static func load8(_ row: UnsafeRawPointer, _ j: Int) -> SIMD8<Double> {
+        SIMD8<Double>(row.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self))
+    }
+    @inline(__always) static func load1(_ row: UnsafeRawPointer, _ j: Int) -> Double {
+        Double(row.loadUnaligned(fromByteOffset: j * 4, as: Float.self))
+    }
+}
+
+private enum F16: ElementLoader {
+    @inline(__always) static func load8(_ row: UnsafeRawPointer, _ j: Int) -> SIMD8<Double> {
+        SIMD8<Double>(SIMD8<Float>(row.loadUnaligned(fromByteOffset: j * 2, as: SIMD8<Float16>.self)))
+    }
+    @inline(__always) static func load1(_ row: UnsafeRawPointer, _ j: Int) -> Double {
+        Double(Float(row.loadUnaligned(fromByteOffset: j * 2, as: Float16.self)))
+    }
+}
+
+private enum BF16: ElementLoader {
+    @inline(__always) static func load8(_ row: UnsafeRawPointer, _ j: Int) -> SIMD8<Double> {
+        let bits = SIMD8<UInt32>(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: j * 2, as: SIMD8<UInt16>.self)) &<< 16
+        return SIMD8<Double>(unsafeBitCast(bits, to: SIMD8<Float>.self))
+    }
+    @inline(__always) static func load1(_ row: UnsafeRawPointer, _ j: Int) -> Double {
+        Double(Float(bitPattern: UInt32(row.loadUnaligned(fromByteOffset: j * 2, as: UInt16.self)) << 16))
     }
 }

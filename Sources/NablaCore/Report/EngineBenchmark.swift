@@ -15,6 +15,15 @@ public struct EngineBenchmark: Sendable {
     /// Wall time of re-cutting the cached map at `recutThreshold` (cut, sta, stats), per run.
     public let recuts: [Double]
     public let recutThreshold: Double
+    /// Wall time of the cut alone by selection (`cut`'s first stage) and by a full sort
+    /// of every row (`cutBySorting`, the previous engine's method), per run, at the same
+    /// threshold: the same-run baseline of the cut.
+    public let selectionCuts: [Double]
+    public let sortingCuts: [Double]
+    /// Whether every sorted cut kept exactly the selection cut's blocks.
+    public let cutsAgree: Bool
+    /// Bytes of Q and K read by pooling.
+    public let inputBytes: Int
     public let density: Double
 
     /// Runs the engine `warmup + repeats` times on `input` and keeps the last `repeats`.
@@ -24,15 +33,23 @@ public struct EngineBenchmark: Sendable {
         var runs: [StageTimes] = []
         var recuts: [Double] = []
         var density = 0.0
+        var selection: [Double] = [], sorting: [Double] = []
+        var agree = true
         // A re-cut at a different threshold, so nothing computed for `settings` is reused.
         let other = settings.threshold >= 0.5 ? settings.threshold - 0.25 : settings.threshold + 0.25
         for run in 0..<(warmup + repeats) {
             let report = try MaskReport(input: input, block: block, settings: settings)
             var recut = StageTimes()
-            recut.measure("recut") { _ = report.map.cut(MaskSettings(threshold: other, sta: settings.sta)) }
+            recut.measure("recut") { _ = report.map?.cut(MaskSettings(threshold: other, sta: settings.sta)) }
+            var cuts = StageTimes()
+            let plain = report.map.map { map in cuts.measure("select") { map.cut(MaskSettings(threshold: settings.threshold)) } }
+            let sorted = report.map.map { map in cuts.measure("sort") { map.cutBySorting(threshold: settings.threshold) } }
+            agree = agree && plain?.kept == sorted
             if run >= warmup {
                 runs.append(report.times)
                 recuts.append(recut.total)
+                selection.append(plain?.times["cut"] ?? 0)
+                sorting.append(cuts["sort"] ?? 0)
             }
             density = report.mask.statistics.overallDensity
         }
@@ -45,6 +62,10 @@ public struct EngineBenchmark: Sendable {
         self.runs = runs
         self.recuts = recuts
         self.recutThreshold = other
+        self.selectionCuts = selection
+        self.sortingCuts = sorting
+        self.cutsAgree = agree
+        self.inputBytes = 2 * input.heads * input.grid.tokens * input.headDim * input.q.element.size
         self.density = density
     }
 
@@ -80,6 +101,14 @@ public struct EngineBenchmark: Sendable {
                      + "\(fixed(total / max(recut, 1e-6), 1))x faster than the full computation")
         lines.append("map stage: \(fixed(2 * mapMultiplyAdds / 1e6, 1)) MFLOP of dot products in \(fixed(map, 2)) ms = "
                      + "\(fixed(2 * mapMultiplyAdds / (max(map, 1e-6) * 1e6), 2)) GFLOP/s (exp and softmax included)")
+        let select = median(selectionCuts), sort = median(sortingCuts), pool = figures("pool").median
+        lines.append("cut by selection: \(fixed(select, 2)) ms; by a full sort of every row (the previous engine) "
+                     + "\(fixed(sort, 2)) ms: \(fixed(sort / max(select, 1e-6), 1))x, "
+                     + (cutsAgree ? "identical masks" : "MASKS DIFFER"))
+        lines.append("pool stage: \(fixed(Double(inputBytes) / 1e6, 0)) MB of Q/K read in \(fixed(pool, 2)) ms = "
+                     + "\(fixed(Double(inputBytes) / (max(pool, 1e-6) * 1e6), 2)) GB/s")
+        lines.append("cached map: \(MaskMemory.text(8 * heads * blocks.count * blocks.count)) "
+                     + "(the previous engine's sorted rows: \(MaskMemory.text(20 * heads * blocks.count * blocks.count)))")
         lines.append("throughput: \(fixed(Double(heads) / (total / 1e3), 1)) head masks per second, "
                      + "\(fixed(Double(heads * blocks.count) / (total / 1e3) / 1e3, 1))k block rows per second")
         return lines.joined(separator: "\n")
@@ -95,13 +124,13 @@ public struct EngineBenchmark: Sendable {
         let total = figures("total").median, recut = median(recuts), map = figures("map").median
         return .object([
             ("input", .string(inputName)),
-            ("grid", .array([.int(grid.t), .int(grid.h), .int(grid.w)])),
+            ("grid", JSON.triple(grid.t, grid.h, grid.w)),
             ("num_heads", .int(heads)),
             ("head_dim", .int(headDim)),
-            ("block", .string(blocks.block.description)),
+            ("block", JSON.triple(blocks.block.bt, blocks.block.bh, blocks.block.bw)),
             ("n", .int(blocks.count)),
             ("threshold", .number(settings.threshold)),
-            ("sta", settings.sta.map { .string($0.description) } ?? .null),
+            ("sta", settings.sta.map { JSON.triple($0.wt, $0.wh, $0.ww) } ?? .null),
             ("density", .number(density)),
             ("runs", .int(runs.count)),
             ("stages_ms", .object(stages)),
@@ -109,6 +138,10 @@ public struct EngineBenchmark: Sendable {
             ("recut_ms", .number(round3(recut))),
             ("speedup_recut", .number(round3(total / max(recut, 1e-6)))),
             ("map_gflops", .number(round3(2 * mapMultiplyAdds / (max(map, 1e-6) * 1e6)))),
+            ("cut_selection_ms", .number(round3(median(selectionCuts)))),
+            ("cut_sorting_ms", .number(round3(median(sortingCuts)))),
+            ("cuts_agree", .bool(cutsAgree)),
+            ("pool_gbps", .number(round3(Double(inputBytes) / (max(figures("pool").median, 1e-6) * 1e6)))),
         ])
     }
 }

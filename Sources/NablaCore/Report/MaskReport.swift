@@ -7,65 +7,138 @@ public struct MaskReport: Sendable {
     public let grid: TokenGrid
     public let order: TokenOrder
     public let headDim: Int
-    public let map: PooledMap
+    /// The tensor index of each head (see `QKInput.headIndices`).
+    public let headIndices: [Int]
+    /// The pooled map of every head, kept for re-cuts; `nil` when the report was computed
+    /// head by head (`keepMap: false`).
+    public let map: PooledMap?
+    public let blocks: BlockGrid
+    public let heads: Int
     public let mask: BlockMask
     public let kvNumBlocks: [Int32]
     public let kvIndices: [Int32]
-    /// pool, map, sort, cut, sta, stats, block_mask.
+    /// pool, map, cut, sta, stats, block_mask (map to stats summed over heads when
+    /// computed head by head).
     public let times: StageTimes
 
+    /// How far a computation is: `stage` (`pool`, `map`, `block_mask`), `done` of `total`
+    /// heads (1 of 1 for whole-input stages).
+    public typealias Progress = @Sendable (_ stage: String, _ done: Int, _ total: Int) -> Void
+
     /// Runs the whole engine on `input`: pool, map, sort, cut, STA, statistics and BlockMask rows.
+    ///
+    /// With `keepMap` the maps of all heads are built at once and kept (`map`); without,
+    /// each head's map is built, cut and dropped in turn, so only one head's map
+    /// (`8 * N^2` bytes) is held at a time; the mask is the same.
     /// - Throws: `NablaError.badGrid` when `block` does not divide the input's grid.
-    public init(input: QKInput, block: BlockShape, settings: MaskSettings) throws {
-        guard let map = try PooledMap.compute(input, block: block) else {
-            preconditionFailure("an uncancellable computation was cancelled")
+    public init(input: QKInput, block: BlockShape, settings: MaskSettings, keepMap: Bool = true,
+                progress: Progress? = nil) throws {
+        let blocks = try BlockGrid(grid: input.grid, block: block)
+        let mask: BlockMask
+        var times = StageTimes()
+        if keepMap {
+            progress?("map", 0, input.heads)
+            guard let map = try PooledMap.compute(input, block: block) else {
+                preconditionFailure("an uncancellable computation was cancelled")
+            }
+            mask = map.cut(settings)
+            self.map = map
+            times = map.times + mask.times
+        } else {
+            progress?("pool", 0, 1)
+            let pooled = times.measure("pool") { PooledBlocks(input: input, blocks: blocks) }
+            var parts: [BlockMask] = []
+            var stages: [String: Double] = [:]
+            var kept = [UInt8](repeating: 0, count: input.heads * blocks.count * blocks.count)
+            var margin: [Double] = []
+            let size = blocks.count * blocks.count
+            for h in 0..<input.heads {
+                progress?("map", h, input.heads)
+                let map = PooledMap.compute(pooled.head(h))
+                let part = map.cut(settings)
+                for stage in (map.times + part.times).stages { stages[stage.name, default: 0] += stage.ms }
+                kept.withUnsafeMutableBufferPointer { k in
+                    _ = UnsafeMutableBufferPointer(rebasing: k[(h * size)..<((h + 1) * size)]).initialize(from: part.kept)
+                }
+                margin += part.margin
+                parts.append(BlockMask(blocks: blocks, heads: 1, settings: settings, kept: [], margin: [],
+                                       statistics: part.statistics, times: part.times))
+            }
+            for name in ["map", "cut", "sta", "stats"] { times.stages.append((name, stages[name] ?? 0)) }
+            let statistics = MaskStatistics(concatenating: parts.map(\.statistics), n: blocks.count)
+            mask = BlockMask(blocks: blocks, heads: input.heads, settings: settings, kept: kept, margin: margin,
+                             statistics: statistics, times: StageTimes(times.stages.filter { ["cut", "sta", "stats"].contains($0.name) }))
+            self.map = nil
         }
-        let mask = map.cut(settings)
+        progress?("block_mask", 0, 1)
         var rowTimes = StageTimes()
         let rows = rowTimes.measure("block_mask") { mask.kvRows() }
         self.inputName = input.name
         self.grid = input.grid
         self.order = input.order
         self.headDim = input.headDim
-        self.map = map
+        self.headIndices = input.headIndices
+        self.blocks = blocks
+        self.heads = input.heads
         self.mask = mask
         self.kvNumBlocks = rows.numBlocks
         self.kvIndices = rows.indices
-        self.times = map.times + mask.times + rowTimes
+        self.times = times + rowTimes
     }
-
-    var blocks: BlockGrid { map.blocks }
 
     /// The summary as one JSON object: `density`, `heads` (objects with `density`,
     /// `mass_kept`, `kept_blocks`), `timing_ms` (`total` and one entry per stage), and the
     /// settings and shapes.
     public func json(outputs: [String] = []) -> JSON {
         let s = mask.statistics
-        let heads: [JSON] = (0..<map.heads).map { h in
-            .object([("head", .int(h)), ("density", .number(s.density[h])),
+        let perHead: [JSON] = (0..<heads).map { h in
+            .object([("head", .int(headIndices[h])), ("density", .number(s.density[h])),
                      ("mass_kept", .number(s.massKept[h])), ("kept_blocks", .int(s.keptBlocks[h]))])
         }
         var timing: [(String, JSON)] = [("total", .number(round3(times.total)))]
         timing += times.stages.map { ($0.name, .number(round3($0.ms))) }
         var fields: [(String, JSON)] = [
             ("input", .string(inputName)),
-            ("grid", .array([.int(grid.t), .int(grid.h), .int(grid.w)])),
+            ("grid", JSON.triple(grid.t, grid.h, grid.w)),
             ("order", .string(order.description)),
-            ("block", .array([.int(blocks.block.bt), .int(blocks.block.bh), .int(blocks.block.bw)])),
+            ("block", JSON.triple(blocks.block.bt, blocks.block.bh, blocks.block.bw)),
             ("block_grid", .array([.int(blocks.tb), .int(blocks.hb), .int(blocks.wb)])),
             ("n", .int(blocks.count)),
-            ("num_heads", .int(map.heads)),
+            ("num_heads", .int(heads)),
             ("head_dim", .int(headDim)),
             ("threshold", .number(mask.settings.threshold)),
-            ("sta", mask.settings.sta.map { .array([.int($0.wt), .int($0.wh), .int($0.ww)]) } ?? .null),
+            ("sta", mask.settings.sta.map { JSON.triple($0.wt, $0.wh, $0.ww) } ?? .null),
             ("density", .number(s.overallDensity)),
             ("sparsity", .number(1 - s.overallDensity)),
             ("ambiguous_rows", .int(s.ambiguousRows)),
-            ("heads", .array(heads)),
+            ("heads", .array(perHead)),
             ("timing_ms", .object(timing)),
         ]
-        if !outputs.isEmpty { fields.append(("outputs", .array(outputs.map { .string($0) }))) }
+        if !outputs.isEmpty {
+            fields.append(("outputs", .array(outputs.map { .string($0) })))
+            fields.append(("flex_attention", flexAttentionNotes()))
+        }
         return .object(fields)
+    }
+
+    /// How to use the exported rows with PyTorch FlexAttention (torch.nn.attention.flex_attention,
+    /// `BlockMask.from_kv_blocks`): the `BLOCK_SIZE` to pass, the token order the rows assume,
+    /// and a snippet that loads them.
+    func flexAttentionNotes() -> JSON {
+        let tokens = blocks.block.tokens
+        let load = "BlockMask.from_kv_blocks(torch.from_numpy(np.load('kv_num_blocks.npy'))[None], "
+            + "torch.from_numpy(np.load('kv_indices.npy'))[None], BLOCK_SIZE=\(tokens))"
+        return .object([
+            ("BLOCK_SIZE", .int(tokens)),
+            ("block_size_means", .string("tokens per block: \(blocks.block.bt) x \(blocks.block.bh) x \(blocks.block.bw) = \(tokens), for queries and keys")),
+            ("token_order", .string("block")),
+            ("token_order_means", .string("row a and the indices in it number blocks raster over the block grid \(blocks.tb)x\(blocks.hb)x\(blocks.wb); "
+                + "FlexAttention takes block b to be tokens b*BLOCK_SIZE ..< (b+1)*BLOCK_SIZE, so Q, K and V must be permuted to block order "
+                + "(each block's \(tokens) tokens contiguous, blocks in raster order) before the call and the output permuted back")),
+            ("load", .string(load)),
+            ("note", .string("eager flex_attention without a mask_mod ignores block sparsity (PyTorch 2.13): compile it "
+                + "(torch.compile(flex_attention)) for the sparsity to save work")),
+        ])
     }
 
     /// A readable multi-line summary.
@@ -73,13 +146,13 @@ public struct MaskReport: Sendable {
         let s = mask.statistics
         var lines: [String] = []
         lines.append("input      \(inputName)")
-        lines.append("grid       \(grid) (\(grid.tokens) tokens, \(order)), head dim \(headDim), \(map.heads) heads")
+        lines.append("grid       \(grid) (\(grid.tokens) tokens, \(order)), head dim \(headDim), \(heads) heads")
         lines.append("block      \(blocks.block) -> block grid \(blocks), N = \(blocks.count)")
         lines.append("settings   thr \(fixed(mask.settings.threshold, 2)), STA \(mask.settings.sta.map(\.description) ?? "off")")
         lines.append("")
         lines.append("head   density   mass kept   kept blocks")
-        for h in 0..<map.heads {
-            lines.append(pad(String(h), 4) + "  " + pad(percent(s.density[h]), 8) + "   " +
+        for h in 0..<heads {
+            lines.append(pad(String(headIndices[h]), 4) + "  " + pad(percent(s.density[h]), 8) + "   " +
                          pad(fixed(s.massKept[h], 4), 9) + "   " + pad(String(s.keptBlocks[h]), 11))
         }
         lines.append(" all  " + pad(percent(s.overallDensity), 8))
@@ -104,7 +177,7 @@ public struct MaskReport: Sendable {
     /// - Throws: `NablaError.writeFailed`, one line naming the path and the reason.
     @discardableResult
     public func write(to directory: String) throws -> [String] {
-        let h = map.heads, n = blocks.count, tb = blocks.tb
+        let h = heads, n = blocks.count, tb = blocks.tb
         let names = ["mask.npy", "kv_num_blocks.npy", "kv_indices.npy", "frame_coverage.npy", "summary.json"]
         try OutputSet.replace(directory: directory) { stage in
             func shown(_ name: String) -> String { OutputPath.join(directory, name) }
@@ -120,16 +193,6 @@ public struct MaskReport: Sendable {
 }
 
 func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
-
-/// `x` with `digits` decimals.
-public func fixed(_ x: Double, _ digits: Int) -> String {
-    String(format: "%.\(digits)f", x)
-}
-
-/// `x` as a percentage with one decimal, e.g. `12.3%`.
-public func percent(_ x: Double) -> String {
-    String(format: "%.1f%%", x * 100)
-}
 
 func pad(_ s: String, _ width: Int) -> String {
     s.count >= width ? s : String(repeating: " ", count: width - s.count) + s

@@ -117,7 +117,7 @@ public struct ProceduralScene: Sendable, Equatable {
             for i in 0..<(3 * pixels) { sum[i] += frame[i] }
             // The group's first and last frames (the same one for the first latent frame).
             for (edge, lum) in [(group.lowerBound, firstLum), (group.upperBound - 1, lastLum)] where f == edge {
-                for i in 0..<pixels { lum[i] = 0.299 * frame[3 * i] + 0.587 * frame[3 * i + 1] + 0.114 * frame[3 * i + 2] }
+                for i in 0..<pixels { lum[i] = ProceduralScene.luma(frame[3 * i], frame[3 * i + 1], frame[3 * i + 2]) }
             }
         }
         let scale = 1 / Float(group.count)
@@ -135,7 +135,7 @@ public struct ProceduralScene: Sendable, Equatable {
                     for dx in 0..<s {
                         let p = (ly * s + dy) * pw + lx * s + dx
                         let (pr, pg, pb) = (sum[3 * p], sum[3 * p + 1], sum[3 * p + 2])
-                        let lum = 0.299 * pr + 0.587 * pg + 0.114 * pb
+                        let lum = ProceduralScene.luma(pr, pg, pb)
                         r += pr; g += pg; b += pb
                         l += lum; l2 += lum * lum
                         if dx < half { left += lum }
@@ -327,5 +327,13 @@ enum ValueNoise {
             }
         }
         return out
+    }
+}
+
+extension ProceduralScene {
+    /// The grey value of an RGB pixel (components in `[0, 1]`): Rec. 601 luma weights,
+    /// as video codecs and JPEG use.
+    @inline(__always) static func luma(_ r: Float, _ g: Float, _ b: Float) -> Float {
+        0.299 * r + 0.587 * g + 0.114 * b
     }
 }

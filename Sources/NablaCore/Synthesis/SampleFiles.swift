@@ -15,6 +15,15 @@ public enum SampleFiles {
     /// The stand-in settings of the Q/K file.
     public static let qkOptions = SynthesisOptions(heads: 8, headDim: 64, patch: .standard, seed: 0)
 
+    /// The whole-model dump: its scene (4 latent frames of 32x48), layers (stand-in seeds),
+    /// denoising steps (the noise level of each) and heads.
+    public static let modelScene = ProceduralScene(latentFrames: 4, latentHeight: 32, latentWidth: 48)
+    public static let modelLayers: [UInt64] = [1, 2, 3]
+    /// Step name and the share of noise in the latent at that step, `sigma` in the
+    /// rectified-flow mix `x = (1 - sigma) x0 + sigma eps` (early steps are noisy).
+    public static let modelSteps: [(name: String, sigma: Float)] = [("step10", 0.7), ("step40", 0.1)]
+    public static let modelOptions = SynthesisOptions(heads: 4, headDim: 32, patch: .standard, seed: 0)
+
     public static let entries: [Entry] = [
         Entry(name: "latent.npy",
               summary: "the built-in sample's latent: float16 [16, 16, 64, 96] = [C, T, H, W] (channels first, as diffusers and Wan store one item)"),
@@ -22,6 +31,8 @@ public enum SampleFiles {
               summary: "the same scene, smaller: float32 [1, 16, 8, 32, 48] = [B, C, T, H, W] (the diffusers/Wan batch layout)"),
         Entry(name: "qk.safetensors",
               summary: "q and k as a model dump looks: bf16 [1, 8, 3072, 64] = [B, heads, S, D] in block order (1x8x8), grid 8x16x24 in __metadata__; the stand-in layer on latent-small.npy (\(qkOptions.flags))"),
+        Entry(name: "model.safetensors",
+              summary: "a whole-model dump: \(modelLayers.count) layers x \(modelSteps.count) steps, blocks.L.stepS.q / .k, bf16 [4, 4, 16, 24, 32] = [heads, T, H, W, D]; layer L is the stand-in with seed L, step S its input latent mixed with noise"),
     ]
 
     /// Writes every entry into `directory` (created if needed) and returns the names.
@@ -47,6 +58,8 @@ public enum SampleFiles {
         case "latent-small.npy":
             let small = smallScene.encode(name: "latent-small.npy").latent
             return try NPY.encode(small.values, shape: [1, small.channels, small.frames, small.height, small.width], name: path)
+        case "model.safetensors":
+            return try modelBytes(name: path)
         default:
             precondition(name == "qk.safetensors", "unknown sample file \(name)")
             return try qkBytes(name: path)
@@ -75,5 +88,37 @@ public enum SampleFiles {
                        "format": "pt",
                        "made_by": "nabla sample: stand-in layer (\(qkOptions.flags)) on latent-small.npy"],
             name: name)
+    }
+
+    /// Writes the whole-model dump: for every step the scene's latent mixed with seeded
+    /// noise, and for every layer the stand-in layer with that layer's seed on it; pairs
+    /// `blocks.L.stepS.q` / `.k` in raster layout `[heads, T, H, W, D]`.
+    static func modelBytes(name: String) throws -> [UInt8] {
+        let clean = modelScene.encode(name: "model").latent
+        var tensors: [(key: String, dtype: DType, shape: [Int], values: [Float])] = []
+        for (l, seed) in modelLayers.enumerated() {
+            for (s, step) in modelSteps.enumerated() {
+                var noise = SeededGenerator(seed: 7, stream: UInt64(s))
+                let eps = noise.gaussians(clean.values.count)
+                let values = zip(clean.values, eps).map { (1 - step.sigma) * $0 + step.sigma * $1 }
+                let latent = VideoLatent(name: "model", channels: clean.channels, frames: clean.frames,
+                                         height: clean.height, width: clean.width, values: values)
+                var options = modelOptions
+                options.seed = seed
+                let qk = try AttentionStandIn.input(from: latent, options: options)
+                let shape = [qk.heads, qk.grid.t, qk.grid.h, qk.grid.w, qk.headDim]
+                func raster(_ x: HeadTokens) -> [Float] {
+                    (0..<x.heads).flatMap { h in
+                        (0..<x.tokens).flatMap { i in UnsafeBufferPointer(start: x.row(h, i), count: x.headDim) }
+                    }
+                }
+                let prefix = "blocks.\(l).\(step.name)"
+                tensors.append((prefix + ".q", .bfloat16, shape, raster(qk.q)))
+                tensors.append((prefix + ".k", .bfloat16, shape, raster(qk.k)))
+            }
+        }
+        return try SafetensorsFile.encode(tensors, metadata: [
+            "made_by": "nabla sample: stand-in layer (\(modelOptions.flags), seed = layer) on a \(modelScene.latentFrames)x\(modelScene.latentHeight)x\(modelScene.latentWidth) latent of the scene mixed with noise per step",
+        ], name: name)
     }
 }

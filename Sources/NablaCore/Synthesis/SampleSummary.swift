@@ -30,7 +30,7 @@ public struct SampleSummary: Sendable {
             "scene      sky, sun, panning striped hills, a bouncing ball, a car; \(scene.frameCount) frames of \(scene.pixelHeight)x\(scene.pixelWidth) px",
             "latent     \(ProceduralScene.channels) channels, \(scene.latentFrames)x\(scene.latentHeight)x\(scene.latentWidth) (T x H x W): 4x in time, \(ProceduralScene.renderScale) px per voxel in space",
             "stand-in   patch \(options.patch) -> token grid \(grid) (\(grid.tokens) tokens), \(options.heads) heads, head dim \(options.headDim), seed \(options.seed)",
-            blocks.map { "blocks     \(block) -> block grid \($0), N = \($0.count)" } ?? "blocks     grid \(grid) is not divisible by block \(block)",
+            blocks.map { "blocks     \(block) -> block grid \($0), N = \($0.count)" } ?? "blocks     grid \(grid) is not divisible by block \(block); blocks that divide it: \(BlockShape.dividing(grid).map(\.description).joined(separator: ", "))",
             "generated  in \(fixed(generationMs, 1)) ms",
             "",
             "head  recipe",
@@ -40,18 +40,17 @@ public struct SampleSummary: Sendable {
     }
 
     public func json() -> JSON {
-        func triple(_ a: Int, _ b: Int, _ c: Int) -> JSON { .array([.int(a), .int(b), .int(c)]) }
         return .object([
             ("kind", .string("sample")),
             ("latent", .object([("channels", .int(ProceduralScene.channels)),
-                                ("size", triple(scene.latentFrames, scene.latentHeight, scene.latentWidth))])),
-            ("grid", triple(grid.t, grid.h, grid.w)),
+                                ("size", JSON.triple(scene.latentFrames, scene.latentHeight, scene.latentWidth))])),
+            ("grid", JSON.triple(grid.t, grid.h, grid.w)),
             ("heads", .int(options.heads)),
             ("head_dim", .int(options.headDim)),
-            ("patch", triple(options.patch.pt, options.patch.ph, options.patch.pw)),
+            ("patch", JSON.triple(options.patch.pt, options.patch.ph, options.patch.pw)),
             ("seed", .int(Int(truncatingIfNeeded: options.seed))),
-            ("block", triple(block.bt, block.bh, block.bw)),
-            ("block_grid", blocks.map { triple($0.tb, $0.hb, $0.wb) } ?? .null),
+            ("block", JSON.triple(block.bt, block.bh, block.bw)),
+            ("block_grid", blocks.map { JSON.triple($0.tb, $0.hb, $0.wb) } ?? .null),
             ("n", blocks.map { .int($0.count) } ?? .null),
             ("generation_ms", .number(round3(generationMs))),
             ("recipes", .array(recipes.map { r in

@@ -63,7 +63,7 @@ struct InputClassTests {
         let path = try dir.write("l.safetensors", Self.rawSafetensors(header, Self.f32(latent) + [0]))
         #expect(try InputSpec(source: .file(path), synthesis: SynthesisOptions(patch: PatchShape(pt: 1, ph: 1, pw: 1))).load().grid
                 == TokenGrid(t: 2, h: 4, w: 4))
-        #expect(try TensorFile.open(path: path).entry(nil).key == "latent")
+        #expect(try TensorFile.open(path: path).tensor(nil).name == "\(path):latent")
     }
 
     @Test("offsets of unread dtypes are still checked", arguments: [

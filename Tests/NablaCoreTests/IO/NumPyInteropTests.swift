@@ -4,8 +4,15 @@ import Testing
 
 /// NumPy itself, where the machine has it, reads what nabla writes: the independent
 /// check that `NPY.write` and `SafetensorsFile.write` produce what Python users load.
-@Suite("files read back by NumPy", .enabled(if: NumPy.available, "python3 with numpy is not installed; skipping"))
+@Suite("files read back by NumPy", .enabled(if: NumPy.available || NumPy.requiredInCI,
+                                             "python3 with numpy is not installed; skipping (CI=true makes this a failure)"))
 struct NumPyInteropTests {
+    /// In CI (`CI=true`, set by `.ci/run`) the suite is never skipped: a missing NumPy fails here.
+    @Test("NumPy is available (required in CI)")
+    func numpyPresent() {
+        #expect(NumPy.available, "python3 -c 'import numpy' failed; .ci/run installs it")
+    }
+
     /// Runs a Python snippet with `PATH` as its first argument and returns what it printed.
     static func python(_ code: String, _ path: String) throws -> String {
         let p = Process()
@@ -63,9 +70,48 @@ struct NumPyInteropTests {
                         "v F32 [6] [1.0, -2.0, 0.5, 3.25, -0.125, 6.0]"]
         #expect(try Self.python(read, dir.file("qkv.safetensors")).split(separator: "\n").map(String.init) == expected)
     }
+
+    @Test("Python's json reads the safetensors metadata nabla writes, escapes and all")
+    func metadataEscapes() throws {
+        let dir = try TempDir()
+        let metadata = ["format": "pt", "odd \"key\"": "line\nbreak \\ é 😀", "ctrl": "\u{01}\u{1F}\u{7F}", "slash": "a/b\t"]
+        try SafetensorsFile.write([("q", .float32, [1], [1])], metadata: metadata, to: dir.file("m.safetensors"))
+        let read = """
+        import json, struct, sys
+        b = open(sys.argv[1], 'rb').read()
+        n = struct.unpack('<Q', b[:8])[0]
+        print(json.dumps(json.loads(b[8:8 + n])['__metadata__'], sort_keys=True, ensure_ascii=True))
+        """
+        // What Python's json.dumps(..., ensure_ascii=True) prints for that dictionary, written out by hand.
+        let expected = #"{"ctrl": "\u0001\u001f\u007f", "format": "pt", "odd \"key\"": "line\nbreak \\ \u00e9 \ud83d\ude00", "slash": "a/b\t"}"#
+        #expect(try Self.python(read, dir.file("m.safetensors")) == expected)
+    }
+
+    @Test("Python's json reads the report JSON writer: NaN and infinities as null, escapes, exact integers")
+    func reportJSON() throws {
+        let dir = try TempDir()
+        let value = JSON.object([
+            ("nan", .number(.nan)), ("inf", .number(.infinity)), ("-inf", .number(-.infinity)),
+            ("big", .int(Int.max)), ("third", .number(1.0 / 3)), ("whole", .number(2)), ("tiny", .number(5e-324)),
+            ("text", .string("tab\tquote\" back\\ nl\n ctrl\u{02}\u{1F} é 😀")), ("list", .array([.bool(true), .null, .int(-1)])),
+        ])
+        try value.rendered().write(toFile: dir.file("r.json"), atomically: true, encoding: .utf8)
+        let read = """
+        import json, sys
+        v = json.loads(open(sys.argv[1], encoding='utf-8').read())
+        print(json.dumps(v, ensure_ascii=True))
+        print(repr(v['third'] == 1 / 3), repr(v['big'] == 2**63 - 1), repr(v['tiny'] == 5e-324))
+        """
+        let expected = #"{"nan": null, "inf": null, "-inf": null, "big": 9223372036854775807, "third": 0.3333333333333333, "whole": 2, "tiny": 5e-324, "text": "tab\tquote\" back\\ nl\n ctrl\u0002\u001f \u00e9 \ud83d\ude00", "list": [true, null, -1]}"#
+            + "\nTrue True True"
+        #expect(try Self.python(read, dir.file("r.json")) == expected)
+    }
 }
 
 enum NumPy {
+    /// Whether this is a CI run (`CI=true`), where a skipped interop test counts as a failure.
+    static let requiredInCI: Bool = ProcessInfo.processInfo.environment["CI"]?.lowercased() == "true"
+
     /// Whether `python3 -c "import numpy"` works here.
     static let available: Bool = {
         let p = Process()

@@ -64,6 +64,24 @@ struct InputSpecTests {
             #expect(input.v != nil)
             #expect(input.preview != nil)
         }
+        // Independent of the stand-in's arithmetic, from its documented formula: the latent is
+        // standardised per channel first, so a latent scaled and shifted per channel (a_c > 0),
+        // loaded by the same path, gives the same Q and K up to rounding, while another
+        // latent gives other ones.
+        let plane = 2 * 8 * 8
+        let affine = LatentFixture(c: 4, t: 2, h: 8, w: 8, values: fixture.values.enumerated().map { i, v in
+            let c = Float(i / plane)
+            return (c + 0.5) * v + (c - 1)
+        })
+        let a = try InputSpec(source: .file(npy), synthesis: options).load()
+        let b = try InputSpec(source: .file(try affine.write("ctyx", to: dir, name: "affine.npy")), synthesis: options).load()
+        let c = try InputSpec(source: .file(try LatentFixture(c: 4, t: 2, h: 8, w: 8, seed: 99).write("ctyx", to: dir, name: "other.npy")),
+                              synthesis: options).load()
+        let qa = a.q.denseArray(), qb = b.q.denseArray(), qc = c.q.denseArray()
+        let scale = qa.map { abs($0) }.max() ?? 1
+        #expect(zip(qa, qb).allSatisfy { abs($0 - $1) <= 1e-4 * scale }, "per-channel affine changed Q")
+        #expect(zip(a.k.denseArray(), b.k.denseArray()).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
+        #expect(zip(qa, qc).filter { abs($0 - $1) > 1e-2 * scale }.count > qa.count / 2, "another latent gave the same Q")
         #expect(InputSpec(source: .file(npy)).displayName == "lat.npy")
         #expect(InputSpec(source: .latent(TensorSource(path: st, key: "latent"))).displayName == "lat.safetensors:latent")
     }

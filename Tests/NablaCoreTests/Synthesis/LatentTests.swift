@@ -13,6 +13,13 @@ struct LatentFixture {
         values = (0..<(c * t * h * w)).map { _ in rng.normal() }
     }
 
+    /// A fixture with the given values (`[C, T, H, W]`, C order).
+    init(c: Int, t: Int, h: Int, w: Int, values: [Float]) {
+        precondition(values.count == c * t * h * w)
+        self.c = c; self.t = t; self.h = h; self.w = w
+        self.values = values
+    }
+
     var latent: VideoLatent { VideoLatent(name: "fixture", channels: c, frames: t, height: h, width: w, values: values) }
 
     /// The values stored with the axes in `order` (letters of `ctyx`), C order.
@@ -96,6 +103,13 @@ struct LatentLayoutTests {
         try SafetensorsFile.write([("latent", .bfloat16, [1, 4, 2, 4, 6], fixture.values)], metadata: [:], to: st)
         let b = try VideoLatent(try TensorSource(path: st).load())
         #expect(b.channels == 4 && b.frames == 2 && b.height == 4 && b.width == 6)
+        // bfloat16 is float32's top 16 bits, rounded to nearest, ties to even (the format's definition).
+        let bf16 = fixture.values.map { v -> Float in
+            let bits = v.bitPattern
+            return Float(bitPattern: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000)
+        }
+        #expect(b.values == bf16)
+        #expect(b.values != fixture.values)  // the fixture's values do need rounding
     }
 
     /// The error `body` throws.

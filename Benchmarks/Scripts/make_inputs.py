@@ -1,0 +1,61 @@
+"""Writes the inputs of issue 8's benchmark rows (not run by tests).
+
+    python3 Benchmarks/Scripts/make_inputs.py OUT_DIR [row ...]   rows: n1050 n5040 f16
+
+Q/K carry a smooth positional signal (sinusoids over t, y, x with per-head frequencies)
+plus noise, so that pooled maps are peaked near the diagonal like a video model's and
+masks are sparse, as with real dumps. Deterministic (seeded).
+
+  n1050: q.npy, k.npy float32 [4, 67200, 128], raster over grid 21x40x80 (block 1x8x8 -> N 1050)
+  n5040: q.npy, k.npy float32 [8, 80640, 64], block order of 1x4x4 over 21x48x80 (N 5040)
+  f16:   q.npy, k.npy float16 [48, 21, 48, 80, 128] raster (about 2 GB together)
+"""
+import os
+import sys
+
+import numpy as np
+
+
+def signal(heads, grid, d, seed, dtype=np.float32):
+    """[heads, T, H, W, D]: positional sinusoids plus noise, built head by head."""
+    T, H, W = grid
+    rng = np.random.default_rng(seed)
+    t, y, x = np.meshgrid(np.arange(T), np.arange(H), np.arange(W), indexing="ij")
+    out = np.empty((heads, T, H, W, d), dtype=dtype)
+    for h in range(heads):
+        freq = rng.uniform(0.05, 0.6, size=(3, d // 2)).astype(np.float32)
+        phase = rng.uniform(0, 2 * np.pi, size=d // 2).astype(np.float32)
+        arg = (t[..., None] * freq[0] + y[..., None] * freq[1] + x[..., None] * freq[2] + phase)
+        pos = np.concatenate([np.cos(arg), np.sin(arg)], axis=-1) * 3.0
+        out[h] = (pos + rng.standard_normal(pos.shape, dtype=np.float32)).astype(dtype)
+    return out
+
+
+def block_order(T, H, W, block):
+    bt, bh, bw = block
+    idx = np.arange(T * H * W).reshape(T // bt, bt, H // bh, bh, W // bw, bw)
+    return idx.transpose(0, 2, 4, 1, 3, 5).reshape(-1)
+
+
+def main():
+    out = sys.argv[1]
+    rows = sys.argv[2:] or ["n1050", "n5040", "f16"]
+    for row in rows:
+        d = os.path.join(out, row)
+        os.makedirs(d, exist_ok=True)
+        for name, seed in (("q", 1), ("k", 2)):
+            if row == "n1050":
+                x = signal(4, (21, 40, 80), 128, seed).reshape(4, -1, 128)
+            elif row == "n5040":
+                x = signal(8, (21, 48, 80), 64, seed).reshape(8, -1, 64)
+                x = x[:, block_order(21, 48, 80, (1, 4, 4))]
+            elif row == "f16":
+                x = signal(48, (21, 48, 80), 128, seed, dtype=np.float16)
+            else:
+                raise SystemExit(f"unknown row {row}")
+            np.save(os.path.join(d, name + ".npy"), np.ascontiguousarray(x))
+            print("wrote", os.path.join(d, name + ".npy"), x.shape, x.dtype)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""nabla's attention kernels beside PyTorch's on the same shapes and mask (not run by tests).
+
+The issue's shape: grid 8x32x32 (8192 tokens), 4 heads, head dim 64, blocks 1x8x8, a
+NABLA+STA mask of about 28% density. Q/K/V are made here (seeded NumPy: smooth functions
+of the token position plus noise, so the NABLA map has structure), the mask by
+`nabla mask` (the threshold is chosen to land near the target density), then:
+
+  - torch.compile(flex_attention) with BlockMask.from_kv_blocks on the mask (tokens in
+    block order, as NABLA's kernels use them), against `nabla attend --mask` (sparse);
+  - F.scaled_dot_product_attention (dense), against `nabla attend --dense`.
+
+Both sides are timed in this run, as medians of --repeat runs of the kernel alone, with
+the same number of threads (torch.set_num_threads = the cores nabla uses).
+
+    swift build -c release          # or NABLA_TARGET_CPU=znver4 ... for AVX-512
+    python3 Benchmarks/torch_attention.py --nabla .build/release/nabla
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+# Strength of the positional structure in Q and K: sharp enough for a NABLA map with
+# a few heavy blocks per row, soft enough that the cut keeps more than the STA window.
+AMPLITUDE = 1.5
+
+
+def make_inputs(grid, heads, d, seed):
+    """[heads, T, H, W, D] float32 Q, K, V in raster order."""
+    rng = np.random.default_rng(seed)
+    t, h, w = grid
+    tt, yy, xx = np.meshgrid(np.arange(t), np.arange(h) / 4, np.arange(w) / 4, indexing="ij")
+    pos = np.stack([tt, yy, xx])  # [3, T, H, W]
+    qs, ks = [], []
+    for _ in range(heads):
+        freq = rng.uniform(0.1, 1.2, d)
+        phase = rng.uniform(0, 6.28, d)
+        axis = np.arange(d) % 3
+        base = AMPLITUDE * np.sin(freq[:, None, None, None] * pos[axis] + phase[:, None, None, None])  # [D, T, H, W]
+        base = np.moveaxis(base, 0, -1)
+        qs.append(base + rng.normal(0, 0.5, base.shape))
+        ks.append(base + rng.normal(0, 0.5, base.shape))
+    v = rng.normal(0, 1, (heads, t, h, w, d))
+    return [np.ascontiguousarray(x, dtype=np.float32) for x in (np.stack(qs), np.stack(ks), v)]
+
+
+def block_order(x, block):
+    """[heads, T, H, W, D] -> [heads, S, D] in block order of `block`."""
+    hh, t, h, w, d = x.shape
+    bt, bh, bw = block
+    x = x.reshape(hh, t // bt, bt, h // bh, bh, w // bw, bw, d)
+    return x.transpose(0, 1, 3, 5, 2, 4, 6, 7).reshape(hh, -1, d)
+
+
+def median_ms(fn, repeat, warmup=2):
+    for _ in range(warmup):
+        fn()
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        runs.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(runs)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nabla", default=".build/release/nabla", help="the nabla binary (a release build)")
+    ap.add_argument("--density", type=float, default=0.28, help="target density of the NABLA+STA mask")
+    ap.add_argument("--sta", default="5x3x3", help="STA window OR-ed into the mask")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    args = ap.parse_args()
+
+    import torch
+    import torch.nn.functional as F
+    from torch.nn.attention.flex_attention import BlockMask, flex_attention
+
+    torch.set_num_threads(args.threads)
+    grid, heads, d, block = (8, 32, 32), 4, 64, (1, 8, 8)
+    work = tempfile.mkdtemp(prefix="nabla-torch-")
+    q, k, v = make_inputs(grid, heads, d, seed=0)
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        np.save(os.path.join(work, name + ".npy"), x)
+    files = [os.path.join(work, n + ".npy") for n in ("q", "k", "v")]
+
+    # The NABLA+STA mask nearest the target density.
+    best = None
+    for thr in np.arange(0.05, 0.96, 0.05):
+        out = os.path.join(work, "mask-%.2f" % thr)
+        r = subprocess.run([args.nabla, "mask", *files[:2], "--threshold", "%.2f" % thr, "--sta", args.sta,
+                            "--out", out, "--json"], capture_output=True, text=True, check=True)
+        density = json.loads(r.stdout)["density"]
+        if best is None or abs(density - args.density) < abs(best[1] - args.density):
+            best = (thr, density, out)
+    thr, density, mask_dir = best
+    mask = np.load(os.path.join(mask_dir, "mask.npy"))
+    n = mask.shape[-1]
+
+    # nabla, sparse and dense, medians of the kernels alone.
+    r = subprocess.run([args.nabla, "attend", *files, "--mask", os.path.join(mask_dir, "mask.npy"), "--dense",
+                        "--repeat", str(args.repeat), "--json"], capture_output=True, text=True, check=True)
+    nabla = json.loads(r.stdout)
+
+    # PyTorch on the same data, tokens in block order (64-token blocks contiguous).
+    tq, tk, tv = (torch.from_numpy(block_order(x, block)).unsqueeze(0) for x in (q, k, v))
+    num = torch.from_numpy(np.load(os.path.join(mask_dir, "kv_num_blocks.npy"))).unsqueeze(0)
+    idx = torch.from_numpy(np.load(os.path.join(mask_dir, "kv_indices.npy"))).unsqueeze(0)
+    bm = BlockMask.from_kv_blocks(num, idx, BLOCK_SIZE=64)
+    flex = torch.compile(flex_attention)
+    with torch.no_grad():
+        out_flex = flex(tq, tk, tv, block_mask=bm)
+        flex_ms = median_ms(lambda: flex(tq, tk, tv, block_mask=bm), args.repeat)
+        out_sdpa = F.scaled_dot_product_attention(tq, tk, tv)
+        sdpa_ms = median_ms(lambda: F.scaled_dot_product_attention(tq, tk, tv), args.repeat)
+
+    dense_flops = 4 * heads * (grid[0] * grid[1] * grid[2]) ** 2 * d
+    sparse_flops = dense_flops * density
+    sdpa_gflops = dense_flops / (sdpa_ms * 1e6)
+    t = nabla["timing_ms"]
+    print("torch %s, %d threads; grid 8x32x32, %d heads, D %d, block 1x8x8, N %d" % (torch.__version__, args.threads, heads, d, n))
+    print("mask  thr %.2f + STA %s: density %.1f%%" % (thr, args.sta, 100 * density))
+    print("")
+    print("                              ms    GFLOP/s")
+    print("flex_attention (compiled) %7.1f %9.1f" % (flex_ms, sparse_flops / (flex_ms * 1e6)))
+    print("nabla sparse              %7.1f %9.1f" % (t["sparse"], sparse_flops / (t["sparse"] * 1e6)))
+    print("SDPA (dense)              %7.1f %9.1f" % (sdpa_ms, sdpa_gflops))
+    print("nabla dense               %7.1f %9.1f" % (t["dense"], dense_flops / (t["dense"] * 1e6)))
+    print("")
+    print("nabla sparse / flex_attention time:  %.2f   (target <= 1.0, aim 0.6)" % (t["sparse"] / flex_ms))
+    print("nabla dense rate / SDPA rate:        %.2f   (target >= 0.8)" % (sdpa_ms / t["dense"]))
+    print("nabla sparse/dense time vs density:  %.3f / %.3f = %.2f" % (t["sparse"] / t["dense"], density,
+                                                                       t["sparse"] / t["dense"] / density))
+    # Agreement, as a check that both ran the same attention.
+    ours = subprocess.run([args.nabla, "attend", *files, "--mask", os.path.join(mask_dir, "mask.npy"), "--out", work],
+                          capture_output=True, text=True, check=True)
+    mine = torch.from_numpy(block_order(np.load(os.path.join(work, "out.npy")), block)).unsqueeze(0)
+    rel = (torch.linalg.norm(mine - out_flex) / torch.linalg.norm(out_flex)).item()
+    print("relative L2 of nabla's sparse output against flex_attention's: %.2e" % rel)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+import Foundation
+
+/// Q, K and V of some heads of a `QKInput`, gathered into block order and laid out for the
+/// attention kernels (`AttentionOperands+Kernel.swift`).
+///
+/// Layout, per packed head (a *slot*; `heads[slot]` is its input head):
+/// - `q`: `[slots, N, Bq, D]`, the `B` tokens of each block (block order) padded with zero
+///   rows to `Bq`, a multiple of 4; scaled by `log2(e) / sqrt(D)` so the kernels take
+///   `2^x` of the scores.
+/// - `kT`: `[slots, N, D, Bk]`, each key block transposed, keys padded with zeros to `Bk`,
+///   a multiple of 16 (one `SIMD16<Float>`).
+/// - `v`: `[slots, N, Bk, Dv]`, value rows padded with zeros to `Dv`, a multiple of 16.
+///
+/// Memory: `4 * slots * N * (Bq * D + D * Bk + Bk * Dv)` bytes, about three times the
+/// heads' share of Q (see `estimatedBytes`).
+public final class AttentionOperands: @unchecked Sendable {
+    public let blocks: BlockGrid
+    /// The input heads packed, in slot order.
+    public let heads: [Int]
+    public let headDim: Int
+    /// Tokens `S` per head.
+    public let tokens: Int
+    /// The order the input stores its tokens in; outputs use the same.
+    public let order: TokenOrder
+    /// Tokens per block, `B`.
+    let tokensPerBlock: Int
+    let rowsPerBlock: Int
+    let keysPerBlock: Int
+    let valueWidth: Int
+    let q: FloatStorage
+    let kT: FloatStorage
+    let v: FloatStorage?
+    /// `[S]`: the stored row of the token at each block-order position.
+    let storedRow: [Int32]
+    /// Wall time of the packing.
+    public let packMilliseconds: Double
+
+    /// Whether V was given (dense and sparse outputs need it; recall does not).
+    public var hasValues: Bool { v != nil }
+    public var n: Int { blocks.count }
+
+    /// Query rows per register tile of the kernels.
+    static let rowTile = 4
+
+    /// Packs heads `heads` (all when `nil`) of `input` for blocks of `blocks`.
+    /// - Throws: `NablaError.badGrid` when the block grid is not on the input's grid;
+    ///   `.badArgument` naming a head out of range, or when the work would need more than
+    ///   half of this machine's memory (the estimate is in the message).
+    /// - Complexity: O(slots * S * D), blocks in parallel.
+    public init(input: QKInput, blocks: BlockGrid, heads: [Int]? = nil) throws {
+        guard blocks.grid == input.grid else {
+            throw NablaError(.badGrid, "block grid \(blocks) is on grid \(blocks.grid), the input's grid is \(input.grid)")
+        }
+        let heads = heads ?? Array(0..<input.heads)
+        if let bad = heads.first(where: { !(0..<input.heads).contains($0) }) {
+            throw NablaError(.badArgument, "head \(bad) is out of range: the input has \(input.heads) heads (0...\(input.heads - 1))")
+        }
+        let need = AttentionOperands.estimatedBytes(heads: heads.count, blocks: blocks, headDim: input.headDim,
+                                                    values: input.v != nil)
+        try AttentionOperands.checkMemory(need, what: "attention on \(heads.count) head(s) of \(input.grid.tokens) tokens, head dim \(input.headDim)")
+        let start = ContinuousClock.now
+        let b = blocks.block.tokens, d = input.headDim, n = blocks.count
+        let bq = roundUp(b, AttentionOperands.rowTile), bk = roundUp(b, 16), dv = roundUp(d, 16)
+        self.blocks = blocks
+        self.heads = heads
+        self.headDim = d
+        self.tokens = input.grid.tokens
+        self.order = input.order
+        tokensPerBlock = b
+        rowsPerBlock = bq
+        keysPerBlock = bk
+        valueWidth = dv
+        let stored = try input.order.storedRows(for: input.grid)
+        storedRow = blocks.blockOrderPermutation().map { stored[Int($0)] }
+        let slots = heads.count
+        let q = FloatStorage(count: slots * n * bq * d)
+        let kT = FloatStorage(count: slots * n * d * bk)
+        let v = input.v.map { _ in FloatStorage(count: slots * n * bk * dv) }
+        let scale = Float(1.4426950408889634 / Double(d).squareRoot())
+        let qIn = input.q, kIn = input.k, vIn = input.v
+        storedRow.withUnsafeBufferPointer { rows in
+            Parallel.forEach(slots * n) { item in
+                let slot = item / n, block = item % n, h = heads[slot]
+                let qDst = q.buffer.baseAddress! + (slot * n + block) * bq * d
+                let kDst = kT.buffer.baseAddress! + (slot * n + block) * d * bk
+                for i in 0..<b {
+                    let s = Int(rows[block * b + i])
+                    let qs = qIn.row(h, s), ks = kIn.row(h, s)
+                    for j in 0..<d {
+                        qDst[i * d + j] = qs[j] * scale
+                        kDst[j * bk + i] = ks[j]
+                    }
+                    if let v, let vIn {
+                        let vDst = v.buffer.baseAddress! + ((slot * n + block) * bk + i) * dv
+                        vDst.update(from: vIn.row(h, s), count: d)
+                    }
+                }
+            }
+        }
+        self.q = q
+        self.kT = kT
+        self.v = v
+        packMilliseconds = milliseconds(since: start)
+    }
+
+    /// Bytes the packed operands, one output and the scratch of one run need, for
+    /// `heads` heads.
+    public static func estimatedBytes(heads: Int, blocks: BlockGrid, headDim d: Int, values: Bool) -> Int {
+        let n = blocks.count, b = blocks.block.tokens
+        let bq = roundUp(b, rowTile), bk = roundUp(b, 16), dv = roundUp(d, 16)
+        let packed = heads * n * (bq * d + d * bk + (values ? bk * dv : 0))
+        let output = values ? heads * blocks.grid.tokens * d : 0
+        let mass = 2 * heads * n * n   // Doubles, as floats
+        return 4 * (packed + output + mass)
+    }
+
+    /// Throws when `bytes` exceeds half of the physical memory.
+    /// - Throws: `NablaError.badArgument` with the estimate and the machine's memory.
+    static func checkMemory(_ bytes: Int, what: String) throws {
+        let physical = Double(ProcessInfo.processInfo.physicalMemory)
+        guard Double(bytes) <= physical / 2 else {
+            let gib = 1024.0 * 1024 * 1024
+            throw NablaError(.badArgument, "\(what) needs about \(fixed(Double(bytes) / gib, 1)) GiB; this machine has \(fixed(physical / gib, 1)) GiB (choose fewer heads or a smaller input)")
+        }
+    }
+}
+
+func roundUp(_ x: Int, _ m: Int) -> Int { (x + m - 1) / m * m }
+
+func milliseconds(since start: ContinuousClock.Instant) -> Double {
+    let d = ContinuousClock.now - start
+    return Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15
+}

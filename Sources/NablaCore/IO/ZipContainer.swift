@@ -1,0 +1,195 @@
+import Foundation
+import ZIPFoundation
+
+/// A ZIP archive (a `torch.save` file or an `.npz`) read with ZIPFoundation, over a
+/// memory-mapped copy of the same file.
+///
+/// Members stored without compression (what `torch.save` and `np.savez` write) are
+/// handed out as views of the mapping; deflated members (`np.savez_compressed`) are
+/// inflated into memory, never past a bound the caller gives (what the member's
+/// contents need), so a zip bomb stops at that bound.
+final class ZipContainer: @unchecked Sendable {
+    /// One member: its name, sizes, and where its bytes lie in the mapped file when it is
+    /// stored uncompressed.
+    struct Member {
+        let path: String
+        let entry: Entry
+        let isCompressed: Bool
+        let uncompressedSize: Int
+        /// The member's bytes in the mapped file (stored members only).
+        let storedRange: Range<Int>?
+    }
+
+    let path: String
+    let file: WholeFile
+    private let archive: Archive
+    /// In archive order.
+    let members: [Member]
+    private let byPath: [String: Int]
+
+    /// Opens the ZIP archive at `path`, already mapped as `file`.
+    /// - Throws: `NablaError.malformedFile` when ZIPFoundation cannot read the central
+    ///   directory (a truncated or corrupt archive), a member is encrypted, or two
+    ///   members share a name.
+    init(path: String, file: WholeFile) throws {
+        self.path = path
+        self.file = file
+        let archive: Archive
+        do {
+            archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+        } catch {
+            throw NablaError(.malformedFile, "\(path): not a readable ZIP archive (truncated or corrupt: \(error))")
+        }
+        self.archive = archive
+        var members: [Member] = []
+        var byPath: [String: Int] = [:]
+        for entry in archive {
+            guard entry.type == .file else { continue }
+            guard let size = Int(exactly: entry.uncompressedSize), size >= 0 else {
+                throw NablaError(.malformedFile, "\(path): member '\(TensorIO.shown(entry.path))' declares \(entry.uncompressedSize) bytes")
+            }
+            let stored = entry.isCompressed ? nil : Self.storedRange(of: entry, size: size, in: file.bytes)
+            if !entry.isCompressed && stored == nil {
+                throw NablaError(.malformedFile, "\(path): member '\(TensorIO.shown(entry.path))' runs past the end of the file or its local header is corrupt")
+            }
+            guard byPath[entry.path] == nil else {
+                throw NablaError(.malformedFile, "\(path): two members are named '\(TensorIO.shown(entry.path))'")
+            }
+            byPath[entry.path] = members.count
+            members.append(Member(path: entry.path, entry: entry, isCompressed: entry.isCompressed,
+                                  uncompressedSize: size, storedRange: stored))
+        }
+        self.members = members
+        self.byPath = byPath
+    }
+
+    func member(_ path: String) -> Member? {
+        byPath[path].map { members[$0] }
+    }
+
+    /// The bytes of `member`: a view of the mapping when it is stored, else inflated.
+    /// - Parameter limit: the most bytes the caller can use; a member that declares or
+    ///   inflates to more is refused before more than `limit + 1` bytes are produced.
+    /// - Returns: the bytes and the object that keeps them alive.
+    /// - Throws: `NablaError.malformedFile` naming the member when it declares or
+    ///   inflates past `limit`, inflates to another size than it declares, fails its
+    ///   CRC-32, or cannot be inflated.
+    func bytes(of member: Member, limit: Int) throws -> (UnsafeRawBufferPointer, AnyObject) {
+        let name = "\(path):\(TensorIO.shown(member.path))"
+        if let range = member.storedRange {
+            return (UnsafeRawBufferPointer(rebasing: file.bytes[range]), file)
+        }
+        guard member.uncompressedSize <= limit else {
+            throw NablaError(.malformedFile, "\(name): member declares \(member.uncompressedSize) bytes inflated, more than the \(limit) its contents can use")
+        }
+        let box = InflatedBytes(capacity: member.uncompressedSize)
+        try inflate(member, name: name, limit: member.uncompressedSize) { chunk in
+            box.append(chunk)
+            return true
+        }
+        guard box.count == member.uncompressedSize else {
+            throw NablaError(.malformedFile, "\(name): inflates to \(box.count) bytes, but declares \(member.uncompressedSize)")
+        }
+        return (box.bytes, box)
+    }
+
+    /// The first bytes of `member` (at least `count` when it has them), inflating no
+    /// more than needed.
+    func prefix(of member: Member, count: Int) throws -> [UInt8] {
+        let name = "\(path):\(TensorIO.shown(member.path))"
+        if let range = member.storedRange {
+            return Array(file.bytes[range.prefix(count)])
+        }
+        var out: [UInt8] = []
+        try inflate(member, name: name, limit: member.uncompressedSize) { chunk in
+            out += chunk
+            return out.count < count
+        }
+        return out
+    }
+
+    /// Inflates `member` in chunks, stopping when `consume` returns `false`; refuses to
+    /// produce more than `limit` bytes.
+    private func inflate(_ member: Member, name: String, limit: Int, _ consume: (Data) -> Bool) throws {
+        struct Stop: Error {}
+        struct TooLarge: Error {}
+        var produced = 0
+        var stopped = false
+        do {
+            let crc = try archive.extract(member.entry, bufferSize: 1 << 16, skipCRC32: false) { chunk in
+                produced += chunk.count
+                guard produced <= limit else { throw TooLarge() }
+                if !consume(chunk) {
+                    stopped = true
+                    throw Stop()
+                }
+            }
+            guard crc == member.entry.checksum else {
+                throw NablaError(.malformedFile, "\(name): CRC-32 mismatch (the member is corrupt)")
+            }
+        } catch is Stop {
+            precondition(stopped)
+        } catch is TooLarge {
+            throw NablaError(.malformedFile, "\(name): inflates past the \(limit) bytes it declares (a zip bomb or a corrupt member); stopped there")
+        } catch let e as NablaError {
+            throw e
+        } catch {
+            throw NablaError(.malformedFile, "\(name): cannot inflate: \(error)")
+        }
+    }
+
+    /// Where a stored member's data lie in the file: after its local header, whose
+    /// offset comes from the central directory record. ZIPFoundation 0.9.20 keeps that
+    /// record internal, so its stored fields are read by reflection; the local header
+    /// found there is checked (signature, method, name) before the range is trusted.
+    private static func storedRange(of entry: Entry, size: Int, in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
+        guard let cd = Mirror(reflecting: entry).descendant("centralDirectoryStructure") else { return nil }
+        let cdMirror = Mirror(reflecting: cd)
+        guard let small = cdMirror.descendant("relativeOffsetOfLocalHeader") as? UInt32 else { return nil }
+        var offset = UInt64(small)
+        if small == UInt32.max,
+           let zip64 = cdMirror.descendant("zip64ExtendedInformation"),
+           let big = Mirror(reflecting: zip64).descendant("some", "relativeOffsetOfLocalHeader") as? UInt64 {
+            offset = big
+        }
+        guard let start = Int(exactly: offset), start <= bytes.count - 30 else { return nil }
+        func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
+        guard bytes[start] == 0x50, bytes[start + 1] == 0x4B, bytes[start + 2] == 3, bytes[start + 3] == 4,
+              u16(start + 8) == 0 else { return nil }
+        let nameLength = u16(start + 26), extraLength = u16(start + 28)
+        let dataStart = start + 30 + nameLength + extraLength
+        guard dataStart <= bytes.count, size <= bytes.count - dataStart,
+              Array(bytes[(start + 30)..<(start + 30 + nameLength)]) == Array(entry.path.utf8) else { return nil }
+        return dataStart..<(dataStart + size)
+    }
+}
+
+/// Inflated member bytes, owned and 64-byte aligned so tensor views of them can be used
+/// in place.
+final class InflatedBytes {
+    private let buffer: UnsafeMutableRawBufferPointer
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        buffer = .allocate(byteCount: max(capacity, 1), alignment: 64)
+    }
+
+    func append(_ data: Data) {
+        precondition(count + data.count <= buffer.count, "inflated past the capacity checked by the caller")
+        data.withUnsafeBytes { src in
+            UnsafeMutableRawBufferPointer(rebasing: buffer[count..<count + src.count]).copyMemory(from: src)
+        }
+        count += data.count
+    }
+
+    /// Lets `body` write the next `byteCount` bytes.
+    func fill(byteCount: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {
+        precondition(count + byteCount <= buffer.count, "filled past the capacity checked by the caller")
+        body(UnsafeMutableRawBufferPointer(rebasing: buffer[count..<count + byteCount]))
+        count += byteCount
+    }
+
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: buffer[0..<count]) }
+
+    deinit { buffer.deallocate() }
+}

@@ -1,0 +1,74 @@
+extension PooledMap {
+    /// Cuts every head's rows at `settings.threshold` and ORs the STA window: keeps, per
+    /// row, the key blocks whose ascending running sum is `>= 1 - thr` (the largest block
+    /// always), selected from the cached probabilities by `ThresholdCut`. No pooling or
+    /// multiplication is repeated.
+    /// - Complexity: O(heads * N^2), rows in parallel.
+    public func cut(_ settings: MaskSettings) -> BlockMask {
+        let n = self.n, heads = self.heads
+        var times = StageTimes()
+        var kept = [UInt8](repeating: 0, count: heads * n * n)
+        var margin = [Double](repeating: .infinity, count: heads * n)
+        let cutAt = 1.0 - settings.threshold
+        times.measure("cut") {
+            let chunks = Parallel.chunks(heads * n, minChunk: 16)
+            kept.withUnsafeMutableBufferPointer { keptP in
+                margin.withUnsafeMutableBufferPointer { marginP in
+                    probs.withUnsafeBufferPointer { probsP in
+                        Parallel.forEach(chunks.count) { item in
+                            let rowCut = ThresholdCut(n: n)
+                            defer { rowCut.deallocate() }
+                            for row in chunks[item] {
+                                marginP[row] = rowCut.cut(probsP.baseAddress! + row * n, cutAt: cutAt,
+                                                          into: keptP.baseAddress! + row * n)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let window = settings.sta {
+            times.measure("sta") {
+                let pattern = staPattern(blocks, window: window)
+                kept.withUnsafeMutableBufferPointer { k in
+                    pattern.withUnsafeBufferPointer { s in
+                        Parallel.forEach(heads) { h in
+                            let base = k.baseAddress! + h * n * n
+                            for i in 0..<(n * n) { base[i] |= s[i] }
+                        }
+                    }
+                }
+            }
+        } else {
+            times.measure("sta") {}
+        }
+        let stats = times.measure("stats") { MaskStatistics(kept: kept, map: self, margin: margin) }
+        return BlockMask(blocks: blocks, heads: heads, settings: settings, kept: kept, margin: margin,
+                         statistics: stats, times: times)
+    }
+}
+
+extension PooledMap {
+    /// The cut of every row by a full stable sort and sequential running sums (what the
+    /// engine did before `ThresholdCut`): the same kept blocks as `cut(_:)` without STA.
+    /// `nabla bench` times it as the same-run baseline of the selection cut.
+    /// - Complexity: O(heads * N^2) with a radix sort per row.
+    public func cutBySorting(threshold: Double) -> [UInt8] {
+        let n = self.n
+        var kept = [UInt8](repeating: 0, count: heads * n * n)
+        let cutAt = 1.0 - threshold
+        let chunks = Parallel.chunks(heads * n, minChunk: 16)
+        kept.withUnsafeMutableBufferPointer { keptP in
+            probs.withUnsafeBufferPointer { probsP in
+                Parallel.forEach(chunks.count) { item in
+                    let rowCut = ThresholdCut(n: n)
+                    defer { rowCut.deallocate() }
+                    for row in chunks[item] {
+                        _ = rowCut.exactCut(probsP.baseAddress! + row * n, cutAt: cutAt, into: keptP.baseAddress! + row * n)
+                    }
+                }
+            }
+        }
+        return kept
+    }
+}

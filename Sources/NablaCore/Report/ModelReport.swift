@@ -1,0 +1,135 @@
+import Foundation
+
+/// The masks of every Q/K pair of a whole-model dump at one setting: per pair and head
+/// the density and mass kept, which is where in the network and when in the denoising
+/// trajectory attention is sparse.
+///
+/// Pairs are computed one after another, each loaded, masked and released before the
+/// next (one pair's tensors and map in memory at a time).
+public struct ModelReport: Sendable {
+    /// One pair's result.
+    public struct PairResult: Sendable, Equatable {
+        public let prefix: String
+        public let grid: TokenGrid
+        public let blocks: BlockGrid
+        public let heads: Int
+        /// Per head: kept blocks over `N^2`.
+        public let density: [Double]
+        /// Per head: pooled probability of the kept blocks over `N`.
+        public let massKept: [Double]
+        public let keptBlocks: [Int]
+        public let overallDensity: Double
+
+        init(prefix: String, report: MaskReport) {
+            let s = report.mask.statistics
+            self.prefix = prefix
+            grid = report.grid
+            blocks = report.blocks
+            heads = report.heads
+            density = s.density
+            massKept = s.massKept
+            keptBlocks = s.keptBlocks
+            overallDensity = s.overallDensity
+        }
+    }
+
+    /// The dump's path as given.
+    public let path: String
+    public let block: BlockShape
+    public let settings: MaskSettings
+    public let pairs: [PairResult]
+
+    public init(path: String, block: BlockShape, settings: MaskSettings, pairs: [PairResult]) {
+        self.path = path
+        self.block = block
+        self.settings = settings
+        self.pairs = pairs
+    }
+
+    /// Computes `pair` of `dump` with the layout of `base`.
+    /// - Throws: `NablaError` from loading the pair or from the block shape.
+    public static func compute(_ pair: ModelDump.Pair, of dump: ModelDump, base: InputSpec,
+                               block: BlockShape, settings: MaskSettings) throws -> (PairResult, MaskReport) {
+        let input = try dump.spec(for: pair, base: base).load()
+        let report = try MaskReport(input: input, block: block, settings: settings)
+        return (PairResult(prefix: pair.prefix, report: report), report)
+    }
+
+    /// Computes every pair of `dump` in order; with `directory`, writes each pair's
+    /// outputs (`MaskReport.write`) to `directory/PREFIX/` (see
+    /// `ModelDump.directoryName`) as soon as it is computed, and `model.json` last.
+    /// - Parameter each: called after each pair, with its index.
+    /// - Throws: `NablaError` naming the pair whose input or output failed.
+    public static func compute(dump: ModelDump, base: InputSpec, block: BlockShape, settings: MaskSettings,
+                               directory: String?, each: (Int, PairResult) -> Void = { _, _ in }) throws -> ModelReport {
+        var results: [PairResult] = []
+        for (i, pair) in dump.pairs.enumerated() {
+            let (result, report) = try compute(pair, of: dump, base: base, block: block, settings: settings)
+            if let directory {
+                try report.write(to: (directory as NSString).appendingPathComponent(ModelDump.directoryName(pair.prefix)))
+            }
+            results.append(result)
+            each(i, result)
+        }
+        let model = ModelReport(path: dump.path, block: block, settings: settings, pairs: results)
+        if let directory {
+            let path = (directory as NSString).appendingPathComponent("model.json")
+            try AtomicFile.write(Array((model.json().rendered() + "\n").utf8), to: path)
+        }
+        return model
+    }
+
+    /// Density over all pairs and heads (every pair weighs by its `heads x N^2`).
+    public var overallDensity: Double {
+        let total = pairs.reduce(0.0) { $0 + Double($1.heads * $1.blocks.count * $1.blocks.count) }
+        let kept = pairs.reduce(0.0) { $0 + Double($1.keptBlocks.reduce(0, +)) }
+        return total > 0 ? kept / total : 0
+    }
+
+    /// `model.json`: the settings, `density` over everything, and `pairs`, each with
+    /// `prefix`, `directory`, `grid`, `n`, `density` and `heads` (objects with `head`,
+    /// `density`, `mass_kept`, `kept_blocks`). `recall` is not computed yet (`null`).
+    public func json() -> JSON {
+        let triple = JSON.triple
+        return .object([
+            ("input", .string(path)),
+            ("block", triple(block.bt, block.bh, block.bw)),
+            ("threshold", .number(settings.threshold)),
+            ("sta", settings.sta.map { triple($0.wt, $0.wh, $0.ww) } ?? .null),
+            ("density", .number(overallDensity)),
+            ("pairs", .array(pairs.map { p in
+                .object([
+                    ("prefix", .string(p.prefix)),
+                    ("directory", .string(ModelDump.directoryName(p.prefix))),
+                    ("grid", triple(p.grid.t, p.grid.h, p.grid.w)),
+                    ("n", .int(p.blocks.count)),
+                    ("density", .number(p.overallDensity)),
+                    ("heads", .array((0..<p.heads).map { h in
+                        .object([("head", .int(h)), ("density", .number(p.density[h])),
+                                 ("mass_kept", .number(p.massKept[h])), ("kept_blocks", .int(p.keptBlocks[h])),
+                                 ("recall", .null)])
+                    })),
+                ])
+            })),
+        ])
+    }
+
+    /// A readable table: one row per pair, its overall density and each head's.
+    public func text() -> String {
+        let width = max(4, pairs.map { $0.prefix.count }.max() ?? 4)
+        let maxHeads = pairs.map(\.heads).max() ?? 0
+        var lines = ["input      \(path) (\(pairs.count) Q/K pairs)",
+                     "settings   block \(block), thr \(fixed(settings.threshold, 2)), STA \(settings.sta.map(\.description) ?? "off")",
+                     ""]
+        lines.append("pair".padding(toLength: width, withPad: " ", startingAt: 0) + "     all  "
+                     + (0..<maxHeads).map { pad("h\($0)", 6) }.joined(separator: " "))
+        for p in pairs {
+            lines.append(TensorIO.shown(p.prefix.isEmpty ? "(q, k)" : p.prefix).padding(toLength: width, withPad: " ", startingAt: 0)
+                         + "  " + pad(percent(p.overallDensity), 6) + "  "
+                         + p.density.map { pad(percent($0), 6) }.joined(separator: " "))
+        }
+        lines.append("")
+        lines.append("density    \(percent(overallDensity)) over all pairs and heads")
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,23 @@
+/// What a cell's colour means; the theme turns it into a terminal colour for the mode.
+public enum ColorRole: Hashable, Sendable {
+    /// The terminal's own foreground or background.
+    case normal
+    case muted
+    case accent
+    case title
+    case error
+    /// The selected block on the map.
+    case cursor
+    /// The query block's outline on the video preview.
+    case outline
+    case statusBar
+    /// Dark text on bright backgrounds.
+    case ink
+    /// A kept block (or a pooled cell holding kept blocks): level `0..<Theme.rampLevels`
+    /// of the perceptual ramp.
+    case kept(UInt8)
+    /// A dropped block: level `0..<Theme.droppedLevels` of a dim grey ramp.
+    case dropped(UInt8)
+    /// Video preview grey, level `0..<Theme.greyLevels`, dark to light.
+    case grey(UInt8)
+}

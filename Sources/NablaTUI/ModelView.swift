@@ -1,0 +1,194 @@
+import NablaCore
+
+/// The Q/K pairs of a whole-model dump the app moves through (`ModelDump`): the dump's
+/// path, the pairs' prefixes, which one is open, and the other input arguments.
+public struct DumpPairs: Sendable, Equatable {
+    /// The file or folder as typed.
+    public var path: String
+    public var prefixes: [String]
+    /// The pair on screen.
+    public var index: Int
+    /// The arguments after the dump (layout options), passed on with every pair.
+    public var rest: [String]
+
+    /// The loader arguments that open pair `i`: `PATH:PREFIX` and the rest.
+    public func arguments(for i: Int) -> [String] {
+        ["\(path):\(prefixes[i])"] + rest
+    }
+
+    /// The pairs named by `arguments` when their first is a whole-model dump of two or
+    /// more pairs (`PATH`, opened at its first pair, or `PATH:PREFIX`, at that pair);
+    /// `nil` otherwise (then the loader decides what the arguments are).
+    /// Reads headers only.
+    public static func detect(_ arguments: [String]) -> DumpPairs? {
+        guard let first = arguments.first, !first.hasPrefix("-") else { return nil }
+        let source = TensorSource(parsing: first)
+        guard let dump = try? ModelDump(path: source.path), dump.pairs.count > 1 else { return nil }
+        let prefixes = dump.pairs.map(\.prefix)
+        let index: Int
+        if let key = source.key {
+            guard let i = prefixes.firstIndex(of: key) else { return nil }
+            index = i
+        } else {
+            index = 0
+        }
+        return DumpPairs(path: source.path, prefixes: prefixes, index: index, rest: Array(arguments.dropFirst()))
+    }
+}
+
+/// The model view: a heatmap of density over pairs x heads, and its cursor.
+public struct ModelSurvey: Sendable, Equatable {
+    /// The selected cell: pair row and head column.
+    public var pair: Int
+    public var head: Int
+    /// Per pair, per head: density at `settings` and `block`; `nil` until computed.
+    public var density: [[Double]]?
+    /// What `density` was computed at.
+    public var settings: MaskSettings?
+    public var block: BlockShape?
+}
+
+extension AppState {
+    /// Opens the model view (and computes it, unless it is current), or closes it.
+    mutating func toggleModelView() -> [Effect] {
+        if model != nil {
+            model = nil
+            return []
+        }
+        guard let pairs else {
+            message = .error("the model view needs a whole-model dump: a file or folder with PREFIX.q and PREFIX.k for several pairs")
+            return []
+        }
+        var survey = lastSurvey ?? ModelSurvey(pair: pairs.index, head: head)
+        survey.pair = pairs.index
+        survey.head = head
+        model = survey
+        return surveyIfStale()
+    }
+
+    /// Starts computing every pair's density unless the view shows the current settings.
+    mutating func surveyIfStale() -> [Effect] {
+        guard let survey = model, let pairs else { return [] }
+        if survey.density != nil, survey.settings == settings, survey.block == block { return [] }
+        generation += 1
+        job = Job(generation: generation, label: "computing \(pairs.prefixes.count) pairs")
+        return [.surveyModel(pairs: pairs, block: block, settings: settings, generation: generation)]
+    }
+
+    /// What a key does in the model view; `nil` lets the normal handling run.
+    mutating func modelAction(_ action: Action) -> [Effect]? {
+        guard var survey = model, let pairs else { return nil }
+        let rows = pairs.prefixes.count, columns = max(heads, 1)
+        switch action {
+        case .moveCursor(let dq, let dk), .moveFrame(let dq, let dk):
+            survey.pair = clamp(survey.pair + dq, rows)
+            survey.head = clamp(survey.head + dk, columns)
+        case .changeHead(let d):
+            survey.head = ((survey.head + d) % columns + columns) % columns
+        case .changePair(let d):
+            survey.pair = ((survey.pair + d) % rows + rows) % rows
+        case .select:
+            model = nil
+            lastSurvey = survey
+            head = survey.head
+            return survey.pair == pairs.index ? [] : openPair(survey.pair)
+        case .cycleBlock:
+            message = .error("leave the model view (m) to change the block shape")
+            return []
+        case .changeThreshold, .toggleSTA:
+            model = nil
+            _ = perform(action)
+            model = survey
+            return surveyIfStale()
+        case .cancel, .toggleModel:
+            lastSurvey = survey
+            model = nil
+            return []
+        case .zoomIn, .zoomOut, .zoomFit, .toggleOverview:
+            return []
+        case .toggleHelp, .openPrompt, .quit:
+            return nil
+        }
+        model = survey
+        return []
+    }
+
+    /// Loads pair `i` of the dump.
+    mutating func openPair(_ i: Int) -> [Effect] {
+        guard let pairs else {
+            message = .error("not a whole-model dump: n and p move between the Q/K pairs of a file or folder holding several")
+            return []
+        }
+        return startLoad(pairs.arguments(for: (i % pairs.prefixes.count + pairs.prefixes.count) % pairs.prefixes.count))
+    }
+
+    /// Selects a cell of the model view from a click; `true` when the click was on one.
+    mutating func clickModel(x: Int, y: Int) -> Bool {
+        guard var survey = model, let pairs else { return false }
+        let geometry = ModelGeometry(area: ScreenLayout(state: self, size: size).overviewArea,
+                                     prefixes: pairs.prefixes, heads: heads, selected: survey.pair)
+        guard let (row, column) = geometry.cell(x: x, y: y) else { return false }
+        survey.pair = row
+        survey.head = column
+        model = survey
+        return true
+    }
+}
+
+/// Where the model view puts its rows and columns in an area of the screen: a header
+/// row of head numbers, then one row per pair (scrolled to keep `selected` in view),
+/// labels on the left, one column per head.
+struct ModelGeometry {
+    let area: Rect
+    let labelWidth: Int
+    let cellWidth: Int
+    let firstRow: Int
+    let visibleRows: Int
+    let heads: Int
+    let pairs: Int
+
+    init(area: Rect, prefixes: [String], heads: Int, selected: Int) {
+        self.area = area
+        self.heads = max(heads, 1)
+        pairs = prefixes.count
+        let longest = prefixes.map { $0.count }.max() ?? 1
+        // Labels as long as the longest prefix when the cells keep 5 columns (room for
+        // "100%"), else what is left, at least 6.
+        labelWidth = min(longest + 2, max(area.width - self.heads * 5, 6))
+        cellWidth = max(1, min(7, (area.width - labelWidth) / self.heads))
+        visibleRows = max(area.height - 2, 0)
+        firstRow = visibleRows == 0 ? 0 : min(max(0, selected - visibleRows / 2), max(0, pairs - visibleRows))
+    }
+
+    /// The screen row of pair `p`, when it is in view.
+    func y(ofPair p: Int) -> Int? {
+        guard p >= firstRow, p < firstRow + visibleRows else { return nil }
+        return area.y + 1 + p - firstRow
+    }
+
+    func x(ofHead h: Int) -> Int { area.x + labelWidth + h * cellWidth }
+
+    func cell(x: Int, y: Int) -> (Int, Int)? {
+        let row = y - area.y - 1 + firstRow
+        let column = (x - area.x - labelWidth)
+        guard row >= firstRow, row < min(pairs, firstRow + visibleRows), column >= 0 else { return nil }
+        let h = column / cellWidth
+        return h < heads ? (row, h) : nil
+    }
+}
+
+extension Jobs {
+    /// The density of every head of every pair at `block` and `settings`, one pair in
+    /// memory at a time; `nil` when cancelled.
+    static func survey(_ pairs: DumpPairs, block: BlockShape, settings: MaskSettings, loader: InputLoader,
+                       isCancelled: () -> Bool) throws -> [[Double]]? {
+        var rows: [[Double]] = []
+        for i in pairs.prefixes.indices {
+            if isCancelled() { return nil }
+            let input = try loader(pairs.arguments(for: i))
+            guard let map = try PooledMap.compute(input, block: block, isCancelled: isCancelled) else { return nil }
+            rows.append(map.cut(settings).statistics.density)
+        }
+        return rows
+    }
+}

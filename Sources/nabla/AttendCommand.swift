@@ -1,0 +1,159 @@
+import ArgumentParser
+import Foundation
+import NablaCore
+
+struct AttendCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attend",
+        abstract: "Run block-sparse attention under a NABLA mask (or a given one), and report its time, error and recall.",
+        discussion: """
+        The mask is computed as 'nabla mask' does (--threshold, --block, --sta), or read with --mask \
+        (uint8 [heads, N, N], blocks raster over the block grid). Writes to --out: out.npy (float32, \
+        the same shape and token order as Q; a batch axis becomes 1) and with --dense out_dense.npy. \
+        --dense also reports the relative L2 error of the sparse output against dense attention; \
+        --recall the share of the true softmax mass in the kept blocks, and the oracle (the best any \
+        mask with as many blocks per row could keep). Without V only --recall is possible. Times are \
+        medians over --repeat runs of the kernels alone (no file I/O). Build with -c release.
+        """
+    )
+
+    @OptionGroup var input: InputOptions
+
+    @OptionGroup var maskOptions: MaskOptions
+
+    @Option(help: ArgumentHelp("A mask to use instead of computing one: uint8 [heads, N, N] .npy.", valueName: "MASK.npy"))
+    var mask: String?
+
+    @Option(help: "Directory for out.npy (and out_dense.npy), created if missing.")
+    var out: String?
+
+    @Flag(help: "Also run dense attention: out_dense.npy and the relative L2 error.")
+    var dense = false
+
+    @Flag(help: "Report recall and oracle recall from the true block mass (needs no V).")
+    var recall = false
+
+    @Option(help: "Runs of each kernel; medians are reported.")
+    var `repeat`: Int = 1
+
+    @Flag(help: "Print one JSON object instead of the readable summary.")
+    var json = false
+
+    func validate() throws {
+        if mask != nil && (maskOptions.threshold != nil || maskOptions.sta != nil) {
+            throw ValidationError("--mask gives the mask; --threshold and --sta apply only to a computed one")
+        }
+        if mask == nil && maskOptions.threshold == nil {
+            throw ValidationError("give --threshold to compute a mask, or --mask MASK.npy")
+        }
+        guard (1...1000).contains(`repeat`) else { throw ValidationError("--repeat \(`repeat`) is outside 1...1000") }
+    }
+
+    func run() throws {
+        let spec = try input.spec(orderBlock: maskOptions.block)
+        let (qk, qLayout, qShape) = try load(spec)
+        if qk.v == nil && !recall {
+            throw NablaError(.badArgument, "\(qk.name) holds Q and K but no V: attention needs V (give Q K V); without V only --recall (recall and oracle) can be computed")
+        }
+        if qk.v == nil && (dense || out != nil) {
+            throw NablaError(.badArgument, "\(qk.name) holds Q and K but no V: \(dense ? "--dense" : "--out") needs V; without V only --recall is possible")
+        }
+        let blocks = try BlockGrid(grid: qk.grid, block: maskOptions.block)
+        let kept: KeptKeyBlocks
+        let source: String
+        if let mask {
+            kept = try readMask(mask, heads: qk.heads, blocks: blocks)
+            source = mask
+        } else {
+            let settings = maskOptions.settings
+            guard let map = try PooledMap.compute(qk, block: maskOptions.block) else { preconditionFailure("uncancellable") }
+            kept = KeptKeyBlocks(map.cut(settings))
+            source = settings.description
+        }
+        let report = try AttentionReport(input: qk, blocks: blocks, kept: kept, maskSource: source,
+                                         request: AttentionRequest(sparse: qk.v != nil, dense: dense, recall: recall,
+                                                                   repeats: `repeat`))
+        var written: [String] = []
+        if let out {
+            do {
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            } catch {
+                throw NablaError(.writeFailed, "\(out): cannot create the output directory: \(error.localizedDescription)")
+            }
+            let outputs = [("out.npy", report.sparse), ("out_dense.npy", report.dense)]
+            for case let (name, values?) in outputs {
+                let path = (out as NSString).appendingPathComponent(name)
+                try NPY.write(try arranged(values, like: qLayout, shape: qShape, heads: qk.heads, tokens: qk.grid.tokens,
+                                           headDim: qk.headDim),
+                              shape: qShape, to: path)
+                written.append(name)
+            }
+        }
+        if json {
+            print(report.json(outputs: written).rendered())
+        } else {
+            print(report.text())
+            if let out, !written.isEmpty { print("wrote      \(written.joined(separator: ", ")) to \(out)") }
+        }
+    }
+
+    /// The input, and the layout and shape of Q when it came from a file (the output is
+    /// written in the same); `[heads, S, D]` otherwise.
+    func load(_ spec: InputSpec) throws -> (QKInput, QKLayout?, [Int]) {
+        if case .qk(let q, let k, let v, let layout, let vLayout, _) = try spec.plan() {
+            let qk = try QKInput.from(q: q, k: k, v: v, layout: layout, vLayout: vLayout, name: spec.displayName)
+            // One batch item is computed: a batch axis becomes 1.
+            var shape = q.shape
+            if let b = layout.axes.firstIndex(of: "b") { shape[b] = 1 }
+            return (qk, layout, shape)
+        }
+        let qk = try spec.load()
+        return (qk, nil, [qk.heads, qk.grid.tokens, qk.headDim])
+    }
+
+    /// `values` (`[heads, S, D]`, stored token order) laid out as Q is: the same axes in
+    /// the same order, with a batch axis of 1.
+    func arranged(_ values: [Float], like layout: QKLayout?, shape: [Int], heads: Int, tokens: Int, headDim: Int) throws -> [Float] {
+        guard let layout else { return values }
+        let order: OrderOption
+        var orderBlock = BlockShape.nabla
+        switch layout.order {
+        case .raster: order = .raster
+        case .block(let b): order = .block; orderBlock = b
+        }
+        let target = try QKLayout(shape: shape, name: "out.npy",
+                                  options: LayoutOptions(grid: layout.grid, order: order, orderBlock: orderBlock,
+                                                         axes: String(layout.axes)))
+        var result = [Float](repeating: 0, count: values.count)
+        for h in 0..<heads {
+            for s in 0..<tokens {
+                let dst = target.offset(head: h, token: s), src = (h * tokens + s) * headDim
+                for j in 0..<headDim { result[dst + j * target.dStride] = values[src + j] }
+            }
+        }
+        return result
+    }
+
+    /// A uint8 (or bool) `[heads, N, N]` mask from `path`, checked against the input.
+    /// - Throws: `NablaError` naming the file and what does not fit.
+    func readMask(_ path: String, heads: Int, blocks: BlockGrid) throws -> KeptKeyBlocks {
+        let raw = try NPY.read(path: path)
+        let n = blocks.count
+        guard raw.dtype == .uint8 || raw.dtype == .bool else {
+            throw NablaError(.unsupported, "\(path): mask dtype is \(raw.dtype); expected uint8 (or bool) [heads, N, N]")
+        }
+        guard raw.shape == [heads, n, n] else {
+            let got = "[" + raw.shape.map(String.init).joined(separator: ", ") + "]"
+            throw NablaError(.badShape, "\(path): mask of shape \(got) does not fit the input: expected [heads, N, N] = [\(heads), \(n), \(n)] (\(heads) heads, block grid \(blocks) of block \(blocks.block) on grid \(blocks.grid))")
+        }
+        let values = raw.int64s()
+        if let bad = values.firstIndex(where: { $0 != 0 && $0 != 1 }) {
+            throw NablaError(.badArgument, "\(path): mask value \(values[bad]) at [\(raw.multiIndex(ofFlat: bad).map(String.init).joined(separator: ", "))]; expected 0 or 1")
+        }
+        let kept = values.map { UInt8(truncatingIfNeeded: $0) }
+        for row in 0..<(heads * n) where !kept[(row * n)..<((row + 1) * n)].contains(1) {
+            throw NablaError(.badArgument, "\(path): head \(row / n), query block \(row % n) keeps no key block; every query block must keep at least one")
+        }
+        return KeptKeyBlocks(kept: kept, heads: heads, n: n)
+    }
+}
