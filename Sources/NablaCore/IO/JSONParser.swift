@@ -1,7 +1,9 @@
 // The strict JSON parser that reads safetensors headers.
 
-/// A JSON value from a safetensors header.
-indirect enum JSONValue {
+/// A JSON value from a safetensors header. Not `indirect`: the recursive cases hold
+/// arrays, which are already references, and boxing every value would cost one
+/// allocation per number and string of a header with hundreds of thousands of entries.
+enum JSONValue {
     /// Members in order (duplicates are rejected by the parser).
     case object([(String, JSONValue)])
     case array([JSONValue])

@@ -41,7 +41,7 @@ public enum NPY {
         if available > byteCount {
             throw malformed("\(available - byteCount) trailing bytes after the data: shape \(shown) of \(header.dtype) needs \(byteCount) bytes, file has \(available)")
         }
-        return TensorEntry(key: nil, name: name, dtypeName: header.dtype.rawValue, dtype: header.dtype, shape: header.shape,
+        return TensorEntry(key: nil, file: name, dtypeName: header.dtype.rawValue, dtype: header.dtype, shape: header.shape,
                            byteOrder: header.byteOrder, fortranOrder: header.fortranOrder, offset: dataStart, byteCount: byteCount)
     }
 

@@ -90,7 +90,7 @@ public struct SafetensorsFile: Sendable {
         entries.sort { ($0.begin, $0.end, $0.key) < ($1.begin, $1.end, $1.key) }
         try reader.checkCoverage(entries, dataSize: dataSize)
         let tensors = entries.map { e in
-            TensorEntry(key: e.key, name: "\(path):\(e.key)", dtypeName: e.dtypeName, dtype: e.dtype, shape: e.shape,
+            TensorEntry(key: e.key, file: path, dtypeName: e.dtypeName, dtype: e.dtype, shape: e.shape,
                         byteOrder: .little, fortranOrder: false, offset: dataStart + e.begin, byteCount: e.end - e.begin)
         }
         return SafetensorsFile(path: path, metadata: metadata, entries: tensors, source: source)

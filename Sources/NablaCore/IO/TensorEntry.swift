@@ -3,8 +3,11 @@
 public struct TensorEntry: Sendable, Equatable {
     /// The safetensors key; `nil` for a .npy file.
     public let key: String?
-    /// How the tensor is named in messages: `q.npy` or `qk.safetensors:q`.
-    public let name: String
+    /// The file's path as given.
+    public let file: String
+    /// How the tensor is named in messages: `q.npy` or `qk.safetensors:q` (made when
+    /// asked, so a header of 100,000 tensors does not hold 100,000 more strings).
+    public var name: String { key.map { "\(file):\($0)" } ?? file }
     /// The dtype as the file names it (`F32`, `F8_E4M3`, `<f4`).
     public let dtypeName: String
     /// The dtype, or `nil` for one nabla does not read (listed, refused only when chosen).
@@ -16,10 +19,10 @@ public struct TensorEntry: Sendable, Equatable {
     public let offset: Int
     public let byteCount: Int
 
-    public init(key: String?, name: String, dtypeName: String, dtype: DType?, shape: [Int], byteOrder: ByteOrder,
+    public init(key: String?, file: String, dtypeName: String, dtype: DType?, shape: [Int], byteOrder: ByteOrder,
                 fortranOrder: Bool, offset: Int, byteCount: Int) {
         self.key = key
-        self.name = name
+        self.file = file
         self.dtypeName = dtypeName
         self.dtype = dtype
         self.shape = shape
