@@ -70,30 +70,8 @@ struct JSONParser {
             failure.topLevelKind = value.kind
             throw failure
         }
-        pos += 1
         depth = 1
-        var seen: Set<String> = []
-        skipWhitespace()
-        if peek == UInt8(ascii: "}") {
-            pos += 1
-        } else {
-            while true {
-                skipWhitespace()
-                let keyStart = pos
-                guard peek == UInt8(ascii: "\"") else { throw fail("expected a string key but found \(describe(pos))") }
-                let key = try parseString()
-                guard seen.insert(key).inserted else { throw fail("duplicate key \"\(TensorIO.shown(key))\"", at: keyStart) }
-                skipWhitespace()
-                guard peek == UInt8(ascii: ":") else { throw fail("expected ':' after key \"\(TensorIO.shown(key))\" but found \(describe(pos))") }
-                pos += 1
-                skipWhitespace()
-                try body(key, try parseValue())
-                skipWhitespace()
-                if peek == UInt8(ascii: "}") { pos += 1; break }
-                guard peek == UInt8(ascii: ",") else { throw fail("expected ',' or '}' but found \(describe(pos))") }
-                pos += 1
-            }
-        }
+        try parseMembers(body)
         depth = 0
         skipWhitespace()
         guard pos == bytes.count else { throw fail("unexpected \(describe(pos)) after the end of the JSON value") }
@@ -148,11 +126,24 @@ struct JSONParser {
     }
 
     private mutating func parseObject() throws(Failure) -> JSONValue {
-        pos += 1
         var members: [(String, JSONValue)] = []
+        do {
+            try parseMembers { members.append(($0, $1)) }
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            preconditionFailure("appending a member cannot fail")
+        }
+        return .object(members)
+    }
+
+    /// The members of the object whose `{` is at `pos`, each handed to `body` as soon as
+    /// it is parsed; duplicate keys are refused.
+    private mutating func parseMembers(_ body: (String, JSONValue) throws -> Void) throws {
+        pos += 1
         var seen: Set<String> = []
         skipWhitespace()
-        if peek == UInt8(ascii: "}") { pos += 1; return .object(members) }
+        if peek == UInt8(ascii: "}") { pos += 1; return }
         while true {
             skipWhitespace()
             let keyStart = pos
@@ -163,9 +154,9 @@ struct JSONParser {
             guard peek == UInt8(ascii: ":") else { throw fail("expected ':' after key \"\(TensorIO.shown(key))\" but found \(describe(pos))") }
             pos += 1
             skipWhitespace()
-            members.append((key, try parseValue()))
+            try body(key, try parseValue())
             skipWhitespace()
-            if peek == UInt8(ascii: "}") { pos += 1; return .object(members) }
+            if peek == UInt8(ascii: "}") { pos += 1; return }
             guard peek == UInt8(ascii: ",") else { throw fail("expected ',' or '}' but found \(describe(pos))") }
             pos += 1
         }
