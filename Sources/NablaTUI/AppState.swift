@@ -94,6 +94,12 @@ public struct AppState: Sendable {
     var lastSurvey: ModelSurvey?
     /// Lines the help is scrolled down by (the renderer keeps it within the help).
     public var helpOffset: Int
+    /// Where the prompt's cursor is: a character index into the prompt's text.
+    public var promptCursor = 0
+    /// Prompt lines run so far, oldest first (Up and Down walk them).
+    public var promptHistory: [String] = []
+    /// The history entry the prompt shows, while walking it.
+    var historyIndex: Int?
     public var message: Message?
     public var job: Job?
     /// The generation of the newest job; results of older ones are dropped, except:

@@ -14,12 +14,15 @@ public enum Effect: Sendable {
     case loadInput(arguments: [String], block: BlockShape, generation: Int)
     /// Compute the density of every head of every pair of a whole-model dump.
     case surveyModel(pairs: DumpPairs, block: BlockShape, settings: MaskSettings, generation: Int)
+    /// Write the mask of `input` with `block` and `settings` to `directory`: the files
+    /// `nabla mask --out` writes (`MaskReport.write(to:)`).
+    case saveMask(input: QKInput, block: BlockShape, settings: MaskSettings, directory: String, generation: Int)
     case quit
 
     /// The generation of a job effect.
     public var generation: Int? {
         switch self {
-        case .computeMap(_, _, let g), .loadInput(_, _, let g), .surveyModel(_, _, _, let g): g
+        case .computeMap(_, _, let g), .loadInput(_, _, let g), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, let g): g
         case .quit: nil
         }
     }
@@ -33,6 +36,8 @@ public enum JobOutcome: Sendable {
     case loaded(QKInput, PooledMap, note: String?, pairs: DumpPairs?)
     /// Per pair, per head: the density at `block` and `settings` (the model view).
     case surveyed([[Double]], block: BlockShape, settings: MaskSettings)
+    /// The files a save wrote, and where.
+    case saved([String], directory: String)
     case failed(String)
     /// The job saw that it had become stale and stopped.
     case cancelled
@@ -48,6 +53,9 @@ public enum Jobs {
             switch effect {
             case .quit:
                 return .cancelled
+            case .saveMask(let input, let block, let settings, let directory, _):
+                let report = try MaskReport(input: input, block: block, settings: settings)
+                return .saved(try report.write(to: directory), directory: directory)
             case .computeMap(let input, let block, _):
                 guard let map = try PooledMap.compute(input, block: block, isCancelled: isCancelled) else { return .cancelled }
                 return .computed(map)

@@ -23,7 +23,13 @@ public struct DumpPairs: Sendable, Equatable {
     public static func detect(_ arguments: [String]) -> DumpPairs? {
         guard let first = arguments.first, !first.hasPrefix("-") else { return nil }
         let source = TensorSource(parsing: first)
-        guard let dump = try? ModelDump(path: source.path), dump.pairs.count > 1 else { return nil }
+        // --axes with leading layer/step letters splits tensors into pairs.
+        var axes: String?
+        for (i, a) in arguments.enumerated() {
+            if a == "--axes", i + 1 < arguments.count { axes = arguments[i + 1] }
+            if a.hasPrefix("--axes=") { axes = String(a.dropFirst("--axes=".count)) }
+        }
+        guard let dump = try? ModelDump(path: source.path, axes: axes), dump.pairs.count > 1 else { return nil }
         let prefixes = dump.pairs.map(\.prefix)
         let index: Int
         if let key = source.key {
@@ -113,13 +119,16 @@ extension AppState {
         return []
     }
 
-    /// Loads pair `i` of the dump.
+    /// Loads pair `i` of the dump (wrapping). The index moves at once, so keys pressed
+    /// while a pair loads count from the pair asked for, not the one on screen.
     mutating func openPair(_ i: Int) -> [Effect] {
-        guard let pairs else {
+        guard var pairs else {
             message = .error("not a whole-model dump: n and p move between the Q/K pairs of a file or folder holding several")
             return []
         }
-        return startLoad(pairs.arguments(for: (i % pairs.prefixes.count + pairs.prefixes.count) % pairs.prefixes.count))
+        pairs.index = (i % pairs.prefixes.count + pairs.prefixes.count) % pairs.prefixes.count
+        self.pairs = pairs
+        return startLoad(pairs.arguments(for: pairs.index))
     }
 
     /// Selects a cell of the model view from a click; `true` when the click was on one.

@@ -1,3 +1,4 @@
+import Foundation
 import NablaCore
 
 /// A command typed at the `:` prompt.
@@ -9,6 +10,9 @@ public enum PromptCommand: Equatable, Sendable {
     case sta(STAWindow?)
     /// Arguments in the same syntax as the commands' inputs.
     case open([String])
+    /// Write what the screen shows (all heads, the current block, threshold and STA
+    /// window) to a directory, as `nabla mask --out` does.
+    case save(String)
     case quit
 
     /// Usage and help of every command, for the help screen.
@@ -18,6 +22,7 @@ public enum PromptCommand: Equatable, Sendable {
         ("block 1x16x16", "block shape BTxBHxBW"),
         ("sta 11x3x3", "STA window; sta off"),
         ("open PATH...", "open Q K [V] or FILE"),
+        ("save DIR", "as mask --out DIR"),
         ("quit", "quit"),
     ]
 
@@ -54,7 +59,9 @@ public enum PromptCommand: Equatable, Sendable {
             if text.lowercased() == "off" { return .sta(nil) }
             return .sta(try STAWindow(parsing: text))
         case "open", "o", "e", "edit":
-            return .open(args)
+            return .open(args.map(PromptCommand.expandingTilde))
+        case "save", "w", "write":
+            return .save(PromptCommand.expandingTilde(try one("save DIR")))
         case "q", "quit", "exit":
             guard args.isEmpty else { throw NablaError(.badArgument, "usage: quit") }
             return .quit
@@ -110,5 +117,13 @@ public enum PromptCommand: Equatable, Sendable {
     /// The message for head `head` of an input with `heads` heads (0-based indices).
     public static func headOutOfRange(_ head: Int, heads: Int) -> String {
         "head \(head) is out of range: the input has \(heads) head\(heads == 1 ? "" : "s"), 0-\(heads - 1)"
+    }
+
+    /// `~` and `~/...` as the shell expands them, from `HOME`; `~user` is left alone.
+    static func expandingTilde(_ word: String) -> String {
+        guard word == "~" || word.hasPrefix("~/"), let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty else {
+            return word
+        }
+        return home + word.dropFirst()
     }
 }

@@ -60,26 +60,7 @@ extension AppState {
             helpOffset = min(helpOffset, helpLineCount)
             return []
         case .prompt(let text):
-            switch key {
-            case .enter:
-                mode = .normal
-                return execute(text)
-            case .escape:
-                mode = .normal
-            case .backspace:
-                if text.isEmpty { mode = .normal } else { mode = .prompt(String(text.dropLast())) }
-            case .control("u"):
-                mode = .prompt("")
-            case .control("c"):
-                return perform(.quit)
-            case .character(let c):
-                mode = .prompt(text + String(c))
-            case .tab:
-                mode = .prompt(text + " ")
-            default:
-                break
-            }
-            return []
+            return promptKey(key, text: text)
         case .normal:
             // A message stays until the next key.
             message = nil
@@ -143,6 +124,8 @@ extension AppState {
             helpOffset = 0
         case .openPrompt:
             mode = .prompt("")
+            promptCursor = 0
+            historyIndex = nil
         case .cancel:
             // "Back": out of help or the prompt, then out of the heads overview.
             if mode == .normal { overview = false }
@@ -193,6 +176,18 @@ extension AppState {
             recut()
         case .open(let arguments):
             return startLoad(arguments)
+        case .save(let directory):
+            guard let input, let mask else {
+                message = .error("nothing is loaded to save")
+                return []
+            }
+            guard job == nil else {
+                message = .error("wait for \(job!.label) to finish, then :save again")
+                return []
+            }
+            // The save runs as a job of the current generation: it does not make the map stale.
+            job = Job(generation: generation, label: "saving to \(directory)")
+            return [.saveMask(input: input, block: mask.blocks.block, settings: settings, directory: directory, generation: generation)]
         case .quit:
             return perform(.quit)
         }
@@ -317,6 +312,8 @@ extension AppState {
             survey.settings = used
             model = survey
             lastSurvey = survey
+        case .saved(let names, let directory):
+            message = .info("wrote \(names.joined(separator: ", ")) to \(directory)")
         case .failed(let text):
             requestedBlock = block
             message = .error(text)

@@ -276,8 +276,9 @@ extension Renderer {
     mutating func drawOverview() {
         guard let map = state.map, let mask = state.mask else { return }
         let l = layout
-        screen.put(" heads overview · \(map.heads) heads · \(map.blocks.block) N \(map.n) · [ ] or click selects · o closes",
-                   in: l.title, style: titleStyle, ellipsis: g.ellipsis)
+        putTitle([" heads overview · \(map.heads) heads · \(map.blocks.block) N \(map.n) · [ ] or click selects · o or Esc closes",
+                  " heads overview · \(map.heads) heads · [ ] or click selects · Esc closes",
+                  " heads overview · [ ] selects · Esc closes", " heads · Esc closes"], in: l.title)
         let thumbs = ScreenLayout.thumbnails(heads: map.heads, in: l.overviewArea, pixelRowsPerCell: l.pixelRowsPerCell,
                                              cellsPerPixel: l.cellsPerPixel)
         guard !thumbs.isEmpty else {

@@ -9,8 +9,9 @@ extension Renderer {
         let l = layout
         let heads = survey.density?.first?.count ?? state.heads
         let at = survey.settings.map { "thr \(fixed($0.threshold, 2))\($0.sta.map { " STA \($0)" } ?? "")" } ?? "computing"
-        screen.put(" model · \(pairs.prefixes.count) pairs x \(heads) heads · density at \(at) \(survey.block ?? state.block) · <Enter> opens · m closes",
-                   in: l.title, style: titleStyle, ellipsis: g.ellipsis)
+        putTitle([" model · \(pairs.prefixes.count) pairs x \(heads) heads · density at \(at) \(survey.block ?? state.block) · <Enter> opens · m or Esc closes",
+                  " model · \(pairs.prefixes.count) x \(heads) · \(at) · <Enter> opens · Esc closes",
+                  " model · <Enter> opens · Esc closes", " model · Esc closes"], in: l.title)
         let area = l.overviewArea
         guard let density = survey.density else {
             centred(["computing the density of \(pairs.prefixes.count) pairs \(g.spinner[state.spinner % g.spinner.count])"],

@@ -55,11 +55,19 @@ extension Renderer {
                    ellipsis: g.ellipsis)
         if !left.isEmpty {
             let room = Rect(x: rect.x + 1, y: rect.y, width: max(fieldsX - rect.x - 2, 0), height: 1)
-            if case .prompt = state.mode {
-                // The end of a long prompt line stays in view, where the typing happens.
-                let shown = left.count < room.width ? left : String(left.suffix(max(room.width - 1, 0)))
-                let end = screen.put(shown, in: room, style: leftStyle, ellipsis: g.ellipsis)
-                if end < room.maxX { screen.set(end, rect.y, Cell(" ", Style(.normal, .normal, .reverse))) }
+            if case .prompt(let text) = state.mode {
+                // The cursor stays in view: a long line scrolls so that it shows.
+                let line = Array(left)
+                let cursor = 1 + min(max(state.promptCursor, 0), text.count)  // after the ':'
+                let width = max(room.width - 1, 1)
+                let start = max(0, cursor - width + 1)
+                let shown = String(line[min(start, line.count)..<min(start + width, line.count)])
+                screen.put(shown, in: room, style: leftStyle, ellipsis: g.ellipsis)
+                let x = room.x + cursor - start
+                if x < room.maxX {
+                    let under = cursor < line.count ? line[cursor] : " "
+                    screen.set(x, rect.y, Cell(under, Style(.normal, .normal, .reverse)))
+                }
             } else if left.count <= room.width {
                 screen.put(left, in: room, style: leftStyle, ellipsis: g.ellipsis)
             } else {

@@ -56,6 +56,13 @@ struct Renderer {
                    style: titleStyle, ellipsis: g.ellipsis)
     }
 
+    /// The first of `variants` (most to least verbose) that fits `rect`'s width, so that
+    /// the hint at its end (how to leave) is never cut off; the last one, cut, otherwise.
+    mutating func putTitle(_ variants: [String], in rect: Rect) {
+        let text = variants.first { $0.count <= rect.width } ?? variants.last ?? ""
+        screen.put(text, in: rect, style: titleStyle, ellipsis: g.ellipsis)
+    }
+
     /// Text centred in `rect` (one line per entry), vertically in the middle.
     mutating func centred(_ lines: [String], in rect: Rect, style: Style = .plain) {
         let top = rect.y + max(0, (rect.height - lines.count) / 2)

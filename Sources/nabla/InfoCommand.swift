@@ -32,6 +32,10 @@ struct InfoCommand: ParsableCommand {
             print(json ? summary.json().rendered() : summary.text())
             return
         }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), isDirectory.boolValue {
+            return try describeFolder(file, axes: layout.axes)
+        }
         // FILE:KEY, as every other command takes it: the file, and the tensor chosen.
         let source = TensorSource(parsing: file)
         let summary = try FileSummary(path: source.path, layout: layout, synthesis: synthesis, block: block)
@@ -58,6 +62,34 @@ struct InfoCommand: ParsableCommand {
         if let chosen { add("chosen", "\(chosen.key ?? "") \(chosen.dtypeName) \(chosen.shape)") }
         if summary.kind == .none, summary.format == "npy" { add("hint", "open Q and K as two files: nabla mask q.npy k.npy") }
         if let open = summary.openCommand { add("open with", open) }
+        print(lines.joined(separator: "\n"))
+    }
+
+    /// A folder is read as a whole-model dump: its pairs and the files they come from.
+    private func describeFolder(_ path: String, axes: String?) throws {
+        let dump = try ModelDump(path: path, axes: axes)
+        let pairs = dump.pairs
+        if json {
+            print(JSON.object([
+                ("path", .string(path)), ("format", .string("folder")), ("kind", .string(pairs.isEmpty ? "none" : "model")),
+                ("pairs", .array(pairs.map { p in
+                    .object([("prefix", .string(p.prefix)), ("q", .string(p.q.description)), ("k", .string(p.k.description)),
+                             ("v", p.v.map { .string($0.description) } ?? .null)])
+                })),
+            ]).rendered())
+            return
+        }
+        var lines: [String] = []
+        func add(_ label: String, _ value: String) { lines.append(label.padding(toLength: 11, withPad: " ", startingAt: 0) + value) }
+        add("folder", "\(path) (a whole-model dump: Q/K pairs PREFIX.q, PREFIX.k)")
+        add("pairs", pairs.isEmpty ? "none (no tensors named q and k, or PREFIX.q and PREFIX.k)" : "\(pairs.count)")
+        for p in pairs.prefix(50) {
+            add("", "\(shellQuoted(p.prefix))  q \(p.q), k \(p.k)" + (p.v.map { ", v \($0)" } ?? ""))
+        }
+        if pairs.count > 50 { add("", "... \(pairs.count - 50) more") }
+        if let first = pairs.first {
+            add("open with", "nabla mask \(shellQuoted(path + ":" + first.prefix)) --threshold 0.9   (every pair: nabla mask \(shellQuoted(path)) --all --threshold 0.9 --out DIR)")
+        }
         print(lines.joined(separator: "\n"))
     }
 }

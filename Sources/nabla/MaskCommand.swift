@@ -29,8 +29,12 @@ struct MaskCommand: ParsableCommand {
     @Flag(help: "Compute every Q/K pair (PREFIX.q, PREFIX.k) of a whole-model dump, one at a time; with --out, write --out/PREFIX/ and --out/model.json.")
     var all = false
 
+    @Flag(help: "With --all: also each head's recall, the share of the true attention mass its mask keeps (dense scores, O(S^2 D) per head).")
+    var recall = false
+
     func validate() throws {
         guard mask.threshold != nil else { throw ValidationError("Missing expected argument '--threshold <THR>'") }
+        if recall && !all { throw ValidationError("--recall goes with --all (nabla attend reports one pair's recall)") }
     }
 
     func run() throws {
@@ -67,12 +71,13 @@ struct MaskCommand: ParsableCommand {
         default:
             throw ValidationError("--all takes one whole-model dump (a file or folder holding PREFIX.q and PREFIX.k), not \(input.inputs.joined(separator: " "))")
         }
-        let dump = try ModelDump(path: path)
+        let dump = try ModelDump(path: path, axes: spec.layout.axes)
         guard !dump.pairs.isEmpty else {
             throw NablaError(.missingTensor, "\(path) holds no Q/K pair (tensors PREFIX.q and PREFIX.k, or q and k)")
         }
         let settings = mask.settings
-        let report = try ModelReport.compute(dump: dump, base: spec, block: mask.block, settings: settings, directory: out) { i, pair in
+        let report = try ModelReport.compute(dump: dump, base: spec, block: mask.block, settings: settings,
+                                             recall: recall, directory: out) { i, pair in
             if !json {
                 FileHandle.standardError.write(Data("pair \(i + 1)/\(dump.pairs.count) \(pair.prefix): density \(percent(pair.overallDensity))\n".utf8))
             }

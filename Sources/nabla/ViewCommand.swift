@@ -68,7 +68,9 @@ struct ViewCommand: ParsableCommand {
         }
         // A missing or malformed file fails here, as one line, before the screen is taken
         // over (the plan reads headers only; the app then loads in the background).
-        _ = try input.spec(orderBlock: settings.mask.block).plan()
+        // A whole-model dump opens at its first pair (or the one named), which is checked.
+        let first = try DumpPairs.detect(input.arguments).map { try InputOptions.parse($0.arguments(for: $0.index)) } ?? input
+        _ = try first.spec(orderBlock: settings.mask.block).plan()
         // The runtime picks the colour mode and glyphs from the terminal and the locale.
         let config = try settings.config(input: input, theme: Theme(mode: .mono, glyphs: .asciiSet), mouse: !noMouse)
         let runtime = TerminalRuntime(config: config, loader: settings.loader(), noColorFlag: noColor)

@@ -205,6 +205,29 @@ struct HalfPoolingTests {
     }
 }
 
+extension HalfPoolingTests {
+    @Test("a NaN or infinity in a 16-bit view is found where it is, in place and widened",
+          arguments: [(DType.float16, UInt16(0x7C00)), (.bfloat16, UInt16(0x7F80)), (.float16, UInt16(0xFE00))])
+    func nonFiniteHalf(dtype: DType, bad: UInt16) throws {
+        let shape = [3, 1, 8, 8, 20]
+        var bits = [UInt16](repeating: dtype == .float16 ? 0x3C00 : 0x3F80, count: shape.reduce(1, *))
+        // Head 1, token 5, dim 17; and a later one in head 2 that must not be reported.
+        bits[((1 * 64) + 5) * 20 + 17] = bad
+        bits[((2 * 64) + 0) * 20 + 3] = bad
+        let box = bits.withUnsafeBytes { DataBox(Data($0)) }
+        let raw = RawTensor(name: "q16", dtype: dtype, shape: shape, byteOrder: .native, fortranOrder: false,
+                            bytes: box.bytes, owner: box)
+        let layout = try QKLayout(shape: shape, name: "q16", options: LayoutOptions())
+        for inPlace in [true, false] {
+            let e = #expect(throws: NablaError.self) {
+                try QKInput.from(q: raw, k: raw, v: nil, layout: layout, vLayout: nil, name: "x", halfInPlace: inPlace)
+            }
+            #expect(e?.code == .nonFinite)
+            #expect(e?.message.contains("[1, 0, 0, 5, 17] (head 1, token 5, dim 17)") == true, "\(e?.message ?? "")")
+        }
+    }
+}
+
 /// Bytes kept alive for a `RawTensor` made in memory.
 final class DataBox {
     let storage: UnsafeMutableRawBufferPointer

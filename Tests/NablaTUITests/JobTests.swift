@@ -170,3 +170,29 @@ struct FallbackLoadTests {
         #expect(state.input?.preview != nil, "the superseded load did not overwrite the newer input")
     }
 }
+
+@Suite(":save in the app")
+struct SaveTests {
+    @Test(":save starts a save job of the current generation with what the screen shows; refused while a job runs or nothing is loaded")
+    func saveJob() throws {
+        var state = TestApp.make().state
+        for key in try Key.parseSequence(":thr 0.5<Enter>") { _ = reduce(&state, .key(key)) }
+        let generation = state.generation
+        var effects: [Effect] = []
+        for key in try Key.parseSequence(":save /tmp/somewhere<Enter>") { effects = reduce(&state, .key(key)) }
+        guard case .saveMask(_, let block, let settings, let dir, let g)? = effects.first else {
+            Issue.record("no save effect: \(effects)")
+            return
+        }
+        #expect(block == .nabla && settings.threshold == 0.5 && dir == "/tmp/somewhere" && g == generation)
+        #expect(state.job?.label == "saving to /tmp/somewhere")
+        for key in try Key.parseSequence(":save /tmp/other<Enter>") { effects = reduce(&state, .key(key)) }
+        #expect(effects.isEmpty && state.message == .error("wait for saving to /tmp/somewhere to finish, then :save again"))
+        _ = reduce(&state, .jobFinished(generation: g, outcome: .saved(["mask.npy"], directory: "/tmp/somewhere")))
+        #expect(state.job == nil && state.message == .info("wrote mask.npy to /tmp/somewhere"))
+
+        var empty = AppState(config: AppConfig())
+        for key in try Key.parseSequence(":save /tmp/x<Enter>") { effects = reduce(&empty, .key(key)) }
+        #expect(effects.isEmpty && empty.message == .error("nothing is loaded to save"))
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import NablaCore
 @testable import NablaTUI
@@ -100,7 +101,14 @@ struct KeymapTests {
         for size in [Size(width: 120, height: 40), Size(width: 80, height: 24)] {
             var app = TestApp.make(size: size)
             try app.keys("?")
-            let text = app.screen.text
+            // Where the help does not fit it scrolls: everything it showed, scrolled to the end.
+            var seen = app.screen.text
+            for _ in 0..<40 {
+                try app.keys("j")
+                seen += "\n" + app.screen.text
+            }
+            try app.keys("<Home>")
+            let text = seen
             for binding in Keymap.standard.bindings {
                 #expect(text.contains(binding.keysText + " "), "\(binding.keysText) at \(size)")
                 #expect(text.contains(binding.help), "\(binding.help) at \(size)")
@@ -280,5 +288,77 @@ struct HelpAndMessageTests {
             let want = ("error: " + text).split(separator: " ").joined(separator: " ")
             #expect(joined.contains(want) || rows.contains { $0.contains("error: " + text) }, "\(width): \(want)\n\(rows.joined(separator: "\n"))")
         }
+    }
+}
+
+@Suite("The prompt: cursor, history, completion, ~")
+struct PromptEditingTests {
+    @Test("cursor movement edits in the middle of the line and the screen shows the cursor there")
+    func cursor() throws {
+        var app = TestApp.make(size: Size(width: 100, height: 30))
+        try app.keys(":thr 0.5<Left><Left><Left>x<BS><Home>h<Del><End>5")
+        #expect(app.state.mode == .prompt("hhr 0.55"))
+        try app.keys("<C-a><Del>t<Right><Right><Right><Del>0<C-e>")
+        #expect(app.state.mode == .prompt("thr 0.55") && app.state.promptCursor == 8)
+        try app.keys("<Left><Left>")
+        let status = try #require(app.screen.lines.last)
+        #expect(status.hasPrefix(" :thr 0.55"))
+        // The cursor cell (reverse video) is on the '5' two from the end.
+        let row = app.screen.size.height - 1
+        let x = 1 + 1 + 6
+        #expect(app.screen[x, row].character == "5" && app.screen[x, row].attributes.contains(.reverse))
+        try app.keys("<C-u>")
+        #expect(app.state.mode == .prompt("55") && app.state.promptCursor == 0)
+    }
+
+    @Test("Up and Down walk the lines run before")
+    func history() throws {
+        var app = TestApp.make()
+        try app.keys(":thr 0.5<Enter>:head 1<Enter>:sta 3x3x3<Enter>:")
+        try app.keys("<Up>")
+        #expect(app.state.mode == .prompt("sta 3x3x3"))
+        try app.keys("<Up><Up><Up>")
+        #expect(app.state.mode == .prompt("thr 0.5"))
+        try app.keys("<Down>")
+        #expect(app.state.mode == .prompt("head 1"))
+        try app.keys("<Down><Down>")
+        #expect(app.state.mode == .prompt(""))
+        try app.keys("<Up><Up><BS>2<Enter>")
+        #expect(app.state.head == 2 && app.state.promptHistory.last == "head 2")
+    }
+
+    @Test("Tab completes command names and paths after open and save")
+    func completion() throws {
+        let list: (String) -> [(name: String, directory: Bool)] = { dir in
+            switch dir {
+            case ".": [("data", true), ("q.npy", false), ("k.npy", false), ("kv.npy", false), (".hidden", false)]
+            case "data/": [("run-1", true), ("run-2", true)]
+            case "/home/me/": [("dumps", true)]
+            default: []
+            }
+        }
+        #expect(PromptCompletion.complete("th", list: list) == "thr")           // thr and threshold: common prefix
+        #expect(PromptCompletion.complete("bl", list: list) == "block ")
+        #expect(PromptCompletion.complete("zz", list: list) == nil)
+        #expect(PromptCompletion.complete("open q", list: list) == "open q.npy ")
+        #expect(PromptCompletion.complete("open q.npy k", list: list) == nil)  // k.npy and kv.npy: nothing to add
+        #expect(PromptCompletion.complete("open q.npy kv", list: list) == "open q.npy kv.npy ")
+        #expect(PromptCompletion.complete("save d", list: list) == "save data/")
+        #expect(PromptCompletion.complete("save data/r", list: list) == "save data/run-")
+        #expect(PromptCompletion.complete("thr 0.", list: list) == nil)
+    }
+
+    @Test("Tab in the app completes from the file system; ~ is HOME")
+    func completionInApp() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-tab-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("somedir"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var app = TestApp.make()
+        try app.keys(":op<Tab>" + dir.path + "/so<Tab>")
+        #expect(app.state.mode == .prompt("open " + dir.path + "/somedir/"))
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? ""
+        #expect(PromptCommand.expandingTilde("~/x") == home + "/x" && PromptCommand.expandingTilde("~") == home)
+        #expect(PromptCommand.expandingTilde("~other/x") == "~other/x" && PromptCommand.expandingTilde("a~") == "a~")
+        #expect(try PromptCommand.parse("open ~/q.npy", heads: nil) == .open([home + "/q.npy"]))
     }
 }

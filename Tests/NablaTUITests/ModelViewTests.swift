@@ -112,4 +112,17 @@ struct ModelViewTests {
         try app.keys("n")
         #expect(app.screen.text.contains("not a whole-model dump"))
     }
+
+    @Test func detectFindsThePairsAndTheOneNamed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-detect-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.writeDump(in: dir)
+        #expect(DumpPairs.detect([path, "--grid", "4x16x16"]) == DumpPairs(path: path, prefixes: Self.prefixes, index: 0, rest: ["--grid", "4x16x16"]))
+        #expect(DumpPairs.detect([path + ":blocks.2"])?.index == 2)
+        #expect(DumpPairs.detect([path + ":blocks.9"]) == nil)
+        #expect(DumpPairs.detect([path + ":blocks.1.q"]) == nil, "a tensor, not a pair")
+        #expect(DumpPairs.detect(["--latent", path]) == nil)
+        #expect(DumpPairs.detect([]) == nil)
+    }
 }

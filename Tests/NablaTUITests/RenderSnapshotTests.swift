@@ -238,3 +238,18 @@ struct CoverageBarTests {
         }
     }
 }
+
+@Suite("Hints fit the width")
+struct HintTests {
+    @Test("the overview's title always ends with how to leave it, never cut", arguments: [60, 61, 75, 80, 100, 120, 143, 200])
+    func overviewHint(width: Int) throws {
+        var app = TestApp.make(size: Size(width: width, height: 30))
+        try app.keys("o")
+        let title = try #require(app.screen.lines.first)
+        let left = title.components(separatedBy: "─ cursor").first ?? title
+        #expect(left.contains("Esc closes"), "\(width): \(title)")
+        #expect(!left.contains("…"), "\(width): \(title)")
+        try app.keys("<Esc>")
+        #expect(!app.state.overview)
+    }
+}

@@ -69,4 +69,37 @@ struct InfoCommandTests {
         #expect(obj["grid"] as? [Int] == [16, 32, 48])
         #expect((obj["recipes"] as? [Any])?.count == 8)
     }
+
+    @Test("a torch.save file lists its keys as typed and its pairs; a folder is read as a dump")
+    func dumps() throws {
+        let torch = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/torch").path
+        let model = try NablaProcess.run(["info", torch + "/model.pt"])
+        #expect(model.status == 0, "\(model.stderr)")
+        #expect(model.stdout.contains("(torch, "))
+        #expect(model.stdout.contains("blocks.1.step30.k  float32  [2, 2, 8, 16, 16]"))
+        #expect(model.stdout.contains("pairs      4: blocks.0.step10, blocks.0.step30, blocks.1.step10, blocks.1.step30"))
+        #expect(model.stdout.contains("nabla mask \(torch)/model.pt:blocks.0.step10 --threshold 0.9"))
+        let npz = try NablaProcess.run(["info", torch + "/arrays_compressed.npz"])
+        #expect(npz.stdout.contains("(npz, ") && npz.stdout.contains("Q/K from q, k"))
+
+        let dir = try Fixtures.temporaryDirectory("info-folder")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for name in ["blocks.10.pt", "blocks.2.pt"] {
+            try FileManager.default.copyItem(atPath: torch + "/qk.pt", toPath: dir + "/" + name)
+        }
+        let folder = try NablaProcess.run(["info", dir])
+        #expect(folder.status == 0, "\(folder.stderr)")
+        #expect(folder.stdout.contains("pairs      2"))
+        let lines = folder.stdout.split(separator: "\n")
+        let two = try #require(lines.firstIndex { $0.contains("blocks.2  q ") })
+        let ten = try #require(lines.firstIndex { $0.contains("blocks.10  q ") })
+        #expect(two < ten, "natural order")
+        let json = try NablaProcess.run(["info", dir, "--json"])
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(obj["kind"] as? String == "model" && (obj["pairs"] as? [Any])?.count == 2)
+        // A hostile file: one line, non-zero exit.
+        let hostile = try NablaProcess.run(["info", torch + "/bad/hostile_os_system.pt"])
+        MaskCommandTests.expectError(hostile, contains: "refusing to import posix.system")
+    }
 }

@@ -126,3 +126,37 @@ struct MoreMannersTests {
         }
     }
 }
+
+@Suite("The app saves what it shows")
+struct SaveCommandTests {
+    @Test(":save DIR writes the files nabla mask --out writes, byte for byte (summary timing aside); ~ is HOME")
+    func saveMatchesMask() throws {
+        let home = try Fixtures.temporaryDirectory("nabla-save-home")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let settings = ["--threshold", "0.7", "--sta", "3x1x1", "--block", "1x16x16"]
+        let app = try NablaProcess.run(["render", "--size", "100x30", "--keys", "]>:save ~/from-app<Enter>"] + settings,
+                                       environment: ["HOME": home])
+        #expect(app.status == 0, "\(app.stderr)")
+        #expect(app.stdout.contains("wrote mask.npy"), "\(app.stdout.suffix(400))")
+        let cli = try NablaProcess.run(["mask", "--out", home + "/from-cli", "--threshold", "0.71", "--sta", "3x1x1", "--block", "1x16x16"])
+        #expect(cli.status == 0, "\(cli.stderr)")
+        for name in ["mask.npy", "kv_num_blocks.npy", "kv_indices.npy", "frame_coverage.npy"] {
+            let a = try Data(contentsOf: URL(fileURLWithPath: home + "/from-app/" + name))
+            let b = try Data(contentsOf: URL(fileURLWithPath: home + "/from-cli/" + name))
+            #expect(a == b, "\(name) differs")
+        }
+        func summary(_ dir: String) throws -> [String: Any] {
+            var obj = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as? [String: Any])
+            obj["timing_ms"] = nil
+            return obj
+        }
+        let a = try summary(home + "/from-app"), b = try summary(home + "/from-cli")
+        #expect(NSDictionary(dictionary: a).isEqual(to: b))
+    }
+
+    @Test(":save with nothing to save, or while a job runs, says so and writes nothing")
+    func saveRefused() throws {
+        let r = try NablaProcess.run(["render", "--size", "100x30", "--keys", ":save<Enter>"])
+        #expect(r.stdout.contains("error: usage: save DIR"))
+    }
+}

@@ -18,13 +18,13 @@ let benchmarks: @Sendable () -> Void = {
     guard let input = try? BuiltinSample.load() else { fatalError("the built-in sample must load") }
     let settings = MaskSettings(threshold: 0.9)
 
-    Benchmark("sample: full masks (pool, map, sort, cut, stats, rows)") { benchmark in
+    Benchmark("sample: full masks (pool, map, cut, stats, rows)") { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try MaskReport(input: input, block: .nabla, settings: settings))
         }
     }
 
-    Benchmark("sample: pool + map + sort") { benchmark in
+    Benchmark("sample: pool + map") { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try PooledMap.compute(input, block: .nabla))
         }

@@ -177,24 +177,11 @@ public struct RawTensor: @unchecked Sendable {
             for i in 0..<n { body(i, i) }
             return
         }
-        // Fortran order: walk logical C order with an odometer and column-major strides.
+        // Fortran order: column-major strides, walked in logical C order.
         let rank = shape.count
         var strides = [Int](repeating: 1, count: rank)
         for d in 1..<max(rank, 1) { strides[d] = strides[d - 1] * shape[d - 1] }
-        var idx = [Int](repeating: 0, count: rank)
-        var storage = 0
-        for logical in 0..<n {
-            body(logical, storage)
-            var d = rank - 1
-            while d >= 0 {
-                idx[d] += 1
-                storage += strides[d]
-                if idx[d] < shape[d] { break }
-                storage -= strides[d] * idx[d]
-                idx[d] = 0
-                d -= 1
-            }
-        }
+        TensorIO.forEachStrided(shape: shape, strides: strides, offset: 0, body)
     }
 
     @inline(__always)

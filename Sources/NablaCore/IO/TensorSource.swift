@@ -19,6 +19,9 @@ import Darwin
 public struct TensorSource: Hashable, Sendable, CustomStringConvertible {
     public var path: String
     public var key: String?
+    /// Indices into the tensor's leading axes (a whole-model dump's layer and step axes,
+    /// `--axes` letters `l` and `n`): the source is that slice. `[]`: the whole tensor.
+    public var index: [Int] = []
 
     public init(path: String, key: String? = nil) {
         self.path = path
@@ -56,12 +59,12 @@ public struct TensorSource: Hashable, Sendable, CustomStringConvertible {
     ///   key on a .npy file, or no key for a multi-tensor file; `.unsupported` for a file
     ///   that is neither format.
     public func load() throws -> RawTensor {
-        try TensorFile.open(path: path).tensor(key)
+        try TensorFile.open(path: path).tensor(key).leading(index)
     }
 
     /// As the user would write it: `q.npy` or `qk.safetensors:q`.
     public var description: String {
-        key.map { "\(path):\($0)" } ?? path
+        (key.map { "\(path):\($0)" } ?? path) + (index.isEmpty ? "" : "[\(index.map(String.init).joined(separator: ", "))]")
     }
 }
 

@@ -192,22 +192,36 @@ extension InflatedBytes {
     /// Appends the elements of a strided view of `storage` in C order.
     /// - Complexity: O(elements).
     func gather(from storage: UnsafeRawBufferPointer, elementSize size: Int, offset: Int, shape: [Int], strides: [Int]) {
+        let count = shape.reduce(1, *)
+        fill(byteCount: count * size) { dst in
+            TensorIO.forEachStrided(shape: shape, strides: strides, offset: offset) { logical, at in
+                (dst.baseAddress! + logical * size).copyMemory(from: storage.baseAddress! + at * size, byteCount: size)
+            }
+        }
+    }
+}
+
+extension TensorIO {
+    /// Calls `body(logical, storage)` for every element of a view of `shape` with
+    /// element `strides` starting at element `offset`: `logical` counts in C order,
+    /// `storage` is the element's index in the underlying buffer (an odometer over the
+    /// dimensions, last fastest).
+    /// - Complexity: O(elements).
+    static func forEachStrided(shape: [Int], strides: [Int], offset: Int, _ body: (Int, Int) -> Void) {
         let rank = shape.count
         let count = shape.reduce(1, *)
         var idx = [Int](repeating: 0, count: rank)
         var at = offset
-        fill(byteCount: count * size) { dst in
-            for i in 0..<count {
-                (dst.baseAddress! + i * size).copyMemory(from: storage.baseAddress! + at * size, byteCount: size)
-                var d = rank - 1
-                while d >= 0 {
-                    idx[d] += 1
-                    at += strides[d]
-                    if idx[d] < shape[d] { break }
-                    at -= strides[d] * idx[d]
-                    idx[d] = 0
-                    d -= 1
-                }
+        for logical in 0..<count {
+            body(logical, at)
+            var d = rank - 1
+            while d >= 0 {
+                idx[d] += 1
+                at += strides[d]
+                if idx[d] < shape[d] { break }
+                at -= strides[d] * idx[d]
+                idx[d] = 0
+                d -= 1
             }
         }
     }

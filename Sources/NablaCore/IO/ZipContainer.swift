@@ -71,7 +71,8 @@ final class ZipContainer: @unchecked Sendable {
     /// - Parameter limit: the most bytes the caller can use; a member that declares or
     ///   inflates to more is refused before more than `limit + 1` bytes are produced.
     /// - Returns: the bytes and the object that keeps them alive.
-    /// - Throws: `NablaError.malformedFile` naming the member when it declares or
+    /// - Throws: `NablaError.badArgument` when inflating would need more than half of
+    ///   this machine's memory; `.malformedFile` naming the member when it declares or
     ///   inflates past `limit`, inflates to another size than it declares, fails its
     ///   CRC-32, or cannot be inflated.
     func bytes(of member: Member, limit: Int) throws -> (UnsafeRawBufferPointer, AnyObject) {
@@ -82,6 +83,8 @@ final class ZipContainer: @unchecked Sendable {
         guard member.uncompressedSize <= limit else {
             throw NablaError(.malformedFile, "\(name): member declares \(member.uncompressedSize) bytes inflated, more than the \(limit) its contents can use")
         }
+        // Inflating needs the whole member in memory: estimate before allocating.
+        try AttentionOperands.checkMemory(member.uncompressedSize, what: "inflating \(name) (a compressed member)")
         let box = InflatedBytes(capacity: member.uncompressedSize)
         try inflate(member, name: name, limit: member.uncompressedSize) { chunk in
             box.append(chunk)

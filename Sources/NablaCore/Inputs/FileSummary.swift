@@ -85,7 +85,7 @@ public struct FileSummary: Sendable {
         var latentSize: (Int, Int, Int, Int)?
         var usedSynthesis: SynthesisOptions?
         let files = OpenedFiles([file])
-        let dump = file.keys == nil ? nil : try? ModelDump(path: path, files: files)
+        let dump = file.keys == nil ? nil : try? ModelDump(path: path, files: files, axes: layout.axes)
         let pairs = (dump?.pairs.count ?? 0) > 1 ? dump!.pairs.map(\.prefix) : []
         do {
             // The plan load() would follow, on the file already opened; for a dump of

@@ -102,10 +102,18 @@ public struct InputSpec: Sendable, Equatable {
             }
             let q = try files.tensor(qs), k = try files.tensor(ks), v = try vs.map(files.tensor)
             var options = layout
+            // Layer and step axes (l, n) were taken by the pair's index; the rest name the pair.
+            let leading = try LeadingAxes(layout.axes)
+            if !leading.letters.isEmpty {
+                guard qs.index.count == leading.letters.count else {
+                    throw NablaError(.badArgument, "\(setting: .axes, "'\(layout.axes ?? "")'") names layer/step axes (l, n): choose one pair as FILE:PREFIX (see nabla info), or compute all with nabla mask FILE --all")
+                }
+                options.axes = leading.rest
+            }
             // A grid and order in __metadata__ matter only for a flat sequence axis: a
             // tensor laid out over t y x takes its grid from its shape, whatever the
             // metadata says (and a bad value there must not block it).
-            if try QKLayout.axisLetters(shape: q.shape, name: q.name, axes: layout.axes).contains("s") {
+            if try QKLayout.axisLetters(shape: q.shape, name: q.name, axes: options.axes).contains("s") {
                 try options.fill(fromMetadataOf: [qs, ks].map { ($0.path, try files.file($0.path).metadata) })
             }
             let (qk, vLayout) = try QKInput.layouts(q: q, k: k, v: v, options: options)
@@ -136,24 +144,28 @@ public struct InputSpec: Sendable, Equatable {
         case .latent(let src):
             guard let prefix = src.key else { return source }
             if ModelDump.isDirectory(src.path) {
-                return try pairSource(ModelDump(path: src.path, files: files).pair(prefix))
+                return try pairSource(ModelDump(path: src.path, files: files, axes: layout.axes).pair(prefix))
             }
             let keys = try files.file(src.path).keys ?? []
-            if keys.contains(prefix) || !keys.contains(prefix + ".q") { return source }
-            return try pairSource(ModelDump(path: src.path, files: files).pair(prefix))
+            let dump = try ModelDump(path: src.path, files: files, axes: layout.axes)
+            if keys.contains(prefix) || !dump.pairs.contains(where: { $0.prefix == prefix }) { return source }
+            return try pairSource(dump.pair(prefix))
         case .file(let path):
             if ModelDump.isDirectory(path) {
-                return try onlyPair(ModelDump(path: path, files: files))
+                return try onlyPair(ModelDump(path: path, files: files, axes: layout.axes))
             }
             let file = try files.file(path)
             guard let keys = file.keys else { return .latent(TensorSource(path: path)) }
+            if try !LeadingAxes(layout.axes).letters.isEmpty {
+                return try onlyPair(ModelDump(path: path, files: files, axes: layout.axes))
+            }
             if keys.contains("q") && keys.contains("k") {
                 return .tensors(q: TensorSource(path: path, key: "q"), k: TensorSource(path: path, key: "k"),
                                 v: keys.contains("v") ? TensorSource(path: path, key: "v") : nil)
             }
             // One tensor, or one nabla reads beside others it only lists (fp8 markers).
             if keys.count == 1 || file.listing.filter({ $0.dtype != nil }).count == 1 { return .latent(TensorSource(path: path)) }
-            let dump = try ModelDump(path: path, files: files)
+            let dump = try ModelDump(path: path, files: files, axes: layout.axes)
             if !dump.pairs.isEmpty { return try onlyPair(dump) }
             throw NablaError(.missingTensor, keys.isEmpty ? "\(path) holds no tensors" :
                 "\(path) holds \(keys.count) tensors but not q and k; give Q and K as FILE:KEY FILE:KEY, or a latent as FILE:KEY (available: \(TensorIO.keyList(keys)))")
@@ -205,7 +217,7 @@ final class OpenedFiles {
     }
 
     func tensor(_ source: TensorSource) throws -> RawTensor {
-        try file(source.path).tensor(source.key)
+        try file(source.path).tensor(source.key).leading(source.index)
     }
 }
 

@@ -10,6 +10,11 @@ import Foundation
 /// and `k` is pair `blocks.3`); files are taken in natural order (`blocks.2` before
 /// `blocks.10`), tensors within a file in file order.
 ///
+/// Leading layer and step axes: with `--axes` starting with `l` (layer) and/or `n`
+/// (denoising step), e.g. `"l n h t y x d"`, every pair's tensors are split along those
+/// axes into pairs `PREFIX.layer3.step1` (`layer3.step1` for bare `q` / `k`), each a
+/// slice (`TensorSource.index`) read with the rest of the letters.
+///
 /// Opening a dump reads only headers and pickles; the tensors of a pair are read when
 /// that pair is loaded, so work over all pairs holds one pair in memory at a time.
 public struct ModelDump: Sendable {
@@ -31,11 +36,12 @@ public struct ModelDump: Sendable {
 
     /// Finds the pairs in the file or folder at `path`.
     /// - Throws: `NablaError` from opening the files.
-    public init(path: String) throws {
-        try self.init(path: path, files: OpenedFiles())
+    /// - Parameter axes: the `--axes` letters; leading `l` / `n` split tensors into pairs.
+    public init(path: String, axes: String? = nil) throws {
+        try self.init(path: path, files: OpenedFiles(), axes: axes)
     }
 
-    init(path: String, files: OpenedFiles) throws {
+    init(path: String, files: OpenedFiles, axes: String? = nil) throws {
         self.path = path
         var names: [(String, TensorSource)] = []
         if Self.isDirectory(path) {
@@ -59,7 +65,40 @@ public struct ModelDump: Sendable {
         } else if let keys = try files.file(path).keys {
             names = keys.map { ($0, TensorSource(path: path, key: $0)) }
         }
-        pairs = Self.pairs(in: names)
+        let named = Self.pairs(in: names)
+        let leading = try LeadingAxes(axes)
+        guard !leading.letters.isEmpty else {
+            pairs = named
+            return
+        }
+        var split: [Pair] = []
+        for pair in named {
+            let shape = try files.tensor(pair.q).shape
+            guard shape.count > leading.letters.count else {
+                throw NablaError(.badShape, "\(pair.q): shape \(shapeText(shape)) has no room for the layer/step axes of --axes '\(axes ?? "")'")
+            }
+            let sizes = Array(shape.prefix(leading.letters.count))
+            var index = [Int](repeating: 0, count: sizes.count)
+            let total = sizes.reduce(1, *)
+            for _ in 0..<total {
+                let name = zip(leading.letters, index).map { "\($0 == "l" ? "layer" : "step")\($1)" }.joined(separator: ".")
+                func sliced(_ s: TensorSource) -> TensorSource {
+                    var s = s
+                    s.index = index
+                    return s
+                }
+                split.append(Pair(prefix: pair.prefix.isEmpty ? name : "\(pair.prefix).\(name)",
+                                  q: sliced(pair.q), k: sliced(pair.k), v: pair.v.map(sliced)))
+                var d = index.count - 1
+                while d >= 0 {
+                    index[d] += 1
+                    if index[d] < sizes[d] { break }
+                    index[d] = 0
+                    d -= 1
+                }
+            }
+        }
+        pairs = split
     }
 
     /// The pairs among named tensors, in the order of their `q`.
@@ -106,3 +145,32 @@ public struct ModelDump: Sendable {
         return name
     }
 }
+
+/// The layer (`l`) and step (`n`) letters at the start of `--axes`, and the letters
+/// after them, which name one pair's tensors.
+struct LeadingAxes {
+    let letters: [Character]
+    /// The remaining axes text, `nil` when `--axes` was not given.
+    let rest: String?
+
+    /// - Throws: `NablaError.badArgument` when `l` or `n` appears after another letter,
+    ///   twice, or with nothing after them.
+    init(_ axes: String?) throws {
+        guard let axes else {
+            (letters, rest) = ([], nil)
+            return
+        }
+        let all = axes.lowercased().filter { !$0.isWhitespace && $0 != "," }
+        let lead = Array(all.prefix { $0 == "l" || $0 == "n" })
+        let after = all.dropFirst(lead.count)
+        guard Set(lead).count == lead.count, !after.contains("l"), !after.contains("n") else {
+            throw NablaError(.badArgument, "\(setting: .axes, "'\(axes)'"): the layer and step axes l and n come first, each at most once")
+        }
+        guard lead.isEmpty || !after.isEmpty else {
+            throw NablaError(.badArgument, "\(setting: .axes, "'\(axes)'"): name the axes of each pair after l and n")
+        }
+        letters = lead
+        rest = lead.isEmpty ? axes : after.map(String.init).joined(separator: " ")
+    }
+}
+

@@ -179,26 +179,40 @@ public struct QKInput: Sendable {
     /// - Complexity: O(heads * S * D), 16 lanes at a time: `x * 0` is 0 for finite `x`
     ///   and NaN otherwise, so one NaN test per row finds the rows worth scanning.
     static func firstNonFinite(_ t: HeadTokens) -> (Int, Int, Int)? {
-        if t.element != .float32 { return firstNonFiniteHalf(t) }
+        // Heads in parallel; the first head with a bad value decides.
+        var found = [Int](repeating: -1, count: t.heads * 2)
+        found.withUnsafeMutableBufferPointer { f in
+            Parallel.forEach(t.heads) { h in
+                let hit = t.element == .float32 ? firstNonFiniteFloat(t, head: h) : firstNonFiniteHalf(t, head: h)
+                if let (s, j) = hit {
+                    f[2 * h] = s
+                    f[2 * h + 1] = j
+                }
+            }
+        }
+        for h in 0..<t.heads where found[2 * h] >= 0 { return (h, found[2 * h], found[2 * h + 1]) }
+        return nil
+    }
+
+    /// The first `(token, dim)` of head `h` holding NaN or infinity (`Float` rows).
+    static func firstNonFiniteFloat(_ t: HeadTokens, head h: Int) -> (Int, Int)? {
         typealias V = SIMD16<Float>
         let d = t.headDim
-        for h in 0..<t.heads {
-            for s in 0..<t.tokens {
-                let r = t.row(h, s)
-                var acc = V()
-                var j = 0
-                while j + 16 <= d {
-                    acc += UnsafeRawPointer(r + j).loadUnaligned(as: V.self) * 0
-                    j += 16
-                }
-                var tail: Float = 0
-                while j < d {
-                    tail += r[j] * 0
-                    j += 1
-                }
-                if tail.isNaN || acc.sum().isNaN {
-                    for j in 0..<d where !r[j].isFinite { return (h, s, j) }
-                }
+        for s in 0..<t.tokens {
+            let r = t.row(h, s)
+            var acc = V()
+            var j = 0
+            while j + 16 <= d {
+                acc += UnsafeRawPointer(r + j).loadUnaligned(as: V.self) * 0
+                j += 16
+            }
+            var tail: Float = 0
+            while j < d {
+                tail += r[j] * 0
+                j += 1
+            }
+            if tail.isNaN || acc.sum().isNaN {
+                for j in 0..<d where !r[j].isFinite { return (s, j) }
             }
         }
         return nil
@@ -231,29 +245,27 @@ func shapeText(_ shape: [Int]) -> String {
 extension QKInput {
     /// `firstNonFinite` for 16-bit views: an element is NaN or infinite exactly when its
     /// exponent bits are all ones (binary16: `0x7C00`; bfloat16: `0x7F80`).
-    static func firstNonFiniteHalf(_ t: HeadTokens) -> (Int, Int, Int)? {
+    static func firstNonFiniteHalf(_ t: HeadTokens, head h: Int) -> (Int, Int)? {
         typealias V = SIMD16<UInt16>
         let mask: UInt16 = t.element == .float16 ? 0x7C00 : 0x7F80
         let d = t.headDim
         let vmask = V(repeating: mask)
-        for h in 0..<t.heads {
-            for s in 0..<t.tokens {
-                let r = t.rawRow(h, s)
-                var found = false
-                var j = 0
-                while j + 16 <= d {
-                    let x = r.loadUnaligned(fromByteOffset: j * 2, as: V.self)
-                    found = found || Swift.any((x & vmask) .== vmask)
-                    j += 16
-                }
-                while j < d {
-                    found = found || (r.loadUnaligned(fromByteOffset: j * 2, as: UInt16.self) & mask) == mask
-                    j += 1
-                }
-                if found {
-                    for j in 0..<d where (r.loadUnaligned(fromByteOffset: j * 2, as: UInt16.self) & mask) == mask {
-                        return (h, s, j)
-                    }
+        for s in 0..<t.tokens {
+            let r = t.rawRow(h, s)
+            var found = false
+            var j = 0
+            while j + 16 <= d {
+                let x = r.loadUnaligned(fromByteOffset: j * 2, as: V.self)
+                found = found || Swift.any((x & vmask) .== vmask)
+                j += 16
+            }
+            while j < d {
+                found = found || (r.loadUnaligned(fromByteOffset: j * 2, as: UInt16.self) & mask) == mask
+                j += 1
+            }
+            if found {
+                for j in 0..<d where (r.loadUnaligned(fromByteOffset: j * 2, as: UInt16.self) & mask) == mask {
+                    return (s, j)
                 }
             }
         }

@@ -43,10 +43,13 @@ public struct MaskStatistics: Sendable, Equatable {
                                     let pr = p.baseAddress! + (h * n + a) * n
                                     let ta = a / perSlab
                                     for s in 0..<tb {
+                                        // Branch-free (kept entries are 0 or 1); adding 0 for a
+                                        // dropped block leaves the sequential sum unchanged.
                                         var count = 0
-                                        for b in (s * perSlab)..<((s + 1) * perSlab) where row[b] != 0 {
-                                            count += 1
-                                            m += pr[b]
+                                        for b in (s * perSlab)..<((s + 1) * perSlab) {
+                                            let k = row[b]
+                                            count &+= Int(k)
+                                            m += k != 0 ? pr[b] : 0
                                         }
                                         c[ta * tb + s] += Double(count)
                                         total += count

@@ -13,19 +13,26 @@ public struct ModelReport: Sendable {
         public let grid: TokenGrid
         public let blocks: BlockGrid
         public let heads: Int
+        /// The tensor index of each head (`--head-select` keeps some).
+        public let headIndices: [Int]
         /// Per head: kept blocks over `N^2`.
         public let density: [Double]
         /// Per head: pooled probability of the kept blocks over `N`.
         public let massKept: [Double]
         public let keptBlocks: [Int]
         public let overallDensity: Double
+        /// Per head: the share of the true token-level attention mass the mask keeps,
+        /// averaged over query blocks (`TrueBlockMass.recall`); `nil` unless asked for.
+        public let recall: [Double]?
 
-        init(prefix: String, report: MaskReport) {
+        init(prefix: String, report: MaskReport, recall: [Double]?) {
             let s = report.mask.statistics
             self.prefix = prefix
             grid = report.grid
             blocks = report.blocks
             heads = report.heads
+            headIndices = report.headIndices
+            self.recall = recall
             density = s.density
             massKept = s.massKept
             keptBlocks = s.keptBlocks
@@ -46,13 +53,22 @@ public struct ModelReport: Sendable {
         self.pairs = pairs
     }
 
-    /// Computes `pair` of `dump` with the layout of `base`.
-    /// - Throws: `NablaError` from loading the pair or from the block shape.
+    /// Computes `pair` of `dump` with the layout of `base`; with `recall`, also the
+    /// recall of each head's mask against the true attention (the attention kernels'
+    /// `TrueBlockMass`, O(S^2 D) per head).
+    /// - Throws: `NablaError` from loading the pair, the block shape, or the memory
+    ///   estimate of the attention kernels.
     public static func compute(_ pair: ModelDump.Pair, of dump: ModelDump, base: InputSpec,
-                               block: BlockShape, settings: MaskSettings) throws -> (PairResult, MaskReport) {
+                               block: BlockShape, settings: MaskSettings, recall: Bool = false) throws -> (PairResult, MaskReport) {
         let input = try dump.spec(for: pair, base: base).load()
         let report = try MaskReport(input: input, block: block, settings: settings)
-        return (PairResult(prefix: pair.prefix, report: report), report)
+        var perHead: [Double]?
+        if recall {
+            let mass = try AttentionOperands(input: input, blocks: report.blocks).trueBlockMass()
+            let r = mass.recall(of: KeptKeyBlocks(report.mask))
+            perHead = (0..<input.heads).map { r.recall(slot: $0) }
+        }
+        return (PairResult(prefix: pair.prefix, report: report, recall: perHead), report)
     }
 
     /// Computes every pair of `dump` in order; with `directory`, writes each pair's
@@ -61,10 +77,11 @@ public struct ModelReport: Sendable {
     /// - Parameter each: called after each pair, with its index.
     /// - Throws: `NablaError` naming the pair whose input or output failed.
     public static func compute(dump: ModelDump, base: InputSpec, block: BlockShape, settings: MaskSettings,
-                               directory: String?, each: (Int, PairResult) -> Void = { _, _ in }) throws -> ModelReport {
+                               recall: Bool = false, directory: String?,
+                               each: (Int, PairResult) -> Void = { _, _ in }) throws -> ModelReport {
         var results: [PairResult] = []
         for (i, pair) in dump.pairs.enumerated() {
-            let (result, report) = try compute(pair, of: dump, base: base, block: block, settings: settings)
+            let (result, report) = try compute(pair, of: dump, base: base, block: block, settings: settings, recall: recall)
             if let directory {
                 try report.write(to: (directory as NSString).appendingPathComponent(ModelDump.directoryName(pair.prefix)))
             }
@@ -88,7 +105,7 @@ public struct ModelReport: Sendable {
 
     /// `model.json`: the settings, `density` over everything, and `pairs`, each with
     /// `prefix`, `directory`, `grid`, `n`, `density` and `heads` (objects with `head`,
-    /// `density`, `mass_kept`, `kept_blocks`). `recall` is not computed yet (`null`).
+    /// `density`, `mass_kept`, `kept_blocks`, `recall`: `null` unless computed).
     public func json() -> JSON {
         let triple = JSON.triple
         return .object([
@@ -105,9 +122,9 @@ public struct ModelReport: Sendable {
                     ("n", .int(p.blocks.count)),
                     ("density", .number(p.overallDensity)),
                     ("heads", .array((0..<p.heads).map { h in
-                        .object([("head", .int(h)), ("density", .number(p.density[h])),
+                        .object([("head", .int(p.headIndices[h])), ("density", .number(p.density[h])),
                                  ("mass_kept", .number(p.massKept[h])), ("kept_blocks", .int(p.keptBlocks[h])),
-                                 ("recall", .null)])
+                                 ("recall", p.recall.map { .number($0[h]) } ?? .null)])
                     })),
                 ])
             })),
@@ -121,12 +138,21 @@ public struct ModelReport: Sendable {
         var lines = ["input      \(path) (\(pairs.count) Q/K pairs)",
                      "settings   block \(block), thr \(fixed(settings.threshold, 2)), STA \(settings.sta.map(\.description) ?? "off")",
                      ""]
-        lines.append("pair".padding(toLength: width, withPad: " ", startingAt: 0) + "     all  "
-                     + (0..<maxHeads).map { pad("h\($0)", 6) }.joined(separator: " "))
-        for p in pairs {
-            lines.append(TensorIO.shown(p.prefix.isEmpty ? "(q, k)" : p.prefix).padding(toLength: width, withPad: " ", startingAt: 0)
-                         + "  " + pad(percent(p.overallDensity), 6) + "  "
-                         + p.density.map { pad(percent($0), 6) }.joined(separator: " "))
+        let headNames = pairs.first { $0.heads == maxHeads }?.headIndices ?? Array(0..<maxHeads)
+        func table(_ title: String, _ values: (PairResult) -> [Double]?, all: (PairResult) -> Double?) {
+            lines.append(title.padding(toLength: width, withPad: " ", startingAt: 0) + "     all  "
+                         + headNames.map { pad("h\($0)", 6) }.joined(separator: " "))
+            for p in pairs {
+                guard let v = values(p) else { continue }
+                lines.append(TensorIO.shown(p.prefix.isEmpty ? "(q, k)" : p.prefix).padding(toLength: width, withPad: " ", startingAt: 0)
+                             + "  " + pad(all(p).map(percent) ?? "", 6) + "  "
+                             + v.map { pad(percent($0), 6) }.joined(separator: " "))
+            }
+        }
+        table("pair", { $0.density }, all: { $0.overallDensity })
+        if pairs.contains(where: { $0.recall != nil }) {
+            lines.append("")
+            table("recall", { $0.recall }, all: { p in p.recall.map { $0.reduce(0, +) / Double(max($0.count, 1)) } })
         }
         lines.append("")
         lines.append("density    \(percent(overallDensity)) over all pairs and heads")

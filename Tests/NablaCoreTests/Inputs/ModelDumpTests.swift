@@ -101,4 +101,83 @@ struct ModelDumpTests {
         #expect(ModelDump.directoryName("") == "_")
         #expect(ModelDump.directoryName("a/b") == "a_b")
     }
+
+    @Test func leadingLayerAndStepAxesSplitIntoPairs() throws {
+        let dir = try TempDir()
+        // q, k: [layers 2, steps 3, heads 2, T 2, H 8, W 16, D 8], values set by position.
+        let shape = [2, 3, 2, 2, 8, 16, 8]
+        let count = shape.reduce(1, *)
+        let q = (0..<count).map { Float(sin(Double($0) * 0.013) * Double(1 + $0 / (count / 6))) }
+        let k = (0..<count).map { Float(cos(Double($0) * 0.007)) }
+        let path = dir.file("lead.safetensors")
+        try SafetensorsFile.write([("q", .float32, shape, q), ("k", .float32, shape, k)], metadata: [:], to: path)
+        let axes = "l n h t y x d"
+        let dump = try ModelDump(path: path, axes: axes)
+        #expect(dump.pairs.map(\.prefix) == ["layer0.step0", "layer0.step1", "layer0.step2", "layer1.step0", "layer1.step1", "layer1.step2"])
+        let settings = MaskSettings(threshold: 0.7, sta: nil)
+        let inner = Array(shape.dropFirst(2)), per = inner.reduce(1, *)
+        for (i, pair) in dump.pairs.enumerated() {
+            // The slice written on its own, as NumPy's q[l, n] would be.
+            try NPY.write(Array(q[(i * per)..<((i + 1) * per)]), shape: inner, to: dir.file("q\(i).npy"))
+            try NPY.write(Array(k[(i * per)..<((i + 1) * per)]), shape: inner, to: dir.file("k\(i).npy"))
+            let alone = try MaskReport(input: InputSpec(source: .tensors(q: TensorSource(path: dir.file("q\(i).npy")),
+                                                                        k: TensorSource(path: dir.file("k\(i).npy")), v: nil)).load(),
+                                       block: .nabla, settings: settings)
+            var layout = LayoutOptions()
+            layout.axes = axes
+            let spec = InputSpec(source: .latent(TensorSource(path: path, key: pair.prefix)), layout: layout)
+            let sliced = try MaskReport(input: spec.load(), block: .nabla, settings: settings)
+            #expect(sliced.mask.kept == alone.mask.kept, "\(pair.prefix)")
+            #expect(sliced.mask.statistics == alone.mask.statistics, "\(pair.prefix)")
+        }
+        // Without a pair, a file split by --axes names its pairs.
+        var layout = LayoutOptions()
+        layout.axes = axes
+        expectNablaError(.missingTensor, ["holds 6 Q/K pairs", "layer1.step2"]) {
+            try InputSpec(source: .file(path), layout: layout).load()
+        }
+        expectNablaError(.badArgument, ["l and n come first"]) { try ModelDump(path: path, axes: "h l t y x d") }
+        expectNablaError(.badShape, ["index 3 is outside axis 1 of size 3"]) {
+            try TensorSource(path: path, key: "q").load().leading([0, 3])
+        }
+    }
+
+    @Test func aFortranOrderSliceIsGathered() throws {
+        // [2, 3] in Fortran order: memory 0 3 1 4 2 5 holds rows [0 1 2] and [3 4 5].
+        let t = makeTensor(leBytes([0, 3, 1, 4, 2, 5]), dtype: .float32, shape: [2, 3], fortranOrder: true)
+        #expect(try t.leading([1]).floats() == [3, 4, 5])
+        #expect(try t.leading([0]).floats() == [0, 1, 2])
+        let c = makeTensor(leBytes([0, 1, 2, 3, 4, 5]), dtype: .float32, shape: [2, 3])
+        #expect(try c.leading([1]).floats() == [3, 4, 5])
+        #expect(try c.leading([1]).bytes.baseAddress == c.bytes.baseAddress! + 12)
+    }
+
+    @Test func recallAgainstANaiveSoftmax() throws {
+        // model.pt's pairs: [2 heads, T 2, H 8, W 16, D 16], raster; blocks 1x8x8 -> 2x1x2, N = 4.
+        let dump = try ModelDump(path: Self.torch("model.pt"))
+        let settings = MaskSettings(threshold: 0.5, sta: nil)
+        let pair = dump.pairs[1]
+        let (result, report) = try ModelReport.compute(pair, of: dump, base: InputSpec(source: .sample), block: .nabla,
+                                                       settings: settings, recall: true)
+        let recall = try #require(result.recall)
+        let q = try NPY.read(path: "\(TorchArchiveTests.root)/expected/model.pt__\(pair.prefix).q.npy").doubles()
+        let k = try NPY.read(path: "\(TorchArchiveTests.root)/expected/model.pt__\(pair.prefix).k.npy").doubles()
+        let (s, d, n) = (256, 16, 4)
+        func block(_ i: Int) -> Int { let (t, y, x) = (i / 128, (i / 16) % 8, i % 16); return (t * 1 + y / 8) * 2 + x / 8 }
+        for h in 0..<2 {
+            var perBlock = [Double](repeating: 0, count: n)
+            for i in 0..<s {
+                var scores = (0..<s).map { j in (0..<d).reduce(0.0) { $0 + q[(h * s + i) * d + $1] * k[(h * s + j) * d + $1] } / 4.0 }
+                let top = scores.max()!
+                scores = scores.map { exp($0 - top) }
+                let total = scores.reduce(0, +)
+                let a = block(i)
+                let kept = (0..<s).filter { report.mask.kept[(h * n + a) * n + block($0)] != 0 }.reduce(0.0) { $0 + scores[$1] }
+                perBlock[a] += kept / total / 64
+            }
+            let expected = perBlock.reduce(0, +) / Double(n)
+            #expect(abs(recall[h] - expected) < 1e-6, "head \(h): \(recall[h]) vs \(expected)")
+        }
+        #expect(recall.allSatisfy { $0 < 0.999 }, "a threshold of 0.5 drops blocks, so recall is below 1: \(recall)")
+    }
 }
