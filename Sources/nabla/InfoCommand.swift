@@ -50,7 +50,7 @@ struct InfoCommand: ParsableCommand {
         if json {
             var report = summary.json(naming: .flags)
             if let chosen, case .object(var fields) = report {
-                fields.append(("chosen", .object([("key", .string(chosen.key ?? "")), ("dtype", .string(chosen.dtype.description)),
+                fields.append(("chosen", .object([("key", .string(chosen.key ?? "")), ("dtype", .string(chosen.dtypeName)),
                                                   ("shape", .array(chosen.shape.map(JSON.int)))])))
                 report = .object(fields)
             }
@@ -59,7 +59,7 @@ struct InfoCommand: ParsableCommand {
         }
         var lines = [summary.text(naming: .flags)]
         func add(_ label: String, _ value: String) { lines.append(label.padding(toLength: 11, withPad: " ", startingAt: 0) + value) }
-        if let chosen { add("chosen", "\(chosen.key ?? "") \(chosen.dtype) \(chosen.shape)") }
+        if let chosen { add("chosen", "\(chosen.key ?? "") \(chosen.dtypeName) \(chosen.shape)") }
         if summary.kind == .none, summary.format == "npy" { add("hint", "open Q and K as two files: nabla mask q.npy k.npy") }
         if let open = summary.openCommand { add("open with", open) }
         print(lines.joined(separator: "\n"))

@@ -21,12 +21,12 @@ struct PermissionTests {
         return (dir, q, k)
     }
 
-    @Test("MappedFile refuses a file without read permission, naming it and the system's reason",
+    @Test("FileBytes refuses a file without read permission, naming it and the system's reason",
           .enabled(if: getuid() != 0, "root reads any file; the test below runs nabla as nobody instead"))
     func mappedFileAsUser() throws {
         let (dir, q, _) = try files()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let error = #expect(throws: NablaError.self) { _ = try MappedFile(path: q) }
+        let error = #expect(throws: NablaError.self) { _ = try FileBytes(path: q) }
         #expect(error?.message == "\(q): cannot open: Permission denied")
     }
 

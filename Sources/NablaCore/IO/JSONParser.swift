@@ -1,7 +1,9 @@
 // The strict JSON parser that reads safetensors headers.
 
-/// A JSON value from a safetensors header.
-indirect enum JSONValue {
+/// A JSON value from a safetensors header. Not `indirect`: the recursive cases hold
+/// arrays, which are already references, and boxing every value would cost one
+/// allocation per number and string of a header with hundreds of thousands of entries.
+enum JSONValue {
     /// Members in order (duplicates are rejected by the parser).
     case object([(String, JSONValue)])
     case array([JSONValue])
@@ -32,6 +34,9 @@ struct JSONParser {
         var message: String
         /// Byte offset into the parsed text.
         var offset: Int
+        /// Set by `parseTopLevelObject` when the text is valid JSON but not an object:
+        /// what it is instead ("an array").
+        var topLevelKind: String?
     }
 
     static let maxDepth = 64
@@ -51,6 +56,25 @@ struct JSONParser {
         skipWhitespace()
         guard pos == bytes.count else { throw fail("unexpected \(describe(pos)) after the end of the JSON value") }
         return value
+    }
+
+    /// Parses one object surrounded only by whitespace, handing each member to `body` as
+    /// soon as it is parsed, so that a large header is never held as one tree.
+    /// - Throws: `Failure` for text that is not JSON or not an object (`topLevelKind`
+    ///   set), and whatever `body` throws.
+    mutating func parseTopLevelObject(_ body: (String, JSONValue) throws -> Void) throws {
+        skipWhitespace()
+        guard peek == UInt8(ascii: "{") else {
+            let value = try parseWhole()
+            var failure = fail("not an object", at: 0)
+            failure.topLevelKind = value.kind
+            throw failure
+        }
+        depth = 1
+        try parseMembers(body)
+        depth = 0
+        skipWhitespace()
+        guard pos == bytes.count else { throw fail("unexpected \(describe(pos)) after the end of the JSON value") }
     }
 
     private func fail(_ message: String, at offset: Int? = nil) -> Failure {
@@ -102,11 +126,24 @@ struct JSONParser {
     }
 
     private mutating func parseObject() throws(Failure) -> JSONValue {
-        pos += 1
         var members: [(String, JSONValue)] = []
+        do {
+            try parseMembers { members.append(($0, $1)) }
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            preconditionFailure("appending a member cannot fail")
+        }
+        return .object(members)
+    }
+
+    /// The members of the object whose `{` is at `pos`, each handed to `body` as soon as
+    /// it is parsed; duplicate keys are refused.
+    private mutating func parseMembers(_ body: (String, JSONValue) throws -> Void) throws {
+        pos += 1
         var seen: Set<String> = []
         skipWhitespace()
-        if peek == UInt8(ascii: "}") { pos += 1; return .object(members) }
+        if peek == UInt8(ascii: "}") { pos += 1; return }
         while true {
             skipWhitespace()
             let keyStart = pos
@@ -117,9 +154,9 @@ struct JSONParser {
             guard peek == UInt8(ascii: ":") else { throw fail("expected ':' after key \"\(TensorIO.shown(key))\" but found \(describe(pos))") }
             pos += 1
             skipWhitespace()
-            members.append((key, try parseValue()))
+            try body(key, try parseValue())
             skipWhitespace()
-            if peek == UInt8(ascii: "}") { pos += 1; return .object(members) }
+            if peek == UInt8(ascii: "}") { pos += 1; return }
             guard peek == UInt8(ascii: ",") else { throw fail("expected ',' or '}' but found \(describe(pos))") }
             pos += 1
         }

@@ -9,16 +9,40 @@ public enum NPY {
     /// Headers longer than this are refused (NumPy writes well under 1 KiB).
     static let maxHeaderLength = 1 << 20
 
-    /// Reads a .npy file (memory-mapped). Versions 1.0, 2.0, 3.0; '<' '>' '|' '=' byte orders;
+    /// Reads a .npy file. Versions 1.0, 2.0, 3.0; '<' '>' '|' '=' byte orders;
     /// descr f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1 (and '?'); C and Fortran order.
     ///
-    /// The returned tensor is named `path` as given and views the mapped file.
+    /// The returned tensor is named `path` as given and owns a copy of the data
+    /// (`FileBytes`: never a mapping, so a later change on disk cannot crash nabla).
     /// - Throws: `NablaError.fileUnreadable` when the file cannot be opened or is not a
     ///   regular file, `.malformedFile` when its bytes break the format, `.unsupported`
     ///   for other versions and dtypes.
     public static func read(path: String) throws -> RawTensor {
-        let file = try MappedFile(path: path)
-        return try decode(file.bytes, name: path, owner: file)
+        let file = try FileBytes(path: path)
+        return try entry(in: file).load(from: file)
+    }
+
+    /// Reads and validates the magic, version and header of the .npy file in `source`
+    /// (not its data) and says where the data lies.
+    /// - Throws: as `read(path:)`.
+    /// - Complexity: O(header length): reads at most the first 1 MiB.
+    public static func entry(in source: ByteSource) throws -> TensorEntry {
+        let name = source.path
+        // The header fits in the first 12 + maxHeaderLength bytes, or is refused.
+        let (prefix, owner) = try source.bytes(0..<min(source.size, 12 + maxHeaderLength))
+        let (header, dataStart) = try withExtendedLifetime(owner) { try parseHeader(prefix, name: name) }
+        let byteCount = try dataSize(header, name: name)
+        let shown = TensorIO.shapeText(header.shape, python: true)
+        func malformed(_ what: String) -> NablaError { NablaError(.malformedFile, "\(name): \(what)") }
+        let available = source.size - dataStart
+        if available < byteCount {
+            throw malformed("data truncated: shape \(shown) of \(header.dtype) needs \(byteCount) bytes after the header, file has \(available)")
+        }
+        if available > byteCount {
+            throw malformed("\(available - byteCount) trailing bytes after the data: shape \(shown) of \(header.dtype) needs \(byteCount) bytes, file has \(available)")
+        }
+        return TensorEntry(key: nil, file: name, dtypeName: header.dtype.rawValue, dtype: header.dtype, shape: header.shape,
+                           byteOrder: header.byteOrder, fortranOrder: header.fortranOrder, offset: dataStart, byteCount: byteCount)
     }
 
     /// Validates the magic, version and header at the start of `bytes` (which must
@@ -68,33 +92,20 @@ public enum NPY {
     /// - Throws: `.malformedFile` for a shape whose size overflows.
     private static func dataSize(_ header: NPYHeader, name: String) throws -> Int {
         guard let (_, byteCount) = TensorIO.checkedSizes(shape: header.shape, itemSize: header.dtype.size) else {
-            throw NablaError(.malformedFile, "\(name): shape \(pythonTuple(header.shape)) of \(header.dtype) is too large: element count x \(header.dtype.size) bytes overflows")
+            throw NablaError(.malformedFile, "\(name): shape \(TensorIO.shapeText(header.shape, python: true)) of \(header.dtype) is too large: element count x \(header.dtype.size) bytes overflows")
         }
         return byteCount
     }
 
-    /// Validates and decodes the bytes of a whole .npy file.
+    /// Validates and decodes the bytes of a whole .npy file held in memory.
     /// - Parameters:
     ///   - bytes: the complete file; the tensor views a slice of it.
     ///   - name: the file's name for messages and `RawTensor.name`.
     ///   - owner: keeps `bytes` alive.
     /// - Throws: as `read(path:)`.
-
     static func decode(_ bytes: UnsafeRawBufferPointer, name: String, owner: AnyObject?) throws -> RawTensor {
-        func malformed(_ what: String) -> NablaError { NablaError(.malformedFile, "\(name): \(what)") }
-        let size = bytes.count
-        let (header, dataStart) = try parseHeader(bytes, name: name)
-        let byteCount = try dataSize(header, name: name)
-        let available = size - dataStart
-        if available < byteCount {
-            throw malformed("data truncated: shape \(pythonTuple(header.shape)) of \(header.dtype) needs \(byteCount) bytes after the header, file has \(available)")
-        }
-        if available > byteCount {
-            throw malformed("\(available - byteCount) trailing bytes after the data: shape \(pythonTuple(header.shape)) of \(header.dtype) needs \(byteCount) bytes, file has \(available)")
-        }
-        return RawTensor(name: name, dtype: header.dtype, shape: header.shape, byteOrder: header.byteOrder,
-                         fortranOrder: header.fortranOrder,
-                         bytes: UnsafeRawBufferPointer(rebasing: bytes[dataStart..<size]), owner: owner)
+        let source = MemoryBytes(bytes, path: name, owner: owner)
+        return try entry(in: source).load(from: source)
     }
 
     // MARK: - Writing

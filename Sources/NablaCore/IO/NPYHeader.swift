@@ -85,6 +85,9 @@ struct NPYHeader: Equatable {
         guard case .tuple(let dims) = shapeValue else {
             throw malformed("shape is \(shapeValue.kind), not a tuple")
         }
+        guard dims.count <= TensorIO.maxRank else {
+            throw malformed("shape has \(dims.count) dimensions; NumPy allows at most \(TensorIO.maxRank)")
+        }
         var shape: [Int] = []
         shape.reserveCapacity(dims.count)
         for (axis, dim) in dims.enumerated() {

@@ -70,6 +70,12 @@ public enum OutputCleanup {
             action.sa_flags = Int32(truncatingIfNeeded: SA_RESETHAND)
             sigaction(sig, &action, nil)
         }
+        // A parent may start us with these blocked (the mask is inherited); a handler
+        // that never runs would leave the temporary files.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
+        sigprocmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// Async-signal-safe: `unlink` and `rmdir` of the registered paths.
@@ -110,24 +116,40 @@ public enum OutputCleanup {
     // MARK: - Fault injection for tests
 
     /// Test-only: with `NABLA_TEST_KILL_AFTER_BYTES=N` in the environment, the process
-    /// sends itself SIGKILL once the writers have written `N` bytes in all (writes go in
-    /// chunks of at most 64 KiB so that the kill lands inside a file). Lets end-to-end
-    /// tests kill a real write at any point; unset, it costs one comparison per chunk.
+    /// sends itself SIGKILL (or `NABLA_TEST_KILL_SIGNAL`, a number) once the writers have
+    /// written `N` bytes in all (writes go in chunks of at most 64 KiB so that the kill
+    /// lands inside a file; each rename counts as one byte). Lets end-to-end tests kill a
+    /// real write at any point; unset, it costs one comparison per chunk.
     static let killAfterBytes: Int? = ProcessInfo.processInfo.environment["NABLA_TEST_KILL_AFTER_BYTES"].flatMap { Int($0) }
-    static let testChunkLimit: Int? = killAfterBytes == nil ? nil : 64 << 10
+    /// Test-only: `NABLA_TEST_KILL_AT_STEP=N` kills at the N-th rename step instead
+    /// (1: after every byte is written and synced, just before the set is swapped in).
+    static let killAtStep: Int? = ProcessInfo.processInfo.environment["NABLA_TEST_KILL_AT_STEP"].flatMap { Int($0) }
+    nonisolated(unsafe) private static var steps = 0
+    static let killSignal: Int32 = ProcessInfo.processInfo.environment["NABLA_TEST_KILL_SIGNAL"].flatMap { Int32($0) } ?? SIGKILL
+    static let testChunkLimit: Int? = killAfterBytes == nil && killAtStep == nil ? nil : 64 << 10
     nonisolated(unsafe) private static var totalWritten = 0
 
     /// Called after each chunk of `added` bytes written.
     static func testHook(added: Int) {
         guard let limit = killAfterBytes else { return }
         totalWritten += added
-        if totalWritten >= limit { kill(getpid(), SIGKILL) }
+        if totalWritten >= limit { killSelf() }
     }
 
     /// Called between steps that are not byte writes (renames), counting each as one
     /// byte, so a test can also stop the process between the files of a set.
     static func testStep() {
+        if let killAtStep {
+            steps += 1
+            if steps >= killAtStep { killSelf() }
+        }
         testHook(added: 1)
+    }
+
+    private static func killSelf() {
+        kill(getpid(), killSignal)
+        // A caught signal returns here only if it is blocked or ignored.
+        _exit(99)
     }
 }
 

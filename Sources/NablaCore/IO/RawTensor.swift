@@ -96,6 +96,46 @@ public struct RawTensor: @unchecked Sendable {
         return values.firstIndex { !Float($0).isFinite }
     }
 
+    /// The element at C-order flat index `flat`, as `Double` (exact for every dtype
+    /// except 64-bit integers beyond 2^53).
+    public func double(atFlat flat: Int) -> Double {
+        guard !isCOrder else { return floatElement(at: flat) }
+        // Fortran order: column-major strides over the multi-index.
+        var storage = 0, stride = 1
+        for (d, i) in multiIndex(ofFlat: flat).enumerated() {
+            storage += i * stride
+            stride *= shape[d]
+        }
+        return floatElement(at: storage)
+    }
+
+    /// Why the element at C-order flat index `flat` is not a finite `Float`: "non-finite
+    /// value nan", or for a finite float64 beyond float32's range "value 1e+39, beyond
+    /// the float32 range nabla computes in (largest magnitude 3.4028235e+38)".
+    /// (float16 and bfloat16 cannot overflow float32: their largest finite values are
+    /// 65504 and about 3.39e38.)
+    public func nonFiniteDescription(atFlat flat: Int) -> String {
+        let x = double(atFlat: flat)
+        if x.isFinite {
+            return "value \(x), beyond the float32 range nabla computes in (largest magnitude \(Float.greatestFiniteMagnitude))"
+        }
+        return "non-finite value \(x)"
+    }
+
+    /// Refuses integer and bool tensors where floating values are needed.
+    /// - Parameter role: what the tensor is, for the message: "Q", "a latent".
+    /// - Throws: `NablaError.unsupported` naming the tensor, its dtype and shape, with a
+    ///   hint for 16-bit integers, which often carry bfloat16 bit patterns through NumPy.
+    public func requireFloatingPoint(as role: String) throws {
+        guard !dtype.isFloatingPoint else { return }
+        var hint = ""
+        if dtype == .int16 || dtype == .uint16 {
+            hint = "; if it holds bfloat16 bit patterns (a common way to pass bf16 through NumPy), store it as bfloat16 (e.g. torch.from_numpy(a).view(torch.bfloat16) saved with safetensors) or convert it to float32"
+        }
+        throw NablaError(.unsupported,
+            "\(name): \(role) must be floating point (float16, bfloat16, float32 or float64), but this tensor is \(dtype) \(TensorIO.shapeText(shape))\(hint)")
+    }
+
     /// `[i0, i1, ...]` for a C-order flat index, as `q.npy[0, 3, 1]` prints it.
     public func multiIndex(ofFlat flat: Int) -> [Int] {
         var rest = flat

@@ -5,22 +5,28 @@
 /// the data section, which starts at byte `8 + N`) plus an optional `"__metadata__"`
 /// object of strings, then the data section. All elements are little-endian.
 /// Format: https://github.com/huggingface/safetensors (README, "Format").
-public struct SafetensorsFile: @unchecked Sendable {
+public struct SafetensorsFile: Sendable {
     public let path: String
-    /// `"__metadata__"`, string -> string (empty when absent).
+    /// `"__metadata__"`, string -> string (empty when absent or `null`).
     public let metadata: [String: String]
-    /// In file order (by data offset); `RawTensor.name` is `"FILE:KEY"`.
-    public let tensors: [RawTensor]
-    /// The keys of `tensors`, same order.
+    /// Every tensor the header lists, in file order (by data offset), including those of
+    /// dtypes nabla does not read (`dtype == nil`, e.g. the `F8_E4M3` markers of fp8
+    /// checkpoints): they are listed and their offsets checked, and refused only when
+    /// chosen. `TensorEntry.name` is `"FILE:KEY"`.
+    public let entries: [TensorEntry]
+    /// The keys of `entries`, same order.
     public let keys: [String]
+    /// Where the tensors' bytes are read from.
+    public let source: ByteSource
     /// Position of each key in `keys`.
     private let positions: [String: Int]
 
-    private init(path: String, metadata: [String: String], tensors: [RawTensor], keys: [String]) {
+    private init(path: String, metadata: [String: String], entries: [TensorEntry], source: ByteSource) {
         self.path = path
         self.metadata = metadata
-        self.tensors = tensors
-        self.keys = keys
+        self.entries = entries
+        self.keys = entries.map { $0.key ?? "" }
+        self.source = source
         // Keys are unique: the header parser refuses duplicate JSON keys.
         positions = Dictionary(keys.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
     }
@@ -28,58 +34,74 @@ public struct SafetensorsFile: @unchecked Sendable {
     /// Headers longer than this are refused.
     static let maxHeaderLength = 100 << 20
 
-    /// The tensor stored under `key`.
+    /// The keys of the tensors nabla can read, in file order.
+    public var readableKeys: [String] { entries.filter { $0.dtype != nil }.map { $0.key ?? "" } }
+
+    /// The entry stored under `key`.
     /// - Throws: `NablaError.missingTensor` naming the file and key and listing the keys it has.
-    public func tensor(_ key: String) throws -> RawTensor {
-        if let i = positions[key] { return tensors[i] }
+    public func entry(_ key: String) throws -> TensorEntry {
+        if let i = positions[key] { return entries[i] }
         throw NablaError(.missingTensor, "\(path) has no tensor '\(TensorIO.shown(key))' (available: \(TensorIO.keyList(keys)))")
     }
 
-    /// Maps and validates `path`.
-    /// - Throws: `NablaError.fileUnreadable` when the file cannot be opened or is not a
-    ///   regular file, `.malformedFile` when the header or offsets break the format,
-    ///   `.unsupported` for dtypes nabla does not read.
-    public static func open(path: String) throws -> SafetensorsFile {
-        let file = try MappedFile(path: path)
-        return try decode(file.bytes, path: path, owner: file)
+    /// Reads the tensor stored under `key`.
+    /// - Throws: `NablaError.missingTensor` naming the file and key and listing the keys
+    ///   it has; `.unsupported` for a dtype nabla does not read; `.fileUnreadable` when
+    ///   the file cannot be read or changed on disk.
+    public func tensor(_ key: String) throws -> RawTensor {
+        try entry(key).load(from: source)
     }
 
-    /// Validates and decodes the bytes of a whole .safetensors file.
-    /// - Parameters:
-    ///   - bytes: the complete file; tensors view slices of it.
-    ///   - path: the file's name for messages and tensor names.
-    ///   - owner: keeps `bytes` alive.
+    /// Opens `path` and reads and validates its header (not the tensors' data).
+    /// - Throws: `NablaError.fileUnreadable` when the file cannot be opened or is not a
+    ///   regular file, `.malformedFile` when the header or offsets break the format.
+    public static func open(path: String) throws -> SafetensorsFile {
+        try decode(FileBytes(path: path))
+    }
+
+    /// Validates and decodes the bytes of a whole .safetensors file held in memory.
     /// - Throws: as `open(path:)`.
-    /// - Complexity: O(header length + tensors x log tensors).
     static func decode(_ bytes: UnsafeRawBufferPointer, path: String, owner: AnyObject?) throws -> SafetensorsFile {
+        try decode(MemoryBytes(bytes, path: path, owner: owner))
+    }
+
+    /// Reads and validates the header of the safetensors file in `source`.
+    /// - Throws: as `open(path:)`.
+    /// - Complexity: O(header length + tensors x log tensors) time; memory within a small
+    ///   multiple of the header's length (entries are decoded as the parser meets them,
+    ///   never as a whole JSON tree).
+    public static func decode(_ source: ByteSource) throws -> SafetensorsFile {
+        let path = source.path
         let reader = HeaderReader(path: path)
-        let dataStart = try reader.dataStart(of: bytes)
-        let members = try reader.members(UnsafeRawBufferPointer(rebasing: bytes[8..<dataStart]))
-        let dataSize = bytes.count - dataStart
+        let dataStart = try reader.dataStart(of: source)
+        let dataSize = source.size - dataStart
+        let (header, owner) = try source.bytes(8..<dataStart)
         var metadata: [String: String] = [:]
         var entries: [Entry] = []
-        for (key, value) in members {
-            if key == "__metadata__" {
-                metadata = try reader.metadata(value)
-            } else {
-                entries.append(try reader.entry(key, value, dataSize: dataSize))
+        try withExtendedLifetime(owner) {
+            try reader.members(header) { key, value in
+                if key == "__metadata__" {
+                    metadata = try reader.metadata(value)
+                } else {
+                    entries.append(try reader.entry(key, value, dataSize: dataSize))
+                }
             }
         }
         entries.sort { ($0.begin, $0.end, $0.key) < ($1.begin, $1.end, $1.key) }
         try reader.checkCoverage(entries, dataSize: dataSize)
-
         let tensors = entries.map { e in
-            RawTensor(name: "\(path):\(e.key)", dtype: e.dtype, shape: e.shape, byteOrder: .little, fortranOrder: false,
-                      bytes: UnsafeRawBufferPointer(rebasing: bytes[(dataStart + e.begin)..<(dataStart + e.end)]),
-                      owner: owner)
+            TensorEntry(key: e.key, file: path, dtypeName: e.dtypeName, dtype: e.dtype, shape: e.shape,
+                        byteOrder: .little, fortranOrder: false, offset: dataStart + e.begin, byteCount: e.end - e.begin)
         }
-        return SafetensorsFile(path: path, metadata: metadata, tensors: tensors, keys: entries.map(\.key))
+        return SafetensorsFile(path: path, metadata: metadata, entries: tensors, source: source)
     }
 
     /// One tensor's header entry, validated against the data section's size.
     struct Entry {
         var key: String
-        var dtype: DType
+        var dtypeName: String
+        /// `nil` for a dtype nabla does not read.
+        var dtype: DType?
         var shape: [Int]
         /// Byte range in the data section.
         var begin: Int
@@ -93,14 +115,16 @@ public struct SafetensorsFile: @unchecked Sendable {
         func malformed(_ what: String) -> NablaError { NablaError(.malformedFile, "\(path): \(what)") }
 
         /// The byte where the data section starts (`8 + N`), after checking the length field.
-        func dataStart(of bytes: UnsafeRawBufferPointer) throws -> Int {
-            let size = bytes.count
+        func dataStart(of source: ByteSource) throws -> Int {
+            let size = source.size
             guard size > 0 else { throw malformed("empty file (0 bytes), not a .safetensors file") }
             guard size >= 8 else {
                 throw malformed("truncated .safetensors file: \(size) bytes, shorter than the 8-byte header length")
             }
+            let (bytes, owner) = try source.bytes(0..<8)
             var rawLength: UInt64 = 0
             for i in 0..<8 { rawLength |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+            withExtendedLifetime(owner) {}
             guard rawLength <= UInt64(maxHeaderLength) else {
                 throw malformed("header length \(rawLength) exceeds the \(maxHeaderLength)-byte limit (not a .safetensors file?)")
             }
@@ -111,23 +135,22 @@ public struct SafetensorsFile: @unchecked Sendable {
             return 8 + headerLength
         }
 
-        /// The header's top-level members, in order.
-        func members(_ header: UnsafeRawBufferPointer) throws -> [(String, JSONValue)] {
-            let root: JSONValue
+        /// Calls `body` with each top-level member of the header, in order, as it is
+        /// parsed (the header is never held as a whole tree).
+        func members(_ header: UnsafeRawBufferPointer, _ body: (String, JSONValue) throws -> Void) throws {
+            var parser = JSONParser(header)
             do {
-                var parser = JSONParser(header)
-                root = try parser.parseWhole()
-            } catch {
+                try parser.parseTopLevelObject(body)
+            } catch let error as JSONParser.Failure {
+                if let kind = error.topLevelKind { throw malformed("header is \(kind), not a JSON object") }
                 throw malformed("header is not valid JSON: \(error.message) at byte \(error.offset) of the header")
             }
-            guard case .object(let members) = root else {
-                throw malformed("header is \(root.kind), not a JSON object")
-            }
-            return members
         }
 
-        /// `"__metadata__"` as string -> string.
+        /// `"__metadata__"` as string -> string; `null` is no metadata (as the
+        /// `safetensors` library reads it).
         func metadata(_ value: JSONValue) throws -> [String: String] {
+            if case .null = value { return [:] }
             guard case .object(let items) = value else {
                 throw malformed("__metadata__ is \(value.kind), not an object of strings")
             }
@@ -168,17 +191,29 @@ public struct SafetensorsFile: @unchecked Sendable {
             guard case .string(let dtypeName) = dtypeValue else {
                 throw bad("dtype is \(dtypeValue.kind), not a string")
             }
-            guard let dtype = DType(safetensorsName: dtypeName) else {
-                throw NablaError(.unsupported,
-                    "\(path): tensor '\(TensorIO.shown(key))' has dtype \(TensorIO.shown(dtypeName)), which nabla does not read (supported: \(DType.allCases.map(\.safetensorsName).joined(separator: " ")))")
-            }
+            let dtype = DType(safetensorsName: dtypeName)
 
             let shapeValue = try field("shape")
             guard case .array(let dims) = shapeValue else { throw bad("shape is \(shapeValue.kind), not an array") }
+            guard dims.count <= TensorIO.maxRank else {
+                throw bad("shape has \(dims.count) dimensions; at most \(TensorIO.maxRank) are allowed")
+            }
             var shape: [Int] = []
             for (axis, d) in dims.enumerated() { shape.append(try index(d, "shape[\(axis)]")) }
-            guard let (_, byteCount) = TensorIO.checkedSizes(shape: shape, itemSize: dtype.size) else {
-                throw bad("shape \(shape) of \(dtypeName) is too large: element count x \(dtype.size) bytes overflows")
+            let shown = TensorIO.shapeText(shape)
+            // Bits per element: nabla's dtypes, and those the format defines that nabla
+            // lists but does not read; `nil` for a name the format does not define (its
+            // span cannot be checked, its offsets still are).
+            let bits = dtype.map { $0.size * 8 } ?? HeaderReader.otherDtypeBits[dtypeName]
+            var byteCount: Int?
+            if let bits {
+                guard let (_, total) = TensorIO.checkedSizes(shape: shape, itemSize: bits) else {
+                    throw bad("shape \(shown) of \(dtypeName) is too large: element count x \(bits) bits overflows")
+                }
+                guard total % 8 == 0 else {
+                    throw bad("shape \(shown) of \(dtypeName) holds \(total) bits, not a whole number of bytes")
+                }
+                byteCount = total / 8
             }
 
             let offsetsValue = try field("data_offsets")
@@ -191,14 +226,20 @@ public struct SafetensorsFile: @unchecked Sendable {
             let begin = try index(offsets[0], "data_offsets[0]")
             let end = try index(offsets[1], "data_offsets[1]")
             guard begin <= end else { throw bad("data_offsets [\(begin), \(end)] end before they begin") }
-            guard end - begin == byteCount else {
-                throw bad("data_offsets [\(begin), \(end)] span \(end - begin) bytes, but shape \(shape) of \(dtypeName) needs \(byteCount)")
+            if let byteCount, end - begin != byteCount {
+                throw bad("data_offsets [\(begin), \(end)] span \(end - begin) bytes, but shape \(shown) of \(dtypeName) needs \(byteCount)")
             }
             guard end <= dataSize else {
                 throw bad("data_offsets [\(begin), \(end)] run past the end of the file (truncated: the data section has \(dataSize) bytes)")
             }
-            return Entry(key: key, dtype: dtype, shape: shape, begin: begin, end: end)
+            return Entry(key: key, dtypeName: dtypeName, dtype: dtype, shape: shape, begin: begin, end: end)
         }
+
+        /// Bits per element of the dtypes the safetensors format defines but nabla does
+        /// not read (format README; fp8 checkpoints carry `F8_E4M3` markers).
+        static let otherDtypeBits: [String: Int] = [
+            "F8_E4M3": 8, "F8_E5M2": 8, "F8_E8M0": 8, "F6_E2M3": 6, "F6_E3M2": 6, "F4": 4, "C64": 64,
+        ]
 
         /// Checks that `entries` (sorted by offset) cover the data section exactly: no
         /// gap, no overlap, no trailing bytes.

@@ -1,4 +1,5 @@
-/// A tensor file mapped and validated once: one NPY tensor, the named tensors and
+/// A tensor file opened and its header validated once (tensors' data is read when
+/// chosen, into memory nabla owns, never mapped): one NPY tensor, the named tensors and
 /// `__metadata__` of a safetensors file, the tensors of a `torch.save` file, or the
 /// arrays of an `.npz` archive.
 ///
@@ -11,7 +12,7 @@
 /// malformed NPY.
 public struct TensorFile: Sendable {
     public enum Content: Sendable {
-        case npy(RawTensor)
+        case npy(TensorEntry)
         case safetensors(SafetensorsFile)
         case torch(TorchArchive)
         case npz(NPZArchive)
@@ -21,31 +22,50 @@ public struct TensorFile: Sendable {
     public struct Listing: Sendable, Equatable {
         /// `nil` for a .npy file or a tensor saved alone with `torch.save`.
         public let key: String?
-        public let dtype: DType
+        /// `nil` for a dtype nabla does not read (listed, refused only when chosen).
+        public let dtype: DType?
+        /// The dtype as nabla names it, or as the file does when nabla does not read it
+        /// (`F8_E4M3`).
+        public let dtypeName: String
         public let shape: [Int]
+
+        public init(key: String?, dtype: DType?, dtypeName: String? = nil, shape: [Int]) {
+            self.key = key
+            self.dtype = dtype
+            self.dtypeName = dtype?.rawValue ?? dtypeName ?? "unknown"
+            self.shape = shape
+        }
     }
 
     public let path: String
     /// Size of the file in bytes.
     public let byteCount: Int
     public let content: Content
+    /// Where the tensors' bytes are read from.
+    public let source: ByteSource
 
-    /// Maps and validates the file at `path`.
+    /// Opens the file at `path` and validates its header.
     /// - Throws: `NablaError.fileUnreadable`, `.malformedFile`, `.unsupported` from the
     ///   readers, or `.unsupported` for a file that is neither format.
     public static func open(path: String) throws -> TensorFile {
-        let file = try MappedFile(path: path)
-        let bytes = file.bytes
+        let source = try FileBytes(path: path)
+        // The first bytes decide the format (262 covers the tar magic).
+        let (bytes, owner) = try source.bytes(0..<min(source.size, 262))
+        return try withExtendedLifetime(owner) { try open(source, head: bytes) }
+    }
+
+    private static func open(_ source: ByteSource, head bytes: UnsafeRawBufferPointer) throws -> TensorFile {
+        let path = source.path
         let lower = path.lowercased()
         let npyMagic = bytes.count >= NPY.magic.count && Array(bytes.prefix(NPY.magic.count)) == NPY.magic
         let looksSafetensors = bytes.count >= 9 && bytes[8] == UInt8(ascii: "{")
         let zipMagic = bytes.count >= 4 && bytes[0] == 0x50 && bytes[1] == 0x4B && (bytes[2] == 3 || bytes[2] == 5)
         if zipMagic && !npyMagic {
-            let zip = try ZipContainer(path: path, file: file)
+            let zip = try ZipContainer(path: path, file: WholeFile(source))
             let isNPZ = lower.hasSuffix(".npz")
                 || (!zip.members.isEmpty && zip.members.allSatisfy { $0.path.hasSuffix(".npy") })
-            return TensorFile(path: path, byteCount: bytes.count,
-                              content: isNPZ ? .npz(try NPZArchive(zip: zip)) : .torch(try TorchArchive(zip: zip)))
+            return TensorFile(path: path, byteCount: source.size,
+                              content: isNPZ ? .npz(try NPZArchive(zip: zip)) : .torch(try TorchArchive(zip: zip)), source: source)
         }
         let torchName = [".pt", ".pth", ".bin", ".ckpt"].contains { lower.hasSuffix($0) }
         let pickleMagic = bytes.count >= 2 && bytes[0] == 0x80 && (2...5).contains(bytes[1])
@@ -59,13 +79,12 @@ public struct TensorFile: Sendable {
             throw NablaError(.unsupported, "\(path): not a torch.save file (no ZIP signature at the start)")
         }
         if npyMagic || (lower.hasSuffix(".npy") && !lower.hasSuffix(".safetensors")) {
-            return TensorFile(path: path, byteCount: bytes.count, content: .npy(try NPY.decode(bytes, name: path, owner: file)))
+            return TensorFile(path: path, byteCount: source.size, content: .npy(try NPY.entry(in: source)), source: source)
         }
         guard lower.hasSuffix(".safetensors") || looksSafetensors else {
             throw NablaError(.unsupported, "\(path): neither a .npy file (no \\x93NUMPY magic) nor a .safetensors file, an .npz or a torch.save archive")
         }
-        return TensorFile(path: path, byteCount: bytes.count,
-                          content: .safetensors(try SafetensorsFile.decode(bytes, path: path, owner: file)))
+        return TensorFile(path: path, byteCount: source.size, content: .safetensors(try SafetensorsFile.decode(source)), source: source)
     }
 
     /// `"npy"`, `"safetensors"`, `"torch"` or `"npz"`.
@@ -92,8 +111,8 @@ public struct TensorFile: Sendable {
     /// Every tensor's key, dtype and shape, in file order, without reading values.
     public var listing: [Listing] {
         switch content {
-        case .npy(let t): [Listing(key: nil, dtype: t.dtype, shape: t.shape)]
-        case .safetensors(let st): zip(st.keys, st.tensors).map { Listing(key: $0, dtype: $1.dtype, shape: $1.shape) }
+        case .npy(let e): [Listing(key: nil, dtype: e.dtype, dtypeName: e.dtypeName, shape: e.shape)]
+        case .safetensors(let st): st.entries.map { Listing(key: $0.key, dtype: $0.dtype, dtypeName: $0.dtypeName, shape: $0.shape) }
         case .torch(let t): t.entries.map { Listing(key: $0.key.isEmpty ? nil : $0.key, dtype: $0.dtype, shape: $0.shape) }
         case .npz(let z): z.entries.map { Listing(key: $0.key, dtype: $0.dtype, shape: $0.shape) }
         }
@@ -105,19 +124,24 @@ public struct TensorFile: Sendable {
         return [:]
     }
 
-    /// The tensor under `key`; without a key, the file's only tensor.
+    /// The tensor under `key`; without a key, the file's only tensor (for safetensors,
+    /// the only one of a dtype nabla reads when others are listed that it does not).
+    /// The data is read now (`FileBytes`).
     /// - Throws: `NablaError.missingTensor` for a key the file lacks (listing the keys it
-    ///   has), a key on a .npy file, or no key for a file holding several tensors.
+    ///   has), a key on a .npy file, or no key for a file holding several tensors;
+    ///   `.unsupported` for a dtype nabla does not read; `.fileUnreadable` when the file
+    ///   cannot be read or changed on disk.
     public func tensor(_ key: String?) throws -> RawTensor {
         switch content {
-        case .npy(let tensor):
+        case .npy(let entry):
             if let key {
                 throw NablaError(.missingTensor, "\(path) is a .npy file holding one tensor; it has no key '\(TensorIO.shown(key))' (write just \(path))")
             }
-            return tensor
+            return try entry.load(from: source)
         case .safetensors(let st):
             if let key { return try st.tensor(key) }
-            return try st.tensor(onlyKey(st.keys))
+            let readable = st.readableKeys
+            return try st.tensor(st.keys.count != 1 && readable.count == 1 ? readable[0] : onlyKey(st.keys))
         case .torch(let t):
             return try t.tensor(key ?? onlyKey(t.keys))
         case .npz(let z):

@@ -89,14 +89,18 @@ enum TensorIO {
     /// - Throws: `NablaError.badShape` naming `file`, the shape and the count.
     static func checkValueCount(_ count: Int, shape: [Int], itemSize: Int, file: String, tensor: String? = nil) throws {
         let what = tensor.map { "tensor '\(TensorIO.shown($0))' in \(file)" } ?? file
+        let shown = shapeText(shape)
         if let d = shape.firstIndex(where: { $0 < 0 }) {
-            throw NablaError(.badShape, "cannot write \(what): shape \(shape) has negative dimension \(shape[d])")
+            throw NablaError(.badShape, "cannot write \(what): shape \(shown) has negative dimension \(shape[d])")
+        }
+        guard shape.count <= maxRank else {
+            throw NablaError(.badShape, "cannot write \(what): shape \(shown) has more than \(maxRank) dimensions")
         }
         guard let (expected, _) = checkedSizes(shape: shape, itemSize: itemSize) else {
-            throw NablaError(.badShape, "cannot write \(what): shape \(shape) has too many elements")
+            throw NablaError(.badShape, "cannot write \(what): shape \(shown) has too many elements")
         }
         guard expected == count else {
-            throw NablaError(.badShape, "cannot write \(what): shape \(shape) holds \(expected) elements but \(count) values were given")
+            throw NablaError(.badShape, "cannot write \(what): shape \(shown) holds \(expected) elements but \(count) values were given")
         }
     }
 
@@ -115,6 +119,21 @@ enum TensorIO {
         for v in values {
             withUnsafeBytes(of: bits(v).littleEndian) { out.append(contentsOf: $0) }
         }
+    }
+
+    /// The most dimensions a tensor may have (NumPy's `NPY_MAXDIMS` is 64).
+    static let maxRank = 64
+
+    /// A shape for a one-line message: `[2, 3]` (`(2, 3)` when `python`); past 8
+    /// dimensions the middle is elided and the rank given, `[1, 1, 1, 1, 1, 1, ..., 1] (100000 dimensions)`.
+    static func shapeText(_ shape: [Int], python: Bool = false) -> String {
+        let (open, close) = python ? ("(", ")") : ("[", "]")
+        if shape.count <= 8 {
+            if python && shape.count == 1 { return "(\(shape[0]),)" }
+            return open + shape.map(String.init).joined(separator: ", ") + close
+        }
+        let head = shape.prefix(6).map(String.init).joined(separator: ", ")
+        return "\(open)\(head), ..., \(shape[shape.count - 1])\(close) (\(shape.count) dimensions)"
     }
 
     /// `s` fit for a one-line message: control and line-separator characters escaped

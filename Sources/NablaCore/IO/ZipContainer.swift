@@ -21,7 +21,7 @@ final class ZipContainer: @unchecked Sendable {
     }
 
     let path: String
-    let file: MappedFile
+    let file: WholeFile
     private let archive: Archive
     /// In archive order.
     let members: [Member]
@@ -31,7 +31,7 @@ final class ZipContainer: @unchecked Sendable {
     /// - Throws: `NablaError.malformedFile` when ZIPFoundation cannot read the central
     ///   directory (a truncated or corrupt archive), a member is encrypted, or two
     ///   members share a name.
-    init(path: String, file: MappedFile) throws {
+    init(path: String, file: WholeFile) throws {
         self.path = path
         self.file = file
         let archive: Archive

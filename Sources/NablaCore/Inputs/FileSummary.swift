@@ -11,8 +11,19 @@ public struct FileSummary: Sendable {
     public struct Tensor: Sendable, Equatable {
         /// The safetensors key; `nil` for a .npy file.
         public let key: String?
-        public let dtype: DType
+        /// `nil` for a dtype nabla does not read; then `dtypeName` says which.
+        public let dtype: DType?
+        /// The dtype as nabla names it (`float32`), or as the file does when nabla does
+        /// not read it (`F8_E4M3`).
+        public let dtypeName: String
         public let shape: [Int]
+
+        public init(key: String?, dtype: DType?, dtypeName: String? = nil, shape: [Int]) {
+            self.key = key
+            self.dtype = dtype
+            self.dtypeName = dtype?.rawValue ?? dtypeName ?? "unknown"
+            self.shape = shape
+        }
     }
 
     /// What nabla takes the file to be.
@@ -64,7 +75,7 @@ public struct FileSummary: Sendable {
         byteCount = file.byteCount
         format = file.format
         metadata = file.metadata.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        tensors = file.listing.map { Tensor(key: $0.key, dtype: $0.dtype, shape: $0.shape) }
+        tensors = file.listing.map { Tensor(key: $0.key, dtype: $0.dtype, dtypeName: $0.dtypeName, shape: $0.shape) }
 
         var kind = Kind.none
         var problem: Wording?
@@ -137,7 +148,7 @@ public struct FileSummary: Sendable {
         let keyWidth = tensors.map { shellQuoted($0.key ?? "-").count }.max() ?? 1
         for (i, t) in tensors.prefix(50).enumerated() {
             let key = shellQuoted(t.key ?? "-").padding(toLength: keyWidth, withPad: " ", startingAt: 0)
-            add(i == 0 ? "tensors" : "", "\(key)  \(t.dtype.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(shapeText(t.shape))")
+            add(i == 0 ? "tensors" : "", "\(key)  \(TensorIO.shown(t.dtypeName).padding(toLength: 8, withPad: " ", startingAt: 0)) \(shapeText(t.shape))\(t.dtype == nil ? "  (not read by nabla)" : "")")
         }
         if tensors.count > 50 { add("", "... \(tensors.count - 50) more") }
         switch kind {
@@ -175,7 +186,7 @@ public struct FileSummary: Sendable {
             ("bytes", .int(byteCount)),
             ("metadata", .object(metadata.map { ($0.key, .string($0.value)) })),
             ("tensors", .array(tensors.map { t in
-                .object([("key", t.key.map { .string($0) } ?? .null), ("dtype", .string(t.dtype.rawValue)),
+                .object([("key", t.key.map { .string($0) } ?? .null), ("dtype", .string(t.dtypeName)), ("readable", .bool(t.dtype != nil)),
                          ("shape", .array(t.shape.map { .int($0) }))])
             })),
             ("kind", .string(kind.rawValue)),

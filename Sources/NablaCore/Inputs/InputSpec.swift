@@ -110,7 +110,12 @@ public struct InputSpec: Sendable, Equatable {
                 }
                 options.axes = leading.rest
             }
-            try options.fill(fromMetadataOf: [qs, ks].map { ($0.path, try files.file($0.path).metadata) })
+            // A grid and order in __metadata__ matter only for a flat sequence axis: a
+            // tensor laid out over t y x takes its grid from its shape, whatever the
+            // metadata says (and a bad value there must not block it).
+            if try QKLayout.axisLetters(shape: q.shape, name: q.name, axes: options.axes).contains("s") {
+                try options.fill(fromMetadataOf: [qs, ks].map { ($0.path, try files.file($0.path).metadata) })
+            }
             let (qk, vLayout) = try QKInput.layouts(q: q, k: k, v: v, options: options)
             let gridSource = !qk.axes.contains("s") ? SettingSource.shape : options.gridSource
             return .qk(q: q, k: k, v: v, layout: qk, vLayout: vLayout, gridSource: gridSource)
@@ -150,7 +155,8 @@ public struct InputSpec: Sendable, Equatable {
             if ModelDump.isDirectory(path) {
                 return try onlyPair(ModelDump(path: path, files: files, axes: layout.axes))
             }
-            guard let keys = try files.file(path).keys else { return .latent(TensorSource(path: path)) }
+            let file = try files.file(path)
+            guard let keys = file.keys else { return .latent(TensorSource(path: path)) }
             if try !LeadingAxes(layout.axes).letters.isEmpty {
                 return try onlyPair(ModelDump(path: path, files: files, axes: layout.axes))
             }
@@ -158,7 +164,8 @@ public struct InputSpec: Sendable, Equatable {
                 return .tensors(q: TensorSource(path: path, key: "q"), k: TensorSource(path: path, key: "k"),
                                 v: keys.contains("v") ? TensorSource(path: path, key: "v") : nil)
             }
-            if keys.count == 1 { return .latent(TensorSource(path: path)) }
+            // One tensor, or one nabla reads beside others it only lists (fp8 markers).
+            if keys.count == 1 || file.listing.filter({ $0.dtype != nil }).count == 1 { return .latent(TensorSource(path: path)) }
             let dump = try ModelDump(path: path, files: files, axes: layout.axes)
             if !dump.pairs.isEmpty { return try onlyPair(dump) }
             throw NablaError(.missingTensor, keys.isEmpty ? "\(path) holds no tensors" :

@@ -74,6 +74,9 @@ public struct QKInput: Sendable {
     /// - Throws: `NablaError.badShape` or the layout's own errors, naming the tensor.
     public static func layouts(q: RawTensor, k: RawTensor, v: RawTensor?,
                                options: LayoutOptions) throws -> (qk: QKLayout, v: QKLayout?) {
+        try q.requireFloatingPoint(as: "Q")
+        try k.requireFloatingPoint(as: "K")
+        try v?.requireFloatingPoint(as: "V")
         guard q.shape == k.shape else {
             throw NablaError(.badShape, "Q and K disagree in shape: \(q.name) is \(shapeText(q.shape)), \(k.name) is \(shapeText(k.shape))")
         }
@@ -166,9 +169,8 @@ public struct QKInput: Sendable {
         }
         if let (h, s, j) = firstNonFinite(view) {
             let flat = layout.offset(head: picked[h], token: s) + j * layout.dStride
-            let value = raw.isCOrder ? raw.floatValue(atStorageIndex: flat) : raw.floats()[flat]
             let index = raw.multiIndex(ofFlat: flat).map(String.init).joined(separator: ", ")
-            throw NablaError(.nonFinite, "\(raw.name): non-finite value \(value) at [\(index)] (head \(picked[h]), token \(s), dim \(j)); Q, K and V must be finite")
+            throw NablaError(.nonFinite, "\(raw.name): \(raw.nonFiniteDescription(atFlat: flat)) at [\(index)] (head \(picked[h]), token \(s), dim \(j)); Q, K and V must be finite")
         }
         return view
     }
@@ -235,8 +237,9 @@ public struct VideoPreview: Sendable, Equatable {
     }
 }
 
+/// `[2, 3]`, shortened past 8 dimensions (see `TensorIO.shapeText`).
 func shapeText(_ shape: [Int]) -> String {
-    "[" + shape.map(String.init).joined(separator: ", ") + "]"
+    TensorIO.shapeText(shape)
 }
 
 extension QKInput {

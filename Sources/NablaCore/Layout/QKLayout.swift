@@ -75,22 +75,7 @@ public struct QKLayout: Sendable, Equatable {
     ///   is accepted or missing.
     public init(shape: [Int], name: String, options: LayoutOptions) throws {
         let shapeText = NablaCore.shapeText(shape)
-        let letters: [Character]
-        if let axes = options.axes {
-            letters = try QKLayout.parseAxes(axes)
-            guard letters.count == shape.count else {
-                throw NablaError(.badShape, "\(name): \(setting: .axes, "'\(axes)'") names \(letters.count) dimensions but the shape \(shapeText) has \(shape.count)")
-            }
-        } else {
-            switch shape.count {
-            case 5: letters = Array("htyxd")
-            case 6 where shape[0] == 1: letters = Array("bhtyxd")
-            case 3: letters = Array("hsd")
-            case 4 where shape[0] == 1: letters = Array("bhsd")
-            default:
-                throw NablaError(.badShape, "\(name): shape \(shapeText) fits none of the accepted layouts: \(wording: QKLayout.acceptedShapes)")
-            }
-        }
+        let letters = try QKLayout.axisLetters(shape: shape, name: name, axes: options.axes)
         var strides = [Int](repeating: 1, count: shape.count)
         for d in stride(from: shape.count - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * shape[d + 1] }
         func size(_ c: Character) -> Int? { letters.firstIndex(of: c).map { shape[$0] } }
@@ -168,6 +153,28 @@ public struct QKLayout: Sendable, Equatable {
         self.baseOffset = base
         self.headStride = strideOf("h")
         self.dStride = strideOf("d")
+    }
+
+    /// The axis letters of a tensor of `shape`: from `axes` when given, else by rank
+    /// (`h t y x d`, `b h t y x d`, `h s d`, `b h s d`).
+    /// - Throws: `NablaError.badShape` for a shape that fits no layout or `axes` of the
+    ///   wrong length, `.badArgument` for bad letters.
+    public static func axisLetters(shape: [Int], name: String, axes: String?) throws -> [Character] {
+        if let axes {
+            let letters = try QKLayout.parseAxes(axes)
+            guard letters.count == shape.count else {
+                throw NablaError(.badShape, "\(name): \(setting: .axes, "'\(axes)'") names \(letters.count) dimensions but the shape \(shapeText(shape)) has \(shape.count)")
+            }
+            return letters
+        }
+        switch shape.count {
+        case 5: return Array("htyxd")
+        case 6 where shape[0] == 1: return Array("bhtyxd")
+        case 3: return Array("hsd")
+        case 4 where shape[0] == 1: return Array("bhsd")
+        default:
+            throw NablaError(.badShape, "\(name): shape \(shapeText(shape)) fits none of the accepted layouts: \(wording: QKLayout.acceptedShapes)")
+        }
     }
 
     /// Splits `"b s h d"`, `"bshd"` or `"b,s,h,d"` into letters, each of `b h s t y x d` at most once.

@@ -81,16 +81,14 @@ public struct VideoLatent: Sendable, Equatable {
         }
         if let bad {
             let index = raw.multiIndex(ofFlat: bad.flat).map(String.init).joined(separator: ", ")
-            throw NablaError(.nonFinite, "\(raw.name): non-finite value \(source[bad.flat]) at [\(index)] (channel \(bad.c), frame \(bad.t), row \(bad.y), column \(bad.x)); a latent must be finite")
+            throw NablaError(.nonFinite, "\(raw.name): \(raw.nonFiniteDescription(atFlat: bad.flat)) at [\(index)] (channel \(bad.c), frame \(bad.t), row \(bad.y), column \(bad.x)); a latent must be finite")
         }
         self.init(name: raw.name, channels: nc, frames: nt, height: nh, width: nw, values: out)
     }
 
     /// - Throws: `NablaError.unsupported` when `raw` is not floating point.
     public static func checkDType(_ raw: RawTensor) throws {
-        guard raw.dtype.isFloatingPoint else {
-            throw NablaError(.unsupported, "\(raw.name): a latent must be floating point, this tensor is \(raw.dtype) \(shapeText(raw.shape))")
-        }
+        try raw.requireFloatingPoint(as: "a latent")
     }
 
     /// Each channel shifted and scaled to mean 0 and variance 1 over its `T * H * W`

@@ -62,7 +62,7 @@ struct MalformedFileTests {
         BadFile("st_entry_not_object.safetensors", .malformedFile, "tensor 'a': entry is an array, not an object"),
         BadFile("st_missing_offsets.safetensors", .malformedFile, "tensor 'a': missing \"data_offsets\""),
         BadFile("st_dtype_not_string.safetensors", .malformedFile, "tensor 'a': dtype is a number, not a string"),
-        BadFile("st_unknown_dtype.safetensors", .unsupported, "tensor 'a' has dtype F8_E4M3, which nabla does not read"),
+        BadFile("st_unknown_dtype.safetensors", .unsupported, "st_unknown_dtype.safetensors:a has dtype F8_E4M3, which nabla does not read"),
         BadFile("st_negative_dim.safetensors", .malformedFile, "tensor 'a': shape[0] = -1 is negative"),
         BadFile("st_shape_overflow.safetensors", .malformedFile, "shape [1099511627776, 1099511627776] of F32 is too large"),
         BadFile("st_offsets_float.safetensors", .malformedFile, "data_offsets[1] is 8.0, not an integer"),
@@ -87,9 +87,14 @@ struct MalformedFileTests {
     }
 
     @Test(arguments: safetensors)
-    func safetensorsRefused(_ bad: BadFile) {
+    func safetensorsRefused(_ bad: BadFile) throws {
         let path = Fixture.bad(bad.name)
-        expectNablaError(bad.code, [bad.message, path]) { try SafetensorsFile.open(path: path) }
+        if bad.code == .unsupported {
+            // A dtype nabla does not read is listed and refused only when chosen.
+            #expect(try SafetensorsFile.open(path: path).entries.map(\.dtype) == [nil])
+        } else {
+            expectNablaError(bad.code, [bad.message, path]) { try SafetensorsFile.open(path: path) }
+        }
         expectNablaError(bad.code, [bad.message, path]) { try TensorSource(parsing: path).load() }
     }
 

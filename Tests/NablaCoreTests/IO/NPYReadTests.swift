@@ -145,10 +145,10 @@ struct NPYReadTests {
         #expect(q.int64s() == [1, 0])
     }
 
-    @Test func tensorKeepsMappingAlive() throws {
+    @Test func tensorOwnsItsBytes() throws {
         let t = try NPY.read(path: Fixture.npy("f32_c.npy"))
-        // Only the tensor refers to the mapping now; reading must still work.
-        #expect(t.owner is MappedFile)
+        // Only the tensor refers to its bytes now (a copy, never a mapping); reading must still work.
+        #expect(t.owner is OwnedBytes)
         #expect(t.floats()[23] == 23 * 0.5 - 3)
     }
 }

@@ -23,7 +23,7 @@ struct SafetensorsReadTests {
         #expect(f.metadata == ["format": "np", "note": "nabla fixture"])
         // File order is by data offset, whatever order the header lists them in.
         #expect(f.keys == ["q", "i", "b", "k", "m"])
-        #expect(f.tensors.map(\.name) == f.keys.map { "\(path):\($0)" })
+        #expect(f.entries.map(\.name) == f.keys.map { "\(path):\($0)" })
 
         let q = try f.tensor("q")
         #expect(q.dtype == .float32 && q.shape == [2, 4])
@@ -65,7 +65,7 @@ struct SafetensorsReadTests {
         #expect(try z.tensor("one").floats() == [1, 1])
 
         let none = try SafetensorsFile.open(path: Fixture.st("no_tensors.safetensors"))
-        #expect(none.keys.isEmpty && none.tensors.isEmpty)
+        #expect(none.keys.isEmpty && none.entries.isEmpty)
     }
 
     /// The names the safetensors format gives each dtype (its README, "Format"), written
