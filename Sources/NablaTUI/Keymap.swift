@@ -20,6 +20,9 @@ public enum Action: Hashable, Sendable {
     /// Opens the selected pair and head (model view: `<Enter>`, which its title names,
     /// or a click; not in the keymap, whose help must fit 80x24).
     case select
+    /// Opens a teaching view (compare, follow, sweep); again: compare steps B, follow the
+    /// stage, sweep closes.
+    case teach(TeachingKind)
     case toggleHelp
     case openPrompt
     /// Back: closes help, leaves the prompt or the heads overview, clears a message.
@@ -84,9 +87,12 @@ public struct Keymap: Sendable {
         Binding(chars("n"), .changePair(1), "next pair (layer/step)"),
         Binding(chars("p"), .changePair(-1), "previous pair"),
         Binding(chars("m"), .toggleModel, "model view (density)"),
+        Binding(chars("c"), .teach(.compare), "compare; again: next B"),
+        Binding(chars("f"), .teach(.follow), "follow; again: next stage"),
+        Binding(chars("w"), .teach(.sweep), "threshold sweep"),
         Binding(chars(":"), .openPrompt, "command prompt"),
         Binding(chars("?"), .toggleHelp, "help (<Esc> closes)"),
-        Binding([.escape], .cancel, "back (help, overview)"),
+        Binding([.escape], .cancel, "back (help, a view)"),
         Binding(chars("q") + [.control("c")], .quit, "quit"),
     ])
 }

@@ -8,6 +8,8 @@ public enum PromptCommand: Equatable, Sendable {
     case head(Int)
     case block(BlockShape)
     case sta(STAWindow?)
+    /// Compare the current mask with another (`nabla diff`'s mask spec).
+    case compare(MaskSpec)
     /// Arguments in the same syntax as the commands' inputs.
     case open([String])
     /// Write what the screen shows (all heads, the current block, threshold and STA
@@ -21,6 +23,7 @@ public enum PromptCommand: Equatable, Sendable {
         ("head 5", "head (0-based index)"),
         ("block 1x16x16", "block shape BTxBHxBW"),
         ("sta 11x3x3", "STA window; sta off"),
+        ("compare SPEC", "vs thr=0.8, topk, …"),
         ("open PATH...", "open Q K [V] or FILE"),
         ("save DIR", "as mask --out DIR"),
         ("quit", "quit"),
@@ -31,7 +34,7 @@ public enum PromptCommand: Equatable, Sendable {
     public static func parse(_ line: String, heads: Int?) throws -> PromptCommand {
         let words = try shellSplit(line)
         guard let name = words.first?.lowercased() else {
-            throw NablaError(.badArgument, "empty command (thr, head, block, sta, open, quit)")
+            throw NablaError(.badArgument, "empty command (thr, head, block, sta, compare, open, quit)")
         }
         let args = Array(words.dropFirst())
         func one(_ usage: String) throws -> String {
@@ -58,6 +61,8 @@ public enum PromptCommand: Equatable, Sendable {
             let text = try one("sta WTxWHxWW | sta off")
             if text.lowercased() == "off" { return .sta(nil) }
             return .sta(try STAWindow(parsing: text))
+        case "compare", "diff":
+            return .compare(try MaskSpec(parsing: try one("compare SPEC (thr=0.8, sta=11x3x3, topk, dense, mask.npy)")))
         case "open", "o", "e", "edit":
             return .open(args.map(PromptCommand.expandingTilde))
         case "save", "w", "write":
@@ -66,7 +71,7 @@ public enum PromptCommand: Equatable, Sendable {
             guard args.isEmpty else { throw NablaError(.badArgument, "usage: quit") }
             return .quit
         default:
-            throw NablaError(.badArgument, "unknown command '\(words[0])' (thr, head, block, sta, open, quit)")
+            throw NablaError(.badArgument, "unknown command '\(words[0])' (thr, head, block, sta, compare, open, quit)")
         }
     }
 
