@@ -73,3 +73,62 @@ struct TeachingViewTests {
         expectSnapshot(mono.screen, "compare-mono-\(size)")
     }
 }
+
+@Suite("Follow view")
+struct FollowViewTests {
+    @Test("f opens it on the cursor's query block; arrows step tiles, K J frames; p plays the stages; Esc leaves")
+    func keys() throws {
+        var app = TestApp.make()
+        let start = app.state.cursor.query
+        try app.keys("f")
+        guard case .follow(let view)? = app.state.teaching else { Issue.record("follow not open"); return }
+        #expect(view.stage == .final)
+        let blocks = try #require(app.state.map?.blocks)
+        let c = blocks.coordinates(of: start)
+        try app.keys("<Right>")
+        #expect(app.state.cursor.query == start + 1)
+        try app.keys("<Down>")
+        #expect(blocks.coordinates(of: app.state.cursor.query) == (c.t, c.i + 1, c.j + 1))
+        try app.keys("J")
+        #expect(blocks.coordinates(of: app.state.cursor.query) == (c.t + 1, c.i + 1, c.j + 1))
+        var stages: [FollowView.Stage] = []
+        for _ in 0..<7 {
+            try app.keys("p")
+            if case .follow(let v)? = app.state.teaching { stages.append(v.stage) }
+        }
+        #expect(stages == FollowView.Stage.allCases)
+        #expect(app.screen.text.contains(FollowView.Stage.final.caption.prefix(30)))
+        try app.keys("<Esc>")
+        #expect(app.state.teaching == nil)
+    }
+
+    @Test("the row's kept count and mass are the mask's row: cut and STA, every stage drawn",
+          arguments: [(0.9, nil), (0.5, STAWindow(wt: 3, wh: 1, ww: 1)), (0.99, STAWindow(wt: 1, wh: 3, ww: 3))] as [(Double, STAWindow?)])
+    func figures(threshold: Double, sta: STAWindow?) throws {
+        var app = TestApp.make()
+        app.state.threshold = threshold
+        app.state.sta = sta
+        app.state.recut()
+        try app.keys("]f")
+        let map = try #require(app.state.map), mask = try #require(app.state.mask)
+        for q in [0, 7, map.n - 1] {
+            app.state.cursor = BlockPair(query: q, key: 0)
+            let trace = RowTrace(map: map, head: 1, query: q, settings: app.state.settings)
+            let row = (0..<map.n).map { mask.isKept(head: 1, query: q, key: $0) }
+            #expect(trace.kept == row)
+            let mass = (0..<map.n).filter { row[$0] }.reduce(0.0) { $0 + map.probability(head: 1, query: q, key: $1) }
+            let text = app.screen.text
+            #expect(text.contains("kept \(row.filter { $0 }.count) of \(map.n) · mass \(fixed(mass, 4))"), "row \(q)")
+        }
+    }
+
+    @Test("follow view snapshots", arguments: [Size(width: 120, height: 40), Size(width: 80, height: 24)])
+    func snapshots(size: Size) throws {
+        var app = TestApp.make(size: size, arguments: ["preview"])
+        try app.keys(":sta 1x3x3<Enter>f")
+        expectSnapshot(app.screen, "follow-\(size)")
+        var mono = TestApp.make(size: size, mode: .mono)
+        try mono.keys("fpppp")
+        expectSnapshot(mono.screen, "follow-sort-mono-\(size)")
+    }
+}
