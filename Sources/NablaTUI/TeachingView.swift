@@ -79,9 +79,20 @@ public struct FollowView: Sendable, Equatable {
     public init(stage: Stage = .final) { self.stage = stage }
 }
 
-/// The sweep view: density, mass kept and recall over thresholds.
+/// The sweep view: density, mass kept, predicted speed-up and (for inputs small enough
+/// to compute at once) recall over thresholds 0, 0.05, ..., 1.
 public struct SweepView: Sendable {
+    public var sweep: ThresholdSweep?
+    /// The map and STA window `sweep` was computed for.
+    var computedFor: (map: ObjectIdentifier, sta: STAWindow?)?
     public init() {}
+
+    /// Thresholds of the view.
+    public static let thresholds = (0...20).map { Double($0) / 20 }
+    /// Recall needs the true block mass, `2 D S^2` flops per head: computed in the view
+    /// only up to this many flops (about a tenth of a second here); `nabla sweep --recall`
+    /// does it for any input.
+    public static let recallFlopLimit = 2e9
 }
 
 extension AppState {
@@ -111,6 +122,16 @@ extension AppState {
     /// Remakes what the open teaching view derives from the current mask (after any change
     /// of threshold, STA, block shape or input).
     mutating func refreshTeaching() {
+        if case .sweep(var view)? = teaching {
+            if let map, let input, view.computedFor.map({ $0.map != ObjectIdentifier(map) || $0.sta != sta }) ?? true {
+                let flops = 2 * Double(input.headDim) * Double(input.grid.tokens) * Double(input.grid.tokens) * Double(input.heads)
+                view.sweep = try? ThresholdSweep(map: map, sta: sta, thresholds: SweepView.thresholds, input: input,
+                                                 recall: flops <= SweepView.recallFlopLimit)
+                view.computedFor = (ObjectIdentifier(map), sta)
+            }
+            teaching = .sweep(view)
+            return
+        }
         guard case .compare(var view)? = teaching else { return }
         view.comparison = nil
         view.problem = nil

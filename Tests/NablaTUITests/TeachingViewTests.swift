@@ -132,3 +132,39 @@ struct FollowViewTests {
         expectSnapshot(mono.screen, "follow-sort-mono-\(size)")
     }
 }
+
+@Suite("Sweep view")
+struct SweepViewTests {
+    @Test("w opens it: densities are the engine's cuts at each threshold, never falling; thr keys move the mark; Esc leaves")
+    func sweep() throws {
+        var app = TestApp.make()
+        try app.keys("w")
+        guard case .sweep(let view)? = app.state.teaching, let sweep = view.sweep else { Issue.record("sweep not open"); return }
+        let map = try #require(app.state.map)
+        #expect(sweep.thresholds.count == 21)
+        for (i, t) in sweep.thresholds.enumerated() {
+            #expect(sweep.density[i] == map.cut(MaskSettings(threshold: t)).statistics.density)
+            if i > 0 { #expect(zip(sweep.density[i - 1], sweep.density[i]).allSatisfy { $0 <= $1 }) }
+        }
+        // The test input is small: recall is computed, and all-ones keeps everything.
+        let recall = try #require(sweep.recall)
+        #expect(recall.last!.allSatisfy { abs($0 - 1) < 1e-4 }, "\(recall.last!)")
+        #expect(app.screen.text.contains("thr 0.90"))
+        try app.keys("{")
+        #expect(app.screen.text.contains("thr 0.80"))
+        guard case .sweep(let same)? = app.state.teaching else { Issue.record("sweep closed"); return }
+        #expect(same.sweep?.density == sweep.density)
+        try app.keys("<Esc>")
+        #expect(app.state.teaching == nil)
+    }
+
+    @Test("sweep view snapshots", arguments: [Size(width: 120, height: 40), Size(width: 80, height: 24)])
+    func snapshots(size: Size) throws {
+        var app = TestApp.make(size: size)
+        try app.keys("w")
+        expectSnapshot(app.screen, "sweep-\(size)")
+        var mono = TestApp.make(size: size, mode: .mono)
+        try mono.keys("]w")
+        expectSnapshot(mono.screen, "sweep-mono-\(size)")
+    }
+}
