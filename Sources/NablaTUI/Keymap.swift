@@ -88,7 +88,7 @@ public struct Keymap: Sendable {
         Binding(chars("p"), .changePair(-1), "previous pair"),
         Binding(chars("m"), .toggleModel, "model view (density)"),
         Binding(chars("c"), .teach(.compare), "compare; again: next B"),
-        Binding(chars("f"), .teach(.follow), "follow; again: next stage"),
+        Binding(chars("f"), .teach(.follow), "follow; again: stage"),
         Binding(chars("w"), .teach(.sweep), "threshold sweep"),
         Binding(chars(":"), .openPrompt, "command prompt"),
         Binding(chars("?"), .toggleHelp, "help (<Esc> closes)"),

@@ -17,13 +17,13 @@ public enum PromptCommand: Equatable, Sendable {
     case save(String)
     case quit
 
-    /// Usage and help of every command, for the help screen.
+    /// Usage and help of the commands the help screen lists (which must fit 80x24;
+    /// `compare SPEC` is named by the compare view itself).
     public static let catalog: [(usage: String, help: String)] = [
         ("thr 0.85", "threshold in [0, 1]"),
         ("head 5", "head (0-based index)"),
         ("block 1x16x16", "block shape BTxBHxBW"),
         ("sta 11x3x3", "STA window; sta off"),
-        ("compare SPEC", "vs thr=0.8, topk, …"),
         ("open PATH...", "open Q K [V] or FILE"),
         ("save DIR", "as mask --out DIR"),
         ("quit", "quit"),

@@ -6,7 +6,7 @@ extension Renderer {
     /// video's frames small (the latent preview, or a plain tile grid for Q/K files) with
     /// the query tile outlined and the kept key tiles on every frame; right, the row as
     /// bars (logits, probabilities, then sorted with the running sum, the threshold line
-    /// and the cut), and the row's figures. `p` steps through the stages.
+    /// and the cut), and the row's figures. `f` again steps through the stages.
     mutating func drawFollow(_ view: FollowView) {
         guard let map = state.map else { return }
         let head = min(state.head, map.heads - 1)
@@ -16,7 +16,7 @@ extension Renderer {
         let body = Rect(x: 0, y: 0, width: screen.size.width, height: max(screen.size.height - 1, 0))
         let stage = view.stage
         let title = " follow · head \(head) · query block #\(a) (t \(c.t), i \(c.i), j \(c.j)) · stage \(stage.rawValue + 1)/7 \(stage.name)"
-            + " · ←→↑↓ tile · K J frame · p stage · Esc back"
+            + " · ←→↑↓ tile · K J frame · f stage · Esc back"
         screen.put(title, in: body.row(0), style: titleStyle, ellipsis: g.ellipsis)
         screen.put(stage.caption, in: body.row(1), column: 1, style: accentStyle, ellipsis: g.ellipsis)
         let rest = Rect(x: body.x, y: body.y + 2, width: body.width, height: max(body.height - 2, 0))

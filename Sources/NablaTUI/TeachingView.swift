@@ -71,7 +71,7 @@ public struct FollowView: Sendable, Equatable {
         }
     }
 
-    /// The last stage shown (all of them unless `p` is stepping through).
+    /// The last stage shown (all of them unless `f` is stepping through).
     public var stage: Stage = .final
     /// Shade kept tiles by the true block mass instead of the pooled probability.
     public var trueMass = false

@@ -76,7 +76,7 @@ struct TeachingViewTests {
 
 @Suite("Follow view")
 struct FollowViewTests {
-    @Test("f opens it on the cursor's query block; arrows step tiles, K J frames; p plays the stages; Esc leaves")
+    @Test("f opens it on the cursor's query block; arrows step tiles, K J frames; f again plays the stages; Esc leaves")
     func keys() throws {
         var app = TestApp.make()
         let start = app.state.cursor.query
@@ -93,7 +93,7 @@ struct FollowViewTests {
         #expect(blocks.coordinates(of: app.state.cursor.query) == (c.t + 1, c.i + 1, c.j + 1))
         var stages: [FollowView.Stage] = []
         for _ in 0..<7 {
-            try app.keys("p")
+            try app.keys("f")
             if case .follow(let v)? = app.state.teaching { stages.append(v.stage) }
         }
         #expect(stages == FollowView.Stage.allCases)
@@ -128,7 +128,7 @@ struct FollowViewTests {
         try app.keys(":sta 1x3x3<Enter>f")
         expectSnapshot(app.screen, "follow-\(size)")
         var mono = TestApp.make(size: size, mode: .mono)
-        try mono.keys("fpppp")
+        try mono.keys("fffff")
         expectSnapshot(mono.screen, "follow-sort-mono-\(size)")
     }
 }
