@@ -60,7 +60,7 @@ struct TeachingViewTests {
         guard case .compare(let other)? = app.state.teaching else { Issue.record("compare closed"); return }
         #expect(other.comparison == nil && other.problem?.contains("nabla diff") == true)
         try app.keys("<Esc>:compare thr=7<Enter>")
-        #expect(app.screen.lines.last?.contains("error: mask spec 'thr=7'") == true)
+        #expect(app.screen.text.contains("error: mask spec 'thr=7'"))
     }
 
     @Test("compare view snapshots", arguments: [Size(width: 120, height: 40), Size(width: 80, height: 24)])
