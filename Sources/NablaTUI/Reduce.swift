@@ -179,6 +179,8 @@ extension AppState {
             sta = window
             if let window { staWindow = window }
             recut()
+        case .plot(let path):
+            plot(to: path)
         case .compare(let spec):
             teaching = .compare(CompareView(spec: spec))
             refreshTeaching()

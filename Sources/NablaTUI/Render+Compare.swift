@@ -146,7 +146,7 @@ extension Renderer {
             ("Jaccard \(fixed(c.jaccard(head: head), 3))   all heads \(fixed(c.jaccard, 3))", Style(.title, .normal, .bold)),
             ("only A \(percent(Double(c.onlyA[head]) / pairs))  only B \(percent(Double(c.onlyB[head]) / pairs))", .plain),
             ("both   \(percent(Double(c.both[head]) / pairs))  (shares of all block pairs)", .plain),
-            ("c: next B · :compare SPEC · Esc back", mutedStyle),
+            ("c: next B · :compare SPEC · :plot F.svg · Esc back", mutedStyle),
         ]
         lines.append(("head  dens A  dens B  Jaccard", mutedStyle))
         for h in 0..<c.heads {

@@ -168,3 +168,25 @@ struct SweepViewTests {
         expectSnapshot(mono.screen, "sweep-mono-\(size)")
     }
 }
+
+@Suite(":plot")
+struct PlotPromptTests {
+    @Test(":plot FILE.svg writes the view on screen as SVG; other extensions are refused")
+    func plot() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-plot-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var app = TestApp.make()
+        for (keys, name, title) in [("", "map", "head 0 ·"), ("c", "compare", "compare · head 0"), ("<Esc>f", "row", "query block"),
+                                    ("<Esc>w", "sweep", "threshold sweep")] {
+            try app.keys(keys + ":plot \(dir)/\(name).svg<Enter>")
+            let text = try String(contentsOfFile: "\(dir)/\(name).svg", encoding: .utf8)
+            #expect(text.hasPrefix("<?xml") && text.contains("<svg") && text.hasSuffix("</svg>\n"), "\(name)")
+            #expect(text.contains(title), "\(name)")
+            #expect(app.screen.text.contains("wrote \(dir)/\(name).svg"))
+        }
+        try app.keys("<Esc>:plot \(dir)/x.png<Enter>")
+        #expect(app.screen.text.contains("the app writes SVG"))
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/x.png"))
+    }
+}
