@@ -100,6 +100,8 @@ public struct AppState: Sendable {
     public var promptHistory: [String] = []
     /// The history entry the prompt shows, while walking it.
     var historyIndex: Int?
+    /// The teaching view in place of the map panel, if one is open.
+    public var teaching: TeachingView?
     public var message: Message?
     public var job: Job?
     /// The generation of the newest job; results of older ones are dropped, except:

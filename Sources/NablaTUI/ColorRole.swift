@@ -13,6 +13,10 @@ public enum ColorRole: Hashable, Sendable {
     case statusBar
     /// Dark text on bright backgrounds.
     case ink
+    /// Compare overlay: kept by mask A only, by B only, by both.
+    case onlyA, onlyB, both
+    /// Follow view: a key tile kept only because of the STA window.
+    case staOnly
     /// A kept block (or a pooled cell holding kept blocks): level `0..<Theme.rampLevels`
     /// of the perceptual ramp.
     case kept(UInt8)

@@ -22,6 +22,9 @@ public enum Action: Hashable, Sendable {
     case select
     /// Switches the block map between the pooled estimate and the true block mass.
     case toggleTrueMass
+    /// Opens a teaching view (compare, follow, sweep); again: compare steps B, follow the
+    /// stage, sweep closes.
+    case teach(TeachingKind)
     case toggleHelp
     case openPrompt
     /// Back: closes help, leaves the prompt or the heads overview, clears a message.
@@ -87,9 +90,12 @@ public struct Keymap: Sendable {
         Binding(chars("p"), .changePair(-1), "previous pair"),
         Binding(chars("m"), .toggleModel, "model view (density)"),
         Binding(chars("t"), .toggleTrueMass, "pooled / true mass map"),
+        Binding(chars("c"), .teach(.compare), "compare; again: next B"),
+        Binding(chars("f"), .teach(.follow), "follow; again: stage"),
+        Binding(chars("w"), .teach(.sweep), "threshold sweep"),
         Binding(chars(":"), .openPrompt, "command prompt"),
         Binding(chars("?"), .toggleHelp, "help (<Esc> closes)"),
-        Binding([.escape], .cancel, "back (help, overview)"),
+        Binding([.escape], .cancel, "back (help, a view)"),
         Binding(chars("q") + [.control("c")], .quit, "quit"),
     ])
 }

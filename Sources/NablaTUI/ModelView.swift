@@ -110,7 +110,7 @@ extension AppState {
             lastSurvey = survey
             model = nil
             return []
-        case .zoomIn, .zoomOut, .zoomFit, .toggleOverview, .toggleTrueMass:
+        case .zoomIn, .zoomOut, .zoomFit, .toggleOverview, .toggleTrueMass, .teach:
             return []
         case .toggleHelp, .openPrompt, .quit:
             return nil

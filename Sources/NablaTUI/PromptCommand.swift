@@ -8,6 +8,10 @@ public enum PromptCommand: Equatable, Sendable {
     case head(Int)
     case block(BlockShape)
     case sta(STAWindow?)
+    /// Compare the current mask with another (`nabla diff`'s mask spec).
+    case compare(MaskSpec)
+    /// Save the view on screen as an SVG figure (as `nabla plot` draws it).
+    case plot(String)
     /// Arguments in the same syntax as the commands' inputs.
     case open([String])
     /// Write what the screen shows (all heads, the current block, threshold and STA
@@ -15,7 +19,8 @@ public enum PromptCommand: Equatable, Sendable {
     case save(String)
     case quit
 
-    /// Usage and help of every command, for the help screen.
+    /// Usage and help of the commands the help screen lists (which must fit 80x24;
+    /// `compare SPEC` and `plot FILE.svg` are in the README and the teaching views).
     public static let catalog: [(usage: String, help: String)] = [
         ("thr 0.85", "threshold in [0, 1]"),
         ("head 5", "head (0-based index)"),
@@ -31,7 +36,7 @@ public enum PromptCommand: Equatable, Sendable {
     public static func parse(_ line: String, heads: Int?) throws -> PromptCommand {
         let words = try shellSplit(line)
         guard let name = words.first?.lowercased() else {
-            throw NablaError(.badArgument, "empty command (thr, head, block, sta, open, quit)")
+            throw NablaError(.badArgument, "empty command (thr, head, block, sta, compare, plot, open, quit)")
         }
         let args = Array(words.dropFirst())
         func one(_ usage: String) throws -> String {
@@ -58,6 +63,14 @@ public enum PromptCommand: Equatable, Sendable {
             let text = try one("sta WTxWHxWW | sta off")
             if text.lowercased() == "off" { return .sta(nil) }
             return .sta(try STAWindow(parsing: text))
+        case "plot":
+            let path = try one("plot FILE.svg")
+            guard path.lowercased().hasSuffix(".svg") else {
+                throw NablaError(.badArgument, "plot '\(path)': the app writes SVG (FILE.svg); nabla plot also writes PNG")
+            }
+            return .plot(path)
+        case "compare", "diff":
+            return .compare(try MaskSpec(parsing: try one("compare SPEC (thr=0.8, sta=11x3x3, topk, dense, mask.npy)")))
         case "open", "o", "e", "edit":
             return .open(args.map(PromptCommand.expandingTilde))
         case "save", "w", "write":
@@ -66,7 +79,7 @@ public enum PromptCommand: Equatable, Sendable {
             guard args.isEmpty else { throw NablaError(.badArgument, "usage: quit") }
             return .quit
         default:
-            throw NablaError(.badArgument, "unknown command '\(words[0])' (thr, head, block, sta, open, quit)")
+            throw NablaError(.badArgument, "unknown command '\(words[0])' (thr, head, block, sta, compare, plot, open, quit)")
         }
     }
 

@@ -75,6 +75,7 @@ extension AppState {
     /// Does what `action` asks.
     mutating func perform(_ action: Action) -> [Effect] {
         if model != nil, let effects = modelAction(action) { return effects }
+        if followMove(action) { return [] }
         switch action {
         case .moveCursor(let dq, let dk):
             guard let map, let view = viewport else { return [] }
@@ -127,6 +128,8 @@ extension AppState {
             return toggleModelView()
         case .select:
             break
+        case .teach(let kind):
+            toggleTeaching(kind)
         case .toggleHelp:
             mode = mode == .help ? .normal : .help
             helpOffset = 0
@@ -135,8 +138,10 @@ extension AppState {
             promptCursor = 0
             historyIndex = nil
         case .cancel:
-            // "Back": out of help or the prompt, then out of the heads overview.
-            if mode == .normal { overview = false }
+            // "Back": out of help or the prompt, then out of a teaching view, then the overview.
+            if mode == .normal {
+                if teaching != nil { teaching = nil } else { overview = false }
+            }
             mode = .normal
             message = nil
         case .quit:
@@ -182,6 +187,11 @@ extension AppState {
             sta = window
             if let window { staWindow = window }
             recut()
+        case .plot(let path):
+            plot(to: path)
+        case .compare(let spec):
+            teaching = .compare(CompareView(spec: spec))
+            refreshTeaching()
         case .open(let arguments):
             return startLoad(arguments)
         case .save(let directory):
@@ -244,6 +254,7 @@ extension AppState {
         let m = map.cut(settings)
         mask = m
         cutTimes = m.times
+        refreshTeaching()
     }
 
     mutating func startCompute(_ shape: BlockShape) -> [Effect] {

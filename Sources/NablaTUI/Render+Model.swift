@@ -11,6 +11,7 @@ extension Renderer {
         let at = survey.settings.map { "thr \(fixed($0.threshold, 2))\($0.sta.map { " STA \($0)" } ?? "")" } ?? "computing"
         putTitle([" model · \(pairs.prefixes.count) pairs x \(heads) heads · density at \(at) \(survey.block ?? state.block) · <Enter> opens · m or Esc closes",
                   " model · \(pairs.prefixes.count) pairs x \(heads) heads · \(at) · <Enter> opens · Esc closes",
+                  " model · \(pairs.prefixes.count) x \(heads) · \(at) · <Enter> opens · Esc closes",
                   " model · \(pairs.prefixes.count) pairs x \(heads) heads · Esc closes",
                   " model · <Enter> opens · Esc closes", " model · Esc closes"], in: l.title)
         let area = l.overviewArea

@@ -29,14 +29,19 @@ struct Renderer {
             drawTooSmall()
             return
         }
-        if state.model != nil {
+        if let teaching = state.teaching, state.map != nil, state.model == nil {
+            drawTeaching(teaching)
+        } else if state.model != nil {
             drawModel()
-        } else if state.overview, state.map != nil {
-            drawOverview()
+            drawSide()
         } else {
-            drawMapPanel()
+            if state.overview, state.map != nil {
+                drawOverview()
+            } else {
+                drawMapPanel()
+            }
+            drawSide()
         }
-        drawSide()
         drawStatus()
         if state.mode == .help { drawHelp() }
     }

@@ -12,6 +12,10 @@ extension Theme {
         case .outline: RGB(255, 64, 64)
         case .statusBar: RGB(48, 48, 58)
         case .ink: RGB(16, 16, 16)
+        case .onlyA: RGB(255, 135, 0)
+        case .onlyB: RGB(0, 135, 255)
+        case .both: RGB(228, 228, 228)
+        case .staOnly: RGB(255, 95, 175)
         case .kept(let l): keptRGB(l)
         case .dropped(let l): droppedRGB(l)
         case .grey(let l): greyRGB(l)
@@ -76,6 +80,10 @@ extension Theme {
         case .outline: 196
         case .statusBar: 236
         case .ink: 16
+        case .onlyA: 208
+        case .onlyB: 33
+        case .both: 254
+        case .staOnly: 205
         case .kept(let l): kept256[Int(l)]
         case .dropped(let l): dropped256[Int(l)]
         case .grey(let l): grey256[Int(l)]
@@ -93,6 +101,10 @@ extension Theme {
         case .outline: 9
         case .statusBar: nil
         case .ink: 0
+        case .onlyA: 11
+        case .onlyB: 12
+        case .both: 15
+        case .staOnly: 13
         case .kept(let l): kept16[coarse(l, of: rampLevels, into: kept16.count)]
         case .dropped(let l): dropped16[coarse(l, of: droppedLevels, into: dropped16.count)]
         case .grey(let l): grey16[coarse(l, of: greyLevels, into: grey16.count)]

@@ -135,25 +135,8 @@ struct AttendCommand: ParsableCommand {
     }
 
     /// A uint8 (or bool) `[heads, N, N]` mask from `path`, checked against the input.
-    /// - Throws: `NablaError` naming the file and what does not fit.
+    /// - Throws: `NablaError` naming the file and what does not fit (`MaskFile.read`).
     func readMask(_ path: String, heads: Int, blocks: BlockGrid) throws -> KeptKeyBlocks {
-        let raw = try NPY.read(path: path)
-        let n = blocks.count
-        guard raw.dtype == .uint8 || raw.dtype == .bool else {
-            throw NablaError(.unsupported, "\(path): mask dtype is \(raw.dtype); expected uint8 (or bool) [heads, N, N]")
-        }
-        guard raw.shape == [heads, n, n] else {
-            let got = "[" + raw.shape.map(String.init).joined(separator: ", ") + "]"
-            throw NablaError(.badShape, "\(path): mask of shape \(got) does not fit the input: expected [heads, N, N] = [\(heads), \(n), \(n)] (\(heads) heads, block grid \(blocks) of block \(blocks.block) on grid \(blocks.grid))")
-        }
-        let values = raw.int64s()
-        if let bad = values.firstIndex(where: { $0 != 0 && $0 != 1 }) {
-            throw NablaError(.badArgument, "\(path): mask value \(values[bad]) at [\(raw.multiIndex(ofFlat: bad).map(String.init).joined(separator: ", "))]; expected 0 or 1")
-        }
-        let kept = values.map { UInt8(truncatingIfNeeded: $0) }
-        for row in 0..<(heads * n) where !kept[(row * n)..<((row + 1) * n)].contains(1) {
-            throw NablaError(.badArgument, "\(path): head \(row / n), query block \(row % n) keeps no key block; every query block must keep at least one")
-        }
-        return KeptKeyBlocks(kept: kept, heads: heads, n: n)
+        KeptKeyBlocks(kept: try MaskFile.read(path, heads: heads, blocks: blocks), heads: heads, n: blocks.count)
     }
 }

@@ -15,7 +15,7 @@ struct Nabla: ParsableCommand {
         with --grid and --order; --axes names any other layout.
         """,
         version: "0.1.0",
-        subcommands: [ViewCommand.self, MaskCommand.self, AttendCommand.self, RenderCommand.self, BenchCommand.self,
+        subcommands: [ViewCommand.self, MaskCommand.self, AttendCommand.self, DiffCommand.self, SweepCommand.self, PlotCommand.self, RenderCommand.self, BenchCommand.self,
                       InfoCommand.self, SampleCommand.self],
         defaultSubcommand: ViewCommand.self
     )

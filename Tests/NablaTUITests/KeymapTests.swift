@@ -43,6 +43,7 @@ struct KeymapTests {
             if case .error? = after.message { return effects.isEmpty && after.model == nil }
             return false
         case .select: return false // not bound to a key
+        case .teach(let kind): return after.teaching?.kind == kind && before.teaching == nil
         case .toggleHelp: return after.mode == .help
         case .openPrompt: return after.mode == .prompt("")
         case .cancel: return after.message == nil && after.mode == .normal && !after.overview

@@ -13,7 +13,7 @@ func expectSnapshot(_ screen: Screen, _ name: String, roles: Bool = false, sourc
 
 /// One character per cell for its foreground role, then for its background role, then
 /// its attributes: `.` normal, `,` muted, `+` accent, `*` title, `!` error, `@` cursor,
-/// `#` outline, `=` status bar, `~` ink; kept levels 0-31 `A`-`Z` `0`-`5`; dropped
+/// `#` outline, `=` status bar, `~` ink, `<` only A, `>` only B, `&` both, `$` STA only; kept levels 0-31 `A`-`Z` `0`-`5`; dropped
 /// levels 0-7 `a`-`h`; grey levels 0-15 `i`-`x`; attributes as a hex digit
 /// (1 bold, 2 dim, 4 reverse, 8 underline).
 func roleText(_ screen: Screen) -> String {
@@ -29,6 +29,10 @@ func roleText(_ screen: Screen) -> String {
         case .outline: "#"
         case .statusBar: "="
         case .ink: "~"
+        case .onlyA: "<"
+        case .onlyB: ">"
+        case .both: "&"
+        case .staOnly: "$"
         case .kept(let l): kept[Int(l)]
         case .dropped(let l): dropped[Int(l)]
         case .grey(let l): grey[Int(l)]

@@ -1,0 +1,207 @@
+import Foundation
+
+/// A mask's figures over a range of thresholds, for choosing one: density, pooled mass
+/// kept, the predicted speed-up `1/density`, and where asked the recall of the true
+/// attention, the output error against dense attention and the speed-up measured by
+/// running the kernels.
+///
+/// Layout: every per-point array is `[points][heads]`; the cut at each threshold is the
+/// engine's (`PooledMap.cut`), so the density and mass equal `nabla mask`'s.
+public struct ThresholdSweep: Sendable {
+    /// One measured point: kernel medians in ms and the sparse output's error.
+    public struct Measurement: Sendable, Equatable {
+        public let threshold: Double
+        /// Overall density of the mask timed.
+        public let density: Double
+        public let sparseMs: Double
+        public let denseMs: Double
+        /// Relative L2 error of the sparse output against the dense one, all heads.
+        public let error: Double
+        /// `denseMs / sparseMs`.
+        public var speedUp: Double { sparseMs > 0 ? denseMs / sparseMs : .infinity }
+    }
+
+    public let thresholds: [Double]
+    public let sta: STAWindow?
+    public let heads: Int
+    public let density: [[Double]]
+    public let massKept: [[Double]]
+    /// Overall density per point: kept blocks over `heads * N^2` (the heads' mean).
+    public let overallDensity: [Double]
+    /// Mean recall over query blocks, per point and head (`nil` unless asked).
+    public let recall: [[Double]]?
+    /// Relative L2 error per point and head (`nil` unless asked).
+    public let error: [[Double]]?
+    /// Relative L2 error per point over all heads together (`nil` unless asked).
+    public let overallError: [Double]?
+    /// Kernel runs at a few thresholds.
+    public let measured: [Measurement]
+
+    /// `"0:1:0.05"` (start:stop:step, both ends included) or a comma list `"0.5,0.9"`.
+    /// - Throws: `NablaError.badArgument` naming the text.
+    public static func parseThresholds(_ text: String) throws -> [Double] {
+        func bad(_ why: String) -> NablaError {
+            NablaError(.badArgument, "thresholds '\(text)': \(why) (give start:stop:step such as 0:1:0.05, or a list such as 0.5,0.9)")
+        }
+        let values: [Double]
+        if text.contains(":") {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard parts.count == 3, let a = parts[0], let b = parts[1], let s = parts[2] else { throw bad("not three numbers") }
+            guard s > 0, s.isFinite, b >= a else { throw bad("the step must be positive and stop at least start") }
+            let count = Int(((b - a) / s + 1e-9).rounded(.down)) + 1
+            guard count <= 10_000 else { throw bad("more than 10000 points") }
+            values = (0..<count).map { ((a + Double($0) * s) * 1e9).rounded() / 1e9 }
+        } else {
+            let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { throw bad("not a list of numbers") }
+            values = parts.map { $0! }
+        }
+        guard values.allSatisfy({ $0.isFinite && (0...1).contains($0) }) else { throw bad("every threshold must be in [0, 1]") }
+        return values
+    }
+
+    /// Cuts `map` at every threshold; with `input`, also `recall` (the true block mass,
+    /// once), `error` (sparse attention at every threshold against dense, needs V) and
+    /// kernel timings at `measureAt` (medians of `repeats` runs, needs V).
+    /// - Throws: `NablaError.badArgument` when error or timings are asked without V, or
+    ///   the work would not fit in memory.
+    /// - Complexity: O(points * heads * N^2) for the cuts; the kernels' own cost per run.
+    public init(map: PooledMap, sta: STAWindow?, thresholds: [Double], input: QKInput? = nil,
+                recall: Bool = false, error: Bool = false, measureAt: [Double] = [], repeats: Int = 1) throws {
+        let masks = thresholds.map { map.cut(MaskSettings(threshold: $0, sta: sta)) }
+        self.thresholds = thresholds
+        self.sta = sta
+        heads = map.heads
+        density = masks.map(\.statistics.density)
+        massKept = masks.map(\.statistics.massKept)
+        overallDensity = masks.map(\.statistics.overallDensity)
+        let needsV = error || !measureAt.isEmpty
+        if (recall || needsV) && input == nil { preconditionFailure("recall, error and timings need the input") }
+        if needsV, let input, input.v == nil {
+            throw NablaError(.badArgument, "\(input.name) has Q and K but no V: the output error and measured speed-up need V (give Q K V); recall needs only Q and K")
+        }
+        let ops = try input.map { try AttentionOperands(input: $0, blocks: map.blocks) }
+        if recall, let ops {
+            let mass = ops.trueBlockMass()
+            self.recall = masks.map { m in
+                let r = mass.recall(of: KeptKeyBlocks(m))
+                return (0..<m.heads).map { r.recall(slot: $0) }
+            }
+        } else {
+            self.recall = nil
+        }
+        var dense: [Float]?
+        var denseMs = 0.0
+        if needsV, let ops {
+            var runs: [Double] = []
+            for _ in 0..<max(repeats, 1) {
+                let start = ContinuousClock.now
+                dense = ops.dense()
+                runs.append(milliseconds(since: start))
+            }
+            denseMs = median(runs)
+        }
+        if error, let ops, let dense {
+            let errors = masks.map { relativeL2Error(ops.sparse(KeptKeyBlocks($0)), reference: dense, heads: map.heads) }
+            self.error = errors.map(\.perHead)
+            overallError = errors.map(\.overall)
+        } else {
+            self.error = nil
+            overallError = nil
+        }
+        var measured: [Measurement] = []
+        if let ops, let dense {
+            for t in measureAt {
+                let mask = map.cut(MaskSettings(threshold: t, sta: sta))
+                let kept = KeptKeyBlocks(mask)
+                var runs: [Double] = []
+                var out: [Float] = []
+                for _ in 0..<max(repeats, 1) {
+                    let start = ContinuousClock.now
+                    out = ops.sparse(kept)
+                    runs.append(milliseconds(since: start))
+                }
+                measured.append(Measurement(threshold: t, density: mask.statistics.overallDensity, sparseMs: median(runs), denseMs: denseMs,
+                                            error: relativeL2Error(out, reference: dense, heads: map.heads).overall))
+            }
+        }
+        self.measured = measured
+    }
+
+    /// The mean over heads of `values[point]`.
+    public static func averaged(_ values: [[Double]]) -> [Double] {
+        values.map { $0.reduce(0, +) / Double(max($0.count, 1)) }
+    }
+
+
+    /// One JSON object: `thresholds`, and `points` (per threshold `threshold`, `density`,
+    /// `mass_kept`, `predicted_speedup`, `recall`, `relative_l2_error`, and `heads` with
+    /// the same per head), and `measured` (per point `threshold`, `timing_ms` with `sparse`
+    /// and `dense`, `measured_speedup`, `predicted_speedup`, `relative_l2_error`).
+    public func json(inputName: String, blocks: BlockGrid) -> JSON {
+        let avgDensity = overallDensity, avgMass = ThresholdSweep.averaged(massKept)
+        let avgRecall = recall.map(ThresholdSweep.averaged), avgError = overallError
+        let points: [JSON] = thresholds.indices.map { i in
+            let heads: [JSON] = (0..<self.heads).map { h in
+                .object([("head", .int(h)), ("density", .number(density[i][h])), ("mass_kept", .number(massKept[i][h])),
+                         ("recall", recall.map { .number($0[i][h]) } ?? .null),
+                         ("relative_l2_error", error.map { .number($0[i][h]) } ?? .null)])
+            }
+            return .object([("threshold", .number(thresholds[i])), ("density", .number(avgDensity[i])),
+                            ("mass_kept", .number(avgMass[i])), ("predicted_speedup", .number(1 / avgDensity[i])),
+                            ("recall", avgRecall.map { .number($0[i]) } ?? .null),
+                            ("relative_l2_error", avgError.map { .number($0[i]) } ?? .null),
+                            ("heads", .array(heads))])
+        }
+        let measured: [JSON] = self.measured.map { m in
+            let d = m.density
+            return .object([("threshold", .number(m.threshold)),
+                            ("timing_ms", .object([("sparse", .number(round3(m.sparseMs))), ("dense", .number(round3(m.denseMs)))])),
+                            ("measured_speedup", .number(m.speedUp)), ("predicted_speedup", .number(1 / d)),
+                            ("density", .number(d)), ("relative_l2_error", .number(m.error))])
+        }
+        return .object([
+            ("input", .string(inputName)),
+            ("block", .array([.int(blocks.block.bt), .int(blocks.block.bh), .int(blocks.block.bw)])),
+            ("n", .int(blocks.count)),
+            ("num_heads", .int(heads)),
+            ("sta", sta.map { .array([.int($0.wt), .int($0.wh), .int($0.ww)]) } ?? .null),
+            ("thresholds", .array(thresholds.map { .number($0) })),
+            ("points", .array(points)),
+            ("measured", .array(measured)),
+        ])
+    }
+
+    /// The table: one row per threshold (all heads averaged), then the measured points.
+    public func text(inputName: String, blocks: BlockGrid) -> String {
+        var lines: [String] = []
+        lines.append("input      \(inputName)")
+        lines.append("block      \(blocks.block) -> block grid \(blocks), N = \(blocks.count), \(heads) heads, STA \(sta.map(\.description) ?? "off")")
+        lines.append("")
+        var header = "   thr   density   mass kept   speed-up (1/density)"
+        if recall != nil { header += "   recall" }
+        if error != nil { header += "   rel. L2 error" }
+        lines.append(header)
+        let avgDensity = overallDensity, avgMass = ThresholdSweep.averaged(massKept)
+        let avgRecall = recall.map(ThresholdSweep.averaged), avgError = overallError
+        for i in thresholds.indices {
+            var line = pad(fixed(thresholds[i], 2), 6) + pad(percent(avgDensity[i]), 10) + pad(fixed(avgMass[i], 4), 12)
+                + pad(fixed(1 / avgDensity[i], 2) + "x", 23)
+            if let avgRecall { line += pad(fixed(avgRecall[i], 4), 9) }
+            if let avgError { line += pad(String(format: "%.3e", avgError[i]), 16) }
+            lines.append(line)
+        }
+        if !measured.isEmpty {
+            lines.append("")
+            lines.append("measured (kernel medians, all heads)")
+            lines.append("   thr   sparse ms   dense ms   speed-up   predicted   rel. L2 error")
+            for m in measured {
+                let d = m.density
+                lines.append(pad(fixed(m.threshold, 2), 6) + pad(fixed(m.sparseMs, 2), 12) + pad(fixed(m.denseMs, 2), 11)
+                             + pad(fixed(m.speedUp, 2) + "x", 11) + pad(d.isFinite ? fixed(1 / d, 2) + "x" : "-", 12)
+                             + pad(String(format: "%.3e", m.error), 16))
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

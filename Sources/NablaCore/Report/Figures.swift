@@ -1,0 +1,239 @@
+import Foundation
+
+/// The app's views as figures for slides and papers (`nabla plot`, the app's `:plot`):
+/// block map, frame coverage, one row's stages, threshold sweep, mask comparison and the
+/// heads overview, each from the engine's own results.
+public enum Figures {
+    /// The views `nabla plot --view` takes.
+    public static let views = ["map", "coverage", "row", "sweep", "compare", "overview"]
+
+    /// Cells per side drawn for an `N x N` map: `N` up to 256, else pooled to about 256.
+    static func cellStride(_ n: Int, cap: Int = 256) -> Int { max(1, (n + cap - 1) / cap) }
+
+    /// Colour of block `(a, b)` of head `h`: kept on viridis by `log10 P` (from a
+    /// hundredth of uniform to 1), dropped in light grey; pooled cells by share kept.
+    static func cellColor(map: PooledMap, mask: BlockMask, head h: Int, rows: Range<Int>, cols: Range<Int>) -> FigureColor {
+        let n = map.n
+        if rows.count == 1 && cols.count == 1 {
+            let p = map.probability(head: h, query: rows.lowerBound, key: cols.lowerBound)
+            guard mask.isKept(head: h, query: rows.lowerBound, key: cols.lowerBound) else { return .light }
+            let lo = log10(1 / Double(n)) - 2
+            return .viridis(p > 0 ? (log10(p) - lo) / -lo : 0)
+        }
+        var kept = 0
+        for a in rows { for b in cols where mask.isKept(head: h, query: a, key: b) { kept += 1 } }
+        return kept == 0 ? .light : .viridis(Double(kept) / Double(rows.count * cols.count))
+    }
+
+    /// Draws head `h`'s map at `(x, y)` in a square of `side` units; returns the cell size.
+    @discardableResult
+    static func drawMap(_ fig: inout Figure, map: PooledMap, mask: BlockMask, head h: Int, x: Double, y: Double, side: Double,
+                        frames: Bool, maxCells: Int = 256) -> Double {
+        let n = map.n, k = cellStride(n, cap: maxCells), cells = (n + k - 1) / k
+        let cell = side / Double(cells)
+        for r in 0..<cells {
+            // Runs of equal colour along the row as one rectangle each (smaller files).
+            var start = 0
+            var run = cellColor(map: map, mask: mask, head: h, rows: (r * k)..<min(n, (r + 1) * k), cols: 0..<min(n, k))
+            for c in 1...cells {
+                let color = c < cells ? cellColor(map: map, mask: mask, head: h, rows: (r * k)..<min(n, (r + 1) * k),
+                                                  cols: (c * k)..<min(n, (c + 1) * k)) : nil
+                if color != run {
+                    fig.add(.rect(x: x + Double(start) * cell, y: y + Double(r) * cell, width: Double(c - start) * cell + 0.02,
+                                  height: cell + 0.02, fill: run))
+                    start = c
+                    if let color { run = color }
+                }
+            }
+        }
+        if k == 1 && cell >= 3 {
+            // The kept outline: edges between kept and dropped blocks.
+            for a in 0..<n {
+                for b in 0..<n where mask.isKept(head: h, query: a, key: b) {
+                    let x0 = x + Double(b) * cell, y0 = y + Double(a) * cell
+                    if a == 0 || !mask.isKept(head: h, query: a - 1, key: b) { fig.add(.line(x1: x0, y1: y0, x2: x0 + cell, y2: y0, color: .black, width: 0.6)) }
+                    if a == n - 1 || !mask.isKept(head: h, query: a + 1, key: b) { fig.add(.line(x1: x0, y1: y0 + cell, x2: x0 + cell, y2: y0 + cell, color: .black, width: 0.6)) }
+                    if b == 0 || !mask.isKept(head: h, query: a, key: b - 1) { fig.add(.line(x1: x0, y1: y0, x2: x0, y2: y0 + cell, color: .black, width: 0.6)) }
+                    if b == n - 1 || !mask.isKept(head: h, query: a, key: b + 1) { fig.add(.line(x1: x0 + cell, y1: y0, x2: x0 + cell, y2: y0 + cell, color: .black, width: 0.6)) }
+                }
+            }
+        }
+        fig.add(.rect(x: x, y: y, width: side, height: side, fill: nil, stroke: .black, strokeWidth: 1))
+        if frames {
+            let per = map.blocks.blocksPerSlab, tb = map.blocks.tb
+            let step = max(1, tb / 16)
+            for t in 0..<tb {
+                let p = Double(t * per) / Double(n) * side
+                if t > 0 {
+                    fig.add(.line(x1: x + p, y1: y, x2: x + p, y2: y + side, color: .white, width: 0.8))
+                    fig.add(.line(x1: x, y1: y + p, x2: x + side, y2: y + p, color: .white, width: 0.8))
+                }
+                if t % step == 0 {
+                    let mid = (Double(t) + 0.5) * Double(per) / Double(n) * side
+                    fig.add(.text(x: x + mid, y: y - 4, "t\(t)", size: 9, color: .grey, anchor: "middle"))
+                    fig.add(.text(x: x - 4, y: y + mid + 3, "t\(t)", size: 9, color: .grey, anchor: "end"))
+                }
+            }
+        }
+        return cell
+    }
+
+    /// A vertical colour bar from `low` to `high` labels.
+    static func colorBar(_ fig: inout Figure, x: Double, y: Double, height: Double, low: String, high: String, title: String) {
+        let steps = 64
+        for i in 0..<steps {
+            let t = 1 - Double(i) / Double(steps - 1)
+            fig.add(.rect(x: x, y: y + Double(i) * height / Double(steps), width: 14, height: height / Double(steps) + 0.05, fill: .viridis(t)))
+        }
+        fig.add(.rect(x: x, y: y, width: 14, height: height, fill: nil, stroke: .black, strokeWidth: 0.8))
+        fig.add(.text(x: x + 18, y: y + 9, high, size: 10))
+        fig.add(.text(x: x + 18, y: y + height, low, size: 10))
+        fig.add(.text(x: x, y: y - 8, title, size: 10))
+        fig.add(.rect(x: x, y: y + height + 12, width: 14, height: 10, fill: .light, stroke: .grey, strokeWidth: 0.5))
+        fig.add(.text(x: x + 18, y: y + height + 21, "dropped", size: 10))
+    }
+
+    /// The block map of head `h`: kept blocks by `log10 P`, dropped in grey, the kept
+    /// outline (when one cell is one block), frame slabs labelled, a colour bar.
+    public static func map(map: PooledMap, mask: BlockMask, head h: Int, title: String) -> Figure {
+        var fig = Figure(width: 600, height: 560)
+        fig.add(.text(x: 20, y: 22, title, size: 14))
+        drawMap(&fig, map: map, mask: mask, head: h, x: 50, y: 60, side: 460, frames: true)
+        fig.add(.text(x: 280, y: 545, "key block (frame slabs t)", size: 11, anchor: "middle"))
+        fig.add(.text(x: 14, y: 300, "query", size: 11))
+        let pooled = cellStride(map.n) > 1
+        colorBar(&fig, x: 530, y: 80, height: 300, low: pooled ? "0" : fixed(log10(1 / Double(map.n)) - 2, 1),
+                 high: pooled ? "1" : "0", title: pooled ? "share kept" : "log10 P")
+        return fig
+    }
+
+    /// Frame coverage of head `h` as a `Tb x Tb` heatmap with the values in percent.
+    public static func coverage(mask: BlockMask, head h: Int, title: String) -> Figure {
+        let tb = mask.statistics.slabs
+        let cell = min(40, 460 / Double(max(tb, 1)))
+        let side = cell * Double(tb)
+        var fig = Figure(width: side + 160, height: side + 110)
+        fig.add(.text(x: 20, y: 22, title, size: 14))
+        for a in 0..<tb {
+            for b in 0..<tb {
+                let v = mask.statistics.coverage(head: h, querySlab: a, keySlab: b)
+                let x = 60 + Double(b) * cell, y = 60 + Double(a) * cell
+                fig.add(.rect(x: x, y: y, width: cell, height: cell, fill: v > 0 ? .viridis(v) : .light, stroke: .white, strokeWidth: 0.5))
+                if cell >= 18 {
+                    fig.add(.text(x: x + cell / 2, y: y + cell / 2 + 4, String(Int((v * 100).rounded())), size: min(11, cell / 2.5),
+                                  color: v > 0.55 ? .black : .white, anchor: "middle"))
+                }
+            }
+            fig.add(.text(x: 54, y: 60 + (Double(a) + 0.5) * cell + 4, String(a), size: 9, color: .grey, anchor: "end"))
+            fig.add(.text(x: 60 + (Double(a) + 0.5) * cell, y: 55, String(a), size: 9, color: .grey, anchor: "middle"))
+        }
+        fig.add(.text(x: 60 + side / 2, y: side + 85, "key frame slab (values: % of block pairs kept)", size: 11, anchor: "middle"))
+        colorBar(&fig, x: side + 90, y: 80, height: min(200, side - 40), low: "0%", high: "100%", title: "coverage")
+        return fig
+    }
+
+    /// One row's stages: probabilities sorted descending as bars (kept by the cut, by STA
+    /// only, dropped), the running sum, the threshold line and the cut.
+    public static func row(_ trace: RowTrace, title: String) -> Figure {
+        var fig = Figure(width: 700, height: 420)
+        fig.add(.text(x: 20, y: 22, title, size: 14))
+        let n = trace.order.count
+        let shown = min(n, max(2 * trace.keptCount, 32))
+        let x0 = 60.0, y0 = 50.0, w = 600.0, h = 300.0
+        let bw = w / Double(shown), top = trace.probs.max() ?? 1
+        for r in 0..<shown {
+            let b = trace.order[r]
+            let color: FigureColor = trace.cutKept[b] ? .viridis(0.35) : (trace.kept[b] ? .pink : .light)
+            let bh = trace.probs[b] / top * h
+            fig.add(.rect(x: x0 + Double(r) * bw, y: y0 + h - bh, width: max(bw - 0.5, 0.3), height: bh, fill: color))
+        }
+        let points = (0..<shown).map { (x: x0 + (Double($0) + 0.5) * bw, y: y0 + h - trace.runningSum[$0] * h) }
+        fig.add(.polyline(points, color: .orange, width: 2))
+        let ty = y0 + h - trace.threshold * h
+        fig.add(.line(x1: x0, y1: ty, x2: x0 + w, y2: ty, color: .red, width: 1))
+        fig.add(.text(x: x0 + w + 4, y: ty + 4, "thr " + fixed(trace.threshold, 2), size: 10, color: .red))
+        let cx = x0 + Double(trace.cutCount) * bw
+        fig.add(.line(x1: cx, y1: y0, x2: cx, y2: y0 + h, color: .black, width: 1))
+        fig.add(.rect(x: x0, y: y0, width: w, height: h, fill: nil, stroke: .black, strokeWidth: 1))
+        fig.add(.text(x: x0 - 6, y: y0 + 8, "1", size: 10, anchor: "end"))
+        fig.add(.text(x: x0 - 6, y: y0 + h, "0", size: 10, anchor: "end"))
+        fig.add(.text(x: x0 + w / 2, y: y0 + h + 18, "key blocks by rank (top \(shown) of \(n)); bars: P / max P, line: running sum", size: 11, anchor: "middle"))
+        fig.add(.text(x: x0, y: y0 + h + 40, "cut keeps \(trace.cutCount) blocks (mass \(fixed(trace.cutMass, 3))); STA only \(trace.staOnlyCount); kept \(trace.keptCount), mass \(fixed(trace.mass, 3))", size: 11))
+        let legend: [(FigureColor, String)] = [(.viridis(0.35), "kept by the cut"), (.pink, "STA only"), (.light, "dropped"), (.orange, "running sum")]
+        for (i, item) in legend.enumerated() {
+            fig.add(.rect(x: x0 + Double(i) * 150, y: y0 + h + 52, width: 12, height: 10, fill: item.0))
+            fig.add(.text(x: x0 + Double(i) * 150 + 16, y: y0 + h + 61, item.1, size: 10))
+        }
+        return fig
+    }
+
+    /// Sweep curves over thr: density of head `h` and of all heads, mass kept, recall
+    /// when computed; the current threshold marked.
+    public static func sweep(_ sweep: ThresholdSweep, head h: Int, current: Double, title: String) -> Figure {
+        var fig = Figure(width: 640, height: 440)
+        fig.add(.text(x: 20, y: 22, title, size: 14))
+        let x0 = 60.0, y0 = 50.0, w = 440.0, ph = 320.0
+        func point(_ t: Double, _ v: Double) -> (x: Double, y: Double) { (x0 + t * w, y0 + ph - v * ph) }
+        for g in stride(from: 0.0, through: 1.0, by: 0.25) {
+            fig.add(.line(x1: x0, y1: y0 + ph - g * ph, x2: x0 + w, y2: y0 + ph - g * ph, color: .light, width: 0.5))
+            fig.add(.text(x: x0 - 6, y: y0 + ph - g * ph + 4, fixed(g, 2), size: 10, anchor: "end"))
+            fig.add(.text(x: x0 + g * w, y: y0 + ph + 16, fixed(g, 2), size: 10, anchor: "middle"))
+        }
+        var curves: [(String, FigureColor, [Double])] = [
+            ("density, head \(h)", .blue, sweep.density.map { $0[h] }),
+            ("density, all heads", .grey, sweep.overallDensity),
+            ("mass kept, head \(h)", .viridis(0.6), sweep.massKept.map { $0[h] }),
+        ]
+        if let recall = sweep.recall { curves.append(("recall, head \(h)", .orange, recall.map { $0[h] })) }
+        for (i, c) in curves.enumerated() {
+            fig.add(.polyline(zip(sweep.thresholds, c.2).map { point($0, $1) }, color: c.1, width: 2))
+            fig.add(.line(x1: x0 + w + 15, y1: y0 + 20 + Double(i) * 18, x2: x0 + w + 35, y2: y0 + 20 + Double(i) * 18, color: c.1, width: 2))
+            fig.add(.text(x: x0 + w + 40, y: y0 + 24 + Double(i) * 18, c.0, size: 10))
+        }
+        fig.add(.line(x1: x0 + current * w, y1: y0, x2: x0 + current * w, y2: y0 + ph, color: .red, width: 1))
+        fig.add(.text(x: x0 + current * w + 3, y: y0 + 12, "thr " + fixed(current, 2), size: 10, color: .red))
+        fig.add(.rect(x: x0, y: y0, width: w, height: ph, fill: nil, stroke: .black, strokeWidth: 1))
+        fig.add(.text(x: x0 + w / 2, y: y0 + ph + 36, "threshold thr", size: 11, anchor: "middle"))
+        return fig
+    }
+
+    /// Masks A and B of head `h` overlaid: only A, only B, both, neither.
+    public static func compare(_ c: MaskComparison, head h: Int, title: String) -> Figure {
+        var fig = Figure(width: 620, height: 580)
+        fig.add(.text(x: 20, y: 22, title, size: 14))
+        fig.add(.text(x: 20, y: 40, "A \(c.a.spec) (\(percent(c.a.density[h])))  B \(c.b.spec) (\(percent(c.b.density[h])))  Jaccard \(fixed(c.jaccard(head: h), 3))", size: 11))
+        let n = c.a.n, k = cellStride(n), cells = (n + k - 1) / k, side = 460.0, cell = side / Double(cells)
+        let onlyA = FigureColor.orange, onlyB = FigureColor.blue, both = FigureColor(60, 60, 60)
+        for r in 0..<cells {
+            for col in 0..<cells {
+                var a = 0, b = 0, bo = 0
+                for q in (r * k)..<min(n, (r + 1) * k) { for key in (col * k)..<min(n, (col + 1) * k) {
+                    let x = c.cell(head: h, query: q, key: key)
+                    if x.a && x.b { bo += 1 } else if x.a { a += 1 } else if x.b { b += 1 }
+                } }
+                let color: FigureColor = a == 0 && b == 0 ? (bo > 0 ? both : .white) : (a >= b ? onlyA : onlyB)
+                fig.add(.rect(x: 50 + Double(col) * cell, y: 60 + Double(r) * cell, width: cell + 0.02, height: cell + 0.02, fill: color))
+            }
+        }
+        fig.add(.rect(x: 50, y: 60, width: side, height: side, fill: nil, stroke: .black, strokeWidth: 1))
+        for (i, item) in [(onlyA, "only A"), (onlyB, "only B"), (both, "both")].enumerated() {
+            fig.add(.rect(x: 530, y: 80 + Double(i) * 20, width: 14, height: 12, fill: item.0))
+            fig.add(.text(x: 548, y: 90 + Double(i) * 20, item.1, size: 10))
+        }
+        return fig
+    }
+
+    /// Every head's map small, with its density.
+    public static func overview(map: PooledMap, mask: BlockMask, title: String) -> Figure {
+        let heads = map.heads, cols = Int(Double(heads).squareRoot().rounded(.up)), rows = (heads + cols - 1) / cols
+        let side = 180.0, gap = 30.0
+        var fig = Figure(width: Double(cols) * (side + gap) + 40, height: Double(rows) * (side + gap) + 60)
+        fig.add(.text(x: 20, y: 22, title, size: 14))
+        for h in 0..<heads {
+            let x = 30 + Double(h % cols) * (side + gap), y = 60 + Double(h / cols) * (side + gap)
+            drawMap(&fig, map: map, mask: mask, head: h, x: x, y: y, side: side, frames: false, maxCells: 96)
+            fig.add(.text(x: x, y: y - 5, "head \(h): \(percent(mask.statistics.density[h]))", size: 11))
+        }
+        return fig
+    }
+}

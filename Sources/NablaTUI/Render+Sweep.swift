@@ -1,0 +1,100 @@
+import Foundation
+import NablaCore
+
+extension Renderer {
+    /// The threshold sweep view: curves over thr from 0 to 1 (density of the current head
+    /// and of all heads, pooled mass kept, recall when computed) with the current thr
+    /// marked, and a table with the predicted speed-up beside it.
+    mutating func drawSweep(_ view: SweepView) {
+        guard let map = state.map else { return }
+        let head = min(state.head, map.heads - 1)
+        let body = Rect(x: 0, y: 0, width: screen.size.width, height: max(screen.size.height - 1, 0))
+        screen.put(" threshold sweep · head \(head) and all heads · block \(map.blocks.block) · STA \(state.sta.map(\.description) ?? "off")"
+                   + " · < > thr · [ ] head · Esc back", in: body.row(0), style: titleStyle, ellipsis: g.ellipsis)
+        guard let sweep = view.sweep else {
+            centred(["computing the sweep…"], in: body, style: accentStyle)
+            return
+        }
+        let rest = Rect(x: 0, y: 1, width: body.width, height: body.height - 1)
+        let (left, right) = rest.splitLeft(layout.mapPanel.width)
+        drawSweepChart(sweep, head: head, in: Rect(x: left.x, y: left.y, width: max(left.width - 1, 0), height: left.height))
+        drawSweepTable(sweep, head: head, in: Rect(x: right.x + 1, y: right.y, width: max(right.width - 1, 0), height: right.height))
+    }
+
+    /// The curves the chart draws: name, glyph, style, value per sweep point.
+    func sweepCurves(_ sweep: ThresholdSweep, head: Int) -> [(name: String, glyph: Character, style: Style, values: [Double])] {
+        var curves: [(String, Character, Style, [Double])] = [
+            ("density, head \(head)", "•", Style(.onlyB, .normal, .bold), sweep.density.map { $0[head] }),
+            ("density, all heads", "·", Style(.title), sweep.overallDensity),
+            ("mass kept, head \(head)", "+", Style(.kept(24), .normal, .bold), sweep.massKept.map { $0[head] }),
+        ]
+        if let recall = sweep.recall {
+            curves.append(("recall, head \(head)", "r", Style(.onlyA, .normal, .bold), recall.map { $0[head] }))
+        }
+        return curves
+    }
+
+    mutating func drawSweepChart(_ sweep: ThresholdSweep, head: Int, in rect: Rect) {
+        let curves = sweepCurves(sweep, head: head)
+        let legendRows = curves.count
+        let plot = Rect(x: rect.x + 5, y: rect.y, width: max(rect.width - 6, 0), height: max(rect.height - 2 - legendRows, 0))
+        guard plot.width >= 8, plot.height >= 4 else { return }
+        let w = plot.width, h = plot.height
+        func row(_ v: Double) -> Int { h - 1 - Int((min(max(v, 0), 1) * Double(h - 1)).rounded()) }
+        func value(_ values: [Double], atColumn x: Int) -> Double {
+            let t = Double(x) / Double(w - 1)
+            let ts = sweep.thresholds
+            guard let hi = ts.firstIndex(where: { $0 >= t }) else { return values.last ?? 0 }
+            if hi == 0 || ts[hi] == t { return values[hi] }
+            let f = (t - ts[hi - 1]) / (ts[hi] - ts[hi - 1])
+            return values[hi - 1] + f * (values[hi] - values[hi - 1])
+        }
+        // Axes: 0 to 1 both ways, gridlines at halves.
+        for r in 0..<h {
+            let label = r == 0 ? "1" : r == h - 1 ? "0" : r == row(0.5) ? "0.5" : ""
+            screen.put(label.leftPadded(to: 3), x: rect.x, y: plot.y + r, style: mutedStyle, clip: rect)
+            screen.set(plot.x - 1, plot.y + r, Cell(g.vertical, mutedStyle))
+        }
+        let axisY = plot.maxY
+        screen.fill(Rect(x: plot.x, y: axisY, width: w, height: 1), with: Cell(g.horizontal, mutedStyle))
+        screen.put("0", x: plot.x, y: axisY + 1, style: mutedStyle, clip: rect)
+        screen.put("0.5", x: plot.x + (w - 1) / 2 - 1, y: axisY + 1, style: mutedStyle, clip: rect)
+        screen.put("thr 1", x: plot.maxX - 5, y: axisY + 1, style: mutedStyle, clip: rect)
+        // The current threshold.
+        let cx = Int((state.threshold * Double(w - 1)).rounded())
+        for r in 0..<h { screen.set(plot.x + cx, plot.y + r, Cell(g.vertical, accentStyle)) }
+        screen.put("thr " + fixed(state.threshold, 2), x: min(plot.x + cx + 1, plot.maxX - 8), y: plot.y, style: accentStyle, clip: rect)
+        for curve in curves.reversed() {
+            for x in 0..<w {
+                screen.set(plot.x + x, plot.y + row(value(curve.values, atColumn: x)), Cell(curve.glyph, curve.style))
+            }
+        }
+        for (i, curve) in curves.enumerated() {
+            let y = axisY + 2 + i
+            guard y < rect.maxY else { break }
+            let x = screen.put(String(curve.glyph) + " ", x: plot.x, y: y, style: curve.style, clip: rect)
+            screen.put(curve.name, x: x, y: y, style: .plain, clip: rect)
+        }
+    }
+
+    /// Every tenth of thr (and the current thr) with density, mass kept and the predicted
+    /// speed-up; then what the view does not compute.
+    mutating func drawSweepTable(_ sweep: ThresholdSweep, head: Int, in rect: Rect) {
+        heading("head \(head) · all heads", in: rect)
+        var lines: [(String, Style)] = [("  thr  dens h  dens all  mass h  1/dens" + (sweep.recall != nil ? "  recall" : ""), mutedStyle)]
+        let here = sweep.thresholds.indices.min { abs(sweep.thresholds[$0] - state.threshold) < abs(sweep.thresholds[$1] - state.threshold) } ?? 0
+        for i in sweep.thresholds.indices where i % 2 == 0 || i == here {
+            var text = fixed(sweep.thresholds[i], 2).leftPadded(to: 5) + percent(sweep.density[i][head]).leftPadded(to: 8)
+                + percent(sweep.overallDensity[i]).leftPadded(to: 10) + fixed(sweep.massKept[i][head], 3).leftPadded(to: 8)
+                + (fixed(1 / sweep.overallDensity[i], 1) + "x").leftPadded(to: 8)
+            if let recall = sweep.recall { text += fixed(recall[i][head], 3).leftPadded(to: 8) }
+            lines.append((text, i == here ? Style(.accent, .normal, [.bold, .reverse]) : .plain))
+        }
+        lines.append(("", .plain))
+        if sweep.recall == nil { lines.append(("recall: nabla sweep --recall (too large here)", mutedStyle)) }
+        lines.append(("measured speed-up, error: nabla sweep", mutedStyle))
+        for (i, line) in lines.enumerated() where i + 1 < rect.height {
+            screen.put(line.0, in: rect, row: i + 1, style: line.1, ellipsis: g.ellipsis)
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import NablaCore
+
+extension AppState {
+    /// The view on screen as a figure (`Figures`, as `nabla plot` draws it): the open
+    /// teaching view, the heads overview, or the block map of the current head.
+    func figure() -> Figure? {
+        guard let map, let mask else { return nil }
+        let h = min(head, map.heads - 1)
+        let label = "\(inputName) · block \(map.blocks.block) · \(settings)"
+        switch teaching {
+        case .compare(let view)?:
+            return view.comparison.map { Figures.compare($0, head: h, title: "compare · head \(h) · \(inputName)") }
+        case .follow?:
+            return Figures.row(RowTrace(map: map, head: h, query: cursor.query, settings: settings),
+                               title: "query block \(cursor.query) · head \(h) · \(label)")
+        case .sweep(let view)?:
+            return view.sweep.map { Figures.sweep($0, head: h, current: threshold, title: "threshold sweep · head \(h) · \(inputName)") }
+        case nil:
+            if overview { return Figures.overview(map: map, mask: mask, title: "every head · \(label)") }
+            return Figures.map(map: map, mask: mask, head: h, title: "head \(h) · \(percent(mask.statistics.density[h])) kept · \(label)")
+        }
+    }
+
+    /// `:plot FILE.svg`: writes the view as SVG, replacing the file whole (`AtomicFile`),
+    /// and says so in the status line. A user's command, done at once: a figure is a few
+    /// hundred kilobytes at most.
+    mutating func plot(to path: String) {
+        guard let figure = figure() else {
+            message = .error("nothing to plot yet")
+            return
+        }
+        do {
+            try AtomicFile.write(Array(figure.svg().utf8), to: path)
+            message = .info("wrote \(path)")
+        } catch let error as NablaError {
+            message = .error(error.message)
+        } catch {
+            message = .error("\(path): \(error)")
+        }
+    }
+}

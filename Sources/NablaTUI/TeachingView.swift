@@ -1,0 +1,191 @@
+import NablaCore
+
+/// The views for teaching and choosing that take the map panel's place: compare two
+/// masks, follow one query block through NABLA's stages, sweep the threshold. Each is
+/// opened by its key (see `Keymap.standard`) and left with Esc.
+public enum TeachingView: Sendable {
+    case compare(CompareView)
+    case follow(FollowView)
+    case sweep(SweepView)
+
+    public var kind: TeachingKind {
+        switch self {
+        case .compare: .compare
+        case .follow: .follow
+        case .sweep: .sweep
+        }
+    }
+}
+
+/// Which teaching view a key opens.
+public enum TeachingKind: String, Hashable, Sendable {
+    case compare, follow, sweep
+}
+
+/// The compare view: the current mask (A) against another mask of the same input (B),
+/// overlaid in three colours.
+public struct CompareView: Sendable {
+    /// What B is; `preset` is its index in `CompareView.presets` when it came from `c`.
+    public var spec: MaskSpec
+    public var preset: Int?
+    /// B made for the current settings, and its comparison with A; `nil` with `problem`
+    /// set when B cannot be made (a file that does not fit, another block shape).
+    public var comparison: MaskComparison?
+    public var problem: String?
+
+    public init(spec: MaskSpec, preset: Int? = nil) {
+        self.spec = spec
+        self.preset = preset
+    }
+
+    /// The B masks `c` cycles through, for the current settings: STA alone, the current
+    /// mask with STA toggled, top-k of the same density, the threshold 0.10 lower.
+    static func presets(threshold: Double, sta: STAWindow?, staWindow: STAWindow) -> [MaskSpec] {
+        [MaskSpec(.sta(sta ?? staWindow)),
+         MaskSpec(.cut(MaskSettings(threshold: threshold, sta: sta == nil ? staWindow : nil))),
+         MaskSpec(.topK(density: nil)),
+         MaskSpec(.cut(MaskSettings(threshold: max(0, ((threshold * 100).rounded() - 10) / 100), sta: sta)))]
+    }
+}
+
+/// The follow (row) view: one query block's row, stage by stage, and the video with the
+/// tiles it keeps. The block is the cursor's query block.
+public struct FollowView: Sendable, Equatable {
+    /// The stages `f` plays (again and again in the follow view), in order.
+    public enum Stage: Int, CaseIterable, Sendable {
+        case pool, map, softmax, sort, cut, sta, final
+
+        public var name: String { String(describing: self) }
+
+        /// What the stage does, in one line.
+        public var caption: String {
+            switch self {
+            case .pool: "pool: the queries and keys of each block (one tile of a frame) are averaged into one vector each"
+            case .map: "map: the pooled query is dotted with every pooled key, scaled by 1/sqrt(D): one logit per key block"
+            case .softmax: "softmax: the logits become probabilities over key blocks that sum to 1"
+            case .sort: "sort: the probabilities in descending order, with their running sum"
+            case .cut: "cut: keep the fewest blocks whose mass reaches thr (the running sum crosses the line)"
+            case .sta: "STA: OR in the sliding-tile window around the query tile (marked blocks come from STA only)"
+            case .final: "final: the kept key tiles on every frame of the video; the query tile is outlined"
+            }
+        }
+    }
+
+    /// The last stage shown (all of them unless `f` is stepping through).
+    public var stage: Stage = .final
+    /// Shade kept tiles by the true block mass instead of the pooled probability.
+    public var trueMass = false
+
+    public init(stage: Stage = .final) { self.stage = stage }
+}
+
+/// The sweep view: density, mass kept, predicted speed-up and (for inputs small enough
+/// to compute at once) recall over thresholds 0, 0.05, ..., 1.
+public struct SweepView: Sendable {
+    public var sweep: ThresholdSweep?
+    /// The map and STA window `sweep` was computed for.
+    var computedFor: (map: ObjectIdentifier, sta: STAWindow?)?
+    public init() {}
+
+    /// Thresholds of the view.
+    public static let thresholds = (0...20).map { Double($0) / 20 }
+    /// Recall needs the true block mass, `2 D S^2` flops per head: computed in the view
+    /// only up to this many flops (about a tenth of a second here); `nabla sweep --recall`
+    /// does it for any input.
+    public static let recallFlopLimit = 2e9
+}
+
+extension AppState {
+    /// Opens `view`, or closes it when the same kind is open; `c` in the compare view
+    /// steps to the next preset B.
+    mutating func toggleTeaching(_ kind: TeachingKind) {
+        switch (teaching, kind) {
+        case (.compare(let c)?, .compare):
+            let presets = CompareView.presets(threshold: threshold, sta: sta, staWindow: staWindow)
+            let next = ((c.preset ?? -1) + 1) % presets.count
+            teaching = .compare(CompareView(spec: presets[next], preset: next))
+        case (_, .compare):
+            let presets = CompareView.presets(threshold: threshold, sta: sta, staWindow: staWindow)
+            teaching = .compare(CompareView(spec: presets[0], preset: 0))
+        case (.follow?, .follow):
+            nextStage()
+        case (.sweep?, .sweep):
+            teaching = nil
+        case (_, .follow):
+            teaching = .follow(FollowView())
+        case (_, .sweep):
+            teaching = .sweep(SweepView())
+        }
+        refreshTeaching()
+    }
+
+    /// Remakes what the open teaching view derives from the current mask (after any change
+    /// of threshold, STA, block shape or input).
+    mutating func refreshTeaching() {
+        if case .sweep(var view)? = teaching {
+            if let map, let input, view.computedFor.map({ $0.map != ObjectIdentifier(map) || $0.sta != sta }) ?? true {
+                let flops = 2 * Double(input.headDim) * Double(input.grid.tokens) * Double(input.grid.tokens) * Double(input.heads)
+                view.sweep = try? ThresholdSweep(map: map, sta: sta, thresholds: SweepView.thresholds, input: input,
+                                                 recall: flops <= SweepView.recallFlopLimit)
+                view.computedFor = (ObjectIdentifier(map), sta)
+            }
+            teaching = .sweep(view)
+            return
+        }
+        guard case .compare(var view)? = teaching else { return }
+        view.comparison = nil
+        view.problem = nil
+        if let preset = view.preset {
+            view.spec = CompareView.presets(threshold: threshold, sta: sta, staWindow: staWindow)[preset]
+        }
+        if let input, let map, let mask {
+            let a = SpecifiedMask(spec: MaskSpec(.cut(settings), block: map.blocks.block), blocks: map.blocks,
+                                  heads: map.heads, kept: mask.kept, map: map)
+            if let block = view.spec.block, block != map.blocks.block {
+                view.problem = "B's block \(block) is not the map's \(map.blocks.block): nabla diff compares block shapes"
+            } else {
+                do {
+                    var maps = [map.blocks.block: map]
+                    let b = try SpecifiedMask.make(view.spec.withDefaultBlock(map.blocks.block), input: input, maps: &maps,
+                                                   otherDensity: a.density)
+                    view.comparison = MaskComparison(a, b)
+                } catch let error as NablaError {
+                    view.problem = error.message
+                } catch {
+                    view.problem = "\(error)"
+                }
+            }
+        }
+        teaching = .compare(view)
+    }
+}
+
+extension AppState {
+    /// In the follow view the cursor keys step the followed query block through tiles
+    /// (`←→` columns, `↑↓` rows) and the frame keys through frame slabs; returns whether
+    /// `action` was such a step.
+    mutating func followMove(_ action: Action) -> Bool {
+        guard case .follow? = teaching, let map else { return false }
+        let blocks = map.blocks
+        var (t, i, j) = blocks.coordinates(of: cursor.query)
+        switch action {
+        case .moveCursor(let dq, let dk):
+            i = min(max(i + dq, 0), blocks.hb - 1)
+            j = min(max(j + dk, 0), blocks.wb - 1)
+        case .moveFrame(let dq, let dk):
+            t = min(max(t + dq + dk, 0), blocks.tb - 1)
+        default:
+            return false
+        }
+        cursor = BlockPair(query: (t * blocks.hb + i) * blocks.wb + j, key: cursor.key)
+        return true
+    }
+
+    /// Follow view: shows one more stage, starting over from `pool` after `final`.
+    mutating func nextStage() {
+        guard case .follow(var view)? = teaching else { return }
+        let all = FollowView.Stage.allCases
+        view.stage = all[(view.stage.rawValue + 1) % all.count]
+        teaching = .follow(view)
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import NablaCore
+
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Sweep the threshold: density, pooled mass kept, predicted and measured speed-up, recall and error.",
+        discussion: """
+        One row per threshold (all heads averaged; --json also gives every head): the density and \
+        pooled mass kept of NABLA's cut (as nabla mask computes them), the predicted speed-up \
+        1/density; --recall the share of the true attention kept; --error the relative L2 error of \
+        the block-sparse output against dense at every threshold (needs V). With V, the kernels \
+        run at the --measure thresholds (medians of --repeat runs): measured speed-up dense/sparse \
+        and the error there. Build with -c release for timings.
+        """
+    )
+
+    @OptionGroup var input: InputOptions
+
+    @Option(help: ArgumentHelp("Block shape BTxBHxBW (default 1x8x8).", valueName: "BTxBHxBW"), transform: Parse.block)
+    var block: BlockShape = .nabla
+
+    @Option(help: ArgumentHelp("Sliding-tile window in blocks, OR-ed into every mask.", valueName: "WTxWHxWW"),
+            transform: Parse.window)
+    var sta: STAWindow?
+
+    @Option(help: ArgumentHelp("Thresholds: start:stop:step (ends included) or a list.", valueName: "A:B:STEP"))
+    var thresholds: String = "0:1:0.05"
+
+    @Option(help: ArgumentHelp("Thresholds to run the kernels at (needs V); 'none' for none.", valueName: "LIST"))
+    var measure: String = "0.5,0.9,0.99"
+
+    @Option(help: "Runs of each kernel at the measured points; medians are reported.")
+    var `repeat`: Int = 1
+
+    @Flag(help: "Recall of the true attention at every threshold (needs no V).")
+    var recall = false
+
+    @Flag(help: "Relative L2 output error against dense at every threshold (needs V).")
+    var error = false
+
+    @Flag(help: "Print one JSON object instead of the table.")
+    var json = false
+
+    func validate() throws {
+        guard (1...1000).contains(`repeat`) else { throw ValidationError("--repeat \(`repeat`) is outside 1...1000") }
+    }
+
+    func run() throws {
+        let points = try ThresholdSweep.parseThresholds(thresholds)
+        let qk = try input.spec(orderBlock: block).load()
+        var measureAt = measure == "none" ? [] : try ThresholdSweep.parseThresholds(measure)
+        // Timings need V; a Q/K-only input sweeps without them unless they were asked for.
+        if qk.v == nil && measure == "0.5,0.9,0.99" { measureAt = [] }
+        guard let map = try PooledMap.compute(qk, block: block) else { preconditionFailure("uncancellable") }
+        let sweep = try ThresholdSweep(map: map, sta: sta, thresholds: points, input: qk, recall: recall, error: error,
+                                       measureAt: measureAt, repeats: `repeat`)
+        print(json ? sweep.json(inputName: qk.name, blocks: map.blocks).rendered() : sweep.text(inputName: qk.name, blocks: map.blocks))
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+/// `nabla plot`: every view as SVG that Python's XML parser reads, and PNG that Python's
+/// zlib and struct decode to the expected size.
+@Suite("nabla plot")
+struct PlotCommandTests {
+    static let dir = Fixtures.path("golden", "nabla-plus-sta")
+    static var qkv: [String] { ["\(dir)/q.npy", "\(dir)/k.npy", "\(dir)/v.npy"] }
+
+    /// Runs `python3 -c script args...`; returns its output.
+    static func python(_ script: String, _ args: [String]) throws -> (status: Int32, out: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script] + args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static let svgCheck = """
+    import sys, xml.etree.ElementTree as ET
+    root = ET.parse(sys.argv[1]).getroot()
+    assert root.tag == '{http://www.w3.org/2000/svg}svg', root.tag
+    rects = root.findall('{http://www.w3.org/2000/svg}rect')
+    texts = [t.text for t in root.iter('{http://www.w3.org/2000/svg}text')]
+    print(root.get('width'), root.get('height'), len(rects), '|'.join(texts))
+    """
+
+    static let pngCheck = """
+    import sys, struct, zlib
+    data = open(sys.argv[1], 'rb').read()
+    assert data[:8] == b'\\x89PNG\\r\\n\\x1a\\n'
+    pos, idat, size = 8, b'', None
+    while pos < len(data):
+        n, = struct.unpack('>I', data[pos:pos+4]); kind = data[pos+4:pos+8]; body = data[pos+8:pos+8+n]
+        crc, = struct.unpack('>I', data[pos+8+n:pos+12+n])
+        assert zlib.crc32(kind + body) & 0xffffffff == crc, kind
+        if kind == b'IHDR': size = struct.unpack('>IIBBBBB', body)
+        if kind == b'IDAT': idat += body
+        pos += 12 + n
+    w, h, depth, color = size[:4]
+    raw = zlib.decompress(idat)
+    assert depth == 8 and color == 2 and len(raw) == h * (1 + 3 * w), (len(raw), w, h)
+    assert all(raw[y * (1 + 3 * w)] == 0 for y in range(h))
+    print(w, h, len(set(raw)))
+    """
+
+    @Test("every view as SVG parses as XML with its title; map labels its frames", arguments: ["map", "coverage", "row", "sweep", "compare", "overview"])
+    func svg(view: String) throws {
+        let tmp = try Fixtures.temporaryDirectory("plot")
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let file = "\(tmp)/\(view).svg"
+        let r = try NablaProcess.run(["plot"] + Self.qkv + ["--threshold", "0.5", "--sta", "3x1x1", "--view", view,
+                                                           "--compare", "thr=0.8", "--head", "1", "--out", file])
+        #expect(r.status == 0, "\(r.stderr)")
+        let check = try Self.python(Self.svgCheck, [file])
+        #expect(check.status == 0, "\(check.out)")
+        #expect(check.out.contains("head 1") || view == "overview" || view == "sweep" && check.out.contains("head 1"))
+        if view == "map" { #expect(check.out.contains("|t0|") && check.out.contains("t5") && check.out.contains("log10 P")) }
+        if view == "overview" { #expect(check.out.contains("head 0:") && check.out.contains("head 1:")) }
+    }
+
+    @Test("PNG decodes with Python's zlib and struct to the expected size", arguments: [("map", 1.0), ("sweep", 2.0)])
+    func png(view: String, scale: Double) throws {
+        let tmp = try Fixtures.temporaryDirectory("plot")
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let file = "\(tmp)/\(view).png"
+        let r = try NablaProcess.run(["plot"] + Self.qkv + ["--threshold", "0.5", "--view", view, "--scale", String(scale), "--out", file])
+        #expect(r.status == 0, "\(r.stderr)")
+        let check = try Self.python(Self.pngCheck, [file])
+        #expect(check.status == 0, "\(check.out)")
+        // map is 600 x 560 units, sweep 640 x 440.
+        let want = view == "map" ? "\(Int(600 * scale)) \(Int(560 * scale))" : "\(Int(640 * scale)) \(Int(440 * scale))"
+        #expect(check.out.hasPrefix(want + " "), "\(check.out)")
+        // More than a blank canvas: many distinct byte values.
+        #expect((Int(check.out.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) > 5)
+    }
+
+    @Test("bad views, extensions and heads fail in one line")
+    func bad() throws {
+        for args in [["--view", "nope", "--out", "/tmp/x.svg"], ["--out", "/tmp/x.gif"], ["--head", "9", "--out", "/tmp/x.svg"]] {
+            let r = try NablaProcess.run(["plot"] + Self.qkv + args)
+            #expect(r.status != 0 && r.stderr.hasPrefix("error: ") && r.stderr.split(separator: "\n").count == 1, "\(args): \(r.stderr)")
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+
+/// The README's screens of the teaching views are what the commands they name print.
+@Suite("README teaching screens")
+struct ReadmeTeachingTests {
+    static func readme() throws -> String {
+        try String(contentsOfFile: Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("README.md").path, encoding: .utf8)
+    }
+
+    @Test("each teaching view's screen in the README equals nabla render's", arguments: [
+        ("c", "--keys c`"), (":sta 11x3x3<Enter>f", "--keys ':sta 11x3x3<Enter>f'`"), ("w", "--keys w`"),
+    ])
+    func screen(keys: String, marker: String) throws {
+        let text = try Self.readme()
+        let at = try #require(text.range(of: "`nabla render --size 100x28 --no-color " + marker))
+        let open = try #require(text[at.upperBound...].range(of: "```\n"))
+        let close = try #require(text[open.upperBound...].range(of: "```\n"))
+        let shown = String(text[open.upperBound..<close.lowerBound])
+        let r = try NablaProcess.run(["render", "--size", "100x28", "--no-color", "--keys", keys],
+                                     environment: ["LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"])
+        #expect(r.status == 0)
+        #expect(shown == r.stdout, "README screen for \(keys) differs from nabla render's")
+    }
+}
