@@ -7,24 +7,8 @@ import Foundation
 ///
 /// Reads only headers and shapes (values are not checked for NaN here).
 public struct FileSummary: Sendable {
-    /// One tensor in the file.
-    public struct Tensor: Sendable, Equatable {
-        /// The safetensors key; `nil` for a .npy file.
-        public let key: String?
-        /// `nil` for a dtype nabla does not read; then `dtypeName` says which.
-        public let dtype: DType?
-        /// The dtype as nabla names it (`float32`), or as the file does when nabla does
-        /// not read it (`F8_E4M3`).
-        public let dtypeName: String
-        public let shape: [Int]
-
-        public init(key: String?, dtype: DType?, dtypeName: String? = nil, shape: [Int]) {
-            self.key = key
-            self.dtype = dtype
-            self.dtypeName = dtype?.rawValue ?? dtypeName ?? "unknown"
-            self.shape = shape
-        }
-    }
+    /// One tensor in the file: its key, dtype and shape, as the file lists them.
+    public typealias Tensor = TensorFile.Listing
 
     /// What nabla takes the file to be.
     public enum Kind: String, Sendable {
@@ -75,7 +59,7 @@ public struct FileSummary: Sendable {
         byteCount = file.byteCount
         format = file.format
         metadata = file.metadata.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        tensors = file.listing.map { Tensor(key: $0.key, dtype: $0.dtype, dtypeName: $0.dtypeName, shape: $0.shape) }
+        tensors = file.listing
 
         var kind = Kind.none
         var problem: Wording?
