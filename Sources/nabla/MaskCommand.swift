@@ -76,12 +76,13 @@ struct MaskCommand: ParsableCommand {
             throw NablaError(.missingTensor, "\(path) holds no Q/K pair (tensors PREFIX.q and PREFIX.k, or q and k)")
         }
         let settings = mask.settings
+        // Progress as for one pair: on a terminal only, after the first second.
+        let progress = StderrProgress(label: "mask --all")
         let report = try ModelReport.compute(dump: dump, base: spec, block: mask.block, settings: settings,
                                              recall: recall, directory: out) { i, pair in
-            if !json {
-                FileHandle.standardError.write(Data("pair \(i + 1)/\(dump.pairs.count) \(pair.prefix): density \(percent(pair.overallDensity))\n".utf8))
-            }
+            progress.show("pair \(i + 1) of \(dump.pairs.count) done (\(pair.prefix): density \(percent(pair.overallDensity)))")
         }
+        progress.finish()
         if json {
             print(report.json().rendered())
         } else {
@@ -108,10 +109,14 @@ final class StderrProgress: @unchecked Sendable {
     }
 
     private func show(_ stage: String, _ done: Int, _ total: Int) {
+        show(total > 1 ? "\(stage), head \(done + 1) of \(total)" : stage)
+    }
+
+    /// Shows `what` after the label (when enabled and past the first second).
+    func show(_ what: String) {
         guard enabled, ContinuousClock.now - start > .seconds(1) else { return }
         lock.lock()
         defer { lock.unlock() }
-        let what = total > 1 ? "\(stage), head \(done + 1) of \(total)" : stage
         FileHandle.standardError.write(Data("\r\u{1B}[K\(label): \(what)".utf8))
         shown = true
     }

@@ -72,4 +72,13 @@ struct SamplesTests {
             #expect(early > late, "layer \(l): \(early) vs \(late)")
         }
     }
+
+    @Test("--all prints its table and no progress when stderr is not a terminal")
+    func modelDumpQuietOnPipes() throws {
+        let path = SamplesDirectory.path + "/model.safetensors"
+        let result = try NablaProcess.run(["mask", path, "--all", "--threshold", "0.9"])
+        #expect(result.status == 0)
+        #expect(result.stderr.isEmpty, "stderr: \(result.stderr)")
+        #expect(result.stdout.contains("blocks.2.step40"))
+    }
 }
