@@ -28,6 +28,8 @@ public enum PromptCommand: Equatable, Sendable {
         ("sta 11x3x3", "STA window; sta off"),
         ("open PATH...", "open Q K [V] or FILE"),
         ("save DIR", "as mask --out DIR"),
+        ("compare SPEC", "compare view"),
+        ("plot FILE.svg", "save as SVG"),
         ("quit", "quit"),
     ]
 

@@ -146,7 +146,7 @@ extension Renderer {
             let col = i / rows, row = i % rows
             var text = line.text
             let below = lines.count - offset - (shown - 1)
-            if i == shown - 1 && below > 0 { text = "\(g.ellipsis) \(below) more below (j, PgDn)" }
+            if overflow && i == shown - 1 && below > 0 { text = "\(g.ellipsis) \(below) more below (j, PgDn)" }
             let cell = Rect(x: columnX[col], y: inner.y + row, width: columnWidths[col] + 1, height: 1)
             screen.put(text, in: Rect(x: cell.x, y: cell.y, width: min(cell.width, inner.maxX - cell.x), height: 1),
                        style: line.header ? titleStyle : .plain, ellipsis: g.ellipsis)

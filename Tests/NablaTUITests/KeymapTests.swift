@@ -255,6 +255,16 @@ struct KeymapTests {
 
 @Suite("Help scrolls, messages are read in full")
 struct HelpAndMessageTests {
+    @Test("help that fits shows every line and no 'more below', even when it fills its columns exactly",
+          arguments: [Size(width: 120, height: 40), Size(width: 160, height: 60), Size(width: 160, height: 80), Size(width: 100, height: 30)])
+    func helpThatFits(size: Size) throws {
+        var app = TestApp.make(size: size)
+        try app.keys("?")
+        let text = app.screen.text
+        #expect(!text.contains("more below"), "at \(size)")
+        for (line, _) in app.state.helpLines { #expect(text.contains(line), "not shown at \(size): \(line)") }
+    }
+
     @Test("help scrolls at the minimum size until every line has been shown", arguments: [Size(width: 60, height: 16), Size(width: 80, height: 20)])
     func helpScrolls(size: Size) throws {
         var app = TestApp.make(size: size)
