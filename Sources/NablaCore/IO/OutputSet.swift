@@ -92,8 +92,42 @@ public struct OutputSet {
         }
 
         let stagePath = OutputPath.join(parent, ".\(name).nabla-new-\(getpid())-\(OutputCleanup.nextSerial())")
+        let mode = st.st_mode & 0o7777
+        return try withStage(stagePath, shown: directory, mkdirReason: "cannot create a directory beside it") { stage in
+            try body(stage)
+            if existing {
+                chmod(stagePath, mode)
+                try carryOver(from: target, into: stagePath, except: Set(stage.names), shown: directory, tokens: &stage.tokens)
+            }
+            OutputPath.syncDirectory(stagePath)
+            OutputCleanup.testStep()
+
+            if !existing {
+                if rename(stagePath, target) == 0 {
+                    OutputPath.syncDirectory(parent)
+                    return .wholeDirectory
+                }
+                throw OutputPath.failure(directory, errno, "cannot move the new files into place")
+            }
+            if exchange(stagePath, target) {
+                // stagePath now holds the old set (and links to the carried entries).
+                OutputPath.syncDirectory(parent)
+                return .wholeDirectory
+            }
+            let reason = "the file system cannot swap directories (\(String(cString: strerror(errno))))"
+            try moveEach(stage.names, from: stagePath, to: target, shown: directory)
+            return .fileByFile(reason: reason)
+        }
+    }
+
+    /// Makes the stage directory `stagePath` (registered for removal on a signal), runs
+    /// `work` with it, and removes whatever is left of it on every path.
+    /// - Throws: `NablaError.writeFailed` naming `directory` when the stage cannot be
+    ///   made (`mkdirReason` says where); whatever `work` throws.
+    private static func withStage<R>(_ stagePath: String, shown directory: String, mkdirReason: String,
+                                     _ work: (Stage) throws -> R) throws -> R {
         guard mkdir(stagePath, 0o777) == 0 else {
-            throw OutputPath.failure(directory, errno, "cannot create a directory beside it")
+            throw OutputPath.failure(directory, errno, mkdirReason)
         }
         let stageToken = OutputCleanup.register(stagePath)
         let stage = Stage(path: stagePath, shownDirectory: directory)
@@ -102,29 +136,7 @@ public struct OutputSet {
             for t in stage.tokens { OutputCleanup.unregister(t) }
             OutputCleanup.unregister(stageToken)
         }
-        try body(stage)
-        if existing {
-            chmod(stagePath, st.st_mode & 0o7777)
-            try carryOver(from: target, into: stagePath, except: Set(stage.names), shown: directory, tokens: &stage.tokens)
-        }
-        OutputPath.syncDirectory(stagePath)
-        OutputCleanup.testStep()
-
-        if !existing {
-            if rename(stagePath, target) == 0 {
-                OutputPath.syncDirectory(parent)
-                return .wholeDirectory
-            }
-            throw OutputPath.failure(directory, errno, "cannot move the new files into place")
-        }
-        if exchange(stagePath, target) {
-            // stagePath now holds the old set (and links to the carried entries).
-            OutputPath.syncDirectory(parent)
-            return .wholeDirectory
-        }
-        let reason = "the file system cannot swap directories (\(String(cString: strerror(errno))))"
-        try moveEach(stage.names, from: stagePath, to: target, shown: directory)
-        return .fileByFile(reason: reason)
+        return try work(stage)
     }
 
     /// Why `dir` cannot be swapped whole, or `nil`.
@@ -184,19 +196,11 @@ public struct OutputSet {
         try OutputPath.makeDirectories(directory, for: directory)
         OutputCleanup.removeStale(in: directory, prefix: ".nabla-new-")
         let stagePath = OutputPath.join(directory, ".nabla-new-\(getpid())-\(OutputCleanup.nextSerial())")
-        guard mkdir(stagePath, 0o777) == 0 else {
-            throw OutputPath.failure(directory, errno, "cannot create a directory in it")
+        return try withStage(stagePath, shown: directory, mkdirReason: "cannot create a directory in it") { stage in
+            try body(stage)
+            try moveEach(stage.names, from: stagePath, to: directory, shown: directory)
+            return .fileByFile(reason: reason)
         }
-        let stageToken = OutputCleanup.register(stagePath)
-        let stage = Stage(path: stagePath, shownDirectory: directory)
-        defer {
-            OutputCleanup.removeTree(stagePath)
-            for t in stage.tokens { OutputCleanup.unregister(t) }
-            OutputCleanup.unregister(stageToken)
-        }
-        try body(stage)
-        try moveEach(stage.names, from: stagePath, to: directory, shown: directory)
-        return .fileByFile(reason: reason)
     }
 
     /// Swaps two directory entries atomically; `false` (with `errno`) when not possible.
