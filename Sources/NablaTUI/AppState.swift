@@ -9,13 +9,13 @@ public struct AppConfig: Sendable {
     public var block: BlockShape
     public var threshold: Double
     public var sta: STAWindow?
-    /// 0-based head.
-    public var head: Int
+    /// The head to show first, by tensor index; `nil`: the first loaded head.
+    public var head: Int?
     public var theme: Theme
     public var mouse: Bool
 
     public init(arguments: [String] = [], inputName: String = "sample", block: BlockShape = .nabla,
-                threshold: Double = 0.9, sta: STAWindow? = nil, head: Int = 0,
+                threshold: Double = 0.9, sta: STAWindow? = nil, head: Int? = nil,
                 theme: Theme = Theme(mode: .palette256, glyphs: .unicodeSet), mouse: Bool = true) {
         self.arguments = arguments
         self.inputName = inputName
@@ -75,8 +75,13 @@ public struct AppState: Sendable {
     public var sta: STAWindow?
     /// The window `s` turns on: Kandinsky's 11x3x3 or the last one set by `:sta`.
     public var staWindow: STAWindow
-    /// 0-based head.
+    /// The head on screen: its position among the loaded heads (`0..<heads`). It is named
+    /// by its tensor index, `headIndex`, wherever it is shown or typed (they differ under a
+    /// head selection).
     public var head: Int
+    /// The head asked for at start (`AppConfig.head`, a tensor index) until the first load
+    /// turns it into `head`.
+    var initialHead: Int?
     /// The block shape last asked for (the map's shape once its job is done).
     public var requestedBlock: BlockShape
 
@@ -138,7 +143,8 @@ public struct AppState: Sendable {
         threshold = min(max(config.threshold, 0), 1)
         sta = config.sta
         staWindow = config.sta ?? .kandinsky
-        head = max(config.head, 0)
+        head = 0
+        initialHead = config.head
         requestedBlock = config.block
         cursor = BlockPair(query: 0, key: 0)
         zoom = 0
@@ -159,6 +165,22 @@ public struct AppState: Sendable {
     /// The block shape of the map on screen.
     public var block: BlockShape { map?.blocks.block ?? requestedBlock }
     public var heads: Int { map?.heads ?? input?.heads ?? 0 }
+    /// The tensor index of every loaded head, in position order (`QKInput.headIndices`).
+    public var headIndices: [Int] { input?.headIndices ?? Array(0..<heads) }
+    /// The tensor index of the head at `position`: how the head is named on screen.
+    public func headIndex(_ position: Int) -> Int {
+        let indices = headIndices
+        return indices.indices.contains(position) ? indices[position] : position
+    }
+    /// The tensor index of the head on screen.
+    public var headIndex: Int { headIndex(min(head, max(heads - 1, 0))) }
+    /// The head on screen as the status line and map title name it: `3 of 8`, or under
+    /// a head selection `3 (2/4 sel.)` (tensor index, then position among the selected).
+    public var headLabel: String {
+        let position = min(head, max(heads - 1, 0))
+        if headIndices == Array(0..<heads) { return "\(headIndex) of \(heads)" }
+        return "\(headIndex) (\(position + 1)/\(heads) sel.)"
+    }
     public var settings: MaskSettings { MaskSettings(threshold: threshold, sta: sta) }
 
     /// The stage times shown: pool, map, sort, cut, sta, stats.

@@ -33,9 +33,10 @@ public enum PromptCommand: Equatable, Sendable {
         ("quit", "quit"),
     ]
 
-    /// Parses one prompt line. `heads` bounds `head`.
+    /// Parses one prompt line. `headIndices`, the tensor indices of the loaded input's
+    /// heads, bounds `head` (which names a head by its tensor index).
     /// - Throws: `NablaError.badArgument` with a one-line message.
-    public static func parse(_ line: String, heads: Int?) throws -> PromptCommand {
+    public static func parse(_ line: String, headIndices: [Int]?) throws -> PromptCommand {
         let words = try shellSplit(line)
         guard let name = words.first?.lowercased() else {
             throw NablaError(.badArgument, "empty command (thr, head, block, sta, compare, plot, open, quit)")
@@ -55,8 +56,8 @@ public enum PromptCommand: Equatable, Sendable {
         case "head":
             let text = try one("head N (0-based)")
             guard let v = Int(text) else { throw NablaError(.badArgument, "head '\(text)' is not a whole number") }
-            if let heads, !(0..<heads).contains(v) {
-                throw NablaError(.badArgument, PromptCommand.headOutOfRange(v, heads: heads))
+            if let headIndices, !headIndices.contains(v) {
+                throw NablaError(.badArgument, PromptCommand.headMissing(v, headIndices: headIndices))
             }
             return .head(v)
         case "block":
@@ -132,6 +133,13 @@ public enum PromptCommand: Equatable, Sendable {
     /// The message for head `head` of an input with `heads` heads (0-based indices).
     public static func headOutOfRange(_ head: Int, heads: Int) -> String {
         "head \(head) is out of range: the input has \(heads) head\(heads == 1 ? "" : "s"), 0-\(heads - 1)"
+    }
+
+    /// Why `head` (a tensor index) names none of the loaded heads `headIndices`: out of
+    /// range, or (under a head selection) not among the selected ones.
+    public static func headMissing(_ head: Int, headIndices: [Int]) -> String {
+        if headIndices == Array(0..<headIndices.count) { return headOutOfRange(head, heads: headIndices.count) }
+        return "head \(head) is not among the selected heads \(HeadSelection(headIndices))"
     }
 
     /// `~` and `~/...` as the shell expands them, from `HOME`; `~user` is left alone.

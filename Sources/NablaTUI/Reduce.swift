@@ -155,7 +155,7 @@ extension AppState {
     mutating func execute(_ line: String) -> [Effect] {
         let command: PromptCommand
         do {
-            command = try PromptCommand.parse(line, heads: heads > 0 ? heads : nil)
+            command = try PromptCommand.parse(line, headIndices: heads > 0 ? headIndices : nil)
         } catch let error as NablaError {
             message = .error(error.message)
             return []
@@ -172,7 +172,7 @@ extension AppState {
                 message = .error("nothing is loaded")
                 return []
             }
-            head = h
+            head = headIndices.firstIndex(of: h) ?? head
         case .block(let shape):
             guard let input else {
                 message = .error("nothing is loaded")
@@ -304,13 +304,16 @@ extension AppState {
         case .loaded(let newInput, let newMap, let note, let newPairs):
             // Moving to another pair of the same dump keeps the cursor and zoom.
             let samePlace = newPairs != nil && pairs?.path == newPairs?.path && map?.n == newMap.n
+            // The head by tensor index: the one on screen, or at the first load the one
+            // asked for at start (else the input's first head).
+            let wanted = input == nil ? (initialHead ?? newInput.headIndices.first ?? 0) : headIndex
+            initialHead = nil
             input = newInput
             inputName = newInput.name
             map = newMap
             mapTimes = newMap.times
             requestedBlock = newMap.blocks.block
-            let wanted = head
-            head = min(head, newMap.heads - 1)
+            head = newInput.headIndices.firstIndex(of: wanted) ?? min(head, newMap.heads - 1)
             if pairs?.path != newPairs?.path { lastSurvey = nil }
             pairs = newPairs
             if !samePlace {
@@ -321,8 +324,8 @@ extension AppState {
             if let view = viewport { origin = view.centred(on: cursor) }
             message = note.map(Message.info)
             // A head the input does not have is an error, not a silent last head.
-            if wanted >= newMap.heads {
-                message = .error(PromptCommand.headOutOfRange(wanted, heads: newMap.heads) + "; showing head \(head)")
+            if !newInput.headIndices.contains(wanted) {
+                message = .error(PromptCommand.headMissing(wanted, headIndices: newInput.headIndices) + "; showing head \(headIndex)")
             }
         case .surveyed(let density, let shape, let used):
             guard var survey = model else { return }

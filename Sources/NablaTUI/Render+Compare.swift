@@ -66,7 +66,7 @@ extension Renderer {
         guard let map = state.map, let vp = state.viewport else { return }
         let head = min(state.head, map.heads - 1)
         let c = view.comparison
-        var title = " compare · head \(head)"
+        var title = " compare · head \(state.headIndex(head))"
         if let c { title += " · Jaccard " + fixed(c.jaccard(head: head), 3) }
         title += " · A current vs B \(view.spec)"
         screen.fill(l.title)
@@ -142,7 +142,7 @@ extension Renderer {
         var lines: [(String, Style)] = [
             ("A  " + c.a.spec.description, Style(.onlyA, .normal, .bold)),
             ("B  " + view.spec.description, Style(.onlyB, .normal, .bold)),
-            ("head \(head)    A \(percent(da[head]))   B \(percent(db[head]))", .plain),
+            ("head \(state.headIndex(head))    A \(percent(da[head]))   B \(percent(db[head]))", .plain),
             ("Jaccard \(fixed(c.jaccard(head: head), 3))   all heads \(fixed(c.jaccard, 3))", Style(.title, .normal, .bold)),
             ("only A \(percent(Double(c.onlyA[head]) / pairs))  only B \(percent(Double(c.onlyB[head]) / pairs))", .plain),
             ("both   \(percent(Double(c.both[head]) / pairs))  (shares of all block pairs)", .plain),
@@ -150,7 +150,7 @@ extension Renderer {
         ]
         lines.append(("head  dens A  dens B  Jaccard", mutedStyle))
         for h in 0..<c.heads {
-            let text = String(h).leftPadded(to: 4) + percent(da[h]).leftPadded(to: 8) + percent(db[h]).leftPadded(to: 8)
+            let text = String(state.headIndex(h)).leftPadded(to: 4) + percent(da[h]).leftPadded(to: 8) + percent(db[h]).leftPadded(to: 8)
                 + fixed(c.jaccard(head: h), 3).leftPadded(to: 9)
             lines.append((text, h == head ? accentStyle : .plain))
         }

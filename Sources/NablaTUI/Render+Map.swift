@@ -175,7 +175,7 @@ extension Renderer {
         let rows = view.visibleRows, cols = view.visibleColumns
         let position = "q \(view.origin.query)–\(view.origin.query + rows - 1) k \(view.origin.key)–\(view.origin.key + cols - 1)"
         let shown = !state.showTrueMass ? "" : state.attention?.mass != nil ? "true mass · " : "true mass … · "
-        let title = "head \(head) of \(map.heads) · \(shown)\(percent(mask.statistics.density[head])) kept · "
+        let title = "head \(state.headLabel) · \(shown)\(percent(mask.statistics.density[head])) kept · "
             + "\(view.scaleText) · \(position)"
         screen.put(" " + title, in: l.title, style: titleStyle, ellipsis: g.ellipsis)
 
@@ -290,7 +290,7 @@ extension Renderer {
         }
         var pooled = false
         for (h, thumb) in thumbs.enumerated() {
-            let label = "h\(h) \(percent(mask.statistics.density[h]))"
+            let label = "h\(state.headIndex(h)) \(percent(mask.statistics.density[h]))"
             let current = h == state.head
             screen.put(label, in: thumb.label,
                        style: current ? Style(.accent, .normal, [.bold, .reverse]) : titleStyle, ellipsis: g.ellipsis)

@@ -24,7 +24,7 @@ extension Renderer {
         guard geo.visibleRows > 0, geo.cellWidth >= 1 else { return }
         // Header: head numbers where they fit.
         for h in 0..<heads where geo.cellWidth >= 3 || h % 5 == 0 {
-            screen.put(String(h).leftPadded(to: min(geo.cellWidth, 3) + (geo.cellWidth >= 3 ? (geo.cellWidth - 3) / 2 : 0)),
+            screen.put(String(state.headIndex(h)).leftPadded(to: min(geo.cellWidth, 3) + (geo.cellWidth >= 3 ? (geo.cellWidth - 3) / 2 : 0)),
                        in: Rect(x: geo.x(ofHead: h), y: area.y, width: max(geo.cellWidth, 3), height: 1),
                        style: h == survey.head ? accentStyle : mutedStyle)
         }
@@ -90,6 +90,6 @@ extension Renderer {
         let p = survey.pair, h = survey.head
         guard p < density.count, h < density[p].count else { return }
         let name = pairs.prefixes[p].isEmpty ? "(q, k)" : pairs.prefixes[p]
-        _ = screen.put("  \(percent(density[p][h])) \(name) head \(h)", x: x, y: rect.y, style: titleStyle, clip: rect)
+        _ = screen.put("  \(percent(density[p][h])) \(name) head \(state.headIndex(h))", x: x, y: rect.y, style: titleStyle, clip: rect)
     }
 }

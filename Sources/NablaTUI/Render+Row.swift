@@ -15,7 +15,7 @@ extension Renderer {
         let c = map.blocks.coordinates(of: a)
         let body = Rect(x: 0, y: 0, width: screen.size.width, height: max(screen.size.height - 1, 0))
         let stage = view.stage
-        let title = " follow · head \(head) · query block #\(a) (t \(c.t), i \(c.i), j \(c.j)) · stage \(stage.rawValue + 1)/7 \(stage.name)"
+        let title = " follow · head \(state.headIndex(head)) · query block #\(a) (t \(c.t), i \(c.i), j \(c.j)) · stage \(stage.rawValue + 1)/7 \(stage.name)"
             + " · ←→↑↓ tile · K J frame · f stage · Esc back"
         screen.put(title, in: body.row(0), style: titleStyle, ellipsis: g.ellipsis)
         screen.put(stage.caption, in: body.row(1), column: 1, style: accentStyle, ellipsis: g.ellipsis)

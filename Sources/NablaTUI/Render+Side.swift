@@ -56,7 +56,7 @@ extension Renderer {
             screen.put(entry(left[i]) + "  " + entry(right[i]), in: rect, row: i + 1, ellipsis: g.ellipsis)
         }
         guard rect.height >= ScreenLayout.timingHeight, let panel = state.attention else { return }
-        var title = "attention, head \(panel.head), ms"
+        var title = "attention, head \(state.headIndex(panel.head)), ms"
         if state.attentionJob != nil { title += " " + String(g.spinner[state.spinner % g.spinner.count]) }
         heading(title, in: Rect(x: rect.x, y: rect.y + 4, width: rect.width, height: rect.height - 4))
         // Pinned times (tests, documentation) replace the measured ones.
@@ -96,7 +96,7 @@ extension Renderer {
         // of the head (so that shares of a few percent still differ), and the title says so.
         let shares = (0..<tb).map { a in (0..<tb).reduce(0.0) { $0 + stats.coverage(head: head, querySlab: a, keySlab: $1) } / Double(max(tb, 1)) }
         let barScale = shares.max() ?? 0
-        var title = "frame coverage, head \(head)"
+        var title = "frame coverage, head \(state.headIndex(head))"
         if shown < tb { title += " (t \(first)–\(first + shown - 1) of \(tb))" }
         title += "; bars 0–\(Renderer.sharePercent(barScale))"
         heading(title, in: rect)

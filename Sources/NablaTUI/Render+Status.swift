@@ -6,7 +6,7 @@ extension Renderer {
         let s = state
         let grid = s.input.map { "\($0.grid)" } ?? "-"
         let heads = s.heads
-        let head = heads > 0 ? "\(min(s.head, heads - 1)) of \(heads)" : "-"
+        let head = heads > 0 ? s.headLabel : "-"
         let sta = s.sta.map(\.description) ?? "off"
         let density = s.mask.map { percent($0.statistics.overallDensity) } ?? "-"
         let thr = "thr " + fixed(s.threshold, 2)

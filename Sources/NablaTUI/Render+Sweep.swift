@@ -9,7 +9,7 @@ extension Renderer {
         guard let map = state.map else { return }
         let head = min(state.head, map.heads - 1)
         let body = Rect(x: 0, y: 0, width: screen.size.width, height: max(screen.size.height - 1, 0))
-        screen.put(" threshold sweep · head \(head) and all heads · block \(map.blocks.block) · STA \(state.sta.map(\.description) ?? "off")"
+        screen.put(" threshold sweep · head \(state.headIndex(head)) and all heads · block \(map.blocks.block) · STA \(state.sta.map(\.description) ?? "off")"
                    + " · < > thr · [ ] head · Esc back", in: body.row(0), style: titleStyle, ellipsis: g.ellipsis)
         guard let sweep = view.sweep else {
             centred(["computing the sweep…"], in: body, style: accentStyle)
@@ -24,12 +24,12 @@ extension Renderer {
     /// The curves the chart draws: name, glyph, style, value per sweep point.
     func sweepCurves(_ sweep: ThresholdSweep, head: Int) -> [(name: String, glyph: Character, style: Style, values: [Double])] {
         var curves: [(String, Character, Style, [Double])] = [
-            ("density, head \(head)", "•", Style(.onlyB, .normal, .bold), sweep.density.map { $0[head] }),
+            ("density, head \(state.headIndex(head))", "•", Style(.onlyB, .normal, .bold), sweep.density.map { $0[head] }),
             ("density, all heads", "·", Style(.title), sweep.overallDensity),
-            ("mass kept, head \(head)", "+", Style(.kept(24), .normal, .bold), sweep.massKept.map { $0[head] }),
+            ("mass kept, head \(state.headIndex(head))", "+", Style(.kept(24), .normal, .bold), sweep.massKept.map { $0[head] }),
         ]
         if let recall = sweep.recall {
-            curves.append(("recall, head \(head)", "r", Style(.onlyA, .normal, .bold), recall.map { $0[head] }))
+            curves.append(("recall, head \(state.headIndex(head))", "r", Style(.onlyA, .normal, .bold), recall.map { $0[head] }))
         }
         return curves
     }
@@ -80,7 +80,7 @@ extension Renderer {
     /// Every tenth of thr (and the current thr) with density, mass kept and the predicted
     /// speed-up; then what the view does not compute.
     mutating func drawSweepTable(_ sweep: ThresholdSweep, head: Int, in rect: Rect) {
-        heading("head \(head) · all heads", in: rect)
+        heading("head \(state.headIndex(head)) · all heads", in: rect)
         var lines: [(String, Style)] = [("  thr  dens h  dens all  mass h  1/dens" + (sweep.recall != nil ? "  recall" : ""), mutedStyle)]
         let here = sweep.thresholds.indices.min { abs(sweep.thresholds[$0] - state.threshold) < abs(sweep.thresholds[$1] - state.threshold) } ?? 0
         for i in sweep.thresholds.indices where i % 2 == 0 || i == here {

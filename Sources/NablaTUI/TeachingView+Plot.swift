@@ -6,19 +6,19 @@ extension AppState {
     /// teaching view, the heads overview, or the block map of the current head.
     func figure() -> Figure? {
         guard let map, let mask else { return nil }
-        let h = min(head, map.heads - 1)
+        let h = min(head, map.heads - 1), name = headIndex(h)
         let label = "\(inputName) · block \(map.blocks.block) · \(settings)"
         switch teaching {
         case .compare(let view)?:
-            return view.comparison.map { Figures.compare($0, head: h, title: "compare · head \(h) · \(inputName)") }
+            return view.comparison.map { Figures.compare($0, head: h, title: "compare · head \(name) · \(inputName)") }
         case .follow?:
             return Figures.row(RowTrace(map: map, head: h, query: cursor.query, settings: settings),
-                               title: "query block \(cursor.query) · head \(h) · \(label)")
+                               title: "query block \(cursor.query) · head \(name) · \(label)")
         case .sweep(let view)?:
-            return view.sweep.map { Figures.sweep($0, head: h, current: threshold, title: "threshold sweep · head \(h) · \(inputName)") }
+            return view.sweep.map { Figures.sweep($0, head: h, headName: name, current: threshold, title: "threshold sweep · head \(name) · \(inputName)") }
         case nil:
             if overview { return Figures.overview(map: map, mask: mask, title: "every head · \(label)") }
-            return Figures.map(map: map, mask: mask, head: h, title: "head \(h) · \(percent(mask.statistics.density[h])) kept · \(label)")
+            return Figures.map(map: map, mask: mask, head: h, title: "head \(name) · \(percent(mask.statistics.density[h])) kept · \(label)")
         }
     }
 

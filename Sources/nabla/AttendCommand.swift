@@ -21,10 +21,10 @@ struct AttendCommand: ParsableCommand {
 
     @OptionGroup var maskOptions: MaskOptions
 
-    @Option(help: ArgumentHelp("A mask to use instead of computing one: uint8 [heads, N, N] .npy.", valueName: "MASK.npy"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("A mask to use instead of computing one: uint8 [heads, N, N] .npy.", valueName: "MASK.npy"))
     var mask: String?
 
-    @Option(help: "Directory for out.npy (and out_dense.npy), created if missing.")
+    @Option(parsing: .unconditional, help: "Directory for out.npy (and out_dense.npy), created if missing.")
     var out: String?
 
     @Flag(help: "Also run dense attention: out_dense.npy and the relative L2 error.")
@@ -33,7 +33,7 @@ struct AttendCommand: ParsableCommand {
     @Flag(help: "Report recall and oracle recall from the true block mass (needs no V).")
     var recall = false
 
-    @Option(help: "Runs of each kernel; medians are reported.")
+    @Option(parsing: .unconditional, help: "Runs of each kernel; medians are reported.")
     var `repeat`: Int = 1
 
     @Flag(help: "Print one JSON object instead of the readable summary.")

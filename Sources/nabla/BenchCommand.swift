@@ -20,10 +20,10 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var mask: MaskOptions
 
-    @Option(help: "Measured runs (after one warm-up run).")
+    @Option(parsing: .unconditional, help: "Measured runs (after one warm-up run).")
     var `repeat`: Int = 5
 
-    @Option(name: .customLong("attention-heads"),
+    @Option(name: .customLong("attention-heads"), parsing: .unconditional,
             help: "Heads to time attention on (the first N; 0 skips attention). Needs V.")
     var attentionHeads: Int = 1
 

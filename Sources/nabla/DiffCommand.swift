@@ -27,7 +27,7 @@ struct DiffCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    @Option(help: ArgumentHelp("Block shape of specs that name none (default 1x8x8).", valueName: "BTxBHxBW"),
+    @Option(parsing: .unconditional, help: ArgumentHelp("Block shape of specs that name none (default 1x8x8).", valueName: "BTxBHxBW"),
             transform: Parse.block)
     var block: BlockShape = .nabla
 
@@ -41,6 +41,16 @@ struct DiffCommand: ParsableCommand {
     var json = false
 
     func run() throws {
+        // A spec that is a file must hold a mask; a Q or K tensor there means B was
+        // forgotten and the inputs moved up by one (`nabla diff thr=0.5 q.npy k.npy`).
+        for (name, spec) in [("A", a), ("B", b)] {
+            guard case .file(let path) = spec.kind, let entry = try? TensorFile.open(path: path).listing.first else { continue }
+            let isMask = (entry.dtype == .uint8 || entry.dtype == .bool) && entry.shape.count == 3
+            if !isMask {
+                let shape = "[" + entry.shape.map(String.init).joined(separator: ", ") + "]"
+                throw NablaError(.badArgument, "mask spec \(name) '\(path)' is \(entry.dtypeName) \(shape), not a mask (uint8 [heads, N, N]); nabla diff A B [inputs] takes two mask specs before the inputs (e.g. nabla diff thr=0.9 sta=11x3x3 q.npy k.npy)")
+            }
+        }
         let qk = try input.spec(orderBlock: block).load()
         let report = try DiffReport(input: qk, a: a, b: b, block: block, recall: recall, error: error)
         print(json ? report.json().rendered() : report.text())

@@ -17,7 +17,7 @@ struct InfoCommand: ParsableCommand {
     @OptionGroup var layout: LayoutArguments
     @OptionGroup var standIn: StandInArguments
 
-    @Option(help: ArgumentHelp("Block shape whose block grid to report (and whose block order --order block means; default 1x8x8).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Block shape whose block grid to report (and whose block order --order block means; default 1x8x8).",
                                valueName: "BTxBHxBW"), transform: Parse.block)
     var block: BlockShape = .nabla
 

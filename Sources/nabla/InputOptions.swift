@@ -5,16 +5,16 @@ extension OrderOption: ExpressibleByArgument {}
 
 /// How to read Q/K tensors or a latent: `--grid`, `--order`, `--axes`, `--batch`.
 struct LayoutArguments: ParsableArguments {
-    @Option(help: ArgumentHelp("Token grid TxHxW, for Q/K with a flat sequence axis.", valueName: "TxHxW"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Token grid TxHxW, for Q/K with a flat sequence axis.", valueName: "TxHxW"))
     var grid: String?
 
-    @Option(help: "Token order of a flat sequence axis: raster or block (block order of --block).")
+    @Option(parsing: .unconditional, help: "Token order of a flat sequence axis: raster or block (block order of --block).")
     var order: OrderOption?
 
-    @Option(help: ArgumentHelp("Axis letters naming every dimension: for Q/K b h s t y x d (e.g. \"s h d\"); for a latent b c t y x (e.g. \"t y x c\").", valueName: "AXES"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Axis letters naming every dimension: for Q/K b h s t y x d (e.g. \"s h d\"); for a latent b c t y x (e.g. \"t y x c\").", valueName: "AXES"))
     var axes: String?
 
-    @Option(help: "Batch item to take when the batch axis is larger than 1.")
+    @Option(parsing: .unconditional, help: "Batch item to take when the batch axis is larger than 1.")
     var batch: Int?
 
     /// The options, with `orderBlock` the block shape whose block order `--order block` means.
@@ -28,17 +28,17 @@ struct LayoutArguments: ParsableArguments {
 /// The stand-in attention layer that derives Q/K from a latent or the built-in sample:
 /// `--heads`, `--head-dim`, `--patch`, `--seed`.
 struct StandInArguments: ParsableArguments {
-    @Option(help: "Heads of the stand-in layer for a latent or the built-in sample.")
+    @Option(parsing: .unconditional, help: "Heads of the stand-in layer for a latent or the built-in sample.")
     var heads: Int = SynthesisOptions().heads
 
-    @Option(name: .customLong("head-dim"), help: "Head dimension of the stand-in layer (even, >= 6; RoPE splits it across time, rows, columns).")
+    @Option(name: .customLong("head-dim"), parsing: .unconditional, help: "Head dimension of the stand-in layer (even, >= 6; RoPE splits it across time, rows, columns).")
     var headDim: Int = SynthesisOptions().headDim
 
-    @Option(help: ArgumentHelp("Patch of the stand-in's patch embedding, latent voxels per token (default 1x2x2).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Patch of the stand-in's patch embedding, latent voxels per token (default 1x2x2).",
                                valueName: "PTxPHxPW"), transform: Parse.patch)
     var patch: PatchShape = .standard
 
-    @Option(help: "Seed of the stand-in layer's projections and bias directions.")
+    @Option(parsing: .unconditional, help: "Seed of the stand-in layer's projections and bias directions.")
     var seed: UInt64 = SynthesisOptions().seed
 
     /// The validated options.
@@ -58,10 +58,10 @@ struct InputOptions: ParsableArguments {
         valueName: "inputs"))
     var inputs: [String] = []
 
-    @Option(help: ArgumentHelp("A video latent ([C,T,H,W], [T,H,W,C] or [1,C,T,H,W]; .npy or FILE.safetensors[:KEY]) to derive Q/K from, instead of Q K.", valueName: "FILE"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("A video latent ([C,T,H,W], [T,H,W,C] or [1,C,T,H,W]; .npy or FILE.safetensors[:KEY]) to derive Q/K from, instead of Q K.", valueName: "FILE"))
     var latent: String?
 
-    @Option(name: .customLong("head-select"),
+    @Option(name: .customLong("head-select"), parsing: .unconditional,
             help: ArgumentHelp("Heads to take, by tensor index (0-based): e.g. 0,3,8-11. Default: all.", valueName: "LIST"))
     var headSelect: String?
 

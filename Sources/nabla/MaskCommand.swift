@@ -20,7 +20,7 @@ struct MaskCommand: ParsableCommand {
 
     @OptionGroup var mask: MaskOptions
 
-    @Option(help: "Directory for the output files (created if missing).")
+    @Option(parsing: .unconditional, help: "Directory for the output files (created if missing).")
     var out: String?
 
     @Flag(help: "Print one JSON object instead of the readable summary.")

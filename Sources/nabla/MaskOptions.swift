@@ -4,15 +4,15 @@ import NablaCore
 /// `--block`, `--threshold` and `--sta`: the mask settings `view`, `render`, `mask` and
 /// `bench` share, parsed and checked in one place.
 struct MaskOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Block shape BTxBHxBW (default 1x8x8).", valueName: "BTxBHxBW"), transform: Parse.block)
+    @Option(parsing: .unconditional, help: ArgumentHelp("Block shape BTxBHxBW (default 1x8x8).", valueName: "BTxBHxBW"), transform: Parse.block)
     var block: BlockShape = .nabla
 
     /// `nil` when not given: `mask` requires it, the other commands start at `defaultThreshold`.
-    @Option(help: ArgumentHelp("Fraction of each row's pooled mass to keep, in [0, 1] (default 0.9; required by mask).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fraction of each row's pooled mass to keep, in [0, 1] (default 0.9; required by mask).",
                                valueName: "THR"))
     var threshold: Double?
 
-    @Option(help: ArgumentHelp("Sliding-tile window in blocks, OR-ed into the mask (e.g. 11x3x3).", valueName: "WTxWHxWW"),
+    @Option(parsing: .unconditional, help: ArgumentHelp("Sliding-tile window in blocks, OR-ed into the mask (e.g. 11x3x3).", valueName: "WTxWHxWW"),
             transform: Parse.window)
     var sta: STAWindow?
 

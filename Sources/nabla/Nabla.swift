@@ -31,13 +31,13 @@ struct Nabla: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as NablaError {
-            fail(error.message(naming: .flags), code: 1)
+            fail(error.message(naming: .flags), code: error.exitCode)
         } catch {
             let code = exitCode(for: error)
             let message = self.message(for: error)
             // --help, --version and clean exits print as ArgumentParser does.
             if code == .success || message.isEmpty { exit(withError: error) }
-            let first = message.split(separator: "\n").first.map(String.init) ?? message
+            let first = lowercasedFirst(message.split(separator: "\n").first.map(String.init) ?? message)
             // Usage mistakes point at the help of the command they were made in; other
             // failures stand on their own.
             fail(code == .validationFailure ? "\(first) (see 'nabla help \(subcommandName(arguments))')" : first,
@@ -84,9 +84,32 @@ struct Nabla: ParsableCommand {
         return a.isEmpty ? b.count : row[b.count]
     }
 
+    /// ArgumentParser's messages start with a capital ("Missing value for ..."); nabla's
+    /// own start in lower case, like most Unix tools. A leading word that is all capitals
+    /// (an acronym) is left as it is.
+    static func lowercasedFirst(_ message: String) -> String {
+        guard let first = message.first, first.isUppercase else { return message }
+        let second = message.dropFirst().first
+        if let second, second.isUppercase { return message }
+        return first.lowercased() + message.dropFirst()
+    }
+
     static func fail(_ message: String, code: Int32) -> Never {
         let line = "error: " + message.replacingOccurrences(of: "\n", with: " ") + "\n"
         FileHandle.standardError.write(Data(line.utf8))
         Foundation.exit(code)
+    }
+}
+
+extension NablaError {
+    /// The exit status for this error: 64 (`EX_USAGE`, as ArgumentParser exits for its own
+    /// option errors) for a bad command-line value (`badArgument`, and `badGrid`: a grid or
+    /// block the user gave that does not parse or divide); 1 for everything about the input
+    /// files, the work and the outputs.
+    var exitCode: Int32 {
+        switch code {
+        case .badArgument, .badGrid: ExitCode.validationFailure.rawValue
+        default: 1
+        }
     }
 }

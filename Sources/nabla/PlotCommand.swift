@@ -2,6 +2,7 @@ import ArgumentParser
 import CompressNIO
 import Foundation
 import NablaCore
+import NablaTUI
 import NIOCore
 
 struct PlotCommand: ParsableCommand {
@@ -21,22 +22,22 @@ struct PlotCommand: ParsableCommand {
     @OptionGroup var input: InputOptions
     @OptionGroup var mask: MaskOptions
 
-    @Option(help: "View: map, coverage, row, sweep, compare or overview.")
+    @Option(parsing: .unconditional, help: "View: map, coverage, row, sweep, compare or overview.")
     var view: String = "map"
 
-    @Option(help: ArgumentHelp("Output file, .svg or .png.", valueName: "FILE"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Output file, .svg or .png.", valueName: "FILE"))
     var out: String
 
-    @Option(help: "Head (0-based tensor index).")
+    @Option(parsing: .unconditional, help: "Head (0-based tensor index).")
     var head: Int = 0
 
-    @Option(help: "Query block of the row view (raster over the block grid; default the middle one).")
+    @Option(parsing: .unconditional, help: "Query block of the row view (raster over the block grid; default the middle one).")
     var query: Int?
 
-    @Option(help: ArgumentHelp("Mask B of the compare view (a nabla diff spec).", valueName: "SPEC"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Mask B of the compare view (a nabla diff spec).", valueName: "SPEC"))
     var compare: String = "sta=11x3x3"
 
-    @Option(help: "Pixels per figure unit of a PNG.")
+    @Option(parsing: .unconditional, help: "Pixels per figure unit of a PNG.")
     var scale: Double = 2
 
     func validate() throws {
@@ -51,8 +52,9 @@ struct PlotCommand: ParsableCommand {
 
     func run() throws {
         let qk = try input.spec(orderBlock: mask.block).load()
-        guard head < qk.heads else {
-            throw NablaError(.badArgument, "--head \(head) is out of range: the input has \(qk.heads) heads (0...\(qk.heads - 1))")
+        // --head names a tensor index; the engine's arrays hold the loaded heads in order.
+        guard let h = qk.headIndices.firstIndex(of: head) else {
+            throw NablaError(.badArgument, "--" + PromptCommand.headMissing(head, headIndices: qk.headIndices))
         }
         guard let map = try PooledMap.compute(qk, block: mask.block) else { preconditionFailure("uncancellable") }
         let settings = mask.settings
@@ -61,29 +63,29 @@ struct PlotCommand: ParsableCommand {
         let figure: Figure
         switch view {
         case "coverage":
-            figure = Figures.coverage(mask: cut, head: head, title: "frame coverage · head \(head) · \(label)")
+            figure = Figures.coverage(mask: cut, head: h, title: "frame coverage · head \(head) · \(label)")
         case "row":
             let q = query ?? map.n / 2
             guard (0..<map.n).contains(q) else {
                 throw NablaError(.badArgument, "--query \(q) is out of range: the block grid has \(map.n) blocks (0...\(map.n - 1))")
             }
-            figure = Figures.row(RowTrace(map: map, head: head, query: q, settings: settings),
+            figure = Figures.row(RowTrace(map: map, head: h, query: q, settings: settings),
                                  title: "query block \(q) · head \(head) · \(label)")
         case "sweep":
             let flops = 2 * Double(qk.headDim) * Double(qk.grid.tokens * qk.grid.tokens) * Double(qk.heads)
             let sweep = try ThresholdSweep(map: map, sta: settings.sta, thresholds: (0...20).map { Double($0) / 20 },
                                            input: qk, recall: flops <= 2e10)
-            figure = Figures.sweep(sweep, head: head, current: settings.threshold, title: "threshold sweep · head \(head) · \(qk.name)")
+            figure = Figures.sweep(sweep, head: h, headName: head, current: settings.threshold, title: "threshold sweep · head \(head) · \(qk.name)")
         case "compare":
             let report = try DiffReport(input: qk, a: MaskSpec(.cut(settings)), b: try MaskSpec(parsing: compare), block: mask.block)
             guard report.comparison.a.blocks == report.comparison.b.blocks else {
                 throw NablaError(.badArgument, "--compare \(compare): the overlay needs one block shape; nabla diff compares block shapes")
             }
-            figure = Figures.compare(report.comparison, head: head, title: "compare · head \(head) · \(qk.name)")
+            figure = Figures.compare(report.comparison, head: h, title: "compare · head \(head) · \(qk.name)")
         case "overview":
             figure = Figures.overview(map: map, mask: cut, title: "every head · \(label)")
         default:
-            figure = Figures.map(map: map, mask: cut, head: head, title: "head \(head) · \(percent(cut.statistics.density[head])) kept · \(label)")
+            figure = Figures.map(map: map, mask: cut, head: h, title: "head \(head) · \(percent(cut.statistics.density[h])) kept · \(label)")
         }
         if (out as NSString).pathExtension.lowercased() == "png" {
             let image = figure.raster(scale: scale)

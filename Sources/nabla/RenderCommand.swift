@@ -18,10 +18,10 @@ struct RenderCommand: ParsableCommand {
     @OptionGroup var input: InputOptions
     @OptionGroup var settings: ViewSettings
 
-    @Option(help: ArgumentHelp("Screen size in columns x rows.", valueName: "WxH"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Screen size in columns x rows.", valueName: "WxH"))
     var size: String = "120x40"
 
-    @Option(help: ArgumentHelp("Keys to press before printing (see above).", valueName: "KEYS"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keys to press before printing (see above).", valueName: "KEYS"))
     var keys: String = ""
 
     @Flag(help: "Monochrome drawing (shade characters), as with NO_COLOR.")
@@ -42,8 +42,8 @@ struct RenderCommand: ParsableCommand {
         if app.state.map == nil, case .error(let message)? = app.state.message {
             throw NablaError(.fileUnreadable, message)
         }
-        if app.state.heads > 0, config.head >= app.state.heads {
-            throw NablaError(.badArgument, "--" + PromptCommand.headOutOfRange(config.head, heads: app.state.heads))
+        if app.state.heads > 0, let head = config.head, !app.state.headIndices.contains(head) {
+            throw NablaError(.badArgument, "--" + PromptCommand.headMissing(head, headIndices: app.state.headIndices))
         }
     }
 }

@@ -13,7 +13,7 @@ struct SampleCommand: ParsableCommand {
     )
 
     /// Required: without it, running `nabla sample` anywhere would quietly fill `./Samples`.
-    @Option(help: "Directory to write the files into (created if missing), e.g. --out Samples.")
+    @Option(parsing: .unconditional, help: "Directory to write the files into (created if missing), e.g. --out Samples.")
     var out: String?
 
     @Flag(help: "List the files and what they hold, without writing.")

@@ -18,20 +18,20 @@ struct SweepCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    @Option(help: ArgumentHelp("Block shape BTxBHxBW (default 1x8x8).", valueName: "BTxBHxBW"), transform: Parse.block)
+    @Option(parsing: .unconditional, help: ArgumentHelp("Block shape BTxBHxBW (default 1x8x8).", valueName: "BTxBHxBW"), transform: Parse.block)
     var block: BlockShape = .nabla
 
-    @Option(help: ArgumentHelp("Sliding-tile window in blocks, OR-ed into every mask.", valueName: "WTxWHxWW"),
+    @Option(parsing: .unconditional, help: ArgumentHelp("Sliding-tile window in blocks, OR-ed into every mask.", valueName: "WTxWHxWW"),
             transform: Parse.window)
     var sta: STAWindow?
 
-    @Option(help: ArgumentHelp("Thresholds: start:stop:step (ends included) or a list.", valueName: "A:B:STEP"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Thresholds: start:stop:step (ends included) or a list.", valueName: "A:B:STEP"))
     var thresholds: String = "0:1:0.05"
 
-    @Option(help: ArgumentHelp("Thresholds to run the kernels at (needs V); 'none' for none.", valueName: "LIST"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Thresholds to run the kernels at (needs V); 'none' for none.", valueName: "LIST"))
     var measure: String = "0.5,0.9,0.99"
 
-    @Option(help: "Runs of each kernel at the measured points; medians are reported.")
+    @Option(parsing: .unconditional, help: "Runs of each kernel at the measured points; medians are reported.")
     var `repeat`: Int = 1
 
     @Flag(help: "Recall of the true attention at every threshold (needs no V).")
@@ -56,6 +56,6 @@ struct SweepCommand: ParsableCommand {
         guard let map = try PooledMap.compute(qk, block: block) else { preconditionFailure("uncancellable") }
         let sweep = try ThresholdSweep(map: map, sta: sta, thresholds: points, input: qk, recall: recall, error: error,
                                        measureAt: measureAt, repeats: `repeat`)
-        print(json ? sweep.json(inputName: qk.name, blocks: map.blocks).rendered() : sweep.text(inputName: qk.name, blocks: map.blocks))
+        print(json ? sweep.json(inputName: qk.name, blocks: map.blocks, headIndices: qk.headIndices).rendered() : sweep.text(inputName: qk.name, blocks: map.blocks))
     }
 }

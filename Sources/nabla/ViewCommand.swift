@@ -8,11 +8,26 @@ import NablaTerminal
 struct ViewSettings: ParsableArguments {
     @OptionGroup var mask: MaskOptions
 
-    @Option(help: "Head to show first: its index in the tensor, 0-based.")
-    var head: Int = 0
+    @Option(parsing: .unconditional, help: "Head to show first: its index in the tensor, 0-based (default: the first one loaded).")
+    var head: Int?
 
     func validate() throws {
-        guard head >= 0 else { throw ValidationError("--head \(head) is below 0 (heads are numbered from 0)") }
+        if let head, head < 0 { throw ValidationError("--head \(head) is below 0 (heads are numbered from 0)") }
+    }
+
+    /// Refuses a `--head` the input does not have (by tensor index, within `selection`),
+    /// before the app takes the screen.
+    /// - Throws: `NablaError.badArgument` naming the heads there are.
+    func checkHead(plan: InputPlan, selection: HeadSelection?) throws {
+        let total: Int
+        switch plan {
+        case .qk(_, _, _, let layout, _, _): total = layout.heads
+        case .sample(let options), .latent(_, _, let options): total = options.heads
+        }
+        let indices = selection?.indices.filter { $0 < total } ?? Array(0..<total)
+        if let head, !indices.contains(head) {
+            throw NablaError(.badArgument, "--" + PromptCommand.headMissing(head, headIndices: indices))
+        }
     }
 
     /// The app's start: what to open and the settings.
@@ -63,14 +78,16 @@ struct ViewCommand: ParsableCommand {
     var noColor = false
 
     func run() throws {
-        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
-            throw NablaError(.badArgument, "nabla view needs a terminal; use 'nabla render' for text output")
-        }
         // A missing or malformed file fails here, as one line, before the screen is taken
         // over (the plan reads headers only; the app then loads in the background).
         // A whole-model dump opens at its first pair (or the one named), which is checked.
         let first = try DumpPairs.detect(input.arguments).map { try InputOptions.parse($0.arguments(for: $0.index)) } ?? input
-        _ = try first.spec(orderBlock: settings.mask.block).plan()
+        let spec = try first.spec(orderBlock: settings.mask.block)
+        try settings.checkHead(plan: try spec.plan(), selection: spec.heads)
+        // Bad arguments and inputs are reported first, terminal or not.
+        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
+            throw NablaError(.badArgument, "nabla view needs a terminal; use 'nabla render' for text output")
+        }
         // The runtime picks the colour mode and glyphs from the terminal and the locale.
         let config = try settings.config(input: input, theme: Theme(mode: .mono, glyphs: .asciiSet), mouse: !noMouse)
         let runtime = TerminalRuntime(config: config, loader: settings.loader(), noColorFlag: noColor)

@@ -372,6 +372,6 @@ struct PromptEditingTests {
         let home = ProcessInfo.processInfo.environment["HOME"] ?? ""
         #expect(PromptCommand.expandingTilde("~/x") == home + "/x" && PromptCommand.expandingTilde("~") == home)
         #expect(PromptCommand.expandingTilde("~other/x") == "~other/x" && PromptCommand.expandingTilde("a~") == "a~")
-        #expect(try PromptCommand.parse("open ~/q.npy", heads: nil) == .open([home + "/q.npy"]))
+        #expect(try PromptCommand.parse("open ~/q.npy", headIndices: nil) == .open([home + "/q.npy"]))
     }
 }

@@ -138,12 +138,12 @@ public struct ThresholdSweep: Sendable {
     /// `mass_kept`, `predicted_speedup`, `recall`, `relative_l2_error`, and `heads` with
     /// the same per head), and `measured` (per point `threshold`, `timing_ms` with `sparse`
     /// and `dense`, `measured_speedup`, `predicted_speedup`, `relative_l2_error`).
-    public func json(inputName: String, blocks: BlockGrid) -> JSON {
+    public func json(inputName: String, blocks: BlockGrid, headIndices: [Int]? = nil) -> JSON {
         let avgDensity = overallDensity, avgMass = ThresholdSweep.averaged(massKept)
         let avgRecall = recall.map(ThresholdSweep.averaged), avgError = overallError
         let points: [JSON] = thresholds.indices.map { i in
             let heads: [JSON] = (0..<self.heads).map { h in
-                .object([("head", .int(h)), ("density", .number(density[i][h])), ("mass_kept", .number(massKept[i][h])),
+                .object([("head", .int(headIndices?[h] ?? h)), ("density", .number(density[i][h])), ("mass_kept", .number(massKept[i][h])),
                          ("recall", recall.map { .number($0[i][h]) } ?? .null),
                          ("relative_l2_error", error.map { .number($0[i][h]) } ?? .null)])
             }

@@ -41,6 +41,8 @@ public struct AttentionReport: Sendable {
     let operands: AttentionOperands
 
     public var heads: Int { kept.heads }
+    /// The tensor index of each head (`QKInput.headIndices`), as the reports name them.
+    public let headIndices: [Int]
 
     /// Packs `input` for `blocks`, runs what `request` asks `request.repeats` times each.
     /// - Throws: `NablaError.badArgument` when the output or dense attention is asked
@@ -68,6 +70,7 @@ public struct AttentionReport: Sendable {
         let dense = request.dense ? timed("dense") { ops.dense() } : nil
         let mass = request.recall ? timed("recall") { ops.trueBlockMass() } : nil
         inputName = input.name
+        headIndices = input.headIndices
         self.blocks = blocks
         headDim = input.headDim
         self.maskSource = maskSource
@@ -99,7 +102,7 @@ public struct AttentionReport: Sendable {
     /// `recall`, `oracle_recall`; `null` where not computed).
     public func json(outputs: [String] = []) -> JSON {
         let heads: [JSON] = (0..<self.heads).map { h in
-            .object([("head", .int(h)), ("density", .number(kept.density(head: h))),
+            .object([("head", .int(headIndices[h])), ("density", .number(kept.density(head: h))),
                      ("relative_l2_error", error.map { .number($0.perHead[h]) } ?? .null),
                      ("recall", recall.map { .number($0.recall(slot: h)) } ?? .null),
                      ("oracle_recall", recall.map { .number($0.oracle(slot: h)) } ?? .null)])
@@ -139,7 +142,7 @@ public struct AttentionReport: Sendable {
         if recall != nil { header += "   recall   oracle" }
         lines.append(header)
         for h in 0..<heads {
-            var line = pad(String(h), 4) + "  " + pad(percent(kept.density(head: h)), 8)
+            var line = pad(String(headIndices[h]), 4) + "  " + pad(percent(kept.density(head: h)), 8)
             if let error { line += "   " + pad(String(format: "%.3e", error.perHead[h]), 14) }
             if let recall { line += "   " + pad(fixed(recall.recall(slot: h), 4), 6) + "   " + pad(fixed(recall.oracle(slot: h), 4), 6) }
             lines.append(line)

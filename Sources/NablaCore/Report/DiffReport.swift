@@ -5,6 +5,8 @@ import Foundation
 /// when asked, each one's recall of the true attention and output error against dense.
 public struct DiffReport: Sendable {
     public let inputName: String
+    /// The tensor index of each head (`QKInput.headIndices`), as the reports name them.
+    public let headIndices: [Int]
     public let comparison: MaskComparison
     /// Mean recall over query blocks, per head, for A and B (when asked).
     public let recall: (a: [Double], b: [Double])?
@@ -36,6 +38,7 @@ public struct DiffReport: Sendable {
             b = try SpecifiedMask.make(sb, input: input, maps: &maps, otherDensity: a.density)
         }
         inputName = input.name
+        headIndices = input.headIndices
         comparison = MaskComparison(a, b)
         if recall {
             // One true block mass map per block grid (both sides share it when their blocks agree).
@@ -80,7 +83,7 @@ public struct DiffReport: Sendable {
         }
         let da = c.a.density, db = c.b.density
         let heads: [JSON] = (0..<self.heads).map { h in
-            .object([("head", .int(h)),
+            .object([("head", .int(headIndices[h])),
                      ("density_a", .number(da[h])), ("density_b", .number(db[h])),
                      ("jaccard", .number(c.jaccard(head: h))),
                      ("only_a", .int(c.onlyA[h])), ("only_b", .int(c.onlyB[h])), ("both", .int(c.both[h])),
@@ -123,7 +126,7 @@ public struct DiffReport: Sendable {
             return percent(Double(x) / total)
         }
         for h in 0..<heads {
-            var line = pad(String(h), 4) + pad(percent(da[h]), 11) + pad(percent(db[h]), 11)
+            var line = pad(String(headIndices[h]), 4) + pad(percent(da[h]), 11) + pad(percent(db[h]), 11)
                 + pad(fixed(c.jaccard(head: h), 4), 9) + pad(share(c.onlyA[h], h), 9) + pad(share(c.onlyB[h], h), 10)
                 + pad(share(c.both[h], h), 10)
             if let recall { line += pad(fixed(recall.a[h], 4), 10) + pad(fixed(recall.b[h], 4), 10) }

@@ -169,7 +169,8 @@ public enum Figures {
 
     /// Sweep curves over thr: density of head `h` and of all heads, mass kept, recall
     /// when computed; the current threshold marked.
-    public static func sweep(_ sweep: ThresholdSweep, head h: Int, current: Double, title: String) -> Figure {
+    public static func sweep(_ sweep: ThresholdSweep, head h: Int, headName: Int? = nil, current: Double, title: String) -> Figure {
+        let name = headName ?? h
         var fig = Figure(width: 640, height: 440)
         fig.add(.text(x: 20, y: 22, title, size: 14))
         let x0 = 60.0, y0 = 50.0, w = 440.0, ph = 320.0
@@ -180,11 +181,11 @@ public enum Figures {
             fig.add(.text(x: x0 + g * w, y: y0 + ph + 16, fixed(g, 2), size: 10, anchor: "middle"))
         }
         var curves: [(String, FigureColor, [Double])] = [
-            ("density, head \(h)", .blue, sweep.density.map { $0[h] }),
+            ("density, head \(name)", .blue, sweep.density.map { $0[h] }),
             ("density, all heads", .grey, sweep.overallDensity),
-            ("mass kept, head \(h)", .viridis(0.6), sweep.massKept.map { $0[h] }),
+            ("mass kept, head \(name)", .viridis(0.6), sweep.massKept.map { $0[h] }),
         ]
-        if let recall = sweep.recall { curves.append(("recall, head \(h)", .orange, recall.map { $0[h] })) }
+        if let recall = sweep.recall { curves.append(("recall, head \(name)", .orange, recall.map { $0[h] })) }
         for (i, c) in curves.enumerated() {
             fig.add(.polyline(zip(sweep.thresholds, c.2).map { point($0, $1) }, color: c.1, width: 2))
             fig.add(.line(x1: x0 + w + 15, y1: y0 + 20 + Double(i) * 18, x2: x0 + w + 35, y2: y0 + 20 + Double(i) * 18, color: c.1, width: 2))
