@@ -56,6 +56,32 @@ public struct AppState: Sendable {
         public var label: String
         /// Whether it loads an input (rather than computing a map of the loaded one).
         public var isLoad = false
+        /// Whether Esc stops it (loads and block shapes; a save runs to its end).
+        public var isCancellable = false
+        /// The stage it is in and how far along, as its job last reported.
+        public var progress: JobProgress?
+    }
+
+    /// The re-cut after a threshold or STA change: the head on screen is cut at once,
+    /// the other heads in the background (`Effect.cutHeads`) until the mask of every head
+    /// arrives.
+    public struct PendingCut: Sendable {
+        /// The generation of the background job (`AppState.cutGeneration`).
+        public var generation: Int
+        /// The map it cuts (the map on screen: a new map ends the re-cut).
+        var map: ObjectIdentifier
+        public var settings: MaskSettings
+        /// Heads already cut at `settings`, one head each, keyed by head.
+        public var done: [Int: BlockMask]
+        /// The head the background job reported last.
+        public var progress: JobProgress?
+
+        /// Heads cut so far: those in `done` and those the job went past (it cuts in
+        /// head order).
+        public var headsCut: Int {
+            guard case .cut(let head, _)? = progress else { return done.count }
+            return Set(done.keys).union(0..<head).count
+        }
     }
 
     public var theme: Theme
@@ -68,7 +94,13 @@ public struct AppState: Sendable {
     let initialArguments: [String]
     public var input: QKInput?
     public var map: PooledMap?
+    /// The mask of every head of `map`; while `pendingCut` runs, at older settings (or
+    /// `nil` after a new map): see `headMask(_:)` for what each head shows.
     public var mask: BlockMask?
+    /// The other heads' re-cut, while it runs.
+    public var pendingCut: PendingCut?
+    /// The generation of the newest re-cut; results of older ones are dropped.
+    public var cutGeneration = 0
 
     public var threshold: Double
     /// The STA window in use, or `nil` (off).
@@ -118,7 +150,8 @@ public struct AppState: Sendable {
     var fallbackOutcome: JobOutcome?
     public var spinner: Int
 
-    /// Stage times of the last map computation (pool, map, sort) and the last cut.
+    /// Stage times of the last map computation (pool, map) and the last cut of the head on
+    /// screen (cut, sta, stats).
     public var mapTimes: StageTimes
     public var cutTimes: StageTimes
     /// Times to show instead of the measured ones (tests and documentation).
@@ -183,8 +216,17 @@ public struct AppState: Sendable {
     }
     public var settings: MaskSettings { MaskSettings(threshold: threshold, sta: sta) }
 
-    /// The stage times shown: pool, map, sort, cut, sta, stats.
+    /// The stage times shown: pool, map, cut, sta, stats.
     public var times: StageTimes { pinnedTimes ?? (mapTimes + cutTimes) }
+
+    /// The mask head `h` shows: its own cut at the current settings when the re-cut did it
+    /// first, else its part of `mask` (at older settings while the re-cut is pending);
+    /// `nil` when neither exists for the current map.
+    public func headMask(_ h: Int) -> HeadMask? {
+        if let part = pendingCut?.done[h] { return HeadMask(mask: part, index: 0, isCurrent: true) }
+        guard let mask, let map, mask.blocks == map.blocks, h < mask.heads else { return nil }
+        return HeadMask(mask: mask, index: h, isCurrent: pendingCut == nil && mask.settings == settings)
+    }
 
     /// The map view for the current size and zoom.
     public var viewport: Viewport? {

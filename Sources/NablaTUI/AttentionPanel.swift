@@ -38,7 +38,10 @@ extension AppState {
     /// request is a new generation, so results of older ones are dropped and their jobs
     /// stop at the next query block.
     mutating func refreshAttention() -> [Effect] {
-        guard let input, let map, let mask, map.blocks == mask.blocks else { return [] }
+        // The mask of every head at the current settings (not while the other heads' re-cut
+        // is pending: the panel then shows its previous figures as pending).
+        guard let input, let map, let mask, map.blocks == mask.blocks, mask.settings == settings,
+              pendingCut == nil else { return [] }
         let head = min(self.head, map.heads - 1)
         let id = ObjectIdentifier(map)
         var stages: [AttentionJob.Stage]

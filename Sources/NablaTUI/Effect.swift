@@ -1,8 +1,64 @@
 import NablaCore
 
 /// Reads an input from arguments in the commands' input syntax (`[]` is the built-in
-/// sample). The executable implements it with `InputOptions`; tests inject their own.
-public typealias InputLoader = @Sendable ([String]) throws -> QKInput
+/// sample), telling `observer` how far it is. The executable implements it with
+/// `InputOptions`; tests inject their own.
+public typealias InputLoader = @Sendable (_ arguments: [String], _ observer: LoadObserver) throws -> QKInput
+
+/// What a loader reports while it reads an input, and how the app asks it to stop.
+public struct LoadObserver: Sendable {
+    /// Called as data is read: the tensor being read (`q.npy`), bytes read so far of the
+    /// load's total.
+    public var progress: @Sendable (_ tensor: String, _ bytesDone: Int, _ bytesTotal: Int) -> Void
+    /// Polled by the reader; `true` asks it to stop (it then throws, and the app drops the load).
+    public var isCancelled: @Sendable () -> Bool
+
+    public init(progress: @escaping @Sendable (_ tensor: String, _ bytesDone: Int, _ bytesTotal: Int) -> Void,
+                isCancelled: @escaping @Sendable () -> Bool) {
+        self.progress = progress
+        self.isCancelled = isCancelled
+    }
+
+    /// Reports nothing and never stops.
+    public static let none = LoadObserver(progress: { _, _, _ in }, isCancelled: { false })
+}
+
+/// Which stage a long job is in and how far along, for the status line.
+public enum JobProgress: Equatable, Sendable {
+    /// Reading `tensor`: bytes read so far of the load's total.
+    case reading(tensor: String, bytesDone: Int, bytesTotal: Int)
+    /// Pooling Q and K into blocks.
+    case pool
+    /// Building the map of head `head` (0-based) of `heads`.
+    case map(head: Int, heads: Int)
+    /// Cutting head `head` (0-based) of `heads` in the background.
+    case cut(head: Int, heads: Int)
+
+    /// `loading q.npy 1.2 of 2.0 GB`, `pool`, `map head 3 of 8`, `cut head 5 of 8`.
+    public var text: String {
+        switch self {
+        case .reading(let tensor, let done, let total):
+            let gb = Double(total) >= 1e9
+            let unit = gb ? 1e9 : 1e6
+            let digits = gb ? 1 : 0
+            return "loading \(tensor) \(fixed(Double(done) / unit, digits)) of \(fixed(Double(total) / unit, digits)) \(gb ? "GB" : "MB")"
+        case .pool: return "pool"
+        case .map(let head, let heads): return "map head \(head) of \(heads)"
+        case .cut(let head, let heads): return "cut head \(head) of \(heads)"
+        }
+    }
+}
+
+/// The queues jobs run on, each with its own generations: a job is stale when a newer
+/// job of its lane exists, and never because of another lane's.
+public enum JobLane: Sendable, Hashable {
+    /// Loads, block shapes, the model survey and saves (`AppState.generation`).
+    case map
+    /// The other heads' re-cut after a threshold or STA change (`AppState.cutGeneration`).
+    case cut
+    /// The timing panel's attention stages (`AppState.attentionGeneration`).
+    case attention
+}
 
 /// Work the app asks its host to do; the host runs jobs off the UI thread (or, headless,
 /// at once) and reports back with `InputEvent.jobFinished` carrying the generation.
@@ -20,21 +76,36 @@ public enum Effect: Sendable {
     /// Write the mask of `input` with `block` and `settings` to `directory`: the files
     /// `nabla mask --out` writes (`MaskReport.write(to:)`).
     case saveMask(input: QKInput, block: BlockShape, settings: MaskSettings, directory: String, generation: Int)
+    /// Cut every head of `map` at `settings` except those in `done` (already cut, one head
+    /// each, keyed by head) and join them into the mask of every head.
+    case cutHeads(map: PooledMap, settings: MaskSettings, done: [Int: BlockMask], generation: Int)
     case quit
 
     /// The generation of a job effect.
     public var generation: Int? {
         switch self {
         case .computeMap(_, _, let g), .loadInput(_, _, let g), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, let g),
-             .computeAttention(_, let g): g
+             .computeAttention(_, let g), .cutHeads(_, _, _, let g): g
         case .quit: nil
         }
     }
 
-    /// Whether the effect is attention work (its own queue and generations).
-    public var isAttention: Bool {
-        if case .computeAttention = self { return true }
-        return false
+    /// What a job of this effect reports when it stops because it became stale.
+    var cancelledOutcome: JobOutcome {
+        switch self {
+        case .computeAttention(let job, _): .attention(job.stage, .cancelled)
+        case .cutHeads: .recut(nil)
+        default: .cancelled
+        }
+    }
+
+    /// The queue and generations of a job effect.
+    public var lane: JobLane {
+        switch self {
+        case .computeAttention: .attention
+        case .cutHeads: .cut
+        default: .map
+        }
     }
 }
 
@@ -94,6 +165,9 @@ public enum JobOutcome: Sendable {
     case surveyed([[Double]], block: BlockShape, settings: MaskSettings)
     /// The files a save wrote, and where.
     case saved([String], directory: String)
+    /// The mask of every head at the settings of a `cutHeads` job, or `nil` when it was
+    /// cancelled (always this case, like `attention`).
+    case recut(BlockMask?)
     case failed(String)
     /// One attention stage of the timing panel (always this case, even when cancelled or
     /// failed, so it is never taken for a map job of the same generation number).
@@ -104,48 +178,81 @@ public enum JobOutcome: Sendable {
 
 /// Runs the job of an effect through the engine. Called on a background thread by the
 /// terminal runtime and synchronously by headless rendering; `isCancelled` is polled
-/// between stages.
+/// between stages and heads (and by the loader while it reads), and `progress` is told
+/// each stage as it starts.
 public enum Jobs {
     public static func perform(_ effect: Effect, loader: InputLoader,
-                               isCancelled: () -> Bool = { false }) -> JobOutcome {
+                               isCancelled: @escaping @Sendable () -> Bool = { false },
+                               progress: @escaping @Sendable (JobProgress) -> Void = { _ in }) -> JobOutcome {
+        // Attention and re-cut outcomes keep their own cases when cancelled, so that they are
+        // never taken for a map job's of the same generation number.
+        if case .computeAttention(let job, _) = effect { return job.perform(isCancelled: isCancelled) }
         do {
-            switch effect {
-            case .quit:
-                return .cancelled
-            case .saveMask(let input, let block, let settings, let directory, _):
-                let report = try MaskReport(input: input, block: block, settings: settings)
-                return .saved(try report.write(to: directory), directory: directory)
-            case .computeAttention(let job, _):
-                return job.perform(isCancelled: isCancelled)
-            case .computeMap(let input, let block, _):
-                guard let map = try PooledMap.compute(input, block: block, isCancelled: isCancelled) else { return .cancelled }
-                return .computed(map)
-            case .surveyModel(let pairs, let block, let settings, _):
-                guard let density = try survey(pairs, block: block, settings: settings, loader: loader,
-                                               isCancelled: isCancelled) else { return .cancelled }
-                return .surveyed(density, block: block, settings: settings)
-            case .loadInput(let arguments, let block, _):
-                let pairs = DumpPairs.detect(arguments)
-                let input = try loader(pairs.map { $0.arguments(for: $0.index) } ?? arguments)
-                if isCancelled() { return .cancelled }
-                var use = block
-                var note: String?
-                if !block.divides(input.grid) {
-                    // NABLA's own block first, then the others in cycling order.
-                    guard let other = ([BlockShape.nabla] + BlockShape.standard).first(where: { $0.divides(input.grid) }) else {
-                        let shapes = BlockShape.standard.map(\.description).joined(separator: ", ")
-                        return .failed("grid \(input.grid) of \(input.name) is divisible by none of \(shapes); nothing changed (nabla view --block BTxBHxBW opens it with a block that divides)")
-                    }
-                    use = other
-                    note = "block \(block) does not divide grid \(input.grid); using \(other)"
-                }
-                guard let map = try PooledMap.compute(input, block: use, isCancelled: isCancelled) else { return .cancelled }
-                return .loaded(input, map, note: note, pairs: pairs)
-            }
+            let outcome = try run(effect, loader: loader, isCancelled: isCancelled, progress: progress)
+            // Whatever a cancelled job produced (a loader stops by throwing) is dropped.
+            return isCancelled() ? effect.cancelledOutcome : outcome
         } catch let error as NablaError {
-            return .failed(error.message)
+            return isCancelled() ? effect.cancelledOutcome : .failed(error.message)
         } catch {
-            return .failed(String(describing: error).split(separator: "\n").first.map(String.init) ?? "failed")
+            return isCancelled() ? effect.cancelledOutcome
+                : .failed(String(describing: error).split(separator: "\n").first.map(String.init) ?? "failed")
+        }
+    }
+
+    static func run(_ effect: Effect, loader: InputLoader, isCancelled: @escaping @Sendable () -> Bool,
+                    progress: @escaping @Sendable (JobProgress) -> Void) throws -> JobOutcome {
+        /// Map stages as `JobProgress`.
+        func mapProgress(_ stage: String, _ done: Int, _ total: Int) {
+            progress(stage == "pool" ? .pool : .map(head: done, heads: total))
+        }
+        switch effect {
+        case .quit:
+            return .cancelled
+        case .saveMask(let input, let block, let settings, let directory, _):
+            let report = try MaskReport(input: input, block: block, settings: settings)
+            return .saved(try report.write(to: directory), directory: directory)
+        case .computeAttention(let job, _):
+            return job.perform(isCancelled: isCancelled)
+        case .computeMap(let input, let block, _):
+            guard let map = try PooledMap.compute(input, block: block, progress: mapProgress,
+                                                  isCancelled: isCancelled) else { return .cancelled }
+            return .computed(map)
+        case .cutHeads(let map, let settings, let done, _):
+            var parts: [BlockMask] = []
+            for h in 0..<map.heads {
+                if isCancelled() { return .recut(nil) }
+                if let part = done[h] {
+                    parts.append(part)
+                } else {
+                    progress(.cut(head: h, heads: map.heads))
+                    parts.append(map.cut(settings, heads: h..<(h + 1)))
+                }
+            }
+            return .recut(BlockMask(joining: parts))
+        case .surveyModel(let pairs, let block, let settings, _):
+            guard let density = try survey(pairs, block: block, settings: settings, loader: loader,
+                                           isCancelled: isCancelled) else { return .cancelled }
+            return .surveyed(density, block: block, settings: settings)
+        case .loadInput(let arguments, let block, _):
+            let pairs = DumpPairs.detect(arguments)
+            let observer = LoadObserver(progress: { progress(.reading(tensor: $0, bytesDone: $1, bytesTotal: $2)) },
+                                        isCancelled: isCancelled)
+            let input = try loader(pairs.map { $0.arguments(for: $0.index) } ?? arguments, observer)
+            if isCancelled() { return .cancelled }
+            var use = block
+            var note: String?
+            if !block.divides(input.grid) {
+                // NABLA's own block first, then the others in cycling order.
+                guard let other = ([BlockShape.nabla] + BlockShape.standard).first(where: { $0.divides(input.grid) }) else {
+                    let shapes = BlockShape.standard.map(\.description).joined(separator: ", ")
+                    return .failed("grid \(input.grid) of \(input.name) is divisible by none of \(shapes); nothing changed (nabla view --block BTxBHxBW opens it with a block that divides)")
+                }
+                use = other
+                note = "block \(block) does not divide grid \(input.grid); using \(other)"
+            }
+            guard let map = try PooledMap.compute(input, block: use, progress: mapProgress,
+                                                  isCancelled: isCancelled) else { return .cancelled }
+            return .loaded(input, map, note: note, pairs: pairs)
         }
     }
 }

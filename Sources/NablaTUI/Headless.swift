@@ -1,7 +1,7 @@
 /// The app without a terminal: jobs run at once, in order, so the result is
 /// deterministic. Used by `nabla render` and by tests. While keys are pressed in a row,
-/// attention jobs wait until the last key, and only the newest request runs (as in the
-/// app, where newer requests cancel older ones).
+/// attention jobs and the other heads' re-cuts wait until the last key, and only the
+/// newest request of each runs (as in the app, where newer requests cancel older ones).
 public struct HeadlessApp {
     public var state: AppState
     public let loader: InputLoader
@@ -29,7 +29,7 @@ public struct HeadlessApp {
         run(held)
     }
 
-    /// Attention effects held back while keys are pressed in a row.
+    /// Attention and re-cut effects held back while keys are pressed in a row.
     var deferred: [Effect] = []
     var deferAttention = false
 
@@ -38,11 +38,12 @@ public struct HeadlessApp {
         while !queue.isEmpty {
             let effect = queue.removeFirst()
             guard let generation = effect.generation else { continue }
-            if effect.isAttention {
-                // Only the newest attention request counts.
-                guard generation == state.attentionGeneration else { continue }
+            if effect.lane != .map {
+                // Only the newest request of the lane counts.
+                let newest = effect.lane == .cut ? state.cutGeneration : state.attentionGeneration
+                guard generation == newest else { continue }
                 if deferAttention {
-                    deferred = deferred.filter { $0.generation == generation } + [effect]
+                    deferred = deferred.filter { $0.lane != effect.lane || $0.generation == generation } + [effect]
                     continue
                 }
             }

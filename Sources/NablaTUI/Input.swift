@@ -91,6 +91,8 @@ public enum InputEvent: Sendable {
     case resize(Size)
     /// A background job ended; `generation` is the one it was started for.
     case jobFinished(generation: Int, outcome: JobOutcome)
+    /// A running job of `lane` and `generation` reached a new stage (or moved on in it).
+    case jobProgress(lane: JobLane, generation: Int, progress: JobProgress)
     /// Time passed while a job runs (animates the spinner).
     case tick
 }

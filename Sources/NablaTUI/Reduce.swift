@@ -8,9 +8,11 @@ public func start(_ state: inout AppState, size: Size) -> [Effect] {
 
 /// Applies `event` to `state` and returns the work the host must do.
 ///
-/// Threshold, STA and head changes happen here at once (re-cutting the cached sorted
-/// rows, about a millisecond); block shapes and inputs become jobs whose results come
-/// back as `.jobFinished` with their generation, and only the newest generation counts.
+/// Threshold, STA and head changes re-cut the head on screen here at once (from the
+/// cached map) and the other heads in a background job (`Effect.cutHeads`); block shapes
+/// and inputs become jobs whose results come back as `.jobFinished` with their
+/// generation, and only the newest generation of each lane counts. Esc cancels a load or
+/// block change, keeping what is on screen.
 public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
     var effects: [Effect]
     switch event {
@@ -18,10 +20,16 @@ public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
         state.size = size
         effects = []
     case .tick:
-        if state.job != nil || state.attentionJob != nil { state.spinner &+= 1 }
+        if state.isBusy { state.spinner &+= 1 }
         effects = []
+    case .jobProgress(let lane, let generation, let progress):
+        state.applyProgress(progress, lane: lane, generation: generation)
+        return []
     case .jobFinished(let generation, .attention(let stage, let outcome)):
         state.applyAttention(stage, outcome, generation: generation)
+        effects = []
+    case .jobFinished(let generation, .recut(let mask)):
+        state.applyRecut(mask, generation: generation)
         effects = []
     case .jobFinished(let generation, let outcome):
         if generation == state.fallbackLoad?.generation {
@@ -39,7 +47,7 @@ public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
         effects = state.keyEvent(key)
     }
     state.keepCursorInView()
-    return effects + state.refreshAttention()
+    return effects + state.refreshCut() + state.refreshAttention()
 }
 
 extension AppState {
@@ -96,10 +104,7 @@ extension AppState {
             if count > 0 { head = ((head + d) % count + count) % count }
         case .changeThreshold(let hundredths):
             let t = min(max(((threshold * 100).rounded() + Double(hundredths)) / 100, 0), 1)
-            if t != threshold {
-                threshold = t
-                recut()
-            }
+            threshold = t
         case .cycleBlock(let d):
             guard let input else {
                 message = .error("nothing is loaded")
@@ -114,7 +119,6 @@ extension AppState {
             return startCompute(shapes[((from + d) % shapes.count + shapes.count) % shapes.count])
         case .toggleSTA:
             sta = sta == nil ? staWindow : nil
-            recut()
         case .toggleOverview:
             overview.toggle()
         case .toggleTrueMass:
@@ -138,8 +142,13 @@ extension AppState {
             promptCursor = 0
             historyIndex = nil
         case .cancel:
-            // "Back": out of help or the prompt, then out of a teaching view, then the overview.
+            // "Back": out of help or the prompt, then stop a load or block change, then out of
+            // a teaching view, then the overview.
             if mode == .normal {
+                if let running = job, running.isCancellable {
+                    cancelJob(running)
+                    return []
+                }
                 if teaching != nil { teaching = nil } else { overview = false }
             }
             mode = .normal
@@ -166,7 +175,6 @@ extension AppState {
         switch command {
         case .threshold(let t):
             threshold = t
-            recut()
         case .head(let h):
             guard heads > 0 else {
                 message = .error("nothing is loaded")
@@ -186,7 +194,6 @@ extension AppState {
         case .sta(let window):
             sta = window
             if let window { staWindow = window }
-            recut()
         case .plot(let path):
             plot(to: path)
         case .compare(let spec):
@@ -248,13 +255,78 @@ extension AppState {
 
     // MARK: - Engine
 
-    /// Re-cuts the cached map with the current threshold and STA window.
-    mutating func recut() {
-        guard let map else { return }
-        let m = map.cut(settings)
-        mask = m
-        cutTimes = m.times
+    /// Whether a spinner turns: a job, the other heads' re-cut or attention runs.
+    public var isBusy: Bool { job != nil || pendingCut != nil || attentionJob != nil }
+
+    /// Keeps the mask in step with the map and settings, the head on screen first: when
+    /// they changed, cuts the head on screen now (from the cached map) and asks for the
+    /// other heads in the background; when the re-cut is pending and the head on screen is
+    /// not cut yet (a head change), cuts it now. A newer re-cut makes older ones stale.
+    mutating func refreshCut() -> [Effect] {
+        guard let map else { return [] }
+        if let mask, mask.blocks == map.blocks, mask.settings == settings {
+            if pendingCut != nil {
+                // Back to the settings of the mask on screen: the re-cut is not needed.
+                pendingCut = nil
+                cutGeneration += 1
+            }
+            return []
+        }
+        let h = min(head, map.heads - 1)
+        if var pending = pendingCut, pending.settings == settings, pending.map == ObjectIdentifier(map) {
+            if pending.done[h] == nil {
+                let part = map.cut(settings, heads: h..<(h + 1))
+                cutTimes = part.times
+                pending.done[h] = part
+                pendingCut = pending
+            }
+            return []
+        }
+        cutGeneration += 1
+        let part = map.cut(settings, heads: h..<(h + 1))
+        cutTimes = part.times
+        if map.heads == 1 {
+            pendingCut = nil
+            mask = part
+            refreshTeaching()
+            return []
+        }
+        pendingCut = PendingCut(generation: cutGeneration, map: ObjectIdentifier(map), settings: settings, done: [h: part])
+        return [.cutHeads(map: map, settings: settings, done: [h: part], generation: cutGeneration)]
+    }
+
+    /// Takes in the mask of every head when it is the newest re-cut's, for the map on screen.
+    mutating func applyRecut(_ whole: BlockMask?, generation: Int) {
+        guard generation == cutGeneration, let whole, let map, let pending = pendingCut,
+              pending.map == ObjectIdentifier(map), whole.blocks == map.blocks, whole.settings == settings else { return }
+        mask = whole
+        pendingCut = nil
         refreshTeaching()
+    }
+
+    /// Records how far a running job is, when it is the newest of its lane.
+    mutating func applyProgress(_ progress: JobProgress, lane: JobLane, generation: Int) {
+        switch lane {
+        case .map:
+            if job?.generation == generation { job?.progress = progress }
+        case .cut:
+            if pendingCut?.generation == generation { pendingCut?.progress = progress }
+        case .attention:
+            break
+        }
+    }
+
+    /// Stops a load or block change: its generation becomes stale (the job stops at the
+    /// next head or chunk, and its result is dropped); the map, mask, block shape and
+    /// input on screen stay as they are.
+    mutating func cancelJob(_ running: Job) {
+        generation += 1
+        job = nil
+        fallbackLoad = nil
+        fallbackOutcome = nil
+        requestedBlock = block
+        let kept = map == nil ? "nothing is loaded (:open PATH loads an input)" : "kept block \(block)"
+        message = .info("cancelled \(running.label); \(kept)")
     }
 
     mutating func startCompute(_ shape: BlockShape) -> [Effect] {
@@ -266,7 +338,7 @@ extension AppState {
             job = nil
             return []
         }
-        job = Job(generation: generation, label: "computing \(shape)")
+        job = Job(generation: generation, label: "computing \(shape)", isCancellable: true)
         return [.computeMap(input: input, block: shape, generation: generation)]
     }
 
@@ -278,7 +350,7 @@ extension AppState {
             fallbackOutcome = nil
         }
         let name = AppState.displayName(arguments)
-        job = Job(generation: generation, label: "loading \(name)", isLoad: true)
+        job = Job(generation: generation, label: "loading \(name)", isLoad: true, isCancellable: true)
         return [.loadInput(arguments: arguments, block: requestedBlock, generation: generation)]
     }
 
@@ -292,14 +364,12 @@ extension AppState {
         switch outcome {
         case .computed(let newMap):
             let old = map?.blocks
-            map = newMap
-            mapTimes = newMap.times
+            replaceMap(newMap)
             requestedBlock = newMap.blocks.block
             if let old {
                 cursor = BlockPair(query: AppState.remap(cursor.query, from: old, to: newMap.blocks),
                                    key: AppState.remap(cursor.key, from: old, to: newMap.blocks))
             }
-            recut()
             if let view = viewport { origin = view.centred(on: cursor) }
         case .loaded(let newInput, let newMap, let note, let newPairs):
             // Moving to another pair of the same dump keeps the cursor and zoom.
@@ -310,8 +380,7 @@ extension AppState {
             initialHead = nil
             input = newInput
             inputName = newInput.name
-            map = newMap
-            mapTimes = newMap.times
+            replaceMap(newMap)
             requestedBlock = newMap.blocks.block
             head = newInput.headIndices.firstIndex(of: wanted) ?? min(head, newMap.heads - 1)
             if pairs?.path != newPairs?.path { lastSurvey = nil }
@@ -320,7 +389,6 @@ extension AppState {
                 cursor = BlockPair(query: newMap.n / 2, key: newMap.n / 2)
                 zoom = 0
             }
-            recut()
             if let view = viewport { origin = view.centred(on: cursor) }
             message = note.map(Message.info)
             // A head the input does not have is an error, not a silent last head.
@@ -341,9 +409,18 @@ extension AppState {
             message = .error(text)
         case .cancelled:
             requestedBlock = block
-        case .attention:
-            preconditionFailure("attention outcomes go to applyAttention")
+        case .attention, .recut:
+            preconditionFailure("attention and re-cut outcomes have their own lanes")
         }
+    }
+
+    /// Puts `newMap` on screen; its mask is cut by `refreshCut()`, the head on screen first.
+    mutating func replaceMap(_ newMap: PooledMap) {
+        map = newMap
+        mapTimes = newMap.times
+        mask = nil
+        pendingCut = nil
+        cutGeneration += 1
     }
 
     /// The fallback load finished. When the app waits for it (the newer load failed), its

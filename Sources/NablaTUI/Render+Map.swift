@@ -26,7 +26,8 @@ struct PixelGrid {
     /// - Complexity: O(visible blocks / 8) for pooled views (kept flags are summed eight
     ///   at a time), O(pixels) otherwise.
     /// `trueMass`: colour by the head's true block mass (slot 0) instead of the pooled map.
-    init(map: PooledMap, mask: BlockMask, head: Int, view: Viewport, trueMass: TrueBlockMass? = nil) {
+    /// `mask` is the head's mask as shown (`AppState.headMask`).
+    init(map: PooledMap, mask: HeadMask, head: Int, view: Viewport, trueMass: TrueBlockMass? = nil) {
         let n = map.n
         let w = view.drawnWidth, h = view.drawnHeight
         width = w
@@ -36,9 +37,9 @@ struct PixelGrid {
         var out = [Pixel](repeating: .none, count: w * h)
         var counts = [Int](repeating: 0, count: w)
         (trueMass?.mass ?? map.probs).withUnsafeBufferPointer { probs in
-            mask.kept.withUnsafeBufferPointer { kept in
+            mask.mask.kept.withUnsafeBufferPointer { kept in
                 let p = probs.baseAddress! + (trueMass == nil ? head * n * n : 0)
-                let k = UnsafeRawPointer(kept.baseAddress! + head * n * n)
+                let k = UnsafeRawPointer(kept.baseAddress! + mask.index * n * n)
                 for py in 0..<h {
                     let rows = view.blocks(pixel: py, from: view.origin.query)
                     if view.blocksPerPixel == 1 {
@@ -159,10 +160,11 @@ extension Renderer {
 
     mutating func drawMapPanel() {
         let l = layout
-        guard let map = state.map, let mask = state.mask, let view = state.viewport else {
+        guard let map = state.map, let mask = state.headMask(min(state.head, map.heads - 1)), let view = state.viewport else {
             let text: [String]
             if let job = state.job {
                 text = [job.label + " " + String(g.spinner[state.spinner % g.spinner.count])]
+                    + (job.progress.map { [$0.text] } ?? []) + (job.isCancellable ? ["Esc cancels"] : [])
             } else {
                 text = ["nothing loaded", "open inputs with :open PATH…  ·  q quits"]
             }
@@ -175,7 +177,7 @@ extension Renderer {
         let rows = view.visibleRows, cols = view.visibleColumns
         let position = "q \(view.origin.query)–\(view.origin.query + rows - 1) k \(view.origin.key)–\(view.origin.key + cols - 1)"
         let shown = !state.showTrueMass ? "" : state.attention?.mass != nil ? "true mass · " : "true mass … · "
-        let title = "head \(state.headLabel) · \(shown)\(percent(mask.statistics.density[head])) kept · "
+        let title = "head \(state.headLabel) · \(shown)\(percent(mask.density)) kept · "
             + "\(view.scaleText) · \(position)"
         screen.put(" " + title, in: l.title, style: titleStyle, ellipsis: g.ellipsis)
 
@@ -277,7 +279,7 @@ extension Renderer {
 
     /// Small maps of every head with their densities, in place of the block map.
     mutating func drawOverview() {
-        guard let map = state.map, let mask = state.mask else { return }
+        guard let map = state.map else { return }
         let l = layout
         putTitle([" heads overview · \(map.heads) heads · \(map.blocks.block) N \(map.n) · [ ] or click selects · o or Esc closes",
                   " heads overview · \(map.heads) heads · [ ] or click selects · Esc closes",
@@ -290,14 +292,16 @@ extension Renderer {
         }
         var pooled = false
         for (h, thumb) in thumbs.enumerated() {
-            let label = "h\(state.headIndex(h)) \(percent(mask.statistics.density[h]))"
+            // A head whose re-cut is pending shows its previous mask, marked, or nothing.
+            let mask = state.headMask(h)
+            let label = "h\(state.headIndex(h)) " + (mask.map { percent($0.density) + ($0.isCurrent ? "" : " \(g.ellipsis)") } ?? String(g.ellipsis))
             let current = h == state.head
             screen.put(label, in: thumb.label,
                        style: current ? Style(.accent, .normal, [.bold, .reverse]) : titleStyle, ellipsis: g.ellipsis)
             let view = Viewport(n: map.n, pixelsWide: thumb.pixels.width / l.cellsPerPixel,
                                 pixelsTall: thumb.pixels.height * l.pixelRowsPerCell, zoom: 0)
             pooled = view.blocksPerPixel > 1
-            drawPixels(PixelGrid(map: map, mask: mask, head: h, view: view), in: thumb.pixels)
+            if let mask { drawPixels(PixelGrid(map: map, mask: mask, head: h, view: view), in: thumb.pixels) }
         }
         drawLegend(pooled: pooled, n: map.n)
     }

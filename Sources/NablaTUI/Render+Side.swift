@@ -17,7 +17,7 @@ extension Renderer {
     mutating func drawInfo(_ rect: Rect) {
         guard !rect.isEmpty else { return }
         heading("cursor", in: rect)
-        guard let map = state.map, let mask = state.mask else { return }
+        guard let map = state.map, let mask = state.headMask(min(state.head, map.heads - 1)) else { return }
         let head = min(state.head, map.heads - 1)
         let a = state.cursor.query, b = state.cursor.key
         func coords(_ n: Int) -> String {
@@ -27,13 +27,13 @@ extension Renderer {
         screen.put("query " + coords(a), in: rect, row: 1, style: .plain, ellipsis: g.ellipsis)
         screen.put("key   " + coords(b), in: rect, row: 2, style: .plain, ellipsis: g.ellipsis)
         let p = map.probability(head: head, query: a, key: b)
-        let kept = mask.isKept(head: head, query: a, key: b)
+        let kept = mask.isKept(query: a, key: b)
         let x = screen.put("P " + String(format: "%.3e", p) + "  ", in: rect, row: 3, ellipsis: g.ellipsis)
         screen.put(kept ? "kept" : "dropped", in: Rect(x: x, y: rect.y + 3, width: rect.maxX - x, height: 1),
                    style: kept ? Style(.accent, .normal, .bold) : mutedStyle)
         var count = 0
         var mass = 0.0
-        for k in 0..<map.n where mask.isKept(head: head, query: a, key: k) {
+        for k in 0..<map.n where mask.isKept(query: a, key: k) {
             count += 1
             mass += map.probability(head: head, query: a, key: k)
         }
@@ -51,13 +51,19 @@ extension Renderer {
             let value = times[name].map { fixed($0, 2) } ?? "-"
             return name.rightPadded(to: 5) + value.leftPadded(to: 8)
         }
-        let left = ["pool", "map", "sort"], right = ["cut", "sta", "stats"]
+        // Map stages on the left, the head on screen's cut on the right; under the map
+        // stages, how far the other heads' re-cut is while it runs.
+        var left = [entry("pool"), entry("map"), "".rightPadded(to: 13)]
+        if let pending = state.pendingCut {
+            left[2] = "\(pending.headsCut)/\(state.heads) heads".rightPadded(to: 13)
+        }
+        let right = ["cut", "sta", "stats"]
         for i in 0..<3 {
-            screen.put(entry(left[i]) + "  " + entry(right[i]), in: rect, row: i + 1, ellipsis: g.ellipsis)
+            screen.put(left[i] + "  " + entry(right[i]), in: rect, row: i + 1, ellipsis: g.ellipsis)
         }
         guard rect.height >= ScreenLayout.timingHeight, let panel = state.attention else { return }
         var title = "attention, head \(state.headIndex(panel.head)), ms"
-        if state.attentionJob != nil { title += " " + String(g.spinner[state.spinner % g.spinner.count]) }
+        if state.attentionJob != nil || state.pendingCut != nil { title += " " + String(g.spinner[state.spinner % g.spinner.count]) }
         heading(title, in: Rect(x: rect.x, y: rect.y + 4, width: rect.width, height: rect.height - 4))
         // Pinned times (tests, documentation) replace the measured ones.
         let sparseMs = state.pinnedTimes.map { $0["sparse"] } ?? panel.sparseMs
@@ -83,9 +89,8 @@ extension Renderer {
     /// The Tb x Tb frame coverage of the current head as a heatmap (values when each cell
     /// gets three columns), and per query frame the share of key blocks kept as a bar.
     mutating func drawCoverage(_ rect: Rect) {
-        guard !rect.isEmpty, let map = state.map, let mask = state.mask else { return }
-        let stats = mask.statistics
-        let tb = stats.slabs
+        guard !rect.isEmpty, let map = state.map, let mask = state.headMask(min(state.head, map.heads - 1)) else { return }
+        let tb = mask.mask.statistics.slabs
         let head = min(state.head, map.heads - 1)
         let perSlab = map.blocks.blocksPerSlab
         let ta = state.cursor.query / perSlab, tk = state.cursor.key / perSlab
@@ -94,7 +99,7 @@ extension Renderer {
         let shown = min(tb, rowsAvailable)
         // Each query frame's share of key blocks kept; bars are scaled to the largest share
         // of the head (so that shares of a few percent still differ), and the title says so.
-        let shares = (0..<tb).map { a in (0..<tb).reduce(0.0) { $0 + stats.coverage(head: head, querySlab: a, keySlab: $1) } / Double(max(tb, 1)) }
+        let shares = (0..<tb).map { a in (0..<tb).reduce(0.0) { $0 + mask.coverage(querySlab: a, keySlab: $1) } / Double(max(tb, 1)) }
         let barScale = shares.max() ?? 0
         var title = "frame coverage, head \(state.headIndex(head))"
         if shown < tb { title += " (t \(first)–\(first + shown - 1) of \(tb))" }
@@ -109,7 +114,7 @@ extension Renderer {
             x = screen.put(String(a).leftPadded(to: 3) + " ", x: x, y: y, style: a == ta ? accentStyle : mutedStyle, clip: rect)
             let rowShare = shares[a]
             for b in 0..<tb {
-                let v = stats.coverage(head: head, querySlab: a, keySlab: b)
+                let v = mask.coverage(querySlab: a, keySlab: b)
                 let selected = a == ta && b == tk
                 var text: String
                 if values {

@@ -8,7 +8,8 @@ extension Renderer {
         let heads = s.heads
         let head = heads > 0 ? s.headLabel : "-"
         let sta = s.sta.map(\.description) ?? "off"
-        let density = s.mask.map { percent($0.statistics.overallDensity) } ?? "-"
+        // The overall density waits for the other heads' re-cut.
+        let density = s.pendingCut != nil ? String(g.ellipsis) : s.mask.map { percent($0.statistics.overallDensity) } ?? "-"
         let thr = "thr " + fixed(s.threshold, 2)
         let sep = g.separator
         let full = [s.inputName, grid, "block \(s.block)", thr, "head \(head)", "STA \(sta)", "density \(density)", "? help"]
@@ -32,9 +33,15 @@ extension Renderer {
         case .prompt(let text):
             left = ":" + text
         default:
+            let spinner = String(g.spinner[state.spinner % g.spinner.count])
             if let job = state.job {
-                left = job.label + "… " + String(g.spinner[state.spinner % g.spinner.count])
+                // The job, its stage and how far along, and how to stop it.
+                left = job.label + (job.progress.map { ": " + $0.text } ?? "…") + (job.isCancellable ? " (Esc cancels)" : "")
+                    + " " + spinner
                 leftStyle = Style(.accent, base.background, base.attributes.union(.bold))
+            } else if let pending = state.pendingCut {
+                left = "cutting the other heads \(pending.headsCut)/\(state.heads) " + spinner
+                leftStyle = Style(.accent, base.background, base.attributes)
             }
             if let message = state.message {
                 left = message.text

@@ -138,7 +138,8 @@ extension AppState {
         if let preset = view.preset {
             view.spec = CompareView.presets(threshold: threshold, sta: sta, staWindow: staWindow)[preset]
         }
-        if let input, let map, let mask {
+        // A comes from the mask of every head at the current settings (after a re-cut lands).
+        if let input, let map, let mask, mask.blocks == map.blocks, mask.settings == settings {
             let a = SpecifiedMask(spec: MaskSpec(.cut(settings), block: map.blocks.block), blocks: map.blocks,
                                   heads: map.heads, kept: mask.kept, map: map)
             if let block = view.spec.block, block != map.blocks.block {

@@ -2,18 +2,23 @@ import Dispatch
 import NablaTUI
 import Synchronization
 
-/// Runs the app's jobs one after another on a background queue and hands their outcomes
-/// to the main loop: outcomes wait under a mutex, and a byte on the wake pipe says so.
+/// Runs the app's jobs off the main thread and hands their outcomes and progress to the
+/// main loop: they wait under a mutex, and a byte on the wake pipe says so.
 ///
-/// A job is cancelled (between engine stages) as soon as a newer generation exists.
-/// Attention jobs run on a queue of their own with their own generations, so the timing
-/// panel's work never delays or cancels a map.
+/// Each lane (`JobLane`) has its own serial queue and generations: a job is cancelled
+/// (between engine stages, heads and read chunks) as soon as a newer generation of its
+/// lane exists, so the timing panel's attention and the other heads' re-cut never delay
+/// or cancel a map, and a block change never cancels a re-cut.
 final class JobQueue: Sendable {
     private let finished = Mutex<[(generation: Int, outcome: JobOutcome)]>([])
+    /// The latest progress report of each lane's running job.
+    private let progress = Mutex<[JobLane: (generation: Int, progress: JobProgress)]>([:])
     private let newest = Atomic<Int>(0)
     private let kept = Atomic<Int>(-1)
+    private let newestCut = Atomic<Int>(0)
     private let newestAttention = Atomic<Int>(0)
     private let queue = DispatchQueue(label: "nabla.jobs", qos: .userInitiated)
+    private let cutQueue = DispatchQueue(label: "nabla.cut", qos: .userInitiated)
     private let attentionQueue = DispatchQueue(label: "nabla.attention", qos: .userInitiated)
     private let wake: WakePipe
     private let loader: InputLoader
@@ -30,6 +35,11 @@ final class JobQueue: Sendable {
         newest.store(generation, ordering: .relaxed)
     }
 
+    /// The app's current re-cut generation: older re-cuts stop at the next head.
+    func setNewestCut(_ generation: Int) {
+        newestCut.store(generation, ordering: .relaxed)
+    }
+
     /// The app's current attention generation: older attention jobs stop early.
     func setNewestAttention(_ generation: Int) {
         newestAttention.store(generation, ordering: .relaxed)
@@ -37,28 +47,42 @@ final class JobQueue: Sendable {
 
     func submit(_ effect: Effect) {
         guard let generation = effect.generation else { return }
-        if effect.isAttention {
+        let lane = effect.lane
+        let run: DispatchQueue
+        switch lane {
+        case .map: run = queue
+        case .cut:
+            newestCut.store(generation, ordering: .relaxed)
+            run = cutQueue
+        case .attention:
             newestAttention.store(generation, ordering: .relaxed)
-            attentionQueue.async { [self] in
-                let outcome = Jobs.perform(effect, loader: loader) {
-                    self.newestAttention.load(ordering: .relaxed) != generation
-                }
-                finished.withLock { $0.append((generation, outcome)) }
-                wake.wake()
-            }
-            return
+            run = attentionQueue
         }
-        newest.store(generation, ordering: .relaxed)
-        queue.async { [self] in
-            let outcome = Jobs.perform(effect, loader: loader) { self.isStale(generation) }
+        if lane == .map { newest.store(generation, ordering: .relaxed) }
+        run.async { [self] in
+            let outcome = Jobs.perform(effect, loader: loader, isCancelled: { self.isStale(generation, lane: lane) },
+                                       progress: { self.report($0, lane: lane, generation: generation) })
             finished.withLock { $0.append((generation, outcome)) }
             wake.wake()
         }
     }
 
-    /// Whether a job of `generation` is no longer wanted.
-    func isStale(_ generation: Int) -> Bool {
-        newest.load(ordering: .relaxed) != generation && kept.load(ordering: .relaxed) != generation
+    /// Whether a job of `generation` in `lane` is no longer wanted.
+    func isStale(_ generation: Int, lane: JobLane = .map) -> Bool {
+        switch lane {
+        case .map: newest.load(ordering: .relaxed) != generation && kept.load(ordering: .relaxed) != generation
+        case .cut: newestCut.load(ordering: .relaxed) != generation
+        case .attention: newestAttention.load(ordering: .relaxed) != generation
+        }
+    }
+
+    /// Keeps a running job's progress for the main loop (only the latest per lane).
+    private func report(_ p: JobProgress, lane: JobLane, generation: Int) {
+        let changed = progress.withLock { all in
+            defer { all[lane] = (generation, p) }
+            return all[lane].map { $0.generation != generation || $0.progress != p } ?? true
+        }
+        if changed { wake.wake() }
     }
 
     /// Outcomes that arrived since the last call, oldest first.
@@ -66,6 +90,14 @@ final class JobQueue: Sendable {
         finished.withLock { list in
             defer { list.removeAll() }
             return list
+        }
+    }
+
+    /// The latest progress of each lane since the last call, as events.
+    func takeProgress() -> [InputEvent] {
+        progress.withLock { all in
+            defer { all.removeAll() }
+            return all.map { .jobProgress(lane: $0.key, generation: $0.value.generation, progress: $0.value.progress) }
         }
     }
 }

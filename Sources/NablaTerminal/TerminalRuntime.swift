@@ -69,7 +69,7 @@ struct EventLoop {
             painter.draw(render(state, size: state.size))
             var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: wake.readFD, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&fds, 2, state.job != nil ? 100 : -1)
+            let ready = poll(&fds, 2, state.isBusy ? 100 : -1)
             if ready < 0 {
                 if errno == EINTR { continue }
                 return 1
@@ -95,6 +95,7 @@ struct EventLoop {
         for byte in bytes {
             switch Int32(byte) {
             case Int32(WakePipe.jobDone):
+                for event in jobs.takeProgress() { send(event) }
                 for (generation, outcome) in jobs.take() {
                     send(.jobFinished(generation: generation, outcome: outcome))
                 }
@@ -125,6 +126,7 @@ struct EventLoop {
     mutating func dispatch(_ effects: [Effect]) {
         // The fallback is marked wanted before a new job can make it look stale.
         jobs.setNewest(state.generation, keeping: state.fallbackLoad?.generation)
+        jobs.setNewestCut(state.cutGeneration)
         jobs.setNewestAttention(state.attentionGeneration)
         for effect in effects { jobs.submit(effect) }
     }

@@ -38,9 +38,10 @@ struct ViewSettings: ParsableArguments {
     }
 
     /// Opens inputs given in the commands' syntax; `--order block` means block order of `--block`.
+    /// The observer hears how far the data is read and can stop the read.
     func loader() -> InputLoader {
         let orderBlock = mask.block
-        return { arguments in
+        return { arguments, observer in
             let options: InputOptions
             do {
                 options = try InputOptions.parse(arguments)
@@ -52,6 +53,7 @@ struct ViewSettings: ParsableArguments {
                 let spec = try options.spec(orderBlock: orderBlock)
                 try spec.checkMemory(block: orderBlock, use: .cachedMap)
                 let input = try spec.load()
+                _ = observer
                 try MaskMemory.check(input: input, block: orderBlock, use: .cachedMap)
                 return input
             } catch let error as NablaError {

@@ -22,9 +22,10 @@ public struct MaskStatistics: Sendable, Equatable {
         frameCoverage[(h * slabs + a) * slabs + b]
     }
 
+    /// The statistics of `kept` (`[heads, N, N]`), whose head 0 is map head `firstHead`.
     /// - Complexity: O(heads * N^2), heads in parallel.
-    init(kept: [UInt8], map: PooledMap, margin: [Double]) {
-        let heads = map.heads, n = map.n
+    init(kept: [UInt8], map: PooledMap, margin: [Double], firstHead: Int = 0) {
+        let n = map.n, heads = kept.count / max(n * n, 1)
         let tb = map.blocks.tb, perSlab = map.blocks.blocksPerSlab
         var keptBlocks = [Int](repeating: 0, count: heads)
         var mass = [Double](repeating: 0, count: heads)
@@ -40,7 +41,7 @@ public struct MaskStatistics: Sendable, Equatable {
                                 let c = cov.baseAddress! + h * tb * tb
                                 for a in 0..<n {
                                     let row = k.baseAddress! + (h * n + a) * n
-                                    let pr = p.baseAddress! + (h * n + a) * n
+                                    let pr = p.baseAddress! + ((firstHead + h) * n + a) * n
                                     let ta = a / perSlab
                                     for s in 0..<tb {
                                         // Branch-free (kept entries are 0 or 1); adding 0 for a

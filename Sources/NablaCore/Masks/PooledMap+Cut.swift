@@ -3,9 +3,16 @@ extension PooledMap {
     /// row, the key blocks whose ascending running sum is `>= 1 - thr` (the largest block
     /// always), selected from the cached probabilities by `ThresholdCut`. No pooling or
     /// multiplication is repeated.
+    ///
+    /// `heads` picks a range of the map's heads (all by default): the mask then has
+    /// `heads.count` heads, the first being map head `heads.lowerBound` (the app cuts the
+    /// head on screen first this way, then the others).
     /// - Complexity: O(heads * N^2), rows in parallel.
-    public func cut(_ settings: MaskSettings) -> BlockMask {
-        let n = self.n, heads = self.heads
+    public func cut(_ settings: MaskSettings, heads range: Range<Int>? = nil) -> BlockMask {
+        let range = range ?? 0..<self.heads
+        precondition(range.lowerBound >= 0 && range.upperBound <= self.heads, "heads \(range) outside 0..<\(self.heads)")
+        let n = self.n, heads = range.count
+        let first = range.lowerBound * n * n
         var times = StageTimes()
         var kept = [UInt8](repeating: 0, count: heads * n * n)
         var margin = [Double](repeating: .infinity, count: heads * n)
@@ -19,7 +26,7 @@ extension PooledMap {
                             let rowCut = ThresholdCut(n: n)
                             defer { rowCut.deallocate() }
                             for row in chunks[item] {
-                                marginP[row] = rowCut.cut(probsP.baseAddress! + row * n, cutAt: cutAt,
+                                marginP[row] = rowCut.cut(probsP.baseAddress! + first + row * n, cutAt: cutAt,
                                                           into: keptP.baseAddress! + row * n)
                             }
                         }
@@ -42,7 +49,7 @@ extension PooledMap {
         } else {
             times.measure("sta") {}
         }
-        let stats = times.measure("stats") { MaskStatistics(kept: kept, map: self, margin: margin) }
+        let stats = times.measure("stats") { MaskStatistics(kept: kept, map: self, margin: margin, firstHead: range.lowerBound) }
         return BlockMask(blocks: blocks, heads: heads, settings: settings, kept: kept, margin: margin,
                          statistics: stats, times: times)
     }
