@@ -46,7 +46,7 @@ struct AttentionPanelTests {
         let before = app.state.attentionGeneration
         // The reducer only asks: nothing is computed until the host runs the effects.
         let effects = reduce(&app.state, .key(.character("]")))
-        #expect(effects.count == 3 && effects.allSatisfy(\.isAttention))
+        #expect(effects.count == 3 && effects.allSatisfy { $0.lane == .attention })
         #expect(effects.allSatisfy { $0.generation == before + 1 })
         #expect(app.state.attention?.head == 1 && app.state.attention?.sparseMs == nil)
         #expect(app.state.attentionJob != nil)
@@ -78,7 +78,11 @@ struct AttentionPanelTests {
     func thresholdChange() throws {
         var app = Self.app()
         let dense = app.state.attention?.denseMs
-        let effects = reduce(&app.state, .key(.character("{")))
+        // Attention waits for the mask of every head: the re-cut's outcome asks for it.
+        let cut = reduce(&app.state, .key(.character("{"))).filter { $0.lane == .cut }
+        #expect(cut.count == 1)
+        let effects = reduce(&app.state, .jobFinished(generation: cut[0].generation!,
+                                                      outcome: Jobs.perform(cut[0], loader: TestApp.loader())))
         let stages = effects.compactMap { e -> AttentionJob.Stage? in
             if case .computeAttention(let job, _) = e { return job.stage }
             return nil

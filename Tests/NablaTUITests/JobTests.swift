@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import NablaCore
 @testable import NablaTUI
@@ -10,13 +11,17 @@ struct JobTests {
         let map = app.state.map
         let generation = app.state.generation
         let before = app.state.mask?.statistics.overallDensity ?? 0
+        var last: [Effect] = []
         for key: Key in [.character("<"), .character("{"), .pageDown, .character(",")] {
-            let effects = reduce(&app.state, .key(key))
-            #expect(effects.isEmpty)
+            last = reduce(&app.state, .key(key))
+            // Only the other heads' re-cut (and attention) go to the background.
+            #expect(last.allSatisfy { $0.lane != .map })
         }
         #expect(abs(app.state.threshold - 0.68) < 1e-9)
         #expect(app.state.map === map)
         #expect(app.state.generation == generation)
+        app.run(last)
+        #expect(app.state.pendingCut == nil)
         #expect(app.state.mask?.settings.threshold == app.state.threshold)
         #expect((app.state.mask?.statistics.overallDensity ?? 1) < before)
         #expect(app.state.cutTimes.stages.map(\.name) == ["cut", "sta", "stats"])
@@ -38,8 +43,13 @@ struct JobTests {
         #expect(state.block == .nabla)  // the old map stays until the new one arrives
         #expect(render(state, size: state.size).lines.last?.contains("computing 1x16x16") == true)
         let outcome = Jobs.perform(effects[0], loader: TestApp.loader())
-        _ = reduce(&state, .jobFinished(generation: g, outcome: outcome))
+        let cut = reduce(&state, .jobFinished(generation: g, outcome: outcome))
         #expect(state.block == block && state.job == nil)
+        // The head on screen is cut at once, the others in the background.
+        #expect(state.headMask(state.head)?.mask.blocks.block == block)
+        for effect in cut where effect.lane == .cut {
+            _ = reduce(&state, .jobFinished(generation: effect.generation!, outcome: Jobs.perform(effect, loader: TestApp.loader())))
+        }
         #expect(state.mask?.blocks.block == block)
     }
 
@@ -74,9 +84,9 @@ struct JobTests {
             Issue.record("b gave no compute effect: \(pending)")
             return
         }
-        var cancelled = false
-        let outcome = Jobs.perform(pending[0], loader: TestApp.loader()) { cancelled = true; return true }
-        #expect(cancelled)
+        let cancelled = Mutex(false)
+        let outcome = Jobs.perform(pending[0], loader: TestApp.loader(), isCancelled: { cancelled.withLock { $0 = true }; return true })
+        #expect(cancelled.withLock { $0 })
         if case .cancelled = outcome {} else { Issue.record("expected cancelled, got \(outcome)") }
         _ = reduce(&state, .jobFinished(generation: g, outcome: outcome))
         #expect(state.block == .nabla)

@@ -28,9 +28,10 @@ struct KeymapTests {
         case .zoomFit: return after.zoom == 0
         case .changeHead(let d): return after.head == (before.head + d + before.heads) % before.heads
         case .changeThreshold(let h):
-            // A re-cut at once; at most attention work goes to the background.
-            return abs(after.threshold - (before.threshold + Double(h) / 100)) < 1e-9 && effects.allSatisfy(\.isAttention)
-                && after.mask?.settings.threshold == after.threshold
+            // The head on screen re-cut at once; the other heads and attention go to the background.
+            return abs(after.threshold - (before.threshold + Double(h) / 100)) < 1e-9 && effects.allSatisfy { $0.lane != .map }
+                && after.headMask(after.head)?.mask.settings.threshold == after.threshold
+                && after.headMask(after.head)?.isCurrent == true
         case .cycleBlock:
             if case .computeMap(_, let block, let g)? = effects.first { return block != before.block && g == before.generation + 1 }
             return false
@@ -58,7 +59,7 @@ struct KeymapTests {
         var base = TestApp.make(size: Size(width: 60, height: 16), block: BlockShape(bt: 1, bh: 4, bw: 4))
         try base.keys("+jjll")  // zoomed in once, away from the edges
         base.state.threshold = 0.5
-        base.state.recut()
+        base.send(.tick)  // re-cuts
         base.state.message = .info("hello")
         for binding in Keymap.standard.bindings {
             for key in binding.keys {
@@ -131,9 +132,9 @@ struct KeymapTests {
         var state = app.state
         for key in try Key.parseSequence(":thr 0.85") { _ = reduce(&state, .key(key)) }
         let effects = reduce(&state, .key(.enter))
-        #expect(effects.isEmpty)
+        #expect(effects.allSatisfy { $0.lane != .map } && state.job == nil)
         #expect(state.threshold == 0.85)
-        #expect(state.mask?.settings.threshold == 0.85)
+        #expect(state.headMask(state.head)?.mask.settings.threshold == 0.85)
         #expect(state.map === map)
         try app.keys(":thr 0.85<Enter>")
         #expect(app.screen.lines.last?.contains("thr 0.85") == true)

@@ -108,7 +108,7 @@ struct FollowViewTests {
         var app = TestApp.make()
         app.state.threshold = threshold
         app.state.sta = sta
-        app.state.recut()
+        app.send(.tick)  // re-cuts
         try app.keys("]f")
         let map = try #require(app.state.map), mask = try #require(app.state.mask)
         for q in [0, 7, map.n - 1] {
