@@ -1,3 +1,4 @@
+import Foundation
 import NablaCore
 
 /// Reads an input from arguments in the commands' input syntax (`[]` is the built-in
@@ -199,11 +200,22 @@ public enum Jobs {
         }
     }
 
+    /// Test-only: with `NABLA_TEST_HEAD_DELAY_MS=N` in the environment, map and re-cut jobs
+    /// wait N ms before each head (and a load before it reads), so that terminal tests can
+    /// see their progress and cancel them on any machine.
+    static let testHeadDelay: UInt32? = ProcessInfo.processInfo.environment["NABLA_TEST_HEAD_DELAY_MS"]
+        .flatMap { UInt32($0) }.map { $0 * 1000 }
+
+    static func testDelay() {
+        if let testHeadDelay { usleep(testHeadDelay) }
+    }
+
     static func run(_ effect: Effect, loader: InputLoader, isCancelled: @escaping @Sendable () -> Bool,
                     progress: @escaping @Sendable (JobProgress) -> Void) throws -> JobOutcome {
         /// Map stages as `JobProgress`.
         func mapProgress(_ stage: String, _ done: Int, _ total: Int) {
             progress(stage == "pool" ? .pool : .map(head: done, heads: total))
+            testDelay()
         }
         switch effect {
         case .quit:
@@ -225,6 +237,8 @@ public enum Jobs {
                     parts.append(part)
                 } else {
                     progress(.cut(head: h, heads: map.heads))
+                    testDelay()
+                    if isCancelled() { return .recut(nil) }
                     parts.append(map.cut(settings, heads: h..<(h + 1)))
                 }
             }
@@ -237,6 +251,7 @@ public enum Jobs {
             let pairs = DumpPairs.detect(arguments)
             let observer = LoadObserver(progress: { progress(.reading(tensor: $0, bytesDone: $1, bytesTotal: $2)) },
                                         isCancelled: isCancelled)
+            testDelay()
             let input = try loader(pairs.map { $0.arguments(for: $0.index) } ?? arguments, observer)
             if isCancelled() { return .cancelled }
             var use = block

@@ -1,4 +1,5 @@
 import Dispatch
+import Glibc
 import NablaTUI
 import Synchronization
 
@@ -9,6 +10,11 @@ import Synchronization
 /// (between engine stages, heads and read chunks) as soon as a newer generation of its
 /// lane exists, so the timing panel's attention and the other heads' re-cut never delay
 /// or cancel a map, and a block change never cancels a re-cut.
+///
+/// Attention yields: while the main loop handles a key or a map or re-cut job runs, the
+/// attention job waits at its next query block (it polls `isCancelled` there), so at
+/// scale, where one head's attention takes minutes, it does not take the cores from
+/// what a person waits for.
 final class JobQueue: Sendable {
     private let finished = Mutex<[(generation: Int, outcome: JobOutcome)]>([])
     /// The latest progress report of each lane's running job.
@@ -17,6 +23,8 @@ final class JobQueue: Sendable {
     private let kept = Atomic<Int>(-1)
     private let newestCut = Atomic<Int>(0)
     private let newestAttention = Atomic<Int>(0)
+    /// Interactive work running now (a key on the main loop, map and re-cut jobs).
+    private let interactive = Atomic<Int>(0)
     private let queue = DispatchQueue(label: "nabla.jobs", qos: .userInitiated)
     private let cutQueue = DispatchQueue(label: "nabla.cut", qos: .userInitiated)
     private let attentionQueue = DispatchQueue(label: "nabla.attention", qos: .userInitiated)
@@ -60,7 +68,14 @@ final class JobQueue: Sendable {
         }
         if lane == .map { newest.store(generation, ordering: .relaxed) }
         run.async { [self] in
-            let outcome = Jobs.perform(effect, loader: loader, isCancelled: { self.isStale(generation, lane: lane) },
+            if lane != .attention { beginInteractive() }
+            defer { if lane != .attention { endInteractive() } }
+            let yields = lane == .attention
+            let isCancelled: @Sendable () -> Bool = {
+                if yields { self.yieldToInteractive(generation) }
+                return self.isStale(generation, lane: lane)
+            }
+            let outcome = Jobs.perform(effect, loader: loader, isCancelled: isCancelled,
                                        progress: { self.report($0, lane: lane, generation: generation) })
             finished.withLock { $0.append((generation, outcome)) }
             wake.wake()
@@ -73,6 +88,18 @@ final class JobQueue: Sendable {
         case .map: newest.load(ordering: .relaxed) != generation && kept.load(ordering: .relaxed) != generation
         case .cut: newestCut.load(ordering: .relaxed) != generation
         case .attention: newestAttention.load(ordering: .relaxed) != generation
+        }
+    }
+
+    /// Marks interactive work as running (nests).
+    func beginInteractive() { interactive.add(1, ordering: .relaxed) }
+
+    func endInteractive() { interactive.subtract(1, ordering: .relaxed) }
+
+    /// Waits while interactive work runs, unless the attention job became stale.
+    private func yieldToInteractive(_ generation: Int) {
+        while interactive.load(ordering: .relaxed) > 0 && !isStale(generation, lane: .attention) {
+            usleep(2_000)
         }
     }
 

@@ -53,6 +53,9 @@ struct EventLoop {
     let jobs: JobQueue
     var painter: CursesPainter
     var state: AppState
+    var timing: TimingLog
+    /// Keys were read and the screen showing them is not drawn yet.
+    var keysPending = false
 
     init(session: CursesSession, wake: WakePipe, loader: @escaping InputLoader, config: AppConfig) {
         self.session = session
@@ -60,6 +63,7 @@ struct EventLoop {
         jobs = JobQueue(wake: wake, loader: loader)
         painter = CursesPainter(theme: config.theme, colors: session.colors, pairs: Int(nabla_color_pairs()))
         state = AppState(config: config)
+        timing = TimingLog(environment: ProcessInfo.processInfo.environment)
     }
 
     /// Runs until the app quits or a signal ends it; returns the exit status.
@@ -67,6 +71,11 @@ struct EventLoop {
         dispatch(start(&state, size: session.size))
         while !state.quitRequested {
             painter.draw(render(state, size: state.size))
+            timing.drawn(state)
+            if keysPending {
+                keysPending = false
+                jobs.endInteractive()
+            }
             var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: wake.readFD, events: Int16(POLLIN), revents: 0)]
             let ready = poll(&fds, 2, state.isBusy ? 100 : -1)
@@ -114,8 +123,11 @@ struct EventLoop {
         return nil
     }
 
-    /// Everything stdin holds now, as events.
+    /// Everything stdin holds now, as events; background attention waits meanwhile, until
+    /// the screen that shows them is drawn.
     mutating func readInput() {
+        if !keysPending { jobs.beginInteractive() }
+        keysPending = true
         while let event = CursesInput.next(size: { session.size }) {
             if case .resize = event { painter.invalidate() }
             send(event)
@@ -132,6 +144,9 @@ struct EventLoop {
     }
 
     mutating func send(_ event: InputEvent) {
-        dispatch(reduce(&state, event))
+        timing.received(event)
+        let effects = reduce(&state, event)
+        timing.reduced()
+        dispatch(effects)
     }
 }
