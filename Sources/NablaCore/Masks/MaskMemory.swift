@@ -14,8 +14,9 @@ public struct MaskMemory: Sendable, Equatable {
     public enum Use: Sendable, Equatable {
         /// `nabla mask`: one head's map at a time, then the BlockMask rows and their file.
         case maskFiles
-        /// The app and the benchmark: every head's map kept for re-cuts, and the
-        /// previous input's map and mask until the new one replaces them.
+        /// The app and the benchmark: every head's map kept for re-cuts, the previous
+        /// input's map until the new one replaces it, and three masks while the app
+        /// re-cuts (the mask on screen, the new per-head cuts and their join).
         case cachedMap
     }
 
@@ -54,7 +55,7 @@ public struct MaskMemory: Sendable, Equatable {
         let mask = n2 + 8 * n
         switch use {
         case .maskFiles: return input + pooled + mask + 2 * 4 * n2 + n2
-        case .cachedMap: return input + pooled + 2 * (8 * n2 + mask)
+        case .cachedMap: return input + pooled + 2 * 8 * n2 + 3 * mask
         }
     }
 
