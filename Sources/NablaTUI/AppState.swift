@@ -101,6 +101,9 @@ public struct AppState: Sendable {
     public var pendingCut: PendingCut?
     /// The generation of the newest re-cut; results of older ones are dropped.
     public var cutGeneration = 0
+    /// Cuts of the current head at the settings one key away, made in the background
+    /// after each change (see `refreshPrefetch()`).
+    public var prefetched: PrefetchedCuts?
 
     public var threshold: Double
     /// The STA window in use, or `nil` (off).
@@ -218,6 +221,15 @@ public struct AppState: Sendable {
 
     /// The stage times shown: pool, map, cut, sta, stats.
     public var times: StageTimes { pinnedTimes ?? (mapTimes + cutTimes) }
+
+    /// Cuts of one head of one map at several settings, each `[1, N, N]`.
+    public struct PrefetchedCuts: Sendable {
+        var map: ObjectIdentifier
+        public var head: Int
+        public var cuts: [MaskSettings: BlockMask]
+        /// The settings asked for (some may not be cut yet).
+        var asked: Set<MaskSettings>
+    }
 
     /// The mask head `h` shows: its own cut at the current settings when the re-cut did it
     /// first, else its part of `mask` (at older settings while the re-cut is pending);

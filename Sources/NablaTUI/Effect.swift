@@ -80,13 +80,16 @@ public enum Effect: Sendable {
     /// Cut every head of `map` at `settings` except those in `done` (already cut, one head
     /// each, keyed by head) and join them into the mask of every head.
     case cutHeads(map: PooledMap, settings: MaskSettings, done: [Int: BlockMask], generation: Int)
+    /// Cut head `head` of `map` at each of `settings` ahead of time (the settings one key
+    /// away), so that the key's redraw finds its cut done.
+    case prefetchCuts(map: PooledMap, head: Int, settings: [MaskSettings], generation: Int)
     case quit
 
     /// The generation of a job effect.
     public var generation: Int? {
         switch self {
         case .computeMap(_, _, let g), .loadInput(_, _, let g), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, let g),
-             .computeAttention(_, let g), .cutHeads(_, _, _, let g): g
+             .computeAttention(_, let g), .cutHeads(_, _, _, let g), .prefetchCuts(_, _, _, let g): g
         case .quit: nil
         }
     }
@@ -96,6 +99,7 @@ public enum Effect: Sendable {
         switch self {
         case .computeAttention(let job, _): .attention(job.stage, .cancelled)
         case .cutHeads: .recut(nil)
+        case .prefetchCuts(let map, let head, _, _): .prefetched(ObjectIdentifier(map), head: head, [:])
         default: .cancelled
         }
     }
@@ -104,7 +108,7 @@ public enum Effect: Sendable {
     public var lane: JobLane {
         switch self {
         case .computeAttention: .attention
-        case .cutHeads: .cut
+        case .cutHeads, .prefetchCuts: .cut
         default: .map
         }
     }
@@ -169,6 +173,9 @@ public enum JobOutcome: Sendable {
     /// The mask of every head at the settings of a `cutHeads` job, or `nil` when it was
     /// cancelled (always this case, like `attention`).
     case recut(BlockMask?)
+    /// Cuts of head `head` of the map `map` made ahead of time, by settings (those done
+    /// before a cancel; always this case).
+    case prefetched(ObjectIdentifier, head: Int, [MaskSettings: BlockMask])
     case failed(String)
     /// One attention stage of the timing panel (always this case, even when cancelled or
     /// failed, so it is never taken for a map job of the same generation number).
@@ -188,6 +195,10 @@ public enum Jobs {
         // Attention and re-cut outcomes keep their own cases when cancelled, so that they are
         // never taken for a map job's of the same generation number.
         if case .computeAttention(let job, _) = effect { return job.perform(isCancelled: isCancelled) }
+        if case .prefetchCuts = effect {
+            // Cuts done before a cancel are kept: they stay valid for their map and head.
+            return (try? run(effect, loader: loader, isCancelled: isCancelled, progress: progress)) ?? effect.cancelledOutcome
+        }
         do {
             let outcome = try run(effect, loader: loader, isCancelled: isCancelled, progress: progress)
             // Whatever a cancelled job produced (a loader stops by throwing) is dropped.
@@ -243,6 +254,13 @@ public enum Jobs {
                 }
             }
             return .recut(BlockMask(joining: parts))
+        case .prefetchCuts(let map, let head, let settings, _):
+            var cuts: [MaskSettings: BlockMask] = [:]
+            for s in settings {
+                if isCancelled() { break }
+                cuts[s] = map.cut(s, heads: head..<(head + 1))
+            }
+            return .prefetched(ObjectIdentifier(map), head: head, cuts)
         case .surveyModel(let pairs, let block, let settings, _):
             guard let density = try survey(pairs, block: block, settings: settings, loader: loader,
                                            isCancelled: isCancelled) else { return .cancelled }

@@ -31,6 +31,9 @@ public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
     case .jobFinished(let generation, .recut(let mask)):
         state.applyRecut(mask, generation: generation)
         effects = []
+    case .jobFinished(_, .prefetched(let map, let head, let cuts)):
+        state.applyPrefetched(cuts, map: map, head: head)
+        effects = []
     case .jobFinished(let generation, let outcome):
         if generation == state.fallbackLoad?.generation {
             state.keepFallback(outcome)
@@ -47,7 +50,7 @@ public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
         effects = state.keyEvent(key)
     }
     state.keepCursorInView()
-    return effects + state.refreshCut() + state.refreshAttention()
+    return effects + state.refreshCut() + state.refreshAttention() + state.refreshPrefetch()
 }
 
 extension AppState {
@@ -275,7 +278,7 @@ extension AppState {
         let h = min(head, map.heads - 1)
         if var pending = pendingCut, pending.settings == settings, pending.map == ObjectIdentifier(map) {
             if pending.done[h] == nil {
-                let part = map.cut(settings, heads: h..<(h + 1))
+                let part = cutHead(h, of: map)
                 cutTimes = part.times
                 pending.done[h] = part
                 pendingCut = pending
@@ -283,7 +286,7 @@ extension AppState {
             return []
         }
         cutGeneration += 1
-        let part = map.cut(settings, heads: h..<(h + 1))
+        let part = cutHead(h, of: map)
         cutTimes = part.times
         if map.heads == 1 {
             pendingCut = nil
@@ -293,6 +296,50 @@ extension AppState {
         }
         pendingCut = PendingCut(generation: cutGeneration, map: ObjectIdentifier(map), settings: settings, done: [h: part])
         return [.cutHeads(map: map, settings: settings, done: [h: part], generation: cutGeneration)]
+    }
+
+    /// Head `h`'s cut at the current settings: made ahead of time, or now.
+    mutating func cutHead(_ h: Int, of map: PooledMap) -> BlockMask {
+        if let p = prefetched, p.map == ObjectIdentifier(map), p.head == h, let cut = p.cuts[settings] { return cut }
+        return map.cut(settings, heads: h..<(h + 1))
+    }
+
+    /// The settings one key away from the current ones: threshold -0.01, +0.01, -0.10,
+    /// +0.10 (as the keys round and clamp them) and STA toggled.
+    var settingsOneKeyAway: [MaskSettings] {
+        let around = [-1, 1, -10, 10].map { d in
+            MaskSettings(threshold: min(max(((threshold * 100).rounded() + Double(d)) / 100, 0), 1), sta: sta)
+        }
+        var seen: Set<MaskSettings> = [settings]
+        return (around + [MaskSettings(threshold: threshold, sta: sta == nil ? staWindow : nil)]).filter { seen.insert($0).inserted }
+    }
+
+    /// When nothing else is cut, asks for the current head's cuts one key away that are not
+    /// made or asked for yet (a new map or head starts over). The job runs on the re-cut
+    /// lane: the next key's re-cut supersedes it, keeping what it finished.
+    mutating func refreshPrefetch() -> [Effect] {
+        guard let map, pendingCut == nil, job == nil, map.heads > 0 else { return [] }
+        let h = min(head, map.heads - 1)
+        let id = ObjectIdentifier(map)
+        if prefetched?.map != id || prefetched?.head != h {
+            prefetched = PrefetchedCuts(map: id, head: h, cuts: [:], asked: [])
+        }
+        let wanted = settingsOneKeyAway
+        // Only the neighbours of the current settings are kept (bounded memory).
+        prefetched!.cuts = prefetched!.cuts.filter { wanted.contains($0.key) || $0.key == settings }
+        let missing = wanted.filter { !prefetched!.asked.contains($0) }
+        guard !missing.isEmpty else { return [] }
+        prefetched!.asked = Set(wanted).intersection(prefetched!.asked).union(missing)
+        return [.prefetchCuts(map: map, head: h, settings: missing, generation: cutGeneration)]
+    }
+
+    /// Keeps cuts made ahead of time when they are for the map and head they were asked for.
+    mutating func applyPrefetched(_ cuts: [MaskSettings: BlockMask], map id: ObjectIdentifier, head h: Int) {
+        guard var p = prefetched, p.map == id, p.head == h, map.map(ObjectIdentifier.init) == id else { return }
+        p.cuts.merge(cuts) { new, _ in new }
+        // What the job did not deliver (it stopped early) is asked again when nothing else runs.
+        p.asked = Set(p.cuts.keys)
+        prefetched = p
     }
 
     /// Takes in the mask of every head when it is the newest re-cut's, for the map on screen.
@@ -409,7 +456,7 @@ extension AppState {
             message = .error(text)
         case .cancelled:
             requestedBlock = block
-        case .attention, .recut:
+        case .attention, .recut, .prefetched:
             preconditionFailure("attention and re-cut outcomes have their own lanes")
         }
     }
@@ -420,6 +467,7 @@ extension AppState {
         mapTimes = newMap.times
         mask = nil
         pendingCut = nil
+        prefetched = nil
         cutGeneration += 1
     }
 

@@ -176,6 +176,30 @@ struct RecutTests {
         #expect(state.map === map && state.message?.text.hasPrefix("cancelled loading preview") == true)
     }
 
+    @Test("after a change the current head's cuts one key away are made in the background, and the key uses them")
+    func prefetch() throws {
+        var app = TestApp.make()
+        try app.keys("]{")
+        let map = try #require(app.state.map)
+        let p = try #require(app.state.prefetched)
+        #expect(p.head == 1)
+        let around = [MaskSettings(threshold: 0.79), MaskSettings(threshold: 0.81), MaskSettings(threshold: 0.7),
+                      MaskSettings(threshold: 0.9), MaskSettings(threshold: 0.8, sta: .kandinsky)]
+        #expect(Set(p.cuts.keys) == Set(around))
+        for s in around {
+            let fresh = map.cut(s, heads: 1..<2)
+            #expect(p.cuts[s]?.kept == fresh.kept && p.cuts[s]?.statistics == fresh.statistics, "\(s)")
+        }
+        // The key finds its cut made: the head on screen shows it (its stage times too).
+        let ready = try #require(p.cuts[MaskSettings(threshold: 0.81)])
+        _ = reduce(&app.state, .key(.character(".")))
+        #expect(app.state.pendingCut?.done[1]?.times == ready.times)
+        #expect(app.state.headMask(1)?.mask.kept == ready.kept && app.state.cutTimes == ready.times)
+        // A new map starts over.
+        try app.keys("b")
+        #expect(app.state.prefetched?.cuts.values.allSatisfy { $0.blocks == app.state.map?.blocks } == true)
+    }
+
     @Test("reading progress in MB and GB")
     func readingText() {
         #expect(JobProgress.reading(tensor: "q.npy", bytesDone: 1_234_000_000, bytesTotal: 2_000_000_000).text == "loading q.npy 1.2 of 2.0 GB")
