@@ -64,11 +64,11 @@ public enum JobLane: Sendable, Hashable {
 /// Work the app asks its host to do; the host runs jobs off the UI thread (or, headless,
 /// at once) and reports back with `InputEvent.jobFinished` carrying the generation.
 public enum Effect: Sendable {
-    /// Pool `input` into `block` blocks and build the map.
-    case computeMap(input: QKInput, block: BlockShape, generation: Int)
+    /// Pool `input` into `block` blocks and build the map, then cut `firstCut`'s head.
+    case computeMap(input: QKInput, block: BlockShape, generation: Int, firstCut: FirstCut? = nil)
     /// Load an input with the loader, then build its map with `block` (or the first
-    /// standard shape that divides its grid).
-    case loadInput(arguments: [String], block: BlockShape, generation: Int)
+    /// standard shape that divides its grid), then cut `firstCut`'s head.
+    case loadInput(arguments: [String], block: BlockShape, generation: Int, firstCut: FirstCut? = nil)
     /// One stage of the timing panel's attention for one head; attention jobs have their
     /// own generations (`AppState.attentionGeneration`), so they never cancel map jobs.
     case computeAttention(AttentionJob, generation: Int)
@@ -88,7 +88,7 @@ public enum Effect: Sendable {
     /// The generation of a job effect.
     public var generation: Int? {
         switch self {
-        case .computeMap(_, _, let g), .loadInput(_, _, let g), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, let g),
+        case .computeMap(_, _, let g, _), .loadInput(_, _, let g, _), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, let g),
              .computeAttention(_, let g), .cutHeads(_, _, _, let g), .prefetchCuts(_, _, _, let g): g
         case .quit: nil
         }
@@ -160,12 +160,26 @@ public struct AttentionJob: Sendable {
     }
 }
 
+/// The head on screen and the settings a map job cuts right after the map (in the
+/// background, so that the new map's first frame needs no cut on the UI thread).
+public struct FirstCut: Sendable {
+    public var head: Int
+    public var settings: MaskSettings
+
+    /// The cut of the head (the last one if the map has fewer heads), `[1, N, N]`.
+    func cut(_ map: PooledMap) -> BlockMask {
+        let h = min(max(head, 0), map.heads - 1)
+        return map.cut(settings, heads: h..<(h + 1))
+    }
+}
+
 /// What a background job produced.
 public enum JobOutcome: Sendable {
-    case computed(PooledMap)
-    /// A new input and its map; `note` says why the block shape changed, if it did;
-    /// `pairs` when the input is one pair of a whole-model dump.
-    case loaded(QKInput, PooledMap, note: String?, pairs: DumpPairs?)
+    /// A map and the cut its job made of `FirstCut`'s head.
+    case computed(PooledMap, cut: BlockMask?)
+    /// A new input and its map (and first cut); `note` says why the block shape changed,
+    /// if it did; `pairs` when the input is one pair of a whole-model dump.
+    case loaded(QKInput, PooledMap, note: String?, pairs: DumpPairs?, cut: BlockMask?)
     /// Per pair, per head: the density at `block` and `settings` (the model view).
     case surveyed([[Double]], block: BlockShape, settings: MaskSettings)
     /// The files a save wrote, and where.
@@ -223,6 +237,12 @@ public enum Jobs {
 
     static func run(_ effect: Effect, loader: InputLoader, isCancelled: @escaping @Sendable () -> Bool,
                     progress: @escaping @Sendable (JobProgress) -> Void) throws -> JobOutcome {
+        /// The first cut of a new map, with its progress.
+        func cutFirst(_ first: FirstCut?, of map: PooledMap) -> BlockMask? {
+            guard let first, !isCancelled() else { return nil }
+            progress(.cut(head: min(max(first.head, 0), map.heads - 1), heads: map.heads))
+            return first.cut(map)
+        }
         /// Map stages as `JobProgress`.
         func mapProgress(_ stage: String, _ done: Int, _ total: Int) {
             progress(stage == "pool" ? .pool : .map(head: done, heads: total))
@@ -236,10 +256,10 @@ public enum Jobs {
             return .saved(try report.write(to: directory), directory: directory)
         case .computeAttention(let job, _):
             return job.perform(isCancelled: isCancelled)
-        case .computeMap(let input, let block, _):
+        case .computeMap(let input, let block, _, let firstCut):
             guard let map = try PooledMap.compute(input, block: block, progress: mapProgress,
                                                   isCancelled: isCancelled) else { return .cancelled }
-            return .computed(map)
+            return .computed(map, cut: cutFirst(firstCut, of: map))
         case .cutHeads(let map, let settings, let done, _):
             var parts: [BlockMask] = []
             for h in 0..<map.heads {
@@ -265,7 +285,7 @@ public enum Jobs {
             guard let density = try survey(pairs, block: block, settings: settings, loader: loader,
                                            isCancelled: isCancelled) else { return .cancelled }
             return .surveyed(density, block: block, settings: settings)
-        case .loadInput(let arguments, let block, _):
+        case .loadInput(let arguments, let block, _, let firstCut):
             let pairs = DumpPairs.detect(arguments)
             let observer = LoadObserver(progress: { progress(.reading(tensor: $0, bytesDone: $1, bytesTotal: $2)) },
                                         isCancelled: isCancelled)
@@ -285,7 +305,7 @@ public enum Jobs {
             }
             guard let map = try PooledMap.compute(input, block: use, progress: mapProgress,
                                                   isCancelled: isCancelled) else { return .cancelled }
-            return .loaded(input, map, note: note, pairs: pairs)
+            return .loaded(input, map, note: note, pairs: pairs, cut: cutFirst(firstCut, of: map))
         }
     }
 }

@@ -386,7 +386,7 @@ extension AppState {
             return []
         }
         job = Job(generation: generation, label: "computing \(shape)", isCancellable: true)
-        return [.computeMap(input: input, block: shape, generation: generation)]
+        return [.computeMap(input: input, block: shape, generation: generation, firstCut: FirstCut(head: head, settings: settings))]
     }
 
     mutating func startLoad(_ arguments: [String]) -> [Effect] {
@@ -398,7 +398,8 @@ extension AppState {
         }
         let name = AppState.displayName(arguments)
         job = Job(generation: generation, label: "loading \(name)", isLoad: true, isCancellable: true)
-        return [.loadInput(arguments: arguments, block: requestedBlock, generation: generation)]
+        return [.loadInput(arguments: arguments, block: requestedBlock, generation: generation,
+                           firstCut: FirstCut(head: head, settings: settings))]
     }
 
     /// What `arguments` open, for the progress label: `sample`, or the arguments as typed
@@ -409,16 +410,16 @@ extension AppState {
 
     mutating func apply(_ outcome: JobOutcome) {
         switch outcome {
-        case .computed(let newMap):
+        case .computed(let newMap, let cut):
             let old = map?.blocks
-            replaceMap(newMap)
+            replaceMap(newMap, cut: cut)
             requestedBlock = newMap.blocks.block
             if let old {
                 cursor = BlockPair(query: AppState.remap(cursor.query, from: old, to: newMap.blocks),
                                    key: AppState.remap(cursor.key, from: old, to: newMap.blocks))
             }
             if let view = viewport { origin = view.centred(on: cursor) }
-        case .loaded(let newInput, let newMap, let note, let newPairs):
+        case .loaded(let newInput, let newMap, let note, let newPairs, let cut):
             // Moving to another pair of the same dump keeps the cursor and zoom.
             let samePlace = newPairs != nil && pairs?.path == newPairs?.path && map?.n == newMap.n
             // The head by tensor index: the one on screen, or at the first load the one
@@ -427,7 +428,7 @@ extension AppState {
             initialHead = nil
             input = newInput
             inputName = newInput.name
-            replaceMap(newMap)
+            replaceMap(newMap, cut: cut)
             requestedBlock = newMap.blocks.block
             head = newInput.headIndices.firstIndex(of: wanted) ?? min(head, newMap.heads - 1)
             if pairs?.path != newPairs?.path { lastSurvey = nil }
@@ -461,14 +462,19 @@ extension AppState {
         }
     }
 
-    /// Puts `newMap` on screen; its mask is cut by `refreshCut()`, the head on screen first.
-    mutating func replaceMap(_ newMap: PooledMap) {
+    /// Puts `newMap` on screen; its mask is cut by `refreshCut()`, the head on screen first
+    /// (`cut`, the one its job made, is used when the head and settings still match).
+    mutating func replaceMap(_ newMap: PooledMap, cut: BlockMask?) {
         map = newMap
         mapTimes = newMap.times
         mask = nil
         pendingCut = nil
         prefetched = nil
         cutGeneration += 1
+        if let cut, cut.blocks == newMap.blocks, cut.heads == 1 {
+            let h = min(head, newMap.heads - 1)
+            prefetched = PrefetchedCuts(map: ObjectIdentifier(newMap), head: h, cuts: [cut.settings: cut], asked: [cut.settings])
+        }
     }
 
     /// The fallback load finished. When the app waits for it (the newer load failed), its

@@ -33,7 +33,7 @@ struct JobTests {
         let generation = state.generation
         let effects = reduce(&state, .key(.character("b")))
         try #require(effects.count == 1, "expected one compute effect, got \(effects)")
-        guard case .computeMap(_, let block, let g) = effects[0] else {
+        guard case .computeMap(_, let block, let g, _) = effects[0] else {
             Issue.record("expected a compute effect, got \(effects)")
             return
         }
@@ -58,7 +58,7 @@ struct JobTests {
         var state = TestApp.make().state
         let first = reduce(&state, .key(.character("b")))   // 1x16x16
         let second = reduce(&state, .key(.character("b")))  // 2x8x8
-        guard case .computeMap(_, _, let g1)? = first.first, case .computeMap(_, let b2, let g2)? = second.first else {
+        guard case .computeMap(_, _, let g1, _)? = first.first, case .computeMap(_, let b2, let g2, _)? = second.first else {
             Issue.record("expected compute effects")
             return
         }
@@ -80,7 +80,7 @@ struct JobTests {
         let pending = reduce(&state, .key(.character("b")))
         let back = reduce(&state, .key(.character("B")))
         #expect(back.isEmpty && state.job == nil && state.block == .nabla)
-        guard case .computeMap(_, _, let g)? = pending.first else {
+        guard case .computeMap(_, _, let g, _)? = pending.first else {
             Issue.record("b gave no compute effect: \(pending)")
             return
         }

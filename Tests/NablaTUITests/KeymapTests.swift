@@ -33,7 +33,7 @@ struct KeymapTests {
                 && after.headMask(after.head)?.mask.settings.threshold == after.threshold
                 && after.headMask(after.head)?.isCurrent == true
         case .cycleBlock:
-            if case .computeMap(_, let block, let g)? = effects.first { return block != before.block && g == before.generation + 1 }
+            if case .computeMap(_, let block, let g, _)? = effects.first { return block != before.block && g == before.generation + 1 }
             return false
         case .toggleSTA: return (after.sta == nil) != (before.sta == nil)
         case .toggleOverview: return after.overview != before.overview
@@ -183,7 +183,7 @@ struct KeymapTests {
         for key in try Key.parseSequence(":open 'my file.npy' \"k q.npy\" --grid 4x16x16<Enter>") {
             let effects = reduce(&state, .key(key))
             if key == .enter {
-                guard case .loadInput(let args, _, let g)? = effects.first else {
+                guard case .loadInput(let args, _, let g, _)? = effects.first else {
                     Issue.record("no load effect")
                     continue
                 }

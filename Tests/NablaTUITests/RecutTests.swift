@@ -82,7 +82,8 @@ struct RecutTests {
         let g = try #require(effects.first?.generation)
         let seen = Mutex<[JobProgress]>([])
         let outcome = Jobs.perform(effects[0], loader: TestApp.loader(), progress: { p in seen.withLock { $0.append(p) } })
-        #expect(seen.withLock { $0 } == [.pool, .map(head: 0, heads: 3), .map(head: 1, heads: 3), .map(head: 2, heads: 3)])
+        #expect(seen.withLock { $0 } == [.pool, .map(head: 0, heads: 3), .map(head: 1, heads: 3), .map(head: 2, heads: 3),
+                                         .cut(head: 0, heads: 3)])
         _ = reduce(&state, .jobProgress(lane: .map, generation: g, progress: .map(head: 1, heads: 3)))
         let status = try #require(render(state, size: state.size).lines.last)
         #expect(status.contains("computing 1x16x16: map head 1 of 3 (Esc cancels)"))
@@ -91,13 +92,21 @@ struct RecutTests {
         _ = reduce(&state, .jobProgress(lane: .cut, generation: g, progress: .pool))
         #expect(state.job?.progress == .map(head: 1, heads: 3))
         // The whole map equals the one computed at once.
-        guard case .computed(let map) = outcome else {
+        guard case .computed(let map, _) = outcome else {
             Issue.record("no map: \(outcome)")
             return
         }
         let input = try #require(state.input)
         let once = try #require(try PooledMap.compute(input, block: map.blocks.block))
         #expect(map.probs == once.probs)
+        // The job cut the head on screen too: the new map's first frame uses that cut.
+        guard case .computed(_, let cut?) = outcome else {
+            Issue.record("no first cut")
+            return
+        }
+        #expect(cut.kept == map.cut(state.settings, heads: 0..<1).kept)
+        _ = reduce(&state, .jobFinished(generation: g, outcome: outcome))
+        #expect(state.pendingCut?.done[0]?.times == cut.times && state.cutTimes == cut.times)
     }
 
     @Test("a map job stops between heads once cancelled")

@@ -107,7 +107,7 @@ struct JobQueueTests {
         let done = try overtake(keeping: nil)
         #expect(done.map(\.generation) == [1, 2])
         if case .cancelled = done.first?.outcome {} else { Issue.record("the stale job was not cancelled: \(String(describing: done.first?.outcome))") }
-        if case .loaded(let input, _, _, _) = done.last?.outcome { #expect(input.name == "new") } else { Issue.record("no load for the newest") }
+        if case .loaded(let input, _, _, _, _) = done.last?.outcome { #expect(input.name == "new") } else { Issue.record("no load for the newest") }
     }
 
     @Test("the load a newer one may fall back to is not cancelled")

@@ -41,10 +41,11 @@ public struct MaskMemory: Sendable, Equatable {
     public var bytes: Int { fixed + heads * perHead }
 
     /// Bytes that do not grow with the number of heads: one head's map for `nabla mask`,
-    /// and per-thread scratch.
+    /// one head's cuts made ahead of time in the app, and per-thread scratch.
     var fixed: Int {
         let scratch = 4 * (16 * n + 24 * 1024)
-        return (use == .maskFiles ? 8 * n * n : 0) + scratch + (1 << 20)
+        // The app keeps one head's cuts at the five settings one key away.
+        return (use == .maskFiles ? 8 * n * n : 5 * (n * n + 8 * n)) + scratch + (1 << 20)
     }
 
     /// Bytes per head.
