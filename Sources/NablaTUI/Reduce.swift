@@ -50,7 +50,11 @@ public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
         effects = state.keyEvent(key)
     }
     state.keepCursorInView()
-    return effects + state.refreshCut() + state.refreshAttention() + state.refreshPrefetch()
+    // The current head's cuts one key away go before the other heads' re-cut (one lane,
+    // run in order): the next key is redrawn from them.
+    let cut = state.refreshCut()
+    let ahead = state.refreshPrefetch()
+    return effects + ahead + cut + state.refreshAttention()
 }
 
 extension AppState {
@@ -314,11 +318,12 @@ extension AppState {
         return (around + [MaskSettings(threshold: threshold, sta: sta == nil ? staWindow : nil)]).filter { seen.insert($0).inserted }
     }
 
-    /// When nothing else is cut, asks for the current head's cuts one key away that are not
-    /// made or asked for yet (a new map or head starts over). The job runs on the re-cut
-    /// lane: the next key's re-cut supersedes it, keeping what it finished.
+    /// Unless a map or load runs, asks for the current head's cuts one key away that are
+    /// not made or asked for yet (a new map or head starts over). The job runs on the
+    /// re-cut lane, before the other heads' re-cut: the next key's re-cut supersedes it,
+    /// keeping what it finished.
     mutating func refreshPrefetch() -> [Effect] {
-        guard let map, pendingCut == nil, job == nil, map.heads > 0 else { return [] }
+        guard let map, job == nil, map.heads > 0 else { return [] }
         let h = min(head, map.heads - 1)
         let id = ObjectIdentifier(map)
         if prefetched?.map != id || prefetched?.head != h {

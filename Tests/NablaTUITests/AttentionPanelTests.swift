@@ -80,7 +80,7 @@ struct AttentionPanelTests {
         var app = Self.app()
         let dense = app.state.attention?.denseMs
         // Attention waits for the mask of every head: the re-cut's outcome asks for it.
-        let cut = reduce(&app.state, .key(.character("{"))).filter { $0.lane == .cut }
+        let cut = reduce(&app.state, .key(.character("{"))).filter(\.isCutHeads)
         #expect(cut.count == 1)
         let effects = reduce(&app.state, .jobFinished(generation: cut[0].generation!,
                                                       outcome: Jobs.perform(cut[0], loader: TestApp.loader())))
