@@ -15,6 +15,9 @@ public enum Effect: Sendable {
     /// One stage of the timing panel's attention for one head; attention jobs have their
     /// own generations (`AppState.attentionGeneration`), so they never cancel map jobs.
     case computeAttention(AttentionJob, generation: Int)
+    /// Kernel figures of a teaching view (`TeachingJob`); teaching jobs have their own
+    /// generations (`AppState.teachingGeneration`) and queue.
+    case computeTeaching(TeachingJob, generation: Int)
     /// Compute the density of every head of every pair of a whole-model dump.
     case surveyModel(pairs: DumpPairs, block: BlockShape, settings: MaskSettings, generation: Int)
     /// Write the mask of `input` with `block` and `settings` to `directory`: the files
@@ -26,7 +29,7 @@ public enum Effect: Sendable {
     public var generation: Int? {
         switch self {
         case .computeMap(_, _, let g), .loadInput(_, _, let g), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, let g),
-             .computeAttention(_, let g): g
+             .computeAttention(_, let g), .computeTeaching(_, let g): g
         case .quit: nil
         }
     }
@@ -34,6 +37,12 @@ public enum Effect: Sendable {
     /// Whether the effect is attention work (its own queue and generations).
     public var isAttention: Bool {
         if case .computeAttention = self { return true }
+        return false
+    }
+
+    /// Whether the effect is a teaching view's kernel work (its own queue and generations).
+    public var isTeaching: Bool {
+        if case .computeTeaching = self { return true }
         return false
     }
 }
@@ -98,6 +107,8 @@ public enum JobOutcome: Sendable {
     /// One attention stage of the timing panel (always this case, even when cancelled or
     /// failed, so it is never taken for a map job of the same generation number).
     case attention(AttentionJob.Stage, AttentionJob.Outcome)
+    /// A teaching view's kernel figures (always this case, as for attention).
+    case teaching(TeachingJob.Outcome)
     /// The job saw that it had become stale and stopped.
     case cancelled
 }
@@ -117,6 +128,8 @@ public enum Jobs {
                 return .saved(try report.write(to: directory), directory: directory)
             case .computeAttention(let job, _):
                 return job.perform(isCancelled: isCancelled)
+            case .computeTeaching(let job, _):
+                return .teaching(job.perform(isCancelled: isCancelled))
             case .computeMap(let input, let block, _):
                 guard let map = try PooledMap.compute(input, block: block, isCancelled: isCancelled) else { return .cancelled }
                 return .computed(map)

@@ -38,11 +38,11 @@ public struct HeadlessApp {
         while !queue.isEmpty {
             let effect = queue.removeFirst()
             guard let generation = effect.generation else { continue }
-            if effect.isAttention {
-                // Only the newest attention request counts.
-                guard generation == state.attentionGeneration else { continue }
+            if effect.isAttention || effect.isTeaching {
+                // Only the newest attention (teaching) request counts.
+                guard generation == (effect.isAttention ? state.attentionGeneration : state.teachingGeneration) else { continue }
                 if deferAttention {
-                    deferred = deferred.filter { $0.generation == generation } + [effect]
+                    deferred = deferred.filter { $0.isTeaching != effect.isTeaching || $0.generation == generation } + [effect]
                     continue
                 }
             }

@@ -23,6 +23,9 @@ public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
     case .jobFinished(let generation, .attention(let stage, let outcome)):
         state.applyAttention(stage, outcome, generation: generation)
         effects = []
+    case .jobFinished(let generation, .teaching(let outcome)):
+        state.applyTeaching(outcome, generation: generation)
+        effects = []
     case .jobFinished(let generation, let outcome):
         if generation == state.fallbackLoad?.generation {
             state.keepFallback(outcome)
@@ -39,7 +42,7 @@ public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
         effects = state.keyEvent(key)
     }
     state.keepCursorInView()
-    return effects + state.refreshAttention()
+    return effects + state.refreshAttention() + state.requestTeachingWork()
 }
 
 extension AppState {
@@ -341,8 +344,8 @@ extension AppState {
             message = .error(text)
         case .cancelled:
             requestedBlock = block
-        case .attention:
-            preconditionFailure("attention outcomes go to applyAttention")
+        case .attention, .teaching:
+            preconditionFailure("attention and teaching outcomes go to applyAttention and applyTeaching")
         }
     }
 

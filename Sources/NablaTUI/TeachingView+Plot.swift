@@ -22,16 +22,18 @@ extension AppState {
         }
     }
 
-    /// `:plot FILE.svg`: writes the view as SVG, replacing the file whole (`AtomicFile`),
-    /// and says so in the status line. A user's command, done at once: a figure is a few
-    /// hundred kilobytes at most.
+    /// `:plot FILE.svg` or `:plot FILE.png`: writes the view as `nabla plot` does (SVG
+    /// text, or PNG at 2 pixels per unit through `Figure.png`), replacing the file whole
+    /// (`AtomicFile`), and says so in the status line. A user's command, done at once: a
+    /// figure is a few megabytes at most and rasterises in well under a second.
     mutating func plot(to path: String) {
         guard let figure = figure() else {
             message = .error("nothing to plot yet")
             return
         }
         do {
-            try AtomicFile.write(Array(figure.svg().utf8), to: path)
+            guard let format = FigureFormat(path: path) else { preconditionFailure("PromptCommand checks the extension") }
+            try AtomicFile.write(try format.encode(figure, scale: 2), to: path)
             message = .info("wrote \(path)")
         } catch let error as NablaError {
             message = .error(error.message)

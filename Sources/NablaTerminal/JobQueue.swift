@@ -6,15 +6,18 @@ import Synchronization
 /// to the main loop: outcomes wait under a mutex, and a byte on the wake pipe says so.
 ///
 /// A job is cancelled (between engine stages) as soon as a newer generation exists.
-/// Attention jobs run on a queue of their own with their own generations, so the timing
-/// panel's work never delays or cancels a map.
+/// Attention jobs and teaching-view kernel jobs each run on a queue of their own with
+/// their own generations, so neither the timing panel's work nor a teaching view's ever
+/// delays or cancels a map, or each other.
 final class JobQueue: Sendable {
     private let finished = Mutex<[(generation: Int, outcome: JobOutcome)]>([])
     private let newest = Atomic<Int>(0)
     private let kept = Atomic<Int>(-1)
     private let newestAttention = Atomic<Int>(0)
+    private let newestTeaching = Atomic<Int>(0)
     private let queue = DispatchQueue(label: "nabla.jobs", qos: .userInitiated)
     private let attentionQueue = DispatchQueue(label: "nabla.attention", qos: .userInitiated)
+    private let teachingQueue = DispatchQueue(label: "nabla.teaching", qos: .userInitiated)
     private let wake: WakePipe
     private let loader: InputLoader
 
@@ -35,14 +38,18 @@ final class JobQueue: Sendable {
         newestAttention.store(generation, ordering: .relaxed)
     }
 
+    /// The app's current teaching generation: older teaching jobs stop early.
+    func setNewestTeaching(_ generation: Int) {
+        newestTeaching.store(generation, ordering: .relaxed)
+    }
+
     func submit(_ effect: Effect) {
         guard let generation = effect.generation else { return }
-        if effect.isAttention {
-            newestAttention.store(generation, ordering: .relaxed)
-            attentionQueue.async { [self] in
-                let outcome = Jobs.perform(effect, loader: loader) {
-                    self.newestAttention.load(ordering: .relaxed) != generation
-                }
+        if effect.isAttention || effect.isTeaching {
+            let attention = effect.isAttention
+            setNewest(lane: attention, generation)
+            (attention ? attentionQueue : teachingQueue).async { [self] in
+                let outcome = Jobs.perform(effect, loader: loader) { self.newest(lane: attention) != generation }
                 finished.withLock { $0.append((generation, outcome)) }
                 wake.wake()
             }
@@ -54,6 +61,15 @@ final class JobQueue: Sendable {
             finished.withLock { $0.append((generation, outcome)) }
             wake.wake()
         }
+    }
+
+    /// The newest generation of the attention lane (`true`) or the teaching lane.
+    private func newest(lane attention: Bool) -> Int {
+        attention ? newestAttention.load(ordering: .relaxed) : newestTeaching.load(ordering: .relaxed)
+    }
+
+    private func setNewest(lane attention: Bool, _ generation: Int) {
+        if attention { newestAttention.store(generation, ordering: .relaxed) } else { newestTeaching.store(generation, ordering: .relaxed) }
     }
 
     /// Whether a job of `generation` is no longer wanted.

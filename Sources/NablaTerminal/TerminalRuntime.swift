@@ -126,6 +126,7 @@ struct EventLoop {
         // The fallback is marked wanted before a new job can make it look stale.
         jobs.setNewest(state.generation, keeping: state.fallbackLoad?.generation)
         jobs.setNewestAttention(state.attentionGeneration)
+        jobs.setNewestTeaching(state.teachingGeneration)
         for effect in effects { jobs.submit(effect) }
     }
 
