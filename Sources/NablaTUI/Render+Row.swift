@@ -217,9 +217,9 @@ extension Renderer {
         if state.showTrueMass {
             if let trueMass {
                 let kept = (0..<n).filter { trace.kept[$0] }.reduce(0.0) { $0 + trueMass.mass(slot: 0, query: trace.query, key: $1) }
-                lines.append(("tiles by true block mass (t) · true mass kept \(fixed(kept, 4))", accentStyle))
+                lines.append(("true block mass kept \(fixed(kept, 4)) (t: tiles)", accentStyle))
             } else {
-                lines.append(("tiles by true block mass (t): computing…", accentStyle))
+                lines.append(("true block mass (t): computing…", accentStyle))
             }
         }
         for (i, line) in lines.enumerated() where i < fig.height {

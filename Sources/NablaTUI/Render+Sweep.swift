@@ -16,7 +16,8 @@ extension Renderer {
             return
         }
         let rest = Rect(x: 0, y: 1, width: body.width, height: body.height - 1)
-        let (left, right) = rest.splitLeft(layout.mapPanel.width)
+        // The table takes up to 56 columns (recall and error included), the chart at least half.
+        let (left, right) = rest.splitLeft(max(rest.width - 56, rest.width / 2))
         let kernels = view.kernels.flatMap { $0.head == head ? $0.sweep : nil }
         drawSweepChart(sweep, kernels: kernels, head: head, in: Rect(x: left.x, y: left.y, width: max(left.width - 1, 0), height: left.height))
         drawSweepTable(sweep, kernels: kernels, problem: view.kernelProblem, head: head,
@@ -86,14 +87,14 @@ extension Renderer {
     mutating func drawSweepTable(_ sweep: ThresholdSweep, kernels: ThresholdSweep?, problem: String?, head: Int, in rect: Rect) {
         heading("head \(state.headIndex(head)) · all heads", in: rect)
         let recall = kernels?.recall, error = kernels?.error
-        var header = "  thr  dens h  dens all  mass h  1/dens"
+        var header = "  thr  dens h     all  mass h  1/dens"
         if recall != nil { header += "  recall" }
         if error != nil { header += "    error" }
         var lines: [(String, Style)] = [(header, mutedStyle)]
         let here = sweep.thresholds.indices.min { abs(sweep.thresholds[$0] - state.threshold) < abs(sweep.thresholds[$1] - state.threshold) } ?? 0
         for i in sweep.thresholds.indices where i % 2 == 0 || i == here {
             var text = fixed(sweep.thresholds[i], 2).leftPadded(to: 5) + percent(sweep.density[i][head]).leftPadded(to: 8)
-                + percent(sweep.overallDensity[i]).leftPadded(to: 10) + fixed(sweep.massKept[i][head], 3).leftPadded(to: 8)
+                + percent(sweep.overallDensity[i]).leftPadded(to: 8) + fixed(sweep.massKept[i][head], 3).leftPadded(to: 8)
                 + (fixed(1 / sweep.density[i][head], 1) + "x").leftPadded(to: 8)
             if let recall { text += fixed(recall[i][0], 3).leftPadded(to: 8) }
             if let error { text += String(format: "%.1e", error[i][0]).leftPadded(to: 9) }

@@ -31,24 +31,6 @@ struct PlotCommandTests {
     print(root.get('width'), root.get('height'), len(rects), '|'.join(texts))
     """
 
-    static let pngCheck = """
-    import sys, struct, zlib
-    data = open(sys.argv[1], 'rb').read()
-    assert data[:8] == b'\\x89PNG\\r\\n\\x1a\\n'
-    pos, idat, size = 8, b'', None
-    while pos < len(data):
-        n, = struct.unpack('>I', data[pos:pos+4]); kind = data[pos+4:pos+8]; body = data[pos+8:pos+8+n]
-        crc, = struct.unpack('>I', data[pos+8+n:pos+12+n])
-        assert zlib.crc32(kind + body) & 0xffffffff == crc, kind
-        if kind == b'IHDR': size = struct.unpack('>IIBBBBB', body)
-        if kind == b'IDAT': idat += body
-        pos += 12 + n
-    w, h, depth, color = size[:4]
-    raw = zlib.decompress(idat)
-    assert depth == 8 and color == 2 and len(raw) == h * (1 + 3 * w), (len(raw), w, h)
-    assert all(raw[y * (1 + 3 * w)] == 0 for y in range(h))
-    print(w, h, len(set(raw)))
-    """
 
     @Test("every view as SVG parses as XML with its title; map labels its frames", arguments: ["map", "coverage", "row", "sweep", "compare", "overview"])
     func svg(view: String) throws {
@@ -72,7 +54,7 @@ struct PlotCommandTests {
         let file = "\(tmp)/\(view).png"
         let r = try NablaProcess.run(["plot"] + Self.qkv + ["--threshold", "0.5", "--view", view, "--scale", String(scale), "--out", file])
         #expect(r.status == 0, "\(r.stderr)")
-        let check = try Self.python(Self.pngCheck, [file])
+        let check = try Self.python(try String(contentsOfFile: Fixtures.path("figures", "check_png.py"), encoding: .utf8), [file])
         #expect(check.status == 0, "\(check.out)")
         // map is 600 x 560 units, sweep 640 x 440.
         let want = view == "map" ? "\(Int(600 * scale)) \(Int(560 * scale))" : "\(Int(640 * scale)) \(Int(440 * scale))"
