@@ -10,7 +10,12 @@ extension AppState {
         let label = "\(inputName) · block \(map.blocks.block) · \(settings)"
         switch teaching {
         case .compare(let view)?:
-            return view.comparison.map { Figures.compare($0, head: h, title: "compare · head \(name) · \(inputName)") }
+            let quality = view.figures.flatMap { $0.head == h ? $0.quality : nil }
+            return view.comparison.map {
+                Figures.compare($0, head: h, title: "compare · head \(name) · \(inputName)",
+                                recall: quality.map { ($0.recall[0][0], $0.recall[1][0]) },
+                                error: quality?.error.map { ($0[0].overall, $0[1].overall) })
+            }
         case .follow?:
             return Figures.row(RowTrace(map: map, head: h, query: cursor.query, settings: settings),
                                title: "query block \(cursor.query) · head \(name) · \(label)")
@@ -33,7 +38,7 @@ extension AppState {
         }
         do {
             guard let format = FigureFormat(path: path) else { preconditionFailure("PromptCommand checks the extension") }
-            try AtomicFile.write(try format.encode(figure, scale: 2), to: path)
+            try AtomicFile.write(try format.encode(figure, scale: 2, name: path), to: path)
             message = .info("wrote \(path)")
         } catch let error as NablaError {
             message = .error(error.message)

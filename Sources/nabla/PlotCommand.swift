@@ -12,7 +12,7 @@ struct PlotCommand: ParsableCommand {
         when one cell is one block, frame slabs labelled, colour bar), coverage (frame coverage with \
         values), row (query block --query through the cut: sorted probabilities, running sum, \
         threshold, STA-only blocks), sweep (density, mass kept and recall over thr), compare (the \
-        mask against --compare SPEC, as nabla diff takes), overview (every head). The format \
+        mask against --compare SPEC, as nabla diff takes, with each one's recall and, with V, error), overview (every head). The format \
         follows the extension of --out; files are replaced whole.
         """
     )
@@ -74,18 +74,27 @@ struct PlotCommand: ParsableCommand {
                                            input: qk, recall: flops <= 2e10)
             figure = Figures.sweep(sweep, head: h, headName: head, current: settings.threshold, title: "threshold sweep · head \(head) · \(qk.name)")
         case "compare":
-            let report = try DiffReport(input: qk, a: MaskSpec(.cut(settings)), b: try MaskSpec(parsing: compare), block: mask.block)
+            let specB = try MaskSpec(parsing: compare)
+            if let b = specB.block, b != mask.block {
+                throw NablaError(.badArgument, "--compare \(compare): the overlay needs one block shape; nabla diff compares block shapes")
+            }
+            let report = try DiffReport(input: qk, a: MaskSpec(.cut(settings)), b: specB, block: mask.block,
+                                        recall: true, error: qk.v != nil)
             guard report.comparison.a.blocks == report.comparison.b.blocks else {
                 throw NablaError(.badArgument, "--compare \(compare): the overlay needs one block shape; nabla diff compares block shapes")
             }
-            figure = Figures.compare(report.comparison, head: h, title: "compare · head \(head) · \(qk.name)")
+            figure = Figures.compare(report.comparison, head: h, title: "compare · head \(head) · \(qk.name)",
+                                     recall: report.recall.map { ($0.a[h], $0.b[h]) },
+                                     error: report.error.map { ($0.a.perHead[h], $0.b.perHead[h]) })
         case "overview":
             figure = Figures.overview(map: map, mask: cut, title: "every head · \(label)")
         default:
             figure = Figures.map(map: map, mask: cut, head: h, title: "head \(head) · \(percent(cut.statistics.density[h])) kept · \(label)")
         }
         guard let format = FigureFormat(path: out) else { preconditionFailure("validated") }
-        try AtomicFile.write(try format.encode(figure, scale: scale), to: out)
-        print("wrote      \(out) (\(view))")
+        try AtomicFile.write(try format.encode(figure, scale: scale, name: out), to: out)
+        // A large map is drawn pooled to about the output's resolution; the figure and this line say how.
+        let pooled = ["map", "compare", "overview"].contains(view) ? Figures.scaleNote(n: map.n, cap: view == "overview" ? Figures.overviewCap(heads: qk.heads) : 256) : nil
+        print("wrote      \(out) (\(view)\(pooled.map { "; " + $0 } ?? ""))")
     }
 }

@@ -156,11 +156,13 @@ public enum FigureFormat: String, Sendable {
         self.init(rawValue: path[path.index(after: dot)...].lowercased())
     }
 
-    /// The file's bytes: SVG text, or PNG at `scale` pixels per unit.
-    /// - Throws: `NablaError.writeFailed` when PNG compression fails.
-    public func encode(_ figure: Figure, scale: Double) throws -> [UInt8] {
+    /// The file's bytes: SVG text (refused over `Figures.svgByteLimit`), or PNG at
+    /// `scale` pixels per unit. `name` names the file in errors.
+    /// - Throws: `NablaError.badArgument` for an SVG over the limit, `.writeFailed` when
+    ///   PNG compression fails.
+    public func encode(_ figure: Figure, scale: Double, name: String) throws -> [UInt8] {
         switch self {
-        case .svg: Array(figure.svg().utf8)
+        case .svg: try Figures.svgBytes(figure, name: name)
         case .png: try figure.png(scale: scale)
         }
     }
