@@ -1,4 +1,5 @@
 import Foundation
+import NablaCore
 import Testing
 
 /// `nabla plot`: every view as SVG that Python's XML parser reads, and PNG that Python's
@@ -61,6 +62,54 @@ struct PlotCommandTests {
         #expect(check.out.hasPrefix(want + " "), "\(check.out)")
         // More than a blank canvas: many distinct byte values.
         #expect((Int(check.out.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) > 5)
+    }
+
+    /// Q and K `[2, S, 8]` of normal noise (NumPy, seeded) for `grid`, raster order.
+    static func noise(_ grid: (Int, Int, Int), in dir: String) throws -> [String] {
+        let s = grid.0 * grid.1 * grid.2
+        let r = try python("""
+        import sys, numpy as np
+        g = np.random.default_rng(7)
+        q = g.standard_normal((2, \(s), 8)).astype(np.float32)
+        np.save(sys.argv[1] + '/q.npy', q)
+        np.save(sys.argv[1] + '/k.npy', (q + g.standard_normal(q.shape)).astype(np.float32))
+        """, [dir])
+        #expect(r.status == 0, "\(r.out)")
+        return ["\(dir)/q.npy", "\(dir)/k.npy", "--grid", "\(grid.0)x\(grid.1)x\(grid.2)", "--order", "raster"]
+    }
+
+    @Test("large maps: N = 2304 blocks (and 240 frame slabs) give SVGs under 6 MiB that parse as XML and state their scale",
+          arguments: [("map", 0), ("compare", 0), ("overview", 0), ("coverage", 1)])
+    func large(view: String, input: Int) throws {
+        let tmp = try Fixtures.temporaryDirectory("plot")
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        // 16x48x48 tokens in 1x4x4 blocks: N = 16 * 12 * 12; 240x8x8 in 1x8x8: 240 slabs.
+        let (grid, block, note) = input == 0 ? ((16, 48, 48), "1x4x4", view == "overview" ? "N = 2304 blocks drawn as 96x96 cells of 24x24 blocks"
+                                                                                              : "N = 2304 blocks drawn as 256x256 cells of 9x9 blocks")
+                                             : ((240, 8, 8), "1x8x8", "N = 240 slabs drawn as 80x80 cells of 3x3 slabs")
+        let file = "\(tmp)/\(view).svg"
+        let r = try NablaProcess.run(["plot"] + (try Self.noise(grid, in: tmp)) + ["--block", block, "--threshold", "0.5", "--view", view,
+                                                                                   "--compare", "thr=0.8", "--out", file])
+        #expect(r.status == 0, "\(r.stderr)")
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+        #expect(size < 6 << 20, "\(view): \(size) bytes")
+        let check = try Self.python(Self.svgCheck, [file])
+        #expect(check.status == 0, "\(check.out)")
+        #expect(check.out.contains(note), "\(check.out.suffix(300))")
+        if view != "coverage" { #expect(r.stdout.contains(note), "\(r.stdout)") }
+    }
+
+    @Test("an SVG over the limit is refused in one line that says to write PNG")
+    func svgLimit() throws {
+        var figure = Figure(width: 100, height: 100)
+        for i in 0..<100 { figure.add(.rect(x: Double(i), y: 0, width: 1, height: 1, fill: .red)) }
+        #expect(try Figures.svgBytes(figure, name: "f.svg", limit: 1 << 20).count > 4000)
+        do {
+            _ = try Figures.svgBytes(figure, name: "f.svg", limit: 4000)
+            Issue.record("not refused")
+        } catch let error as NablaError {
+            #expect(error.message.hasPrefix("f.svg: the SVG would be") && error.message.hasSuffix("write a .png instead"))
+        }
     }
 
     @Test("bad views, extensions and heads fail in one line")

@@ -27,10 +27,10 @@ public enum Figures {
 
     /// The figure as SVG bytes, or an error when it exceeds `svgByteLimit`.
     /// - Throws: `NablaError.badArgument` with the size and what to do instead.
-    public static func svgBytes(_ figure: Figure, name: String) throws -> [UInt8] {
+    public static func svgBytes(_ figure: Figure, name: String, limit: Int = svgByteLimit) throws -> [UInt8] {
         let bytes = Array(figure.svg().utf8)
-        guard bytes.count <= svgByteLimit else {
-            throw NablaError(.badArgument, "\(name): the SVG would be \(bytes.count >> 20) MiB (over \(svgByteLimit >> 20) MiB); write a .png instead")
+        guard bytes.count <= limit else {
+            throw NablaError(.badArgument, "\(name): the SVG would be \(bytes.count) bytes (over \(limit)); write a .png instead")
         }
         return bytes
     }
