@@ -9,11 +9,19 @@ public struct TeachingJob: Sendable {
     public enum Work: Sendable {
         /// Recall of masks `a` and `b` (rows of every input head) of the true attention,
         /// and with V each one's output error against dense.
-        case compare(a: KeptKeyBlocks, b: KeptKeyBlocks)
+        case compare(a: KeptKeyBlocks, b: KeptKeyBlocks, known: Known)
         /// The sweep's kernel figures for the head alone: recall at every threshold,
         /// kernel runs at `measureAt`, the error at every threshold when it fits in
         /// `errorBudgetMs` (`ThresholdSweep`).
-        case sweep(sta: STAWindow?, thresholds: [Double], measureAt: [Double], errorBudgetMs: Double)
+        case sweep(sta: STAWindow?, thresholds: [Double], measureAt: [Double], errorBudgetMs: Double, known: Known)
+    }
+
+    /// What the timing panel already computed for the head (`[1, N, N]` mass, `[1, S, D]`
+    /// dense output and its time): used instead of running those kernels again.
+    public struct Known: Sendable {
+        public var mass: TrueBlockMass?
+        public var dense: [Float]?
+        public var denseMs: Double?
     }
 
     public var input: QKInput
@@ -37,17 +45,20 @@ public struct TeachingJob: Sendable {
     func perform(isCancelled: () -> Bool) -> Outcome {
         do {
             switch work {
-            case .compare(let a, let b):
+            case .compare(let a, let b, let known):
                 let q = try MaskQuality.measure([a, b], input: input, blocks: blocks, heads: [head], error: input.v != nil,
-                                                isCancelled: isCancelled)
+                                                mass: known.mass, dense: known.dense, isCancelled: isCancelled)
                 return q.map { .compare($0, head: head) } ?? .cancelled
-            case .sweep(let sta, let thresholds, let measureAt, let budget):
+            case .sweep(let sta, let thresholds, let measureAt, let budget, let known):
                 // The head as an input of its own: the sweep's kernels then run on it alone.
                 let one = try input.selecting(HeadSelection([head]))
                 guard let map = try PooledMap.compute(one, block: blocks.block, isCancelled: isCancelled) else { return .cancelled }
                 let values = one.v != nil
                 let sweep = try ThresholdSweep(map: map, sta: sta, thresholds: thresholds, input: one, recall: true,
                                                error: values, errorBudgetMs: budget, measureAt: values ? measureAt : [],
+                                               // The head's mass is slot 0 of the one-head input.
+                                               trueMass: known.mass.map { TrueBlockMass(heads: [0], n: $0.n, mass: $0.mass) },
+                                               dense: known.dense.flatMap { d in known.denseMs.map { (d, $0) } },
                                                isCancelled: isCancelled)
                 return .sweep(sweep, head: head)
             }
@@ -65,9 +76,20 @@ extension AppState {
     /// Asks for the kernel figures the open teaching view lacks for the current map, head
     /// and masks (nothing when they are there or already asked for). Every request is a
     /// new teaching generation, which supersedes the older ones.
+    ///
+    /// The true mass and dense attention of the head are the timing panel's: while the
+    /// panel computes them, the request waits (it is made again after every event,
+    /// including the panel's results); when the panel has none for this map and head, the
+    /// job runs them itself.
     mutating func requestTeachingWork() -> [Effect] {
-        guard let input, let map else { return [] }
+        guard let input, let map, teaching != nil else { return [] }
         let head = min(self.head, map.heads - 1)
+        var known = TeachingJob.Known()
+        if let panel = attention, panel.map == ObjectIdentifier(map), panel.head == head, panel.failure == nil {
+            let waiting = panel.pending.contains(.recall) || panel.pending.contains(.dense)
+            if waiting && (panel.mass == nil || (panel.hasValues && panel.dense == nil)) { return [] }
+            known = TeachingJob.Known(mass: panel.mass, dense: panel.dense, denseMs: panel.denseMs)
+        }
         let job: TeachingJob
         switch teaching {
         case .compare(var view)?:
@@ -78,7 +100,7 @@ extension AppState {
             view.figures = nil
             view.figuresProblem = nil
             teaching = .compare(view)
-            job = TeachingJob(input: input, blocks: map.blocks, head: head, work: .compare(a: c.a.keptKeyBlocks, b: c.b.keptKeyBlocks))
+            job = TeachingJob(input: input, blocks: map.blocks, head: head, work: .compare(a: c.a.keptKeyBlocks, b: c.b.keptKeyBlocks, known: known))
         case .sweep(var view)?:
             let key = TeachingWorkKey(map: ObjectIdentifier(map), head: head, settings: MaskSettings(threshold: 0, sta: sta), spec: nil)
             guard view.workKey != key else { return [] }
@@ -88,7 +110,7 @@ extension AppState {
             teaching = .sweep(view)
             job = TeachingJob(input: input, blocks: map.blocks, head: head,
                               work: .sweep(sta: sta, thresholds: SweepView.thresholds, measureAt: SweepView.measureAt,
-                                           errorBudgetMs: SweepView.errorBudgetMs))
+                                           errorBudgetMs: SweepView.errorBudgetMs, known: known))
         default:
             return []
         }

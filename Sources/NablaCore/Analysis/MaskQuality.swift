@@ -19,18 +19,27 @@ public struct MaskQuality: Sendable {
     ///   work that would not fit in memory; `.badGrid` for a block grid off the input's.
     /// - Complexity: `2 D S^2` flops per head for the mass; with `error`, `4 D S^2` for
     ///   dense and each mask's density's share of that per mask.
+    ///
+    /// `mass` and `dense`, when a caller already has them for exactly these heads and
+    /// blocks (the app's timing panel), are used instead of running those kernels again.
     public static func measure(_ masks: [KeptKeyBlocks], input: QKInput, blocks: BlockGrid, heads: [Int]? = nil,
-                               error: Bool, isCancelled: () -> Bool = { false }) throws -> MaskQuality? {
+                               error: Bool, mass known: TrueBlockMass? = nil, dense knownDense: [Float]? = nil,
+                               isCancelled: () -> Bool = { false }) throws -> MaskQuality? {
         if error { try requireValues(input) }
         let ops = try AttentionOperands(input: input, blocks: blocks, heads: heads)
-        guard case .mass(let mass)? = ops.compute(.trueBlockMass, isCancelled: isCancelled) else { return nil }
+        precondition(known.map { $0.heads == ops.heads && $0.n == ops.n } ?? true, "a known mass map of the same heads and blocks")
+        guard let mass = known ?? ops.compute(.trueBlockMass, isCancelled: isCancelled).flatMap({
+            if case .mass(let m) = $0 { m } else { nil }
+        }) else { return nil }
         let slots = ops.heads.count
         let recall = masks.map { m in
             let r = mass.recall(of: m)
             return (0..<slots).map { r.recall(slot: $0) }
         }
         guard error else { return MaskQuality(heads: ops.heads, recall: recall, error: nil) }
-        guard case .output(let dense)? = ops.compute(.dense, isCancelled: isCancelled) else { return nil }
+        guard let dense = knownDense ?? ops.compute(.dense, isCancelled: isCancelled).flatMap({
+            if case .output(let o) = $0 { o } else { nil }
+        }) else { return nil }
         var errors: [(perHead: [Double], overall: Double)] = []
         for m in masks {
             guard case .output(let out)? = ops.compute(.sparse(m), isCancelled: isCancelled) else { return nil }

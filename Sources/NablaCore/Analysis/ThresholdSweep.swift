@@ -72,9 +72,14 @@ public struct ThresholdSweep: Sendable {
     ///   the work would not fit in memory; `CancellationError` when `isCancelled` turned
     ///   true (polled before every query block of every kernel run).
     /// - Complexity: O(points * heads * N^2) for the cuts; the kernels' own cost per run.
+    ///
+    /// `trueMass` and `dense` (the output and its run's time), when a caller already has
+    /// them for every head of `map` (the app's timing panel), are used instead of
+    /// running those kernels again.
     public init(map: PooledMap, sta: STAWindow?, thresholds: [Double], input: QKInput? = nil,
                 recall: Bool = false, error: Bool = false, errorBudgetMs: Double? = nil,
-                measureAt: [Double] = [], repeats: Int = 1, isCancelled: () -> Bool = { false }) throws {
+                measureAt: [Double] = [], repeats: Int = 1, trueMass: TrueBlockMass? = nil,
+                dense known: (output: [Float], ms: Double)? = nil, isCancelled: () -> Bool = { false }) throws {
         let masks = thresholds.map { map.cut(MaskSettings(threshold: $0, sta: sta)) }
         self.thresholds = thresholds
         self.sta = sta
@@ -99,7 +104,14 @@ public struct ThresholdSweep: Sendable {
             return (out, ms)
         }
         if recall {
-            guard case (.mass(let mass), _) = try timed(.trueBlockMass) else { preconditionFailure("a mass map") }
+            let mass: TrueBlockMass
+            if let trueMass {
+                precondition(trueMass.heads == Array(0..<map.heads) && trueMass.n == map.n, "a known mass map of every head")
+                mass = trueMass
+            } else {
+                guard case (.mass(let m), _) = try timed(.trueBlockMass) else { preconditionFailure("a mass map") }
+                mass = m
+            }
             self.recall = masks.map { m in
                 let r = mass.recall(of: KeptKeyBlocks(m))
                 return (0..<m.heads).map { r.recall(slot: $0) }
@@ -109,7 +121,10 @@ public struct ThresholdSweep: Sendable {
         }
         var dense: [Float]?
         var denseMs = 0.0
-        if needsV {
+        if needsV, let known {
+            dense = known.output
+            denseMs = known.ms
+        } else if needsV {
             var runs: [Double] = []
             for _ in 0..<max(repeats, 1) {
                 let run = try output(.dense)
