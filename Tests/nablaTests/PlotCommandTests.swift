@@ -46,6 +46,15 @@ struct PlotCommandTests {
         #expect(check.out.contains("head 1") || view == "overview" || view == "sweep" && check.out.contains("head 1"))
         if view == "map" { #expect(check.out.contains("|t0|") && check.out.contains("t5") && check.out.contains("log10 P")) }
         if view == "overview" { #expect(check.out.contains("head 0:") && check.out.contains("head 1:")) }
+        // The compare figure carries each mask's recall and (V given) error for the head, as nabla diff reports them.
+        if view == "compare" {
+            let diff = try NablaProcess.run(["diff", "thr=0.5,sta=3x1x1", "thr=0.8"] + Self.qkv + ["--recall", "--error", "--json"])
+            let heads = try #require(try JSONSerialization.jsonObject(with: Data(diff.stdout.utf8)) as? [String: Any])["heads"] as? [[String: Any]]
+            let h1 = try #require(heads?[1])
+            let want = String(format: "recall A %.3f B %.3f  error A %.2e B %.2e", h1["recall_a"] as? Double ?? -1, h1["recall_b"] as? Double ?? -1,
+                              h1["relative_l2_error_a"] as? Double ?? -1, h1["relative_l2_error_b"] as? Double ?? -1)
+            #expect(check.out.contains(want), "\(want)")
+        }
     }
 
     @Test("PNG decodes with Python's zlib and struct to the expected size", arguments: [("map", 1.0), ("sweep", 2.0)])
