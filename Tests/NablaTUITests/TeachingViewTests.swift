@@ -246,6 +246,11 @@ struct SweepViewTests {
         let effects = reduce(&app.state, .key(.character("w"))).filter(\.isTeaching)
         #expect(effects.count == 1)
         #expect(app.screen.text.contains("computing recall and kernel runs, head 0…"))
+        // Superseded (its generation no longer the newest), the job stops at its next query block.
+        guard case .teaching(.cancelled) = Jobs.perform(effects[0], loader: TestApp.loader(input), isCancelled: { true }) else {
+            Issue.record("a cancelled sweep job ran to its end")
+            return
+        }
         _ = reduce(&app.state, .jobFinished(generation: effects[0].generation!,
                                             outcome: Jobs.perform(effects[0], loader: TestApp.loader(input))))
         guard case .sweep(let view)? = app.state.teaching, let sweep = view.sweep, let (k, _) = view.kernels else {
