@@ -46,7 +46,11 @@ let package = Package(
     targets: [
         .target(
             name: "NablaCore",
-            dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: [
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                // PNG figures (Report/Figure+PNG.swift): zlib through a maintained binding.
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
             swiftSettings: coreFlags
         ),
         .target(name: "NablaTUI", dependencies: ["NablaCore"], swiftSettings: releaseFlags),
@@ -60,7 +64,6 @@ let package = Package(
             dependencies: [
                 "NablaCore", "NablaTUI", "NablaTerminal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "CompressNIO", package: "compress-nio"),
             ],
             swiftSettings: releaseFlags
         ),

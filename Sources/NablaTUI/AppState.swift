@@ -169,6 +169,9 @@ public struct AppState: Sendable {
     public var attentionGeneration: Int
     /// The block map shows the true block mass instead of the pooled estimate.
     public var showTrueMass: Bool
+    /// The generation of the newest teaching-view kernel request (`TeachingJob`); older
+    /// results are dropped.
+    public var teachingGeneration = 0
 
     public init(config: AppConfig) {
         theme = config.theme

@@ -59,6 +59,8 @@ public enum JobLane: Sendable, Hashable {
     case cut
     /// The timing panel's attention stages (`AppState.attentionGeneration`).
     case attention
+    /// A teaching view's kernel work (`AppState.teachingGeneration`).
+    case teaching
 }
 
 /// Work the app asks its host to do; the host runs jobs off the UI thread (or, headless,
@@ -72,6 +74,9 @@ public enum Effect: Sendable {
     /// One stage of the timing panel's attention for one head; attention jobs have their
     /// own generations (`AppState.attentionGeneration`), so they never cancel map jobs.
     case computeAttention(AttentionJob, generation: Int)
+    /// Kernel figures of a teaching view (`TeachingJob`); teaching jobs have their own
+    /// generations (`AppState.teachingGeneration`) and queue.
+    case computeTeaching(TeachingJob, generation: Int)
     /// Compute the density of every head of every pair of a whole-model dump.
     case surveyModel(pairs: DumpPairs, block: BlockShape, settings: MaskSettings, generation: Int)
     /// Write the mask of `input` with `block` and `settings` to `directory`: the files
@@ -89,7 +94,8 @@ public enum Effect: Sendable {
     public var generation: Int? {
         switch self {
         case .computeMap(_, _, let g, _), .loadInput(_, _, let g, _), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, let g),
-             .computeAttention(_, let g), .cutHeads(_, _, _, let g), .prefetchCuts(_, _, _, let g): g
+             .computeAttention(_, let g), .cutHeads(_, _, _, let g), .prefetchCuts(_, _, _, let g),
+             .computeTeaching(_, let g): g
         case .quit: nil
         }
     }
@@ -104,14 +110,19 @@ public enum Effect: Sendable {
         }
     }
 
+    /// Whether the effect is a teaching view's kernel work (the teaching lane).
+    public var isTeaching: Bool { lane == .teaching }
+
     /// The queue and generations of a job effect.
     public var lane: JobLane {
         switch self {
         case .computeAttention: .attention
+        case .computeTeaching: .teaching
         case .cutHeads, .prefetchCuts: .cut
         default: .map
         }
     }
+
 }
 
 /// What the timing panel needs computed for head `head`: the true block mass (recall and
@@ -194,6 +205,8 @@ public enum JobOutcome: Sendable {
     /// One attention stage of the timing panel (always this case, even when cancelled or
     /// failed, so it is never taken for a map job of the same generation number).
     case attention(AttentionJob.Stage, AttentionJob.Outcome)
+    /// A teaching view's kernel figures (always this case, as for attention).
+    case teaching(TeachingJob.Outcome)
     /// The job saw that it had become stale and stopped.
     case cancelled
 }
@@ -209,6 +222,7 @@ public enum Jobs {
         // Attention and re-cut outcomes keep their own cases when cancelled, so that they are
         // never taken for a map job's of the same generation number.
         if case .computeAttention(let job, _) = effect { return job.perform(isCancelled: isCancelled) }
+        if case .computeTeaching(let job, _) = effect { return .teaching(job.perform(isCancelled: isCancelled)) }
         if case .prefetchCuts = effect {
             // Cuts done before a cancel are kept: they stay valid for their map and head.
             return (try? run(effect, loader: loader, isCancelled: isCancelled, progress: progress)) ?? effect.cancelledOutcome
@@ -256,6 +270,8 @@ public enum Jobs {
             return .saved(try report.write(to: directory), directory: directory)
         case .computeAttention(let job, _):
             return job.perform(isCancelled: isCancelled)
+        case .computeTeaching(let job, _):
+            return .teaching(job.perform(isCancelled: isCancelled))
         case .computeMap(let input, let block, _, let firstCut):
             guard let map = try PooledMap.compute(input, block: block, progress: mapProgress,
                                                   isCancelled: isCancelled) else { return .cancelled }

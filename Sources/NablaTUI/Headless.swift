@@ -40,8 +40,7 @@ public struct HeadlessApp {
             guard let generation = effect.generation else { continue }
             if effect.lane != .map {
                 // Only the newest request of the lane counts.
-                let newest = effect.lane == .cut ? state.cutGeneration : state.attentionGeneration
-                guard generation == newest else { continue }
+                guard generation == state.newestGeneration(effect.lane) else { continue }
                 if deferAttention {
                     deferred = deferred.filter { $0.lane != effect.lane || $0.generation == generation } + [effect]
                     continue

@@ -20,7 +20,8 @@ public enum Action: Hashable, Sendable {
     /// Opens the selected pair and head (model view: `<Enter>`, which its title names,
     /// or a click; not in the keymap, whose help must fit 80x24).
     case select
-    /// Switches the block map between the pooled estimate and the true block mass.
+    /// Switches the block map, and the kept tiles of the follow view, between the pooled
+    /// estimate and the true block mass.
     case toggleTrueMass
     /// Opens a teaching view (compare, follow, sweep); again: compare steps B, follow the
     /// stage, sweep closes.
@@ -89,7 +90,7 @@ public struct Keymap: Sendable {
         Binding(chars("n"), .changePair(1), "next pair (layer/step)"),
         Binding(chars("p"), .changePair(-1), "previous pair"),
         Binding(chars("m"), .toggleModel, "model view (density)"),
-        Binding(chars("t"), .toggleTrueMass, "pooled / true mass map"),
+        Binding(chars("t"), .toggleTrueMass, "pooled / true mass (f)"),
         Binding(chars("c"), .teach(.compare), "compare; again: next B"),
         Binding(chars("f"), .teach(.follow), "follow; again: stage"),
         Binding(chars("w"), .teach(.sweep), "threshold sweep"),

@@ -10,7 +10,8 @@ public enum PromptCommand: Equatable, Sendable {
     case sta(STAWindow?)
     /// Compare the current mask with another (`nabla diff`'s mask spec).
     case compare(MaskSpec)
-    /// Save the view on screen as an SVG figure (as `nabla plot` draws it).
+    /// Save the view on screen as a figure, SVG or PNG by the extension (as `nabla plot`
+    /// draws it).
     case plot(String)
     /// Arguments in the same syntax as the commands' inputs.
     case open([String])
@@ -29,7 +30,7 @@ public enum PromptCommand: Equatable, Sendable {
         ("open PATH...", "open Q K [V] or FILE"),
         ("save DIR", "as mask --out DIR"),
         ("compare SPEC", "compare view"),
-        ("plot FILE.svg", "save as SVG"),
+        ("plot FILE.svg", "or .png: as figure"),
         ("quit", "quit"),
     ]
 
@@ -67,9 +68,9 @@ public enum PromptCommand: Equatable, Sendable {
             if text.lowercased() == "off" { return .sta(nil) }
             return .sta(try STAWindow(parsing: text))
         case "plot":
-            let path = try one("plot FILE.svg")
-            guard path.lowercased().hasSuffix(".svg") else {
-                throw NablaError(.badArgument, "plot '\(path)': the app writes SVG (FILE.svg); nabla plot also writes PNG")
+            let path = PromptCommand.expandingTilde(try one("plot FILE.svg|FILE.png"))
+            guard FigureFormat(path: path) != nil else {
+                throw NablaError(.badArgument, "plot '\(path)': give a .svg or .png file")
             }
             return .plot(path)
         case "compare", "diff":

@@ -28,6 +28,9 @@ public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
     case .jobFinished(let generation, .attention(let stage, let outcome)):
         state.applyAttention(stage, outcome, generation: generation)
         effects = []
+    case .jobFinished(let generation, .teaching(let outcome)):
+        state.applyTeaching(outcome, generation: generation)
+        effects = []
     case .jobFinished(let generation, .recut(let mask)):
         state.applyRecut(mask, generation: generation)
         effects = []
@@ -54,7 +57,7 @@ public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
     // run in order): the next key is redrawn from them.
     let cut = state.refreshCut()
     let ahead = state.refreshPrefetch()
-    return effects + ahead + cut + state.refreshAttention()
+    return effects + ahead + cut + state.refreshAttention() + state.requestTeachingWork()
 }
 
 extension AppState {
@@ -363,8 +366,18 @@ extension AppState {
             if job?.generation == generation { job?.progress = progress }
         case .cut:
             if pendingCut?.generation == generation { pendingCut?.progress = progress }
-        case .attention:
+        case .attention, .teaching:
             break
+        }
+    }
+
+    /// The newest generation of `lane`: its older jobs are stale.
+    public func newestGeneration(_ lane: JobLane) -> Int {
+        switch lane {
+        case .map: generation
+        case .cut: cutGeneration
+        case .attention: attentionGeneration
+        case .teaching: teachingGeneration
         }
     }
 
@@ -462,8 +475,8 @@ extension AppState {
             message = .error(text)
         case .cancelled:
             requestedBlock = block
-        case .attention, .recut, .prefetched:
-            preconditionFailure("attention and re-cut outcomes have their own lanes")
+        case .attention, .recut, .prefetched, .teaching:
+            preconditionFailure("attention, re-cut and teaching outcomes have their own lanes")
         }
     }
 

@@ -124,8 +124,26 @@ extension Renderer {
         screen.put("  neither: " + (theme.mode.hasColor ? "dark" : "blank"), x: x, y: rect.y, style: mutedStyle, clip: rect)
     }
 
+    /// The kernel figures of the current head: each mask's recall of the true attention
+    /// and (with V) its output error against dense, or that they are computing.
+    func compareFigureLines(_ view: CompareView, head: Int) -> [(String, Style)] {
+        guard let (q, h) = view.figures, h == head else {
+            if let problem = view.figuresProblem { return [("recall, error: " + problem, Style(.error))] }
+            return [("recall, error of head \(state.headIndex(head)): computing…", accentStyle)]
+        }
+        let error: String
+        if let e = q.error {
+            error = "error  A \(String(format: "%.2e", e[0].overall))  B \(String(format: "%.2e", e[1].overall))  (vs dense)"
+        } else {
+            error = "error: no V (the output error needs V)"
+        }
+        return [("recall A \(fixed(q.recall[0][0], 3))  B \(fixed(q.recall[1][0], 3))  (true attention)", Style(.title, .normal, .bold)),
+                (error, q.error == nil ? mutedStyle : .plain)]
+    }
+
     /// The comparison's figures: each mask and its density, the Jaccard and the shares of
-    /// block pairs only one keeps, for the current head and all heads, then every head.
+    /// block pairs only one keeps, for the current head and all heads, each mask's recall
+    /// and error for the current head, then every head's densities and Jaccard.
     mutating func drawCompareSide(_ view: CompareView) {
         let side = layout.side
         guard !side.isEmpty else { return }
@@ -146,8 +164,9 @@ extension Renderer {
             ("Jaccard \(fixed(c.jaccard(head: head), 3))   all heads \(fixed(c.jaccard, 3))", Style(.title, .normal, .bold)),
             ("only A \(percent(Double(c.onlyA[head]) / pairs))  only B \(percent(Double(c.onlyB[head]) / pairs))", .plain),
             ("both   \(percent(Double(c.both[head]) / pairs))  (shares of all block pairs)", .plain),
-            ("c: next B · :compare SPEC · :plot F.svg · Esc back", mutedStyle),
         ]
+        lines += compareFigureLines(view, head: head)
+        lines.append(("c: next B · :compare SPEC · :plot F.svg · Esc back", mutedStyle))
         lines.append(("head  dens A  dens B  Jaccard", mutedStyle))
         for h in 0..<c.heads {
             let text = String(state.headIndex(h)).leftPadded(to: 4) + percent(da[h]).leftPadded(to: 8) + percent(db[h]).leftPadded(to: 8)

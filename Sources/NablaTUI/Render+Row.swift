@@ -21,8 +21,12 @@ extension Renderer {
         screen.put(stage.caption, in: body.row(1), column: 1, style: accentStyle, ellipsis: g.ellipsis)
         let rest = Rect(x: body.x, y: body.y + 2, width: body.width, height: max(body.height - 2, 0))
         let (left, right) = rest.splitLeft(layout.mapPanel.width)
-        drawFollowVideo(trace, stage: stage, in: Rect(x: left.x, y: left.y, width: max(left.width - 1, 0), height: left.height))
-        drawRowChart(trace, stage: stage, in: Rect(x: right.x + 1, y: right.y, width: max(right.width - 1, 0), height: right.height))
+        // `t`: the kept tiles shaded by the true block mass (the timing panel's, once computed).
+        let mass = state.showTrueMass ? state.attention.flatMap { $0.head == head ? $0.mass : nil } : nil
+        drawFollowVideo(trace, stage: stage, trueMass: mass,
+                        in: Rect(x: left.x, y: left.y, width: max(left.width - 1, 0), height: left.height))
+        drawRowChart(trace, stage: stage, trueMass: mass,
+                     in: Rect(x: right.x + 1, y: right.y, width: max(right.width - 1, 0), height: right.height))
     }
 
     /// What a key tile shows at `stage`: 0 not (yet) kept, 1 kept by the cut, 2 by STA only.
@@ -33,9 +37,10 @@ extension Renderer {
     }
 
     /// Every frame slab as a small picture of `hb x wb` tiles: grey video (or dark tiles
-    /// without a preview), kept tiles coloured by their pooled probability, STA-only tiles
-    /// in their own colour, the query tile in the cursor colour.
-    mutating func drawFollowVideo(_ trace: RowTrace, stage: FollowView.Stage, in area: Rect) {
+    /// without a preview), kept tiles coloured by their pooled probability (or, with
+    /// `trueMass`, slot 0 of the head's true block mass), STA-only tiles in their own
+    /// colour, the query tile in the cursor colour.
+    mutating func drawFollowVideo(_ trace: RowTrace, stage: FollowView.Stage, trueMass: TrueBlockMass?, in area: Rect) {
         guard let map = state.map, !area.isEmpty else { return }
         let blocks = map.blocks
         let pr = theme.pixelRowsPerCell, cx = theme.cellsPerPixel
@@ -89,7 +94,7 @@ extension Renderer {
                         role = .cursor
                         mono = Cell(g.cursorPixel, Style(.normal, .normal, [.bold, .reverse]))
                     } else if kind == 1 {
-                        let p = trace.probs[b]
+                        let p = trueMass?.mass(slot: 0, query: trace.query, key: b) ?? trace.probs[b]
                         let v = p > 0 ? min(max((log10(p) - lo) / -lo, 0), 1) : 0
                         role = .kept(Theme.rampLevel(0.35 + 0.65 * v))
                         mono = Cell(g.full, Style(.normal, .normal, .bold))
@@ -123,7 +128,7 @@ extension Renderer {
     /// The row as bars, one column per key block (or per group of blocks when the row is
     /// wider than the panel): map and softmax in key order; from sort on, descending, with
     /// the running sum (`•`), the threshold line and the cut; then the figures.
-    mutating func drawRowChart(_ trace: RowTrace, stage: FollowView.Stage, in rect: Rect) {
+    mutating func drawRowChart(_ trace: RowTrace, stage: FollowView.Stage, trueMass: TrueBlockMass?, in rect: Rect) {
         guard !rect.isEmpty else { return }
         let n = trace.probs.count
         let sorted = stage.rawValue >= FollowView.Stage.sort.rawValue
@@ -208,6 +213,14 @@ extension Renderer {
         }
         if stage == .final {
             lines.append(("kept \(trace.keptCount) of \(n) · mass \(fixed(trace.mass, 4))", Style(.title, .normal, .bold)))
+        }
+        if state.showTrueMass {
+            if let trueMass {
+                let kept = (0..<n).filter { trace.kept[$0] }.reduce(0.0) { $0 + trueMass.mass(slot: 0, query: trace.query, key: $1) }
+                lines.append(("true block mass kept \(fixed(kept, 4)) (t: tiles)", accentStyle))
+            } else {
+                lines.append(("true block mass (t): computing…", accentStyle))
+            }
         }
         for (i, line) in lines.enumerated() where i < fig.height {
             screen.put(line.0, in: fig, row: i, style: line.1, ellipsis: g.ellipsis)

@@ -16,26 +16,30 @@ extension Renderer {
             return
         }
         let rest = Rect(x: 0, y: 1, width: body.width, height: body.height - 1)
-        let (left, right) = rest.splitLeft(layout.mapPanel.width)
-        drawSweepChart(sweep, head: head, in: Rect(x: left.x, y: left.y, width: max(left.width - 1, 0), height: left.height))
-        drawSweepTable(sweep, head: head, in: Rect(x: right.x + 1, y: right.y, width: max(right.width - 1, 0), height: right.height))
+        // The table takes up to 56 columns (recall and error included), the chart at least half.
+        let (left, right) = rest.splitLeft(max(rest.width - 56, rest.width / 2))
+        let kernels = view.kernels.flatMap { $0.head == head ? $0.sweep : nil }
+        drawSweepChart(sweep, kernels: kernels, head: head, in: Rect(x: left.x, y: left.y, width: max(left.width - 1, 0), height: left.height))
+        drawSweepTable(sweep, kernels: kernels, problem: view.kernelProblem, head: head,
+                       in: Rect(x: right.x + 1, y: right.y, width: max(right.width - 1, 0), height: right.height))
     }
 
-    /// The curves the chart draws: name, glyph, style, value per sweep point.
-    func sweepCurves(_ sweep: ThresholdSweep, head: Int) -> [(name: String, glyph: Character, style: Style, values: [Double])] {
+    /// The curves the chart draws: name, glyph, style, value per sweep point; the recall
+    /// from `kernels` (the sweep of the head alone) once it is there.
+    func sweepCurves(_ sweep: ThresholdSweep, kernels: ThresholdSweep?, head: Int) -> [(name: String, glyph: Character, style: Style, values: [Double])] {
         var curves: [(String, Character, Style, [Double])] = [
             ("density, head \(state.headIndex(head))", "•", Style(.onlyB, .normal, .bold), sweep.density.map { $0[head] }),
             ("density, all heads", "·", Style(.title), sweep.overallDensity),
             ("mass kept, head \(state.headIndex(head))", "+", Style(.kept(24), .normal, .bold), sweep.massKept.map { $0[head] }),
         ]
-        if let recall = sweep.recall {
-            curves.append(("recall, head \(state.headIndex(head))", "r", Style(.onlyA, .normal, .bold), recall.map { $0[head] }))
+        if let recall = kernels?.recall {
+            curves.append(("recall, head \(state.headIndex(head))", "r", Style(.onlyA, .normal, .bold), recall.map { $0[0] }))
         }
         return curves
     }
 
-    mutating func drawSweepChart(_ sweep: ThresholdSweep, head: Int, in rect: Rect) {
-        let curves = sweepCurves(sweep, head: head)
+    mutating func drawSweepChart(_ sweep: ThresholdSweep, kernels: ThresholdSweep?, head: Int, in rect: Rect) {
+        let curves = sweepCurves(sweep, kernels: kernels, head: head)
         let legendRows = curves.count
         let plot = Rect(x: rect.x + 5, y: rect.y, width: max(rect.width - 6, 0), height: max(rect.height - 2 - legendRows, 0))
         guard plot.width >= 8, plot.height >= 4 else { return }
@@ -77,22 +81,45 @@ extension Renderer {
         }
     }
 
-    /// Every tenth of thr (and the current thr) with density, mass kept and the predicted
-    /// speed-up; then what the view does not compute.
-    mutating func drawSweepTable(_ sweep: ThresholdSweep, head: Int, in rect: Rect) {
+    /// Every tenth of thr (and the current thr) with density, mass kept, the predicted
+    /// speed-up and, from the kernels (the head alone), recall and error; then the speed-up
+    /// measured by running the kernels at a few thresholds beside the predicted one.
+    mutating func drawSweepTable(_ sweep: ThresholdSweep, kernels: ThresholdSweep?, problem: String?, head: Int, in rect: Rect) {
         heading("head \(state.headIndex(head)) · all heads", in: rect)
-        var lines: [(String, Style)] = [("  thr  dens h  dens all  mass h  1/dens" + (sweep.recall != nil ? "  recall" : ""), mutedStyle)]
+        let recall = kernels?.recall, error = kernels?.error
+        var header = "  thr  dens h     all  mass h  1/dens"
+        if recall != nil { header += "  recall" }
+        if error != nil { header += "    error" }
+        var lines: [(String, Style)] = [(header, mutedStyle)]
         let here = sweep.thresholds.indices.min { abs(sweep.thresholds[$0] - state.threshold) < abs(sweep.thresholds[$1] - state.threshold) } ?? 0
         for i in sweep.thresholds.indices where i % 2 == 0 || i == here {
             var text = fixed(sweep.thresholds[i], 2).leftPadded(to: 5) + percent(sweep.density[i][head]).leftPadded(to: 8)
-                + percent(sweep.overallDensity[i]).leftPadded(to: 10) + fixed(sweep.massKept[i][head], 3).leftPadded(to: 8)
-                + (fixed(1 / sweep.overallDensity[i], 1) + "x").leftPadded(to: 8)
-            if let recall = sweep.recall { text += fixed(recall[i][head], 3).leftPadded(to: 8) }
+                + percent(sweep.overallDensity[i]).leftPadded(to: 8) + fixed(sweep.massKept[i][head], 3).leftPadded(to: 8)
+                + (fixed(1 / sweep.density[i][head], 1) + "x").leftPadded(to: 8)
+            if let recall { text += fixed(recall[i][0], 3).leftPadded(to: 8) }
+            if let error { text += String(format: "%.1e", error[i][0]).leftPadded(to: 9) }
             lines.append((text, i == here ? Style(.accent, .normal, [.bold, .reverse]) : .plain))
         }
         lines.append(("", .plain))
-        if sweep.recall == nil { lines.append(("recall: nabla sweep --recall (too large here)", mutedStyle)) }
-        lines.append(("measured speed-up, error: nabla sweep", mutedStyle))
+        let values = state.input?.v != nil
+        if let kernels {
+            if let dense = kernels.measured.first?.denseMs {
+                lines.append(("measured, head \(state.headIndex(head)): dense \(fixed(dense, 1)) ms", Style(.title, .normal, .bold)))
+                lines.append(("  thr  sparse ms  speed-up  1/dens    error", mutedStyle))
+                for m in kernels.measured {
+                    lines.append((fixed(m.threshold, 2).leftPadded(to: 5) + fixed(m.sparseMs, 1).leftPadded(to: 11)
+                                  + (fixed(m.speedUp, 2) + "x").leftPadded(to: 10) + (fixed(1 / m.density, 1) + "x").leftPadded(to: 8)
+                                  + String(format: "%.1e", m.error).leftPadded(to: 9), .plain))
+                }
+                if error == nil { lines.append(("error at every thr: over 1 s here (nabla sweep --error)", mutedStyle)) }
+            } else if !values {
+                lines.append(("no V: measured speed-up and error need V", mutedStyle))
+            }
+        } else if let problem {
+            lines.append((problem, Style(.error)))
+        } else {
+            lines.append(("computing recall and kernel runs, head \(state.headIndex(head))…", accentStyle))
+        }
         for (i, line) in lines.enumerated() where i + 1 < rect.height {
             screen.put(line.0, in: rect, row: i + 1, style: line.1, ellipsis: g.ellipsis)
         }

@@ -10,7 +10,12 @@ extension AppState {
         let label = "\(inputName) · block \(map.blocks.block) · \(settings)"
         switch teaching {
         case .compare(let view)?:
-            return view.comparison.map { Figures.compare($0, head: h, title: "compare · head \(name) · \(inputName)") }
+            let quality = view.figures.flatMap { $0.head == h ? $0.quality : nil }
+            return view.comparison.map {
+                Figures.compare($0, head: h, title: "compare · head \(name) · \(inputName)",
+                                recall: quality.map { ($0.recall[0][0], $0.recall[1][0]) },
+                                error: quality?.error.map { ($0[0].overall, $0[1].overall) })
+            }
         case .follow?:
             return Figures.row(RowTrace(map: map, head: h, query: cursor.query, settings: settings),
                                title: "query block \(cursor.query) · head \(name) · \(label)")
@@ -22,16 +27,18 @@ extension AppState {
         }
     }
 
-    /// `:plot FILE.svg`: writes the view as SVG, replacing the file whole (`AtomicFile`),
-    /// and says so in the status line. A user's command, done at once: a figure is a few
-    /// hundred kilobytes at most.
+    /// `:plot FILE.svg` or `:plot FILE.png`: writes the view as `nabla plot` does (SVG
+    /// text, or PNG at 2 pixels per unit through `Figure.png`), replacing the file whole
+    /// (`AtomicFile`), and says so in the status line. A user's command, done at once: a
+    /// figure is a few megabytes at most and rasterises in well under a second.
     mutating func plot(to path: String) {
         guard let figure = figure() else {
             message = .error("nothing to plot yet")
             return
         }
         do {
-            try AtomicFile.write(Array(figure.svg().utf8), to: path)
+            guard let format = FigureFormat(path: path) else { preconditionFailure("PromptCommand checks the extension") }
+            try AtomicFile.write(try format.encode(figure, scale: 2, name: path), to: path)
             message = .info("wrote \(path)")
         } catch let error as NablaError {
             message = .error(error.message)

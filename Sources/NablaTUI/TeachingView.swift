@@ -32,6 +32,12 @@ public struct CompareView: Sendable {
     /// set when B cannot be made (a file that does not fit, another block shape).
     public var comparison: MaskComparison?
     public var problem: String?
+    /// Recall and output error of A and B for the current head, from a background
+    /// `TeachingJob` (`nil` while it computes); what they were asked for.
+    public var figures: (quality: MaskQuality, head: Int)?
+    /// Why the figures could not be computed (memory, a failed kernel run).
+    public var figuresProblem: String?
+    var workKey: TeachingWorkKey?
 
     public init(spec: MaskSpec, preset: Int? = nil) {
         self.spec = spec
@@ -71,28 +77,37 @@ public struct FollowView: Sendable, Equatable {
         }
     }
 
-    /// The last stage shown (all of them unless `f` is stepping through).
+    /// The last stage shown (all of them unless `f` is stepping through). The kept tiles
+    /// are shaded by the true block mass instead of the pooled probability while
+    /// `AppState.showTrueMass` is on (`t`, as for the map).
     public var stage: Stage = .final
-    /// Shade kept tiles by the true block mass instead of the pooled probability.
-    public var trueMass = false
 
     public init(stage: Stage = .final) { self.stage = stage }
 }
 
-/// The sweep view: density, mass kept, predicted speed-up and (for inputs small enough
-/// to compute at once) recall over thresholds 0, 0.05, ..., 1.
+/// The sweep view: density, mass kept and predicted speed-up over thresholds 0, 0.05,
+/// ..., 1 for every head (cut at once); for the current head, from a background
+/// `TeachingJob`, the recall of the true attention, the speed-up measured by running the
+/// kernels at a few thresholds and, with V, the output error against dense.
 public struct SweepView: Sendable {
     public var sweep: ThresholdSweep?
     /// The map and STA window `sweep` was computed for.
     var computedFor: (map: ObjectIdentifier, sta: STAWindow?)?
+    /// The kernel figures of `head` (a sweep of that head alone: slot 0), `nil` while
+    /// they compute; what they were asked for.
+    public var kernels: (sweep: ThresholdSweep, head: Int)?
+    /// Why the kernel figures could not be computed.
+    public var kernelProblem: String?
+    var workKey: TeachingWorkKey?
     public init() {}
 
     /// Thresholds of the view.
     public static let thresholds = (0...20).map { Double($0) / 20 }
-    /// Recall needs the true block mass, `2 D S^2` flops per head: computed in the view
-    /// only up to this many flops (about a tenth of a second here); `nabla sweep --recall`
-    /// does it for any input.
-    public static let recallFlopLimit = 2e9
+    /// Where the kernels are timed (as `nabla sweep --measure` by default).
+    public static let measureAt = [0.5, 0.9, 0.99]
+    /// The error at every threshold is computed when it should take at most this long
+    /// (the dense run's time times the summed densities); else at the timed points only.
+    public static let errorBudgetMs = 1000.0
 }
 
 extension AppState {
@@ -123,10 +138,9 @@ extension AppState {
     /// of threshold, STA, block shape or input).
     mutating func refreshTeaching() {
         if case .sweep(var view)? = teaching {
-            if let map, let input, view.computedFor.map({ $0.map != ObjectIdentifier(map) || $0.sta != sta }) ?? true {
-                let flops = 2 * Double(input.headDim) * Double(input.grid.tokens) * Double(input.grid.tokens) * Double(input.heads)
-                view.sweep = try? ThresholdSweep(map: map, sta: sta, thresholds: SweepView.thresholds, input: input,
-                                                 recall: flops <= SweepView.recallFlopLimit)
+            if let map, view.computedFor.map({ $0.map != ObjectIdentifier(map) || $0.sta != sta }) ?? true {
+                // The cuts at once; recall, error and timings come from a TeachingJob.
+                view.sweep = try? ThresholdSweep(map: map, sta: sta, thresholds: SweepView.thresholds)
                 view.computedFor = (ObjectIdentifier(map), sta)
             }
             teaching = .sweep(view)

@@ -8,12 +8,13 @@ import Synchronization
 ///
 /// Each lane (`JobLane`) has its own serial queue and generations: a job is cancelled
 /// (between engine stages, heads and read chunks) as soon as a newer generation of its
-/// lane exists, so the timing panel's attention and the other heads' re-cut never delay
-/// or cancel a map, and a block change never cancels a re-cut.
+/// lane exists, so the timing panel's attention, a teaching view's kernels and the other
+/// heads' re-cut never delay or cancel a map or each other, and a block change never
+/// cancels a re-cut.
 ///
-/// Attention yields: while the main loop handles a key or a map or re-cut job runs, the
-/// attention job waits at its next query block (it polls `isCancelled` there), so at
-/// scale, where one head's attention takes minutes, it does not take the cores from
+/// Attention and teaching work yield: while the main loop handles a key or a map or
+/// re-cut job runs, they wait at their next poll of `isCancelled` (every query block), so
+/// at scale, where one head's attention takes minutes, they do not take the cores from
 /// what a person waits for.
 final class JobQueue: Sendable {
     private let finished = Mutex<[(generation: Int, outcome: JobOutcome)]>([])
@@ -23,11 +24,13 @@ final class JobQueue: Sendable {
     private let kept = Atomic<Int>(-1)
     private let newestCut = Atomic<Int>(0)
     private let newestAttention = Atomic<Int>(0)
+    private let newestTeaching = Atomic<Int>(0)
     /// Interactive work running now (a key on the main loop, map and re-cut jobs).
     private let interactive = Atomic<Int>(0)
     private let queue = DispatchQueue(label: "nabla.jobs", qos: .userInitiated)
     private let cutQueue = DispatchQueue(label: "nabla.cut", qos: .userInitiated)
     private let attentionQueue = DispatchQueue(label: "nabla.attention", qos: .userInitiated)
+    private let teachingQueue = DispatchQueue(label: "nabla.teaching", qos: .userInitiated)
     private let wake: WakePipe
     private let loader: InputLoader
 
@@ -53,26 +56,35 @@ final class JobQueue: Sendable {
         newestAttention.store(generation, ordering: .relaxed)
     }
 
+    /// The app's current teaching generation: older teaching jobs stop early.
+    func setNewestTeaching(_ generation: Int) {
+        newestTeaching.store(generation, ordering: .relaxed)
+    }
+
     func submit(_ effect: Effect) {
         guard let generation = effect.generation else { return }
         let lane = effect.lane
         let run: DispatchQueue
         switch lane {
-        case .map: run = queue
+        case .map:
+            newest.store(generation, ordering: .relaxed)
+            run = queue
         case .cut:
             newestCut.store(generation, ordering: .relaxed)
             run = cutQueue
         case .attention:
             newestAttention.store(generation, ordering: .relaxed)
             run = attentionQueue
+        case .teaching:
+            newestTeaching.store(generation, ordering: .relaxed)
+            run = teachingQueue
         }
-        if lane == .map { newest.store(generation, ordering: .relaxed) }
         run.async { [self] in
-            if lane != .attention { beginInteractive() }
-            defer { if lane != .attention { endInteractive() } }
-            let yields = lane == .attention
+            let yields = lane == .attention || lane == .teaching
+            if !yields { beginInteractive() }
+            defer { if !yields { endInteractive() } }
             let isCancelled: @Sendable () -> Bool = {
-                if yields { self.yieldToInteractive(generation) }
+                if yields { self.yieldToInteractive(generation, lane: lane) }
                 return self.isStale(generation, lane: lane)
             }
             let outcome = Jobs.perform(effect, loader: loader, isCancelled: isCancelled,
@@ -88,6 +100,7 @@ final class JobQueue: Sendable {
         case .map: newest.load(ordering: .relaxed) != generation && kept.load(ordering: .relaxed) != generation
         case .cut: newestCut.load(ordering: .relaxed) != generation
         case .attention: newestAttention.load(ordering: .relaxed) != generation
+        case .teaching: newestTeaching.load(ordering: .relaxed) != generation
         }
     }
 
@@ -96,9 +109,9 @@ final class JobQueue: Sendable {
 
     func endInteractive() { interactive.subtract(1, ordering: .relaxed) }
 
-    /// Waits while interactive work runs, unless the attention job became stale.
-    private func yieldToInteractive(_ generation: Int) {
-        while interactive.load(ordering: .relaxed) > 0 && !isStale(generation, lane: .attention) {
+    /// Waits while interactive work runs, unless the job became stale.
+    private func yieldToInteractive(_ generation: Int, lane: JobLane) {
+        while interactive.load(ordering: .relaxed) > 0 && !isStale(generation, lane: lane) {
             usleep(2_000)
         }
     }

@@ -140,6 +140,7 @@ struct EventLoop {
         jobs.setNewest(state.generation, keeping: state.fallbackLoad?.generation)
         jobs.setNewestCut(state.cutGeneration)
         jobs.setNewestAttention(state.attentionGeneration)
+        jobs.setNewestTeaching(state.teachingGeneration)
         for effect in effects { jobs.submit(effect) }
     }
 

@@ -63,6 +63,58 @@ struct TeachingViewTests {
         #expect(app.screen.text.contains("error: mask spec 'thr=7'"))
     }
 
+    @Test("compare: each mask's recall and error for the head come from a background job, shown as computing until then, and equal a plain token-level reference")
+    func compareFigures() throws {
+        let input = TestApp.input(values: true)
+        var app = TestApp.make(input: input)
+        try app.keys("]")
+        // The key alone opens the view and asks for the figures (the timing panel's mass and
+        // dense output are there, and reused); nothing has run yet.
+        let effects = reduce(&app.state, .key(.character("c"))).filter(\.isTeaching)
+        #expect(effects.count == 1)
+        guard case .compare(let open)? = app.state.teaching, let c = open.comparison else { Issue.record("compare not open"); return }
+        #expect(open.figures == nil)
+        #expect(app.screen.text.contains("recall, error of head 1: computing…"))
+        let outcome = Jobs.perform(effects[0], loader: TestApp.loader(input))
+        _ = reduce(&app.state, .jobFinished(generation: effects[0].generation!, outcome: outcome))
+        guard case .compare(let view)? = app.state.teaching, let (q, head) = view.figures else { Issue.record("no figures"); return }
+        #expect(head == 1)
+        let blocks = c.a.blocks
+        let naive = NaiveAttention(input, head: 1, blocks: blocks)
+        let recallA = naive.recall { c.a.kept[(1 * blocks.count + $0) * blocks.count + $1] != 0 }
+        let recallB = naive.recall { c.b.kept[(1 * blocks.count + $0) * blocks.count + $1] != 0 }
+        #expect(abs(q.recall[0][0] - recallA) < 1e-5 && abs(q.recall[1][0] - recallB) < 1e-5, "\(q.recall) vs \(recallA), \(recallB)")
+        let dense = naive.output(kept: nil)
+        let errorA = NaiveAttention.relativeError(
+            naive.output { c.a.kept[(1 * blocks.count + $0) * blocks.count + $1] != 0 }, dense)
+        let errors = try #require(q.error)
+        #expect(abs(errors[0].overall - errorA) < 1e-4 * max(errorA, 1e-3), "\(errors[0].overall) vs \(errorA)")
+        let text = app.screen.text
+        #expect(text.contains("recall A \(fixed(recallA, 3))  B \(fixed(recallB, 3))"))
+        #expect(text.contains("error  A \(String(format: "%.2e", errors[0].overall))"))
+    }
+
+    @Test("compare: a newer request supersedes an older one: its job stops and its result is dropped")
+    func compareSuperseded() throws {
+        let input = TestApp.input(values: true)
+        var app = TestApp.make(input: input)
+        let first = reduce(&app.state, .key(.character("c"))).filter(\.isTeaching)
+        let second = reduce(&app.state, .key(.character("{"))).filter(\.isTeaching)
+        #expect(first.count == 1 && second.count == 1 && second[0].generation! > first[0].generation!)
+        // The old job sees it is stale and stops; were it to finish, its result is dropped.
+        guard case .teaching(.cancelled) = Jobs.perform(first[0], loader: TestApp.loader(input), isCancelled: { true }) else {
+            Issue.record("a stale job ran to its end")
+            return
+        }
+        _ = reduce(&app.state, .jobFinished(generation: first[0].generation!, outcome: Jobs.perform(first[0], loader: TestApp.loader(input))))
+        guard case .compare(let view)? = app.state.teaching else { Issue.record("compare closed"); return }
+        #expect(view.figures == nil)
+        _ = reduce(&app.state, .jobFinished(generation: second[0].generation!, outcome: Jobs.perform(second[0], loader: TestApp.loader(input))))
+        guard case .compare(let done)? = app.state.teaching else { Issue.record("compare closed"); return }
+        #expect(done.figures != nil && done.figures?.quality.error != nil)
+        #expect(app.screen.text.contains("error  A "))
+    }
+
     @Test("compare view snapshots", arguments: [Size(width: 120, height: 40), Size(width: 80, height: 24)])
     func compareSnapshots(size: Size) throws {
         var app = TestApp.make(size: size)
@@ -122,6 +174,28 @@ struct FollowViewTests {
         }
     }
 
+    @Test("t shades the kept tiles by the true block mass; the row's true mass kept equals a token-level reference")
+    func trueMass() throws {
+        let input = TestApp.input(preview: true)
+        var app = TestApp.make(arguments: ["preview"])
+        try app.keys("]f")
+        let before = app.screen
+        #expect(!before.text.contains("true block mass"))
+        try app.keys("t")
+        let map = try #require(app.state.map), mask = try #require(app.state.mask)
+        let a = app.state.cursor.query
+        let want = NaiveAttention(input, head: 1, blocks: map.blocks).rowMass(query: a) { mask.isKept(head: 1, query: a, key: $0) }
+        let text = app.screen.text
+        #expect(text.contains("true block mass kept \(fixed(want, 4)) (t: tiles)"), "\(want)")
+        // The kept tiles change colour (the pooled and the true mass differ), nothing else in the video.
+        let video = 0..<(app.screen.size.height - 8)
+        let changed = video.flatMap { y in (0..<60).filter { before[$0, y] != app.screen[$0, y] } }
+        #expect(!changed.isEmpty)
+        expectSnapshot(app.screen, "follow-true-mass-120x40", roles: true)
+        try app.keys("t")
+        #expect(!app.screen.text.contains("true block mass"))
+    }
+
     @Test("follow view snapshots", arguments: [Size(width: 120, height: 40), Size(width: 80, height: 24)])
     func snapshots(size: Size) throws {
         var app = TestApp.make(size: size, arguments: ["preview"])
@@ -146,9 +220,15 @@ struct SweepViewTests {
             #expect(sweep.density[i] == map.cut(MaskSettings(threshold: t)).statistics.density)
             if i > 0 { #expect(zip(sweep.density[i - 1], sweep.density[i]).allSatisfy { $0 <= $1 }) }
         }
-        // The test input is small: recall is computed, and all-ones keeps everything.
-        let recall = try #require(sweep.recall)
-        #expect(recall.last!.allSatisfy { abs($0 - 1) < 1e-4 }, "\(recall.last!)")
+        // Recall of the head from the background job: a sweep of the head alone, whose cuts
+        // are the app's; thr 1 keeps everything.
+        let (kernels, head) = try #require(view.kernels)
+        #expect(head == 0 && kernels.heads == 1)
+        #expect(kernels.density.map { $0[0] } == sweep.density.map { $0[0] })
+        let recall = try #require(kernels.recall)
+        #expect(abs(recall.last![0] - 1) < 1e-4, "\(recall.last!)")
+        #expect(kernels.measured.isEmpty && kernels.error == nil)
+        #expect(app.screen.text.contains("no V: measured speed-up and error need V"))
         #expect(app.screen.text.contains("thr 0.90"))
         try app.keys("{")
         #expect(app.screen.text.contains("thr 0.80"))
@@ -156,6 +236,51 @@ struct SweepViewTests {
         #expect(same.sweep?.density == sweep.density)
         try app.keys("<Esc>")
         #expect(app.state.teaching == nil)
+    }
+
+    @Test("with V: speed-up measured by kernel runs at three thresholds beside 1/density, recall and error equal a token-level reference")
+    func measured() throws {
+        let input = TestApp.input(values: true)
+        var app = TestApp.make(input: input)
+        // The key alone opens the view with the cuts and asks for the kernels in the background.
+        let effects = reduce(&app.state, .key(.character("w"))).filter(\.isTeaching)
+        #expect(effects.count == 1)
+        #expect(app.screen.text.contains("computing recall and kernel runs, head 0…"))
+        // Superseded (its generation no longer the newest), the job stops at its next query block.
+        guard case .teaching(.cancelled) = Jobs.perform(effects[0], loader: TestApp.loader(input), isCancelled: { true }) else {
+            Issue.record("a cancelled sweep job ran to its end")
+            return
+        }
+        _ = reduce(&app.state, .jobFinished(generation: effects[0].generation!,
+                                            outcome: Jobs.perform(effects[0], loader: TestApp.loader(input))))
+        guard case .sweep(let view)? = app.state.teaching, let sweep = view.sweep, let (k, _) = view.kernels else {
+            Issue.record("no kernel figures")
+            return
+        }
+        let map = try #require(app.state.map)
+        #expect(k.measured.map(\.threshold) == SweepView.measureAt)
+        let naive = NaiveAttention(input, head: 0, blocks: map.blocks)
+        let dense = naive.output(kept: nil)
+        for m in k.measured {
+            let mask = map.cut(MaskSettings(threshold: m.threshold))
+            #expect(m.density == mask.statistics.density[0])
+            // Times come from runs (not asserted: they are measurements), the error from their output.
+            #expect(m.sparseMs > 0 && m.denseMs > 0)
+            let want = NaiveAttention.relativeError(
+                naive.output { mask.isKept(head: 0, query: $0, key: $1) }, dense)
+            #expect(abs(m.error - want) < 1e-4 * max(want, 1e-3), "thr \(m.threshold): \(m.error) vs \(want)")
+        }
+        // The input is tiny: the error at every threshold fits the budget; it is the measured one where they meet.
+        let error = try #require(k.error)
+        let i9 = try #require(sweep.thresholds.firstIndex(of: 0.9))
+        #expect(abs(error[i9][0] - k.measured[1].error) < 1e-12)
+        let recall = try #require(k.recall)
+        let mask = map.cut(MaskSettings(threshold: 0.9))
+        let want = naive.recall { mask.isKept(head: 0, query: $0, key: $1) }
+        #expect(abs(recall[i9][0] - want) < 1e-5)
+        let text = app.screen.text
+        #expect(text.contains("measured, head 0: dense"))
+        for m in k.measured { #expect(text.contains(fixed(m.speedUp, 2) + "x" + (fixed(1 / m.density, 1) + "x").leftPadded(to: 8))) }
     }
 
     @Test("sweep view snapshots", arguments: [Size(width: 120, height: 40), Size(width: 80, height: 24)])
@@ -171,7 +296,7 @@ struct SweepViewTests {
 
 @Suite(":plot")
 struct PlotPromptTests {
-    @Test(":plot FILE.svg writes the view on screen as SVG; other extensions are refused")
+    @Test(":plot FILE.svg writes the view on screen as SVG, FILE.png as PNG that decodes; other extensions are refused")
     func plot() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-plot-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -185,8 +310,17 @@ struct PlotPromptTests {
             #expect(text.contains(title), "\(name)")
             #expect(app.screen.text.contains("wrote \(dir)/\(name).svg"))
         }
-        try app.keys("<Esc>:plot \(dir)/x.png<Enter>")
-        #expect(app.screen.text.contains("the app writes SVG"))
-        #expect(!FileManager.default.fileExists(atPath: "\(dir)/x.png"))
+        // PNG through the same code as nabla plot, at 2 pixels per unit (the map figure is
+        // 600 x 560 units): the signature and IHDR's size here; the tmux test has Python's
+        // zlib and struct decode the whole file the real app writes.
+        try app.keys("<Esc>:plot \(dir)/map.png<Enter>")
+        #expect(app.screen.text.contains("wrote \(dir)/map.png"))
+        let png = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(dir)/map.png")))
+        #expect(png.prefix(8) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] && String(decoding: png[12..<16], as: UTF8.self) == "IHDR")
+        func be32(_ i: Int) -> Int { png[i..<(i + 4)].reduce(0) { $0 << 8 | Int($1) } }
+        #expect(be32(16) == 1200 && be32(20) == 1120)
+        try app.keys(":plot \(dir)/x.gif<Enter>")
+        #expect(app.screen.text.contains("give a .svg or .png file"))
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/x.gif"))
     }
 }

@@ -45,6 +45,28 @@ struct DiffCommandTests {
         #expect(abs(try #require(try Self.object(f.stdout)["jaccard"] as? Double) - want) < 1e-12)
     }
 
+    @Test("--recall --error: each mask's recall and error, per head and overall, are nabla attend's for the same mask")
+    func quality() throws {
+        let r = try NablaProcess.run(["diff", "thr=0.5", "thr=0.8,sta=3x1x1", "\(Self.dir)/q.npy", "\(Self.dir)/k.npy", "\(Self.dir)/v.npy",
+                                      "--recall", "--error", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try Self.object(r.stdout)
+        let heads = try #require(json["heads"] as? [[String: Any]])
+        for (side, settings) in [("a", ["--threshold", "0.5"]), ("b", ["--threshold", "0.8", "--sta", "3x1x1"])] {
+            let a = try NablaProcess.run(["attend", "\(Self.dir)/q.npy", "\(Self.dir)/k.npy", "\(Self.dir)/v.npy", "--dense", "--recall", "--json"] + settings)
+            let attend = try Self.object(a.stdout)
+            let sideJSON = try #require(json[side] as? [String: Any])
+            #expect(abs((sideJSON["recall"] as? Double ?? -1) - (attend["recall"] as? Double ?? -2)) < 1e-12, "\(side)")
+            #expect(abs((sideJSON["relative_l2_error"] as? Double ?? -1) - (attend["relative_l2_error"] as? Double ?? -2)) < 1e-12, "\(side)")
+            let attendHeads = try #require(attend["heads"] as? [[String: Any]])
+            for h in 0..<2 {
+                #expect(abs((heads[h]["recall_" + side] as? Double ?? -1) - (attendHeads[h]["recall"] as? Double ?? -2)) < 1e-12)
+                #expect(abs((heads[h]["relative_l2_error_" + side] as? Double ?? -1)
+                            - (attendHeads[h]["relative_l2_error"] as? Double ?? -2)) < 1e-12)
+            }
+        }
+    }
+
     @Test("the table, recall and error; bad specs and misfit files fail with one line")
     func table() throws {
         let r = try NablaProcess.run(["diff", "thr=0.9", "sta=3x1x1", "\(Self.dir)/q.npy", "\(Self.dir)/k.npy", "\(Self.dir)/v.npy",

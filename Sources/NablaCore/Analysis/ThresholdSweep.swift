@@ -63,11 +63,23 @@ public struct ThresholdSweep: Sendable {
     /// Cuts `map` at every threshold; with `input`, also `recall` (the true block mass,
     /// once), `error` (sparse attention at every threshold against dense, needs V) and
     /// kernel timings at `measureAt` (medians of `repeats` runs, needs V).
+    ///
+    /// With `errorBudgetMs`, the error at every threshold is computed only when it is
+    /// expected to take at most that long: the dense run's time times the sum of the
+    /// densities (a sparse run costs about its density's share of a dense one); otherwise
+    /// `error` stays `nil` (the measured points still carry theirs).
     /// - Throws: `NablaError.badArgument` when error or timings are asked without V, or
-    ///   the work would not fit in memory.
+    ///   the work would not fit in memory; `CancellationError` when `isCancelled` turned
+    ///   true (polled before every query block of every kernel run).
     /// - Complexity: O(points * heads * N^2) for the cuts; the kernels' own cost per run.
+    ///
+    /// `trueMass` and `dense` (the output and its run's time), when a caller already has
+    /// them for every head of `map` (the app's timing panel), are used instead of
+    /// running those kernels again.
     public init(map: PooledMap, sta: STAWindow?, thresholds: [Double], input: QKInput? = nil,
-                recall: Bool = false, error: Bool = false, measureAt: [Double] = [], repeats: Int = 1) throws {
+                recall: Bool = false, error: Bool = false, errorBudgetMs: Double? = nil,
+                measureAt: [Double] = [], repeats: Int = 1, trueMass: TrueBlockMass? = nil,
+                dense known: (output: [Float], ms: Double)? = nil, isCancelled: () -> Bool = { false }) throws {
         let masks = thresholds.map { map.cut(MaskSettings(threshold: $0, sta: sta)) }
         self.thresholds = thresholds
         self.sta = sta
@@ -81,8 +93,25 @@ public struct ThresholdSweep: Sendable {
             throw NablaError(.badArgument, "\(input.name) has Q and K but no V: the output error and measured speed-up need V (give Q K V); recall needs only Q and K")
         }
         let ops = try input.map { try AttentionOperands(input: $0, blocks: map.blocks) }
-        if recall, let ops {
-            let mass = ops.trueBlockMass()
+        /// One kernel run and its wall time; throws when cancelled.
+        func timed(_ work: AttentionWork) throws -> (AttentionWorkResult, Double) {
+            let start = ContinuousClock.now
+            guard let ops, let result = ops.compute(work, isCancelled: isCancelled) else { throw CancellationError() }
+            return (result, milliseconds(since: start))
+        }
+        func output(_ work: AttentionWork) throws -> (out: [Float], ms: Double) {
+            guard case (.output(let out), let ms) = try timed(work) else { preconditionFailure("an output") }
+            return (out, ms)
+        }
+        if recall {
+            let mass: TrueBlockMass
+            if let trueMass {
+                precondition(trueMass.heads == Array(0..<map.heads) && trueMass.n == map.n, "a known mass map of every head")
+                mass = trueMass
+            } else {
+                guard case (.mass(let m), _) = try timed(.trueBlockMass) else { preconditionFailure("a mass map") }
+                mass = m
+            }
             self.recall = masks.map { m in
                 let r = mass.recall(of: KeptKeyBlocks(m))
                 return (0..<m.heads).map { r.recall(slot: $0) }
@@ -92,17 +121,21 @@ public struct ThresholdSweep: Sendable {
         }
         var dense: [Float]?
         var denseMs = 0.0
-        if needsV, let ops {
+        if needsV, let known {
+            dense = known.output
+            denseMs = known.ms
+        } else if needsV {
             var runs: [Double] = []
             for _ in 0..<max(repeats, 1) {
-                let start = ContinuousClock.now
-                dense = ops.dense()
-                runs.append(milliseconds(since: start))
+                let run = try output(.dense)
+                dense = run.out
+                runs.append(run.ms)
             }
             denseMs = median(runs)
         }
-        if error, let ops, let dense {
-            let errors = masks.map { relativeL2Error(ops.sparse(KeptKeyBlocks($0)), reference: dense, heads: map.heads) }
+        let expectedErrorMs = denseMs * overallDensity.reduce(0, +)
+        if error, let dense, expectedErrorMs <= (errorBudgetMs ?? .infinity) {
+            let errors = try masks.map { relativeL2Error(try output(.sparse(KeptKeyBlocks($0))).out, reference: dense, heads: map.heads) }
             self.error = errors.map(\.perHead)
             overallError = errors.map(\.overall)
         } else {
@@ -110,16 +143,16 @@ public struct ThresholdSweep: Sendable {
             overallError = nil
         }
         var measured: [Measurement] = []
-        if let ops, let dense {
+        if let dense {
             for t in measureAt {
                 let mask = map.cut(MaskSettings(threshold: t, sta: sta))
                 let kept = KeptKeyBlocks(mask)
                 var runs: [Double] = []
                 var out: [Float] = []
                 for _ in 0..<max(repeats, 1) {
-                    let start = ContinuousClock.now
-                    out = ops.sparse(kept)
-                    runs.append(milliseconds(since: start))
+                    let run = try output(.sparse(kept))
+                    out = run.out
+                    runs.append(run.ms)
                 }
                 measured.append(Measurement(threshold: t, density: mask.statistics.overallDensity, sparseMs: median(runs), denseMs: denseMs,
                                             error: relativeL2Error(out, reference: dense, heads: map.heads).overall))

@@ -25,9 +25,7 @@ public struct DiffReport: Sendable {
         if case .topK(nil) = sa.kind, case .topK(nil) = sb.kind {
             throw NablaError(.badArgument, "mask specs '\(sa)' and '\(sb)': a bare topk takes the other mask's density; give one of them a density (topk=0.2) or another kind")
         }
-        if error && input.v == nil {
-            throw NablaError(.badArgument, "\(input.name) has Q and K but no V: the output error needs V (give Q K V); recall needs only Q and K")
-        }
+        if error { try MaskQuality.requireValues(input) }
         var maps: [BlockShape: PooledMap] = [:]
         let a: SpecifiedMask, b: SpecifiedMask
         if case .topK(nil) = sa.kind {
@@ -40,27 +38,21 @@ public struct DiffReport: Sendable {
         inputName = input.name
         headIndices = input.headIndices
         comparison = MaskComparison(a, b)
-        if recall {
-            // One true block mass map per block grid (both sides share it when their blocks agree).
-            var masses: [BlockShape: TrueBlockMass] = [:]
-            func perHead(_ m: SpecifiedMask) throws -> [Double] {
-                let mass = try masses[m.blocks.block]
-                    ?? AttentionOperands(input: input, blocks: m.blocks).trueBlockMass()
-                masses[m.blocks.block] = mass
-                let r = mass.recall(of: m.keptKeyBlocks)
-                return (0..<m.heads).map { r.recall(slot: $0) }
-            }
-            self.recall = (try perHead(a), try perHead(b))
+        // Both masks at once on a shared block grid; else each on its own.
+        let quality: [MaskQuality]
+        if !recall && !error {
+            quality = []
+        } else if a.blocks == b.blocks {
+            let q = try MaskQuality.measure([a.keptKeyBlocks, b.keptKeyBlocks], input: input, blocks: a.blocks, error: error)!
+            quality = [q, q]
         } else {
-            self.recall = nil
+            quality = [try MaskQuality.measure([a.keptKeyBlocks], input: input, blocks: a.blocks, error: error)!,
+                       try MaskQuality.measure([b.keptKeyBlocks], input: input, blocks: b.blocks, error: error)!]
         }
-        if error {
-            let opsA = try AttentionOperands(input: input, blocks: a.blocks)
-            let dense = opsA.dense()
-            let outB = a.blocks == b.blocks ? opsA.sparse(b.keptKeyBlocks)
-                : try AttentionOperands(input: input, blocks: b.blocks).sparse(b.keptKeyBlocks)
-            self.error = (relativeL2Error(opsA.sparse(a.keptKeyBlocks), reference: dense, heads: input.heads),
-                          relativeL2Error(outB, reference: dense, heads: input.heads))
+        let ia = 0, ib = a.blocks == b.blocks ? 1 : 0
+        self.recall = recall ? (quality[0].recall[ia], quality[1].recall[ib]) : nil
+        if error, let ea = quality[0].error?[ia], let eb = quality[1].error?[ib] {
+            self.error = (ea, eb)
         } else {
             self.error = nil
         }

@@ -145,3 +145,25 @@ public struct Figure: Sendable {
         return (w, h, rgb)
     }
 }
+
+/// The file formats a figure is written in, chosen by the file's extension.
+public enum FigureFormat: String, Sendable {
+    case svg, png
+
+    /// The format of `path` by its extension (any case), or `nil` for another one.
+    public init?(path: String) {
+        guard let dot = path.lastIndex(of: "."), !path[dot...].contains("/") else { return nil }
+        self.init(rawValue: path[path.index(after: dot)...].lowercased())
+    }
+
+    /// The file's bytes: SVG text (refused over `Figures.svgByteLimit`), or PNG at
+    /// `scale` pixels per unit. `name` names the file in errors.
+    /// - Throws: `NablaError.badArgument` for an SVG over the limit, `.writeFailed` when
+    ///   PNG compression fails.
+    public func encode(_ figure: Figure, scale: Double, name: String) throws -> [UInt8] {
+        switch self {
+        case .svg: try Figures.svgBytes(figure, name: name)
+        case .png: try figure.png(scale: scale)
+        }
+    }
+}

@@ -7,8 +7,33 @@ public enum Figures {
     /// The views `nabla plot --view` takes.
     public static let views = ["map", "coverage", "row", "sweep", "compare", "overview"]
 
-    /// Cells per side drawn for an `N x N` map: `N` up to 256, else pooled to about 256.
+    /// Cells per side drawn for an `N x N` map: `N` up to 256, else pooled to about 256
+    /// (about the output resolution: a figure's map is 460 units wide), so that a figure's
+    /// size does not grow with `N^2`.
     static func cellStride(_ n: Int, cap: Int = 256) -> Int { max(1, (n + cap - 1) / cap) }
+
+    /// What a pooled map's cell stands for, for the figure's caption and `nabla plot`'s
+    /// message: `nil` when one cell is one block.
+    public static func scaleNote(n: Int, cap: Int = 256, what: String = "blocks") -> String? {
+        let k = cellStride(n, cap: cap)
+        guard k > 1 else { return nil }
+        let cells = (n + k - 1) / k
+        return "N = \(n) \(what) drawn as \(cells)x\(cells) cells of \(k)x\(k) \(what)"
+    }
+
+    /// The largest SVG `nabla plot` and `:plot` write; a larger figure is refused (PNG
+    /// has no such limit: its size follows the pixels, not the shapes).
+    public static let svgByteLimit = 64 << 20
+
+    /// The figure as SVG bytes, or an error when it exceeds `svgByteLimit`.
+    /// - Throws: `NablaError.badArgument` with the size and what to do instead.
+    public static func svgBytes(_ figure: Figure, name: String, limit: Int = svgByteLimit) throws -> [UInt8] {
+        let bytes = Array(figure.svg().utf8)
+        guard bytes.count <= limit else {
+            throw NablaError(.badArgument, "\(name): the SVG would be \(bytes.count) bytes (over \(limit)); write a .png instead")
+        }
+        return bytes
+    }
 
     /// Colour of block `(a, b)` of head `h`: kept on viridis by `log10 P` (from a
     /// hundredth of uniform to 1), dropped in light grey; pooled cells by share kept.
@@ -102,21 +127,28 @@ public enum Figures {
         fig.add(.text(x: 280, y: 545, "key block (frame slabs t)", size: 11, anchor: "middle"))
         fig.add(.text(x: 14, y: 300, "query", size: 11))
         let pooled = cellStride(map.n) > 1
+        if let note = scaleNote(n: map.n) { fig.add(.text(x: 50, y: 40, note + "; colour: share of a cell's blocks kept", size: 10, color: .grey)) }
         colorBar(&fig, x: 530, y: 80, height: 300, low: pooled ? "0" : fixed(log10(1 / Double(map.n)) - 2, 1),
                  high: pooled ? "1" : "0", title: pooled ? "share kept" : "log10 P")
         return fig
     }
 
     /// Frame coverage of head `h` as a `Tb x Tb` heatmap with the values in percent.
+    /// More than 115 slabs (under 4 units a cell) are pooled into groups of `k x k`
+    /// slabs, each cell their mean, and the caption says so.
     public static func coverage(mask: BlockMask, head h: Int, title: String) -> Figure {
-        let tb = mask.statistics.slabs
+        let slabs = mask.statistics.slabs, k = cellStride(slabs, cap: 115), tb = (slabs + k - 1) / k
         let cell = min(40, 460 / Double(max(tb, 1)))
         let side = cell * Double(tb)
         var fig = Figure(width: side + 160, height: side + 110)
         fig.add(.text(x: 20, y: 22, title, size: 14))
+        if let note = scaleNote(n: slabs, cap: 115, what: "slabs") { fig.add(.text(x: 60, y: 40, note + " (their mean)", size: 10, color: .grey)) }
         for a in 0..<tb {
             for b in 0..<tb {
-                let v = mask.statistics.coverage(head: h, querySlab: a, keySlab: b)
+                var v = 0.0
+                let rows = (a * k)..<min(slabs, (a + 1) * k), cols = (b * k)..<min(slabs, (b + 1) * k)
+                for r in rows { for c in cols { v += mask.statistics.coverage(head: h, querySlab: r, keySlab: c) } }
+                v /= Double(rows.count * cols.count)
                 let x = 60 + Double(b) * cell, y = 60 + Double(a) * cell
                 fig.add(.rect(x: x, y: y, width: cell, height: cell, fill: v > 0 ? .viridis(v) : .light, stroke: .white, strokeWidth: 0.5))
                 if cell >= 18 {
@@ -124,8 +156,10 @@ public enum Figures {
                                   color: v > 0.55 ? .black : .white, anchor: "middle"))
                 }
             }
-            fig.add(.text(x: 54, y: 60 + (Double(a) + 0.5) * cell + 4, String(a), size: 9, color: .grey, anchor: "end"))
-            fig.add(.text(x: 60 + (Double(a) + 0.5) * cell, y: 55, String(a), size: 9, color: .grey, anchor: "middle"))
+            if cell >= 8 || a % Int((8 / cell).rounded(.up)) == 0 {
+                fig.add(.text(x: 54, y: 60 + (Double(a) + 0.5) * cell + 4, String(a * k), size: 9, color: .grey, anchor: "end"))
+                fig.add(.text(x: 60 + (Double(a) + 0.5) * cell, y: 55, String(a * k), size: 9, color: .grey, anchor: "middle"))
+            }
         }
         fig.add(.text(x: 60 + side / 2, y: side + 85, "key frame slab (values: % of block pairs kept)", size: 11, anchor: "middle"))
         colorBar(&fig, x: side + 90, y: 80, height: min(200, side - 40), low: "0%", high: "100%", title: "coverage")
@@ -198,14 +232,21 @@ public enum Figures {
         return fig
     }
 
-    /// Masks A and B of head `h` overlaid: only A, only B, both, neither.
-    public static func compare(_ c: MaskComparison, head h: Int, title: String) -> Figure {
+    /// Masks A and B of head `h` overlaid: only A, only B, both, neither; each one's
+    /// density, their Jaccard and, when given, each one's recall of the true attention
+    /// and output error against dense for head `h`.
+    public static func compare(_ c: MaskComparison, head h: Int, title: String,
+                               recall: (a: Double, b: Double)? = nil, error: (a: Double, b: Double)? = nil) -> Figure {
         var fig = Figure(width: 620, height: 580)
         fig.add(.text(x: 20, y: 22, title, size: 14))
-        fig.add(.text(x: 20, y: 40, "A \(c.a.spec) (\(percent(c.a.density[h])))  B \(c.b.spec) (\(percent(c.b.density[h])))  Jaccard \(fixed(c.jaccard(head: h), 3))", size: 11))
+        var line = "A \(c.a.spec) (\(percent(c.a.density[h])))  B \(c.b.spec) (\(percent(c.b.density[h])))  Jaccard \(fixed(c.jaccard(head: h), 3))"
+        if let recall { line += "  recall A \(fixed(recall.a, 3)) B \(fixed(recall.b, 3))" }
+        if let error { line += "  error A \(String(format: "%.2e", error.a)) B \(String(format: "%.2e", error.b))" }
+        fig.add(.text(x: 20, y: 40, line, size: 11))
         let n = c.a.n, k = cellStride(n), cells = (n + k - 1) / k, side = 460.0, cell = side / Double(cells)
         let onlyA = FigureColor.orange, onlyB = FigureColor.blue, both = FigureColor(60, 60, 60)
         for r in 0..<cells {
+            var run: (start: Int, color: FigureColor?) = (0, nil)
             for col in 0..<cells {
                 var a = 0, b = 0, bo = 0
                 for q in (r * k)..<min(n, (r + 1) * k) { for key in (col * k)..<min(n, (col + 1) * k) {
@@ -213,9 +254,21 @@ public enum Figures {
                     if x.a && x.b { bo += 1 } else if x.a { a += 1 } else if x.b { b += 1 }
                 } }
                 let color: FigureColor = a == 0 && b == 0 ? (bo > 0 ? both : .white) : (a >= b ? onlyA : onlyB)
-                fig.add(.rect(x: 50 + Double(col) * cell, y: 60 + Double(r) * cell, width: cell + 0.02, height: cell + 0.02, fill: color))
+                // Runs of equal colour along the row as one rectangle (white is the background).
+                if color != run.color {
+                    if let c = run.color, c != .white {
+                        fig.add(.rect(x: 50 + Double(run.start) * cell, y: 60 + Double(r) * cell,
+                                      width: Double(col - run.start) * cell + 0.02, height: cell + 0.02, fill: c))
+                    }
+                    run = (col, color)
+                }
+            }
+            if let c = run.color, c != .white {
+                fig.add(.rect(x: 50 + Double(run.start) * cell, y: 60 + Double(r) * cell,
+                              width: Double(cells - run.start) * cell + 0.02, height: cell + 0.02, fill: c))
             }
         }
+        if let note = scaleNote(n: n) { fig.add(.text(x: 50, y: 54, note + "; colour: the most common kind", size: 10, color: .grey)) }
         fig.add(.rect(x: 50, y: 60, width: side, height: side, fill: nil, stroke: .black, strokeWidth: 1))
         for (i, item) in [(onlyA, "only A"), (onlyB, "only B"), (both, "both")].enumerated() {
             fig.add(.rect(x: 530, y: 80 + Double(i) * 20, width: 14, height: 12, fill: item.0))
@@ -224,15 +277,23 @@ public enum Figures {
         return fig
     }
 
+    /// Cells per side of each head's map in the overview: about 200k cells over all heads
+    /// at most (96 per side up to 21 heads, at least 16).
+    public static func overviewCap(heads: Int) -> Int {
+        max(16, min(96, Int((200_000 / Double(max(heads, 1))).squareRoot())))
+    }
+
     /// Every head's map small, with its density.
     public static func overview(map: PooledMap, mask: BlockMask, title: String) -> Figure {
         let heads = map.heads, cols = Int(Double(heads).squareRoot().rounded(.up)), rows = (heads + cols - 1) / cols
         let side = 180.0, gap = 30.0
+        let cap = overviewCap(heads: heads)
         var fig = Figure(width: Double(cols) * (side + gap) + 40, height: Double(rows) * (side + gap) + 60)
         fig.add(.text(x: 20, y: 22, title, size: 14))
+        if let note = scaleNote(n: map.n, cap: cap) { fig.add(.text(x: 20, y: 40, note + "; colour: share kept", size: 10, color: .grey)) }
         for h in 0..<heads {
             let x = 30 + Double(h % cols) * (side + gap), y = 60 + Double(h / cols) * (side + gap)
-            drawMap(&fig, map: map, mask: mask, head: h, x: x, y: y, side: side, frames: false, maxCells: 96)
+            drawMap(&fig, map: map, mask: mask, head: h, x: x, y: y, side: side, frames: false, maxCells: cap)
             fig.add(.text(x: x, y: y - 5, "head \(h): \(percent(mask.statistics.density[h]))", size: 11))
         }
         return fig

@@ -7,8 +7,9 @@ enum TestApp {
     static let grid = TokenGrid(t: 4, h: 16, w: 16)
 
     /// Q and K as smooth functions of position (no noise), 3 heads of dimension 8, on a
-    /// 4x16x16 grid; optionally with a preview picture.
-    static func input(grid: TokenGrid = grid, heads: Int = 3, headDim d: Int = 8, preview: Bool = false) -> QKInput {
+    /// 4x16x16 grid; optionally with a preview picture and with V.
+    static func input(grid: TokenGrid = grid, heads: Int = 3, headDim d: Int = 8, preview: Bool = false,
+                      values: Bool = false) -> QKInput {
         let s = grid.tokens
         var q = [Float](repeating: 0, count: heads * s * d)
         var k = q
@@ -30,8 +31,10 @@ enum TestApp {
                 luminance.append(0.5 + 0.5 * sin(Float(x) * 0.4 + Float(t)) * cos(Float(y) * 0.3))
             } } }
         }
+        let v = (0..<(heads * s * d)).map { i in Float(sin(Double(i % 977) * 0.37) + 0.1 * Double(i % d)) }
         return QKInput(name: "test", q: HeadTokens(q, heads: heads, tokens: s, headDim: d),
-                       k: HeadTokens(k, heads: heads, tokens: s, headDim: d), grid: grid, order: .raster,
+                       k: HeadTokens(k, heads: heads, tokens: s, headDim: d),
+                       v: values ? HeadTokens(v, heads: heads, tokens: s, headDim: d) : nil, grid: grid, order: .raster,
                        preview: preview ? VideoPreview(grid: grid, luminance: luminance) : nil)
     }
 

@@ -1,0 +1,151 @@
+import NablaCore
+
+/// Kernel work a teaching view asks for in the background, for one head: the compare
+/// view's recall and output error of both masks, the sweep view's recall, error and
+/// measured speed-up. Teaching jobs have their own generations
+/// (`AppState.teachingGeneration`): a newer request supersedes an older one, whose job
+/// stops at its next query block; map and timing-panel jobs are never touched.
+public struct TeachingJob: Sendable {
+    public enum Work: Sendable {
+        /// Recall of masks `a` and `b` (rows of every input head) of the true attention,
+        /// and with V each one's output error against dense.
+        case compare(a: KeptKeyBlocks, b: KeptKeyBlocks, known: Known)
+        /// The sweep's kernel figures for the head alone: recall at every threshold,
+        /// kernel runs at `measureAt`, the error at every threshold when it fits in
+        /// `errorBudgetMs` (`ThresholdSweep`).
+        case sweep(sta: STAWindow?, thresholds: [Double], measureAt: [Double], errorBudgetMs: Double, known: Known)
+    }
+
+    /// What the timing panel already computed for the head (`[1, N, N]` mass, `[1, S, D]`
+    /// dense output and its time): used instead of running those kernels again.
+    public struct Known: Sendable {
+        public var mass: TrueBlockMass?
+        public var dense: [Float]?
+        public var denseMs: Double?
+    }
+
+    public var input: QKInput
+    public var blocks: BlockGrid
+    /// 0-based input head.
+    public var head: Int
+    public var work: Work
+
+    /// What a teaching job produced, or why there is nothing.
+    public enum Outcome: Sendable {
+        /// Slot 0 of each mask (A, then B) is the head.
+        case compare(MaskQuality, head: Int)
+        /// The sweep of the head alone (`heads == 1`; its slot 0 is the head).
+        case sweep(ThresholdSweep, head: Int)
+        case cancelled
+        case failed(String)
+    }
+
+    /// Runs the work through the engine's kernels, polling `isCancelled` before every
+    /// query block of every kernel run.
+    func perform(isCancelled: () -> Bool) -> Outcome {
+        do {
+            switch work {
+            case .compare(let a, let b, let known):
+                let q = try MaskQuality.measure([a, b], input: input, blocks: blocks, heads: [head], error: input.v != nil,
+                                                mass: known.mass, dense: known.dense, isCancelled: isCancelled)
+                return q.map { .compare($0, head: head) } ?? .cancelled
+            case .sweep(let sta, let thresholds, let measureAt, let budget, let known):
+                // The head as an input of its own: the sweep's kernels then run on it alone.
+                let one = try input.selecting(HeadSelection([head]))
+                guard let map = try PooledMap.compute(one, block: blocks.block, isCancelled: isCancelled) else { return .cancelled }
+                let values = one.v != nil
+                let sweep = try ThresholdSweep(map: map, sta: sta, thresholds: thresholds, input: one, recall: true,
+                                               error: values, errorBudgetMs: budget, measureAt: values ? measureAt : [],
+                                               // The head's mass is slot 0 of the one-head input.
+                                               trueMass: known.mass.map { TrueBlockMass(heads: [0], n: $0.n, mass: $0.mass) },
+                                               dense: known.dense.flatMap { d in known.denseMs.map { (d, $0) } },
+                                               isCancelled: isCancelled)
+                return .sweep(sweep, head: head)
+            }
+        } catch is CancellationError {
+            return .cancelled
+        } catch let error as NablaError {
+            return .failed(error.message)
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+}
+
+extension AppState {
+    /// Asks for the kernel figures the open teaching view lacks for the current map, head
+    /// and masks (nothing when they are there or already asked for). Every request is a
+    /// new teaching generation, which supersedes the older ones.
+    ///
+    /// The true mass and dense attention of the head are the timing panel's: while the
+    /// panel computes them, the request waits (it is made again after every event,
+    /// including the panel's results); when the panel has none for this map and head, the
+    /// job runs them itself.
+    mutating func requestTeachingWork() -> [Effect] {
+        guard let input, let map, teaching != nil else { return [] }
+        let head = min(self.head, map.heads - 1)
+        var known = TeachingJob.Known()
+        if let panel = attention, panel.map == ObjectIdentifier(map), panel.head == head, panel.failure == nil {
+            let waiting = panel.pending.contains(.recall) || panel.pending.contains(.dense)
+            if waiting && (panel.mass == nil || (panel.hasValues && panel.dense == nil)) { return [] }
+            known = TeachingJob.Known(mass: panel.mass, dense: panel.dense, denseMs: panel.denseMs)
+        }
+        let job: TeachingJob
+        switch teaching {
+        case .compare(var view)?:
+            guard let c = view.comparison else { return [] }
+            let key = TeachingWorkKey(map: ObjectIdentifier(map), head: head, settings: settings, spec: view.spec)
+            guard view.workKey != key else { return [] }
+            view.workKey = key
+            view.figures = nil
+            view.figuresProblem = nil
+            teaching = .compare(view)
+            job = TeachingJob(input: input, blocks: map.blocks, head: head, work: .compare(a: c.a.keptKeyBlocks, b: c.b.keptKeyBlocks, known: known))
+        case .sweep(var view)?:
+            let key = TeachingWorkKey(map: ObjectIdentifier(map), head: head, settings: MaskSettings(threshold: 0, sta: sta), spec: nil)
+            guard view.workKey != key else { return [] }
+            view.workKey = key
+            view.kernels = nil
+            view.kernelProblem = nil
+            teaching = .sweep(view)
+            job = TeachingJob(input: input, blocks: map.blocks, head: head,
+                              work: .sweep(sta: sta, thresholds: SweepView.thresholds, measureAt: SweepView.measureAt,
+                                           errorBudgetMs: SweepView.errorBudgetMs, known: known))
+        default:
+            return []
+        }
+        teachingGeneration += 1
+        return [.computeTeaching(job, generation: teachingGeneration)]
+    }
+
+    /// Takes in a teaching job's outcome when it belongs to the newest request and the
+    /// view it was asked for is still open.
+    mutating func applyTeaching(_ outcome: TeachingJob.Outcome, generation: Int) {
+        guard generation == teachingGeneration else { return }
+        switch (outcome, teaching) {
+        case (.compare(let quality, let head), .compare(var view)?):
+            view.figures = (quality, head)
+            teaching = .compare(view)
+        case (.sweep(let sweep, let head), .sweep(var view)?):
+            view.kernels = (sweep, head)
+            teaching = .sweep(view)
+        case (.failed(let text), .compare(var view)?):
+            view.figuresProblem = text
+            teaching = .compare(view)
+        case (.failed(let text), .sweep(var view)?):
+            view.kernelProblem = text
+            teaching = .sweep(view)
+        default:
+            break
+        }
+    }
+}
+
+/// What a teaching view's kernel figures were asked for: they are asked again when any
+/// part changes.
+struct TeachingWorkKey: Equatable, Sendable {
+    var map: ObjectIdentifier
+    var head: Int
+    var settings: MaskSettings
+    var spec: MaskSpec?
+}
