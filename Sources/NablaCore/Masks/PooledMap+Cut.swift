@@ -7,12 +7,13 @@ extension PooledMap {
     public func cut(_ settings: MaskSettings) -> BlockMask {
         let n = self.n, heads = self.heads
         var times = StageTimes()
-        var kept = [UInt8](repeating: 0, count: heads * n * n)
+        var kept: [UInt8] = []
         var margin = [Double](repeating: .infinity, count: heads * n)
         let cutAt = 1.0 - settings.threshold
         times.measure("cut") {
             let chunks = Parallel.chunks(heads * n, minChunk: 16)
-            kept.withUnsafeMutableBufferPointer { keptP in
+            // ThresholdCut writes every entry of every row.
+            kept = [UInt8].filledLarge(count: heads * n * n) { keptP in
                 margin.withUnsafeMutableBufferPointer { marginP in
                     probs.withUnsafeBufferPointer { probsP in
                         Parallel.forEach(chunks.count) { item in

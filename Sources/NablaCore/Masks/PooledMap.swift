@@ -20,8 +20,10 @@ public final class PooledMap: @unchecked Sendable {
 
     /// Pools `input` into `block` blocks and builds every head's map.
     ///
-    /// `isCancelled` is polled between stages; when it returns `true` the work stops and
-    /// `nil` is returned (the terminal app drops stale block-shape changes this way).
+    /// `isCancelled` is polled between stages and, during the map, by the worker threads
+    /// before every tile of six query rows (so it must be safe to call concurrently); when
+    /// it returns `true` the work stops and `nil` is returned (the terminal app drops stale
+    /// block-shape changes this way).
     /// - Throws: `NablaError.badGrid` when `block` does not divide the input's grid.
     /// - Complexity: O(heads * (S * D + N^2 * D)), heads and rows in parallel.
     public static func compute(_ input: QKInput, block: BlockShape,
@@ -30,15 +32,27 @@ public final class PooledMap: @unchecked Sendable {
         var times = StageTimes()
         let pooled = times.measure("pool") { PooledBlocks(input: input, blocks: blocks) }
         if isCancelled() { return nil }
-        let probs = times.measure("map") { blockProbabilities(pooled) }
+        guard let probs = times.measure("map", { blockProbabilities(pooled, isCancelled: isCancelled) }) else { return nil }
         return PooledMap(blocks: blocks, heads: pooled.heads, probs: probs, times: times)
     }
 
     /// The map of already pooled vectors (all their heads), timing `map` only.
     /// - Complexity: O(heads * N^2 * D).
     public static func compute(_ pooled: PooledBlocks) -> PooledMap {
+        guard let map = compute(pooled, isCancelled: { false }) else { preconditionFailure("an uncancellable map was cancelled") }
+        return map
+    }
+
+    /// The map of already pooled vectors (for one head: `compute(pooled.head(h), ...)`),
+    /// timing `map` only, or `nil` when `isCancelled` returned `true`.
+    ///
+    /// `isCancelled` is polled by the worker threads before every tile of six query rows
+    /// (about 0.1 ms of work at N = 5040, D = 64), possibly from several threads at once,
+    /// so it must be safe to call concurrently (read an atomic or a lock-protected flag).
+    /// - Complexity: O(heads * N^2 * D).
+    public static func compute(_ pooled: PooledBlocks, isCancelled: () -> Bool) -> PooledMap? {
         var times = StageTimes()
-        let probs = times.measure("map") { blockProbabilities(pooled) }
+        guard let probs = times.measure("map", { blockProbabilities(pooled, isCancelled: isCancelled) }) else { return nil }
         return PooledMap(blocks: pooled.blocks, heads: pooled.heads, probs: probs, times: times)
     }
 
@@ -59,8 +73,9 @@ public final class PooledMap: @unchecked Sendable {
 
     // MARK: - Map
 
-    /// `softmax_b(qa[a] . ka[b] / sqrt(D))` for every head, `[heads, N, N]`.
-    static func blockProbabilities(_ pooled: PooledBlocks) -> [Double] {
+    /// `softmax_b(qa[a] . ka[b] / sqrt(D))` for every head, `[heads, N, N]`, or `nil` when
+    /// `isCancelled` (polled before every tile of query rows) returned `true`.
+    static func blockProbabilities(_ pooled: PooledBlocks, isCancelled: () -> Bool = { false }) -> [Double]? {
         let n = pooled.blocks.count, d = pooled.headDim, heads = pooled.heads
         let panels = (n + panelWidth - 1) / panelWidth
         let npad = panels * panelWidth
@@ -74,9 +89,12 @@ public final class PooledMap: @unchecked Sendable {
                 for j in 0..<d { packed[dst + j * panelWidth] = pooled.ka[(h * n + b) * d + j] }
             }
         }
-        var probs = [Double](repeating: 0, count: heads * n * n)
         let chunks = Parallel.chunks(n, minChunk: 2 * tileRows)
-        probs.withUnsafeMutableBufferPointer { out in
+        // Set by a work item that saw the cancellation and stopped (items write only their own).
+        var stopped = [Bool](repeating: false, count: heads * chunks.count)
+        // Every row is written by the softmax (unless cancelled, when the array is dropped).
+        let probs = [Double].filledLarge(count: heads * n * n) { out in
+        stopped.withUnsafeMutableBufferPointer { stop in
             pooled.qa.withUnsafeBufferPointer { qa in
                 packed.withUnsafeBufferPointer { kp in
                     Parallel.forEach(heads * chunks.count) { item in
@@ -89,6 +107,10 @@ public final class PooledMap: @unchecked Sendable {
                         let k = kp.baseAddress! + h * panels * d * panelWidth
                         var r = rows.lowerBound
                         while r < rows.upperBound {
+                            if isCancelled() {
+                                stop[item] = true
+                                return
+                            }
                             let m = min(tileRows, rows.upperBound - r)
                             // The tile's query rows transposed to [D, 6], missing rows zero.
                             for j in 0..<d {
@@ -106,7 +128,8 @@ public final class PooledMap: @unchecked Sendable {
                 }
             }
         }
-        return probs
+        }
+        return stopped.contains(true) ? nil : probs
     }
 
     static let tileRows = 6
@@ -146,23 +169,62 @@ public final class PooledMap: @unchecked Sendable {
         o.storeBytes(of: c50, toByteOffset: 5 * s, as: V.self); o.storeBytes(of: c51, toByteOffset: 5 * s + 32, as: V.self)
     }
 
-    /// Divides `dots` by `scale`, subtracts the row maximum, exponentiates and normalises,
-    /// in the reference's order of operations.
+    /// Divides `dots[0..<n]` by `scale`, subtracts the row maximum, exponentiates and
+    /// normalises, in the reference's order of operations (`dot / sqrt(D)`, then
+    /// `exp(l - max)`, then `e / sum`), writing `out[0..<n]`. `dots` must be readable
+    /// up to `n` rounded up to a multiple of 8 (the padded panel width).
+    ///
+    /// The maximum is taken over the raw dots and divided once: division by a positive
+    /// number is monotone and so is its rounding, so `max(d) / s == max(d / s)` bit for
+    /// bit. The exponentials come from `expVector` (within 2 ulp of libm's `exp`); their
+    /// sum runs in eight `Double` lanes added in a fixed order at the end (error at most
+    /// `(n / 8 + 3) * 2^-53` relative, Higham section 4.2), so a row's result does not
+    /// depend on how rows are split among threads.
+    /// - Complexity: O(N): three passes over the row, eight entries per step.
     @inline(__always)
     static func softmaxRow(_ dots: UnsafeMutablePointer<Double>, n: Int, scale: Double,
                            into out: UnsafeMutablePointer<Double>) {
-        var m = -Double.infinity
-        for b in 0..<n {
-            let l = dots[b] / scale
-            dots[b] = l
-            m = Swift.max(m, l)
+        typealias V = SIMD8<Double>
+        let raw = UnsafeMutableRawPointer(dots)
+        let whole = n & ~7
+        var mv = V(repeating: -.infinity)
+        var b = 0
+        while b < whole {
+            let v = raw.loadUnaligned(fromByteOffset: b * 8, as: V.self)
+            mv = mv.replacing(with: v, where: v .> mv)
+            b += 8
         }
-        var sum = 0.0
-        for b in 0..<n {
-            let e = Foundation.exp(dots[b] - m)
-            out[b] = e
-            sum += e
+        var top = -Double.infinity
+        for i in 0..<8 { top = Swift.max(top, mv[i]) }
+        for i in whole..<n { top = Swift.max(top, dots[i]) }
+        let m = top / scale
+        let sv = V(repeating: scale), mvec = V(repeating: m)
+        let o = UnsafeMutableRawPointer(out)
+        var acc = V()
+        b = 0
+        while b < whole {
+            let e = expVector(raw.loadUnaligned(fromByteOffset: b * 8, as: V.self) / sv - mvec)
+            o.storeBytes(of: e, toByteOffset: b * 8, as: V.self)
+            acc += e
+            b += 8
         }
-        for b in 0..<n { out[b] /= sum }
+        if whole < n {
+            // The last partial group: lanes past n exponentiate -infinity to 0.
+            var x = V(repeating: -.infinity)
+            for i in whole..<n { x[i - whole] = dots[i] / scale - m }
+            let e = expVector(x)
+            for i in whole..<n { out[i] = e[i - whole] }
+            acc += e
+        }
+        let a4 = acc.lowHalf + acc.highHalf
+        let a2 = a4.lowHalf + a4.highHalf
+        let sum = a2[0] + a2[1]
+        let total = V(repeating: sum)
+        b = 0
+        while b < whole {
+            o.storeBytes(of: o.loadUnaligned(fromByteOffset: b * 8, as: V.self) / total, toByteOffset: b * 8, as: V.self)
+            b += 8
+        }
+        for i in whole..<n { out[i] /= sum }
     }
 }
