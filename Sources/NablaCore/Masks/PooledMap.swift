@@ -21,7 +21,7 @@ public final class PooledMap: @unchecked Sendable {
     /// Pools `input` into `block` blocks and builds every head's map.
     ///
     /// `isCancelled` is polled between stages and, during the map, by the worker threads
-    /// before every tile of six query rows (so it must be safe to call concurrently); when
+    /// before every group of 24 query rows (so it must be safe to call concurrently); when
     /// it returns `true` the work stops and `nil` is returned (the terminal app drops stale
     /// block-shape changes this way).
     /// - Throws: `NablaError.badGrid` when `block` does not divide the input's grid.
@@ -46,8 +46,8 @@ public final class PooledMap: @unchecked Sendable {
     /// The map of already pooled vectors (for one head: `compute(pooled.head(h), ...)`),
     /// timing `map` only, or `nil` when `isCancelled` returned `true`.
     ///
-    /// `isCancelled` is polled by the worker threads before every tile of six query rows
-    /// (about 0.1 ms of work at N = 5040, D = 64), possibly from several threads at once,
+    /// `isCancelled` is polled by the worker threads before every group of 24 query rows
+    /// (about 0.3 ms of work at N = 5040, D = 64), possibly from several threads at once,
     /// so it must be safe to call concurrently (read an atomic or a lock-protected flag).
     /// - Complexity: O(heads * N^2 * D).
     public static func compute(_ pooled: PooledBlocks, isCancelled: () -> Bool) -> PooledMap? {
@@ -74,7 +74,7 @@ public final class PooledMap: @unchecked Sendable {
     // MARK: - Map
 
     /// `softmax_b(qa[a] . ka[b] / sqrt(D))` for every head, `[heads, N, N]`, or `nil` when
-    /// `isCancelled` (polled before every tile of query rows) returned `true`.
+    /// `isCancelled` (polled before every group of query rows) returned `true`.
     static func blockProbabilities(_ pooled: PooledBlocks, isCancelled: () -> Bool = { false }) -> [Double]? {
         let n = pooled.blocks.count, d = pooled.headDim, heads = pooled.heads
         let panels = (n + panelWidth - 1) / panelWidth
@@ -100,8 +100,8 @@ public final class PooledMap: @unchecked Sendable {
                     Parallel.forEach(heads * chunks.count) { item in
                         let h = item / chunks.count
                         let rows = chunks[item % chunks.count]
-                        let dots = UnsafeMutablePointer<Double>.allocate(capacity: tileRows * npad)
-                        let qT = UnsafeMutablePointer<Double>.allocate(capacity: d * tileRows)
+                        let dots = UnsafeMutablePointer<Double>.allocate(capacity: groupTiles * tileRows * npad)
+                        let qT = UnsafeMutablePointer<Double>.allocate(capacity: groupTiles * d * tileRows)
                         defer { dots.deallocate(); qT.deallocate() }
                         let q = qa.baseAddress! + h * n * d
                         let k = kp.baseAddress! + h * panels * d * panelWidth
@@ -111,13 +111,25 @@ public final class PooledMap: @unchecked Sendable {
                                 stop[item] = true
                                 return
                             }
-                            let m = min(tileRows, rows.upperBound - r)
-                            // The tile's query rows transposed to [D, 6], missing rows zero.
-                            for j in 0..<d {
-                                for i in 0..<tileRows { qT[j * tileRows + i] = i < m ? q[(r + i) * d + j] : 0 }
+                            let m = min(groupTiles * tileRows, rows.upperBound - r)
+                            let tiles = (m + tileRows - 1) / tileRows
+                            // Each tile's query rows transposed to [D, 6], missing rows zero.
+                            for t in 0..<tiles {
+                                let tile = qT + t * d * tileRows
+                                for j in 0..<d {
+                                    for i in 0..<tileRows {
+                                        let row = t * tileRows + i
+                                        tile[j * tileRows + i] = row < m ? q[(r + row) * d + j] : 0
+                                    }
+                                }
                             }
+                            // Every tile of the group against one key panel while it is in L1.
                             for p in 0..<panels {
-                                dotTile(qT: qT, d: d, panel: k + p * d * panelWidth, out: dots + p * panelWidth, stride: npad)
+                                let panel = k + p * d * panelWidth
+                                for t in 0..<tiles {
+                                    dotTile(qT: qT + t * d * tileRows, d: d, panel: panel,
+                                            out: dots + t * tileRows * npad + p * panelWidth, stride: npad)
+                                }
                             }
                             for i in 0..<m {
                                 softmaxRow(dots + i * npad, n: n, scale: scale, into: out.baseAddress! + (h * n + r + i) * n)
@@ -134,6 +146,10 @@ public final class PooledMap: @unchecked Sendable {
 
     static let tileRows = 6
     static let panelWidth = 8
+    /// Tiles of query rows that share one pass over the keys: each key panel is read from
+    /// L2 or L3 once per 24 query rows instead of once per 6 (the panels of one head,
+    /// `8 * N * D` bytes, outgrow L2 from about N = 1000 at D = 128).
+    static let groupTiles = 4
 
     /// `out[i * stride + c] = sum over j of qT[j, i] * panel[j, c]` for a tile of 6 query
     /// rows and one panel of 8 key columns.

@@ -94,6 +94,30 @@ struct ThresholdCut {
         return (l, h)
     }
 
+    /// Writes the blocks whose bucket is `key` into `order`, ascending. Sixteen buckets
+    /// are compared at a time and only groups holding a match are walked (the boundary
+    /// bucket holds few of the row's blocks).
+    @inline(__always)
+    func gatherBucket(_ key: UInt16) {
+        typealias K = SIMD16<UInt16>
+        let raw = UnsafeRawPointer(bucketOf)
+        let wanted = K(repeating: key)
+        var filled = 0, b = 0
+        while b + 16 <= n {
+            if any(raw.loadUnaligned(fromByteOffset: b * 2, as: K.self) .== wanted) {
+                for i in b..<(b + 16) where bucketOf[i] == key {
+                    order[filled] = Int32(truncatingIfNeeded: i)
+                    filled += 1
+                }
+            }
+            b += 16
+        }
+        for i in b..<n where bucketOf[i] == key {
+            order[filled] = Int32(truncatingIfNeeded: i)
+            filled += 1
+        }
+    }
+
     /// Cuts row `p[0..<n]` (probabilities in `[0, 1]`) at running sum `cutAt = 1 - thr`:
     /// writes 1 into `out[b]` for kept blocks and 0 for the others, and returns the
     /// row's margin (distance of the nearest running sum, the last excluded, to `cutAt`).
@@ -168,12 +192,8 @@ struct ThresholdCut {
         guard cutAt - below > tol else { return exactCut(p, cutAt: cutAt, into: out) }
         // The boundary bucket in exact (value, index) order.
         let m = Int(counts[j])
-        var filled = 0
         let boundaryKey = UInt16(truncatingIfNeeded: j)
-        for b in 0..<n where bucketOf[b] == boundaryKey {
-            order[filled] = Int32(truncatingIfNeeded: b)
-            filled += 1
-        }
+        gatherBucket(boundaryKey)
         var boundary = UnsafeMutableBufferPointer(start: order, count: m)
         boundary.sort { x, y in
             let vx = p[Int(x)], vy = p[Int(y)]
