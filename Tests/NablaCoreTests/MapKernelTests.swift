@@ -176,6 +176,13 @@ struct MapKernelTests {
             let one = try #require(PooledMap.compute(pooled.head(h), isCancelled: { false }))
             #expect(one.probs == Array(all.probs[(h * 61 * 61)..<((h + 1) * 61 * 61)]))
         }
+        // Written into reused memory (of the right size, holding garbage, or of another size).
+        for start in [[Double](repeating: .nan, count: 61 * 61), [Double](repeating: 7, count: 5), []] {
+            var storage = start
+            let reused = try #require(PooledMap.compute(pooled.head(1), reusing: &storage))
+            #expect(reused.probs == Array(all.probs[(61 * 61)..<(2 * 61 * 61)]))
+            #expect(storage.isEmpty)
+        }
         #expect(PooledMap.compute(pooled, isCancelled: { true }) == nil)
         // Cancelled part-way: some tiles ran, then the flag turned.
         let polls = Counter()

@@ -51,8 +51,32 @@ public final class PooledMap: @unchecked Sendable {
     /// so it must be safe to call concurrently (read an atomic or a lock-protected flag).
     /// - Complexity: O(heads * N^2 * D).
     public static func compute(_ pooled: PooledBlocks, isCancelled: () -> Bool) -> PooledMap? {
+        var storage: [Double] = []
+        return compute(pooled, reusing: &storage, isCancelled: isCancelled)
+    }
+
+    /// `compute(pooled, isCancelled:)` writing into the memory of `storage` when it holds
+    /// exactly `heads * N^2` elements and nothing else refers to it (pass the previous
+    /// head's `map.probs` after dropping that map), so computing head after head does
+    /// not map, fault in and zero a fresh `8 * N^2` bytes for every head. Otherwise a
+    /// new array is used. `storage` is left empty.
+    /// - Complexity: O(heads * N^2 * D).
+    public static func compute(_ pooled: PooledBlocks, reusing storage: inout [Double],
+                               isCancelled: () -> Bool = { false }) -> PooledMap? {
+        let count = pooled.heads * pooled.blocks.count * pooled.blocks.count
+        var probs = storage
+        storage = []
+        if probs.count != count { probs = [] }
         var times = StageTimes()
-        guard let probs = times.measure("map", { blockProbabilities(pooled, isCancelled: isCancelled) }) else { return nil }
+        let complete = times.measure("map") { () -> Bool in
+            if probs.count == count {
+                return probs.withUnsafeMutableBufferPointer { fillProbabilities(pooled, into: $0, isCancelled: isCancelled) }
+            }
+            var done = false
+            probs = .filledLarge(count: count) { done = fillProbabilities(pooled, into: $0, isCancelled: isCancelled) }
+            return done
+        }
+        guard complete else { return nil }
         return PooledMap(blocks: pooled.blocks, heads: pooled.heads, probs: probs, times: times)
     }
 
@@ -76,6 +100,20 @@ public final class PooledMap: @unchecked Sendable {
     /// `softmax_b(qa[a] . ka[b] / sqrt(D))` for every head, `[heads, N, N]`, or `nil` when
     /// `isCancelled` (polled before every group of query rows) returned `true`.
     static func blockProbabilities(_ pooled: PooledBlocks, isCancelled: () -> Bool = { false }) -> [Double]? {
+        var done = false
+        // Every row is written by the softmax (unless cancelled, when the array is dropped).
+        let probs = [Double].filledLarge(count: pooled.heads * pooled.blocks.count * pooled.blocks.count) {
+            done = fillProbabilities(pooled, into: $0, isCancelled: isCancelled)
+        }
+        return done ? probs : nil
+    }
+
+    /// Writes `softmax_b(qa[a] . ka[b] / sqrt(D))` for every head into `out`
+    /// (`[heads, N, N]`, every element written) and returns `true`, or returns `false`
+    /// as soon as `isCancelled` (polled before every group of query rows) returns `true`.
+    static func fillProbabilities(_ pooled: PooledBlocks, into out: UnsafeMutableBufferPointer<Double>,
+                                  isCancelled: () -> Bool) -> Bool {
+        precondition(out.count == pooled.heads * pooled.blocks.count * pooled.blocks.count, "probabilities must be [heads, N, N]")
         let n = pooled.blocks.count, d = pooled.headDim, heads = pooled.heads
         let panels = (n + panelWidth - 1) / panelWidth
         let npad = panels * panelWidth
@@ -92,8 +130,6 @@ public final class PooledMap: @unchecked Sendable {
         let chunks = Parallel.chunks(n, minChunk: 2 * tileRows)
         // Set by a work item that saw the cancellation and stopped (items write only their own).
         var stopped = [Bool](repeating: false, count: heads * chunks.count)
-        // Every row is written by the softmax (unless cancelled, when the array is dropped).
-        let probs = [Double].filledLarge(count: heads * n * n) { out in
         stopped.withUnsafeMutableBufferPointer { stop in
             pooled.qa.withUnsafeBufferPointer { qa in
                 packed.withUnsafeBufferPointer { kp in
@@ -140,8 +176,7 @@ public final class PooledMap: @unchecked Sendable {
                 }
             }
         }
-        }
-        return stopped.contains(true) ? nil : probs
+        return !stopped.contains(true)
     }
 
     static let tileRows = 6
