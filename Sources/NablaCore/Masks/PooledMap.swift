@@ -99,11 +99,14 @@ public final class PooledMap: @unchecked Sendable {
 
     /// `softmax_b(qa[a] . ka[b] / sqrt(D))` for every head, `[heads, N, N]`, or `nil` when
     /// `isCancelled` (polled before every group of query rows) returned `true`.
-    static func blockProbabilities(_ pooled: PooledBlocks, isCancelled: () -> Bool = { false }) -> [Double]? {
+    /// `exponential: .libm` is the previous kernel (libm's `exp` entry by entry and a
+    /// sequential sum), which `nabla bench` times as the same-run baseline of the map.
+    static func blockProbabilities(_ pooled: PooledBlocks, exponential: Exponential = .vector,
+                                   isCancelled: () -> Bool = { false }) -> [Double]? {
         var done = false
         // Every row is written by the softmax (unless cancelled, when the array is dropped).
         let probs = [Double].filledLarge(count: pooled.heads * pooled.blocks.count * pooled.blocks.count) {
-            done = fillProbabilities(pooled, into: $0, isCancelled: isCancelled)
+            done = fillProbabilities(pooled, into: $0, exponential: exponential, isCancelled: isCancelled)
         }
         return done ? probs : nil
     }
@@ -112,7 +115,7 @@ public final class PooledMap: @unchecked Sendable {
     /// (`[heads, N, N]`, every element written) and returns `true`, or returns `false`
     /// as soon as `isCancelled` (polled before every group of query rows) returns `true`.
     static func fillProbabilities(_ pooled: PooledBlocks, into out: UnsafeMutableBufferPointer<Double>,
-                                  isCancelled: () -> Bool) -> Bool {
+                                  exponential: Exponential = .vector, isCancelled: () -> Bool) -> Bool {
         precondition(out.count == pooled.heads * pooled.blocks.count * pooled.blocks.count, "probabilities must be [heads, N, N]")
         let n = pooled.blocks.count, d = pooled.headDim, heads = pooled.heads
         let panels = (n + panelWidth - 1) / panelWidth
@@ -168,7 +171,11 @@ public final class PooledMap: @unchecked Sendable {
                                 }
                             }
                             for i in 0..<m {
-                                softmaxRow(dots + i * npad, n: n, scale: scale, into: out.baseAddress! + (h * n + r + i) * n)
+                                let row = out.baseAddress! + (h * n + r + i) * n
+                                switch exponential {
+                                case .vector: softmaxRow(dots + i * npad, n: n, scale: scale, into: row)
+                                case .libm: softmaxRowLibm(dots + i * npad, n: n, scale: scale, into: row)
+                                }
                             }
                             r += m
                         }
@@ -177,6 +184,14 @@ public final class PooledMap: @unchecked Sendable {
             }
         }
         return !stopped.contains(true)
+    }
+
+    /// How the softmax exponentiates.
+    enum Exponential {
+        /// `expVector`, eight entries at a time (the engine).
+        case vector
+        /// libm's `exp`, one entry at a time, summed sequentially (the previous kernel).
+        case libm
     }
 
     static let tileRows = 6
@@ -277,5 +292,24 @@ public final class PooledMap: @unchecked Sendable {
             b += 8
         }
         for i in whole..<n { out[i] /= sum }
+    }
+
+    /// `softmaxRow` with libm's `exp` one entry at a time and a sequential sum: the
+    /// previous kernel, kept as the same-run baseline of `nabla bench`.
+    static func softmaxRowLibm(_ dots: UnsafeMutablePointer<Double>, n: Int, scale: Double,
+                               into out: UnsafeMutablePointer<Double>) {
+        var m = -Double.infinity
+        for b in 0..<n {
+            let l = dots[b] / scale
+            dots[b] = l
+            m = Swift.max(m, l)
+        }
+        var sum = 0.0
+        for b in 0..<n {
+            let e = Foundation.exp(dots[b] - m)
+            out[b] = e
+            sum += e
+        }
+        for b in 0..<n { out[b] /= sum }
     }
 }
