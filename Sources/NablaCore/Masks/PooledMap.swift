@@ -264,15 +264,30 @@ public final class PooledMap: @unchecked Sendable {
         for i in 0..<8 { top = Swift.max(top, mv[i]) }
         for i in whole..<n { top = Swift.max(top, dots[i]) }
         let m = top / scale
-        let sv = V(repeating: scale), mvec = V(repeating: m)
+        let mvec = V(repeating: m)
         let o = UnsafeMutableRawPointer(out)
         var acc = V()
-        b = 0
-        while b < whole {
-            let e = expVector(raw.loadUnaligned(fromByteOffset: b * 8, as: V.self) / sv - mvec)
-            o.storeBytes(of: e, toByteOffset: b * 8, as: V.self)
-            acc += e
-            b += 8
+        // When sqrt(D) is a power of two (D = 16, 64, 256, ...), multiplying by its inverse
+        // is exact and so equals the division bit for bit; it is much cheaper.
+        let inverse = 1 / scale
+        if inverse * scale == 1, scale.significandBitPattern == 0 {
+            let iv = V(repeating: inverse)
+            b = 0
+            while b < whole {
+                let e = expVector(raw.loadUnaligned(fromByteOffset: b * 8, as: V.self) * iv - mvec)
+                o.storeBytes(of: e, toByteOffset: b * 8, as: V.self)
+                acc += e
+                b += 8
+            }
+        } else {
+            let sv = V(repeating: scale)
+            b = 0
+            while b < whole {
+                let e = expVector(raw.loadUnaligned(fromByteOffset: b * 8, as: V.self) / sv - mvec)
+                o.storeBytes(of: e, toByteOffset: b * 8, as: V.self)
+                acc += e
+                b += 8
+            }
         }
         if whole < n {
             // The last partial group: lanes past n exponentiate -infinity to 0.
