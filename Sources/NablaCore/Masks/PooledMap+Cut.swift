@@ -31,11 +31,15 @@ extension PooledMap {
         if let window = settings.sta {
             times.measure("sta") {
                 let pattern = staPattern(blocks, window: window)
+                // Rows of every head in parallel (one head alone is the common case head by head).
+                let chunks = Parallel.chunks(heads * n, minChunk: 64)
                 kept.withUnsafeMutableBufferPointer { k in
                     pattern.withUnsafeBufferPointer { s in
-                        Parallel.forEach(heads) { h in
-                            let base = k.baseAddress! + h * n * n
-                            for i in 0..<(n * n) { base[i] |= s[i] }
+                        Parallel.forEach(chunks.count) { item in
+                            for r in chunks[item] {
+                                let row = k.baseAddress! + r * n, window = s.baseAddress! + (r % n) * n
+                                for b in 0..<n { row[b] |= window[b] }
+                            }
                         }
                     }
                 }
