@@ -109,7 +109,8 @@ struct MaskTests {
             }
             #expect(mask.statistics.keptBlocks[h] == kept)
             #expect(mask.statistics.density[h] == Double(kept) / Double(n * n))
-            #expect(abs(mask.statistics.massKept[h] - mass / Double(n)) < 1e-12)
+            // Sequential sum within (N^2 - 1) u, the engine's within (N + N/8 + 3) u of the mass (Higham 4.2).
+            #expect(abs(mask.statistics.massKept[h] - mass / Double(n)) <= Double(n * n + n + n / 8 + 5) * 0x1p-53 * mass / Double(n))
             for a in 0..<tb { for b in 0..<tb {
                 #expect(mask.statistics.coverage(head: h, querySlab: a, keySlab: b) == cov[a * tb + b] / Double(per * per))
             } }

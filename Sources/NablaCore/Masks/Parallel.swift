@@ -34,3 +34,29 @@ struct UncheckedSendable<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
+
+extension Array {
+    /// An array of `count` elements that `body` must initialise, every one of them,
+    /// without a zero-filling pass first. On Linux, arrays of 4 MiB and more are first
+    /// marked for transparent huge pages (`madvise(MADV_HUGEPAGE)`, honoured when
+    /// `/sys/kernel/mm/transparent_hugepage/enabled` is `always` or `madvise`), so filling
+    /// a map of gigabytes takes one page fault per 2 MiB instead of one per 4 KiB.
+    /// - Complexity: O(1) besides `body`.
+    static func filledLarge(count: Int, _ body: (UnsafeMutableBufferPointer<Element>) -> Void) -> [Element] {
+        [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
+            #if os(Linux)
+            let bytes = count * MemoryLayout<Element>.stride
+            if bytes >= 4 << 20, let base = buffer.baseAddress {
+                let page = 2 << 20
+                let start = (Int(bitPattern: base) + page - 1) & ~(page - 1)
+                let end = (Int(bitPattern: base) + bytes) & ~(page - 1)
+                if end > start, let p = UnsafeMutableRawPointer(bitPattern: start) {
+                    _ = madvise(p, end - start, 14)  // MADV_HUGEPAGE; advice only, failures are harmless
+                }
+            }
+            #endif
+            body(buffer)
+            initialized = count
+        }
+    }
+}

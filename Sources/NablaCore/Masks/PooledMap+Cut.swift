@@ -14,12 +14,13 @@ extension PooledMap {
         let n = self.n, heads = range.count
         let first = range.lowerBound * n * n
         var times = StageTimes()
-        var kept = [UInt8](repeating: 0, count: heads * n * n)
+        var kept: [UInt8] = []
         var margin = [Double](repeating: .infinity, count: heads * n)
         let cutAt = 1.0 - settings.threshold
         times.measure("cut") {
             let chunks = Parallel.chunks(heads * n, minChunk: 16)
-            kept.withUnsafeMutableBufferPointer { keptP in
+            // ThresholdCut writes every entry of every row.
+            kept = [UInt8].filledLarge(count: heads * n * n) { keptP in
                 margin.withUnsafeMutableBufferPointer { marginP in
                     probs.withUnsafeBufferPointer { probsP in
                         Parallel.forEach(chunks.count) { item in
@@ -37,11 +38,15 @@ extension PooledMap {
         if let window = settings.sta {
             times.measure("sta") {
                 let pattern = staPattern(blocks, window: window)
+                // Rows of every head in parallel (one head alone is the common case head by head).
+                let chunks = Parallel.chunks(heads * n, minChunk: 64)
                 kept.withUnsafeMutableBufferPointer { k in
                     pattern.withUnsafeBufferPointer { s in
-                        Parallel.forEach(heads) { h in
-                            let base = k.baseAddress! + h * n * n
-                            for i in 0..<(n * n) { base[i] |= s[i] }
+                        Parallel.forEach(chunks.count) { item in
+                            for r in chunks[item] {
+                                let row = k.baseAddress! + r * n, window = s.baseAddress! + (r % n) * n
+                                for b in 0..<n { row[b] |= window[b] }
+                            }
                         }
                     }
                 }

@@ -3,13 +3,12 @@ extension PooledMap {
     /// heads (0 of 1 for pooling).
     public typealias Progress = (_ stage: String, _ done: Int, _ total: Int) -> Void
 
-    /// Pools `input` into `block` blocks, then builds the map one head at a time, telling
-    /// `progress` before each stage and polling `isCancelled` between heads (so a
-    /// cancelled block change stops within one head's map). The result equals
-    /// `compute(_:block:isCancelled:)`'s.
+    /// Pools `input` into `block` blocks, then builds the map one head at a time into one
+    /// array, telling `progress` before each stage and polling `isCancelled` before each
+    /// head and within each head's map (every group of query rows), so a cancelled block
+    /// change stops at once. The result equals `compute(_:block:isCancelled:)`'s.
     ///
-    /// Memory: the whole map (`8 * heads * N^2` bytes) plus one head's (`8 * N^2`) while
-    /// it is copied in.
+    /// Memory: the whole map, `8 * heads * N^2` bytes.
     /// - Returns: `nil` when cancelled.
     /// - Throws: `NablaError.badGrid` when `block` does not divide the input's grid.
     /// - Complexity: O(heads * (S * D + N^2 * D)), rows of each head in parallel.
@@ -19,15 +18,21 @@ extension PooledMap {
         var times = StageTimes()
         progress("pool", 0, 1)
         let pooled = times.measure("pool") { PooledBlocks(input: input, blocks: blocks) }
-        let n = blocks.count
-        var probs: [Double] = []
-        probs.reserveCapacity(pooled.heads * n * n)
+        let size = blocks.count * blocks.count
+        var complete = true
         var mapTimes = StageTimes()
-        for h in 0..<pooled.heads {
-            if isCancelled() { return nil }
-            progress("map", h, pooled.heads)
-            mapTimes.measure("map") { probs.append(contentsOf: blockProbabilities(pooled.head(h))) }
+        let probs = [Double].filledLarge(count: pooled.heads * size) { out in
+            for h in 0..<pooled.heads where complete {
+                if isCancelled() {
+                    complete = false
+                    break
+                }
+                progress("map", h, pooled.heads)
+                let head = UnsafeMutableBufferPointer(rebasing: out[(h * size)..<((h + 1) * size)])
+                complete = mapTimes.measure("map") { fillProbabilities(pooled.head(h), into: head, isCancelled: isCancelled) }
+            }
         }
+        guard complete else { return nil }
         times.stages.append(("map", mapTimes.total))
         return PooledMap(blocks: blocks, heads: pooled.heads, probs: probs, times: times)
     }

@@ -19,7 +19,7 @@
 /// One `ThresholdCut` serves one thread; its buffers are reused row after row.
 struct ThresholdCut {
     let n: Int
-    /// `[buckets]` counts and sums, zero between rows.
+    /// `[2, buckets]` counts and sums (even and odd positions), zero between rows.
     let counts: UnsafeMutablePointer<Int32>
     let sums: UnsafeMutablePointer<Double>
     /// `[N]`: the boundary bucket's blocks, then (exact path) the sorted row.
@@ -38,10 +38,10 @@ struct ThresholdCut {
 
     init(n: Int) {
         self.n = n
-        counts = .allocate(capacity: Self.buckets)
-        counts.initialize(repeating: 0, count: Self.buckets)
-        sums = .allocate(capacity: Self.buckets)
-        sums.initialize(repeating: 0, count: Self.buckets)
+        counts = .allocate(capacity: 2 * Self.buckets)
+        counts.initialize(repeating: 0, count: 2 * Self.buckets)
+        sums = .allocate(capacity: 2 * Self.buckets)
+        sums.initialize(repeating: 0, count: 2 * Self.buckets)
         order = .allocate(capacity: max(n, 1))
         bucketOf = .allocate(capacity: max(n, 1))
         sorter = RowSorter(n: n)
@@ -63,6 +63,61 @@ struct ThresholdCut {
         return Swift.min(Swift.max(k, 0), buckets &- 1)
     }
 
+    /// Writes every block's bucket into `bucketOf` (eight at a time) and returns the
+    /// smallest and the largest bucket of the row (`n >= 1`).
+    @inline(__always)
+    func bucketRow(_ p: UnsafePointer<Double>) -> (lo: Int, hi: Int) {
+        typealias K = SIMD8<Int32>
+        let raw = UnsafeRawPointer(p), out = UnsafeMutableRawPointer(bucketOf)
+        let offset = K(repeating: Int32(Self.topKey - (Self.buckets - 1)))
+        let zero = K(repeating: 0), top = K(repeating: Int32(Self.buckets - 1))
+        var lo = top, hi = zero
+        var b = 0
+        while b + 8 <= n {
+            let bits = raw.loadUnaligned(fromByteOffset: b * 8, as: SIMD8<UInt64>.self) &>> 48
+            var k = K(truncatingIfNeeded: bits) &- offset
+            k.replace(with: zero, where: k .< zero)
+            k.replace(with: top, where: k .> top)
+            out.storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: k), toByteOffset: b * 2, as: SIMD8<UInt16>.self)
+            lo.replace(with: k, where: k .< lo)
+            hi.replace(with: k, where: k .> hi)
+            b += 8
+        }
+        var l = Int(lo.min()), h = Int(hi.max())
+        while b < n {
+            let k = Self.bucket(p[b])
+            bucketOf[b] = UInt16(truncatingIfNeeded: k)
+            l = Swift.min(l, k)
+            h = Swift.max(h, k)
+            b += 1
+        }
+        return (l, h)
+    }
+
+    /// Writes the blocks whose bucket is `key` into `order`, ascending. Sixteen buckets
+    /// are compared at a time and only groups holding a match are walked (the boundary
+    /// bucket holds few of the row's blocks).
+    @inline(__always)
+    func gatherBucket(_ key: UInt16) {
+        typealias K = SIMD16<UInt16>
+        let raw = UnsafeRawPointer(bucketOf)
+        let wanted = K(repeating: key)
+        var filled = 0, b = 0
+        while b + 16 <= n {
+            if any(raw.loadUnaligned(fromByteOffset: b * 2, as: K.self) .== wanted) {
+                for i in b..<(b + 16) where bucketOf[i] == key {
+                    order[filled] = Int32(truncatingIfNeeded: i)
+                    filled += 1
+                }
+            }
+            b += 16
+        }
+        for i in b..<n where bucketOf[i] == key {
+            order[filled] = Int32(truncatingIfNeeded: i)
+            filled += 1
+        }
+    }
+
     /// Cuts row `p[0..<n]` (probabilities in `[0, 1]`) at running sum `cutAt = 1 - thr`:
     /// writes 1 into `out[b]` for kept blocks and 0 for the others, and returns the
     /// row's margin (distance of the nearest running sum, the last excluded, to `cutAt`).
@@ -80,17 +135,31 @@ struct ThresholdCut {
             }
             return n >= 2 ? abs(least - cutAt) : .infinity
         }
-        var lo = Self.buckets, hi = -1
-        var mass = 0.0
-        for b in 0..<n {
-            let v = p[b]
-            let k = Self.bucket(v)
-            bucketOf[b] = UInt16(truncatingIfNeeded: k)
+        let (lo, hi) = bucketRow(p)
+        // Two histograms, one for even and one for odd positions, so that a run of blocks
+        // in one bucket forms two chains of dependent updates instead of one; merged below.
+        let counts2 = counts + Self.buckets, sums2 = sums + Self.buckets
+        var b = 0
+        while b + 2 <= n {
+            let k0 = Int(bucketOf[b]), k1 = Int(bucketOf[b + 1])
+            counts[k0] &+= 1
+            sums[k0] += p[b]
+            counts2[k1] &+= 1
+            sums2[k1] += p[b + 1]
+            b += 2
+        }
+        if b < n {
+            let k = Int(bucketOf[b])
             counts[k] &+= 1
-            sums[k] += v
-            lo = Swift.min(lo, k)
-            hi = Swift.max(hi, k)
-            mass += v
+            sums[k] += p[b]
+        }
+        var mass = 0.0
+        for k in lo...hi {
+            counts[k] &+= counts2[k]
+            sums[k] += sums2[k]
+            counts2[k] = 0
+            sums2[k] = 0
+            mass += sums[k]
         }
         defer {
             for k in lo...hi {
@@ -123,12 +192,8 @@ struct ThresholdCut {
         guard cutAt - below > tol else { return exactCut(p, cutAt: cutAt, into: out) }
         // The boundary bucket in exact (value, index) order.
         let m = Int(counts[j])
-        var filled = 0
         let boundaryKey = UInt16(truncatingIfNeeded: j)
-        for b in 0..<n where bucketOf[b] == boundaryKey {
-            order[filled] = Int32(truncatingIfNeeded: b)
-            filled += 1
-        }
+        gatherBucket(boundaryKey)
         var boundary = UnsafeMutableBufferPointer(start: order, count: m)
         boundary.sort { x, y in
             let vx = p[Int(x)], vy = p[Int(y)]

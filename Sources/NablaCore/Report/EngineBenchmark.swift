@@ -22,6 +22,13 @@ public struct EngineBenchmark: Sendable {
     public let sortingCuts: [Double]
     /// Whether every sorted cut kept exactly the selection cut's blocks.
     public let cutsAgree: Bool
+    /// Wall time of the map kernel alone on the same pooled vectors, per run: the engine's
+    /// (vectorised exp) and the previous kernel's (libm's exp entry by entry), the same-run
+    /// baseline of the map.
+    public let vectorMaps: [Double]
+    public let libmMaps: [Double]
+    /// Largest difference between the two kernels' probabilities over all runs.
+    public let mapsDiffer: Double
     /// Bytes of Q and K read by pooling.
     public let inputBytes: Int
     public let density: Double
@@ -35,6 +42,10 @@ public struct EngineBenchmark: Sendable {
         var density = 0.0
         var selection: [Double] = [], sorting: [Double] = []
         var agree = true
+        var vectorMaps: [Double] = [], libmMaps: [Double] = []
+        var mapsDiffer = 0.0
+        let blocks = try BlockGrid(grid: input.grid, block: block)
+        let pooled = PooledBlocks(input: input, blocks: blocks)
         // A re-cut at a different threshold, so nothing computed for `settings` is reused.
         let other = settings.threshold >= 0.5 ? settings.threshold - 0.25 : settings.threshold + 0.25
         for run in 0..<(warmup + repeats) {
@@ -45,11 +56,19 @@ public struct EngineBenchmark: Sendable {
             let plain = report.map.map { map in cuts.measure("select") { map.cut(MaskSettings(threshold: settings.threshold)) } }
             let sorted = report.map.map { map in cuts.measure("sort") { map.cutBySorting(threshold: settings.threshold) } }
             agree = agree && plain?.kept == sorted
+            var kernels = StageTimes()
+            let vector = kernels.measure("vector") { PooledMap.blockProbabilities(pooled) }
+            let libm = kernels.measure("libm") { PooledMap.blockProbabilities(pooled, exponential: .libm) }
+            if let vector, let libm {
+                mapsDiffer = zip(vector, libm).reduce(mapsDiffer) { Swift.max($0, abs($1.0 - $1.1)) }
+            }
             if run >= warmup {
                 runs.append(report.times)
                 recuts.append(recut.total)
                 selection.append(plain?.times["cut"] ?? 0)
                 sorting.append(cuts["sort"] ?? 0)
+                vectorMaps.append(kernels["vector"] ?? 0)
+                libmMaps.append(kernels["libm"] ?? 0)
             }
             density = report.mask.statistics.overallDensity
         }
@@ -57,7 +76,10 @@ public struct EngineBenchmark: Sendable {
         self.grid = input.grid
         self.heads = input.heads
         self.headDim = input.headDim
-        self.blocks = try BlockGrid(grid: input.grid, block: block)
+        self.blocks = blocks
+        self.vectorMaps = vectorMaps
+        self.libmMaps = libmMaps
+        self.mapsDiffer = mapsDiffer
         self.settings = settings
         self.runs = runs
         self.recuts = recuts
@@ -101,6 +123,9 @@ public struct EngineBenchmark: Sendable {
                      + "\(fixed(total / max(recut, 1e-6), 1))x faster than the full computation")
         lines.append("map stage: \(fixed(2 * mapMultiplyAdds / 1e6, 1)) MFLOP of dot products in \(fixed(map, 2)) ms = "
                      + "\(fixed(2 * mapMultiplyAdds / (max(map, 1e-6) * 1e6), 2)) GFLOP/s (exp and softmax included)")
+        let vector = median(vectorMaps), libm = median(libmMaps)
+        lines.append("map kernel alone: \(fixed(vector, 2)) ms; with libm's exp entry by entry (the previous softmax, on the same tiled product) "
+                     + "\(fixed(libm, 2)) ms: \(fixed(libm / max(vector, 1e-6), 1))x, probabilities within \(String(format: "%.1e", mapsDiffer))")
         let select = median(selectionCuts), sort = median(sortingCuts), pool = figures("pool").median
         lines.append("cut by selection: \(fixed(select, 2)) ms; by a full sort of every row (the previous engine) "
                      + "\(fixed(sort, 2)) ms: \(fixed(sort / max(select, 1e-6), 1))x, "
@@ -141,6 +166,9 @@ public struct EngineBenchmark: Sendable {
             ("cut_selection_ms", .number(round3(median(selectionCuts)))),
             ("cut_sorting_ms", .number(round3(median(sortingCuts)))),
             ("cuts_agree", .bool(cutsAgree)),
+            ("map_kernel_ms", .number(round3(median(vectorMaps)))),
+            ("map_kernel_libm_ms", .number(round3(median(libmMaps)))),
+            ("map_kernels_max_difference", .number(mapsDiffer)),
             ("pool_gbps", .number(round3(Double(inputBytes) / (max(figures("pool").median, 1e-6) * 1e6)))),
         ])
     }

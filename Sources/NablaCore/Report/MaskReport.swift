@@ -49,20 +49,25 @@ public struct MaskReport: Sendable {
             let pooled = times.measure("pool") { PooledBlocks(input: input, blocks: blocks) }
             var parts: [BlockMask] = []
             var stages: [String: Double] = [:]
-            var kept = [UInt8](repeating: 0, count: input.heads * blocks.count * blocks.count)
             var margin: [Double] = []
             let size = blocks.count * blocks.count
-            for h in 0..<input.heads {
-                progress?("map", h, input.heads)
-                let map = PooledMap.compute(pooled.head(h))
-                let part = map.cut(settings)
-                for stage in (map.times + part.times).stages { stages[stage.name, default: 0] += stage.ms }
-                kept.withUnsafeMutableBufferPointer { k in
+            // One head's map memory, handed from head to head.
+            var storage: [Double] = []
+            // Every head's rows are copied in below.
+            let kept = [UInt8].filledLarge(count: input.heads * size) { k in
+                for h in 0..<input.heads {
+                    progress?("map", h, input.heads)
+                    guard let map = PooledMap.compute(pooled.head(h), reusing: &storage) else {
+                        preconditionFailure("an uncancellable computation was cancelled")
+                    }
+                    let part = map.cut(settings)
+                    for stage in (map.times + part.times).stages { stages[stage.name, default: 0] += stage.ms }
                     _ = UnsafeMutableBufferPointer(rebasing: k[(h * size)..<((h + 1) * size)]).initialize(from: part.kept)
+                    margin += part.margin
+                    parts.append(BlockMask(blocks: blocks, heads: 1, settings: settings, kept: [], margin: [],
+                                           statistics: part.statistics, times: part.times))
+                    storage = map.probs
                 }
-                margin += part.margin
-                parts.append(BlockMask(blocks: blocks, heads: 1, settings: settings, kept: [], margin: [],
-                                       statistics: part.statistics, times: part.times))
             }
             for name in ["map", "cut", "sta", "stats"] { times.stages.append((name, stages[name] ?? 0)) }
             let statistics = MaskStatistics(concatenating: parts.map(\.statistics), n: blocks.count)
