@@ -127,25 +127,58 @@ public struct TensorFile: Sendable {
     /// The tensor under `key`; without a key, the file's only tensor (for safetensors,
     /// the only one of a dtype nabla reads when others are listed that it does not).
     /// The data is read now (`FileBytes`).
+    /// - Throws: as `planned(_:index:)`; `.fileUnreadable` when the file cannot be read
+    ///   or changed on disk.
+    public func tensor(_ key: String?) throws -> RawTensor {
+        try planned(key).load()
+    }
+
+    /// The tensor under `key` (as `tensor(_:)` chooses it), or its slice at `index` on
+    /// the leading axes, checked from the header alone; its data is read by `load`
+    /// (for a `.npy` or safetensors file, from the file; for an archive, which was read
+    /// whole when opened, from memory).
     /// - Throws: `NablaError.missingTensor` for a key the file lacks (listing the keys it
     ///   has), a key on a .npy file, or no key for a file holding several tensors;
-    ///   `.unsupported` for a dtype nabla does not read; `.fileUnreadable` when the file
-    ///   cannot be read or changed on disk.
-    public func tensor(_ key: String?) throws -> RawTensor {
+    ///   `.unsupported` for a dtype nabla does not read; `.badShape` for an index out of
+    ///   range.
+    public func planned(_ key: String?, index: [Int] = []) throws -> PlannedTensor {
         switch content {
         case .npy(let entry):
             if let key {
                 throw NablaError(.missingTensor, "\(path) is a .npy file holding one tensor; it has no key '\(TensorIO.shown(key))' (write just \(path))")
             }
-            return try entry.load(from: source)
+            return try entry.planned(from: source, index: index)
         case .safetensors(let st):
-            if let key { return try st.tensor(key) }
+            if let key { return try st.entry(key).planned(from: source, index: index) }
             let readable = st.readableKeys
-            return try st.tensor(st.keys.count != 1 && readable.count == 1 ? readable[0] : onlyKey(st.keys))
+            let only = try st.keys.count != 1 && readable.count == 1 ? readable[0] : onlyKey(st.keys)
+            return try st.entry(only).planned(from: source, index: index)
         case .torch(let t):
-            return try t.tensor(key ?? onlyKey(t.keys))
+            let key = try key ?? onlyKey(t.keys)
+            let e = try t.entry(key)
+            return try Self.inMemory(name: key.isEmpty ? path : "\(path):\(key)", dtype: e.dtype, shape: e.shape,
+                                     byteOrder: t.byteOrder, fortranOrder: false, index: index) { try t.tensor(key) }
         case .npz(let z):
-            return try z.tensor(key ?? onlyKey(z.keys))
+            let key = try key ?? onlyKey(z.keys)
+            let e = try z.entry(key)
+            return try Self.inMemory(name: "\(path):\(key)", dtype: e.dtype, shape: e.shape, byteOrder: e.byteOrder,
+                                     fortranOrder: e.fortranOrder, index: index) { try z.tensor(key) }
+        }
+    }
+
+    /// A tensor of an archive held in memory, or its slice at `index`.
+    private static func inMemory(name: String, dtype: DType, shape: [Int], byteOrder: ByteOrder, fortranOrder: Bool,
+                                 index: [Int], _ tensor: @escaping @Sendable () throws -> RawTensor) throws -> PlannedTensor {
+        var (name, shape, fortranOrder) = (name, shape, fortranOrder)
+        if !index.isEmpty {
+            (name, shape, _) = try TensorIO.leading(index, name: name, shape: shape)
+            fortranOrder = false
+        }
+        let shown = name
+        return PlannedTensor(name: name, dtype: dtype, shape: shape, byteOrder: byteOrder, fortranOrder: fortranOrder,
+                             bytesToRead: 0) { progress in
+            if progress?.shouldStop == true { throw ReadProgress.cancelled(shown) }
+            return try tensor().leading(index)
         }
     }
 

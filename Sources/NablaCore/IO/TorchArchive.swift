@@ -32,7 +32,8 @@ public struct TorchArchive: @unchecked Sendable {
     private let byKey: [String: Int]
     private let zip: ZipContainer
     private let prefix: String
-    private let byteOrder: ByteOrder
+    /// The byte order of every storage (`NAME/byteorder`).
+    let byteOrder: ByteOrder
 
     /// The pickle is read into memory; refuse one larger than this.
     static let maxPickleSize = 256 << 20
@@ -154,10 +155,7 @@ public struct TorchArchive: @unchecked Sendable {
     /// - Complexity: O(1) for a view contiguous in C order (the mapped storage is used in
     ///   place); O(elements) for other strides, which are gathered into a copy.
     public func tensor(_ key: String) throws -> RawTensor {
-        guard let i = byKey[key] else {
-            throw NablaError(.missingTensor, "\(path) has no tensor '\(TensorIO.shown(key))' (available: \(TensorIO.keyList(keys)))")
-        }
-        let e = entries[i]
+        let e = try entry(key)
         let ref = e.ref
         let name = key.isEmpty ? path : "\(path):\(key)"
         let size = ref.storage.dtype.size
@@ -176,6 +174,15 @@ public struct TorchArchive: @unchecked Sendable {
         copy.gather(from: storage, elementSize: size, offset: ref.offset, shape: ref.shape, strides: ref.strides)
         return RawTensor(name: name, dtype: e.dtype, shape: e.shape, byteOrder: byteOrder, fortranOrder: false,
                          bytes: copy.bytes, owner: copy)
+    }
+
+    /// The entry under `key`.
+    /// - Throws: `NablaError.missingTensor` for a key the file lacks (listing those it has).
+    func entry(_ key: String) throws -> Entry {
+        guard let i = byKey[key] else {
+            throw NablaError(.missingTensor, "\(path) has no tensor '\(TensorIO.shown(key))' (available: \(TensorIO.keyList(keys)))")
+        }
+        return entries[i]
     }
 
     /// `true` when a view with these strides lists its elements in C order without gaps.

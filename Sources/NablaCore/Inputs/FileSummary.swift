@@ -114,7 +114,7 @@ public struct FileSummary: Sendable {
     }
 
     /// The key of tensor `raw` of the file at `path` (its name after `PATH:`).
-    static func key(of raw: RawTensor, in path: String) -> String {
+    static func key(of raw: some TensorDescription, in path: String) -> String {
         raw.name.hasPrefix(path + ":") ? String(raw.name.dropFirst(path.count + 1)) : raw.name
     }
 

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+@testable import NablaCore
+
+/// Planning reads headers only; loading reads each chosen tensor's data exactly once,
+/// in chunks that report progress and can be cancelled (issue 8).
+@Suite("reading: headers for plans, data once, progress and cancel")
+struct ReadOnceTests {
+    static let shape = [2, 64, 16]
+    static var dataBytes: Int { shape.reduce(1, *) * 4 }
+
+    /// q.npy and k.npy, f32 `[2, 64, 16]` on grid 1x8x8, distinct values.
+    func qk(_ dir: TempDir) throws -> (InputSpec, [Float], [Float]) {
+        let count = Self.shape.reduce(1, *)
+        let q = (0..<count).map { Float($0 % 97) / 97 }, k = (0..<count).map { Float($0 % 89) / 89 - 0.5 }
+        try NPY.write(q, shape: Self.shape, to: dir.file("q.npy"))
+        try NPY.write(k, shape: Self.shape, to: dir.file("k.npy"))
+        let spec = InputSpec(source: .tensors(q: TensorSource(path: dir.file("q.npy")), k: TensorSource(path: dir.file("k.npy")), v: nil),
+                             layout: LayoutOptions(grid: TokenGrid(t: 1, h: 8, w: 8), order: .raster))
+        return (spec, q, k)
+    }
+
+    func counted<T>(_ body: () throws -> T) rethrows -> (T, FileBytes.ReadCounter) {
+        let counter = FileBytes.ReadCounter()
+        let result = try FileBytes.$readCounter.withValue(counter) { try body() }
+        return (result, counter)
+    }
+
+    @Test("plan, memory check, resolve and info read headers only (no read reaches the data)")
+    func planReadsHeaders() throws {
+        let dir = try TempDir()
+        let (spec, _, _) = try qk(dir)
+        let (_, counter) = try counted {
+            _ = try spec.plan()
+            try spec.checkMemory(block: BlockShape(bt: 1, bh: 4, bw: 4), use: .maskFiles, halfInPlace: true)
+            _ = try spec.resolved()
+            _ = try FileSummary(path: dir.file("q.npy"), layout: LayoutOptions(), synthesis: SynthesisOptions(),
+                                block: BlockShape(bt: 1, bh: 4, bw: 4))
+        }
+        // The format sniff (262 bytes) and each header (128); the data (8 KiB per file) is never read.
+        #expect(counter.reads.allSatisfy { $0 <= 262 }, "reads: \(counter.reads)")
+        #expect(counter.bytes < Self.dataBytes / 2)
+    }
+
+    @Test("load reads each tensor's data exactly once, and the values are the file's")
+    func loadReadsOnce() throws {
+        let dir = try TempDir()
+        let (spec, q, k) = try qk(dir)
+        let (input, counter) = try counted { try spec.load() }
+        #expect(counter.reads.filter { $0 > 262 } == [Self.dataBytes, Self.dataBytes], "reads: \(counter.reads)")
+        #expect(input.q.denseArray() == q && input.k.denseArray() == k)
+    }
+
+    @Test("a pair of a whole-model dump reads only its own slice of the stacked tensor")
+    func dumpSliceReadsSlice() throws {
+        let dir = try TempDir()
+        // [layers 3, heads 2, S 64, D 16]: pair 1 is the second quarter... third of the data.
+        let per = Self.shape.reduce(1, *)
+        let q = (0..<(3 * per)).map { Float($0 % 101) / 101 }
+        try NPY.write(q, shape: [3] + Self.shape, to: dir.file("q.npy"))
+        try NPY.write(q.map { -$0 }, shape: [3] + Self.shape, to: dir.file("k.npy"))
+        var qs = TensorSource(path: dir.file("q.npy")), ks = TensorSource(path: dir.file("k.npy"))
+        qs.index = [1]
+        ks.index = [1]
+        let spec = InputSpec(source: .tensors(q: qs, k: ks, v: nil), layout: LayoutOptions(grid: TokenGrid(t: 1, h: 8, w: 8), order: .raster))
+        let (input, counter) = try counted { try spec.load() }
+        #expect(counter.reads.filter { $0 > 262 } == [Self.dataBytes, Self.dataBytes], "reads: \(counter.reads)")
+        #expect(input.q.denseArray() == Array(q[per..<(2 * per)]))
+        #expect(input.k.denseArray() == q[per..<(2 * per)].map { -$0 })
+    }
+
+    @Test("progress: one call per chunk, bytes rising to the total of Q and K, read in many chunks on all cores")
+    func progressReports() throws {
+        let dir = try TempDir()
+        let (spec, q, k) = try qk(dir)
+        let calls = Calls()
+        let input = try FileBytes.$chunkSize.withValue(1000) {
+            try spec.load(progress: { name, done, total in calls.add(name, done, total) })
+        }
+        #expect(input.q.denseArray() == q && input.k.denseArray() == k)
+        let seen = calls.all
+        let perFile = (Self.dataBytes + 999) / 1000
+        #expect(seen.count == 2 * perFile)
+        #expect(seen.allSatisfy { $0.total == 2 * Self.dataBytes })
+        #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.done < $1.done })
+        #expect(seen.last?.done == 2 * Self.dataBytes)
+        #expect(seen.prefix(perFile).allSatisfy { $0.name.hasSuffix("q.npy") } && seen.suffix(perFile).allSatisfy { $0.name.hasSuffix("k.npy") })
+    }
+
+    @Test("cancel: a load asked to stop throws .cancelled after the chunk in flight, and a later load works")
+    func cancel() throws {
+        let dir = try TempDir()
+        let (spec, q, _) = try qk(dir)
+        let calls = Calls()
+        do {
+            _ = try FileBytes.$chunkSize.withValue(1000) {
+                try spec.load(progress: { name, done, total in calls.add(name, done, total) },
+                              isCancelled: { calls.all.count >= 3 })
+            }
+            Issue.record("a cancelled load returned")
+        } catch let e as NablaError {
+            #expect(e.code == .cancelled)
+            #expect(e.message.contains("q.npy") && e.message.contains("cancelled"), "\(e.message)")
+        }
+        // Stopped within Q: at most one more chunk per core than asked.
+        #expect(calls.all.count < 3 + ProcessInfo.processInfo.activeProcessorCount + 1)
+        #expect(calls.all.allSatisfy { $0.name.hasSuffix("q.npy") })
+        // Cancelled before anything is read.
+        #expect(throws: NablaError.self) { try spec.load(isCancelled: { true }) }
+        #expect(try spec.load().q.denseArray() == q)
+    }
+
+    final class Calls: @unchecked Sendable {
+        private let lock = NSLock()
+        private var calls: [(name: String, done: Int, total: Int)] = []
+        func add(_ name: String, _ done: Int, _ total: Int) { lock.withLock { calls.append((name, done, total)) } }
+        var all: [(name: String, done: Int, total: Int)] { lock.withLock { calls } }
+    }
+}
