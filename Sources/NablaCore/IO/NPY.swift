@@ -193,6 +193,23 @@ public enum NPY {
         return out
     }
 
+    /// Writes a .npy file of `shape` and `descr` (`<i4`, `|u1`) into `sink` whose data
+    /// `body` then appends in C order, row chunk by row chunk; the bytes are those
+    /// `encode` makes for the same values. `body` must append exactly the data's size.
+    /// - Throws: `NablaError.badShape` for a shape with a negative dimension or too many
+    ///   elements; whatever `body` or the sink throws.
+    static func stream(descr: String, itemSize: Int, shape: [Int], name: String, into sink: FileSink,
+                       _ body: () throws -> Void) throws {
+        guard let (count, bytes) = TensorIO.checkedSizes(shape: shape, itemSize: itemSize) else {
+            throw NablaError(.badShape, "cannot write \(name): shape \(TensorIO.shapeText(shape)) has too many elements")
+        }
+        try TensorIO.checkValueCount(count, shape: shape, itemSize: itemSize, file: name)
+        try sink.write(header(descr: descr, shape: shape))
+        let start = sink.written
+        try body()
+        precondition(sink.written - start == bytes, "a streamed .npy wrote \(sink.written - start) data bytes, its shape needs \(bytes)")
+    }
+
     /// The magic, version, length and padded header for a C-order array.
     static func header(descr: String, shape: [Int]) -> [UInt8] {
         let dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(pythonTuple(shape)), }"
