@@ -39,52 +39,24 @@ extension ByteSource {
 
 /// Memory nabla allocated and owns (64-byte aligned), freed with the last reference.
 ///
-/// Buffers of `hugePageThreshold` bytes and more are anonymous mappings advised as huge
-/// pages (`madvise(MADV_HUGEPAGE)`, Linux): filling 1 GB then takes about 500 page
-/// faults instead of 260,000, which was a third of the time of reading a large tensor
-/// (perf, issue 8). The kernel falls back to small pages where it has no huge ones.
+/// Plain allocations, not huge pages: `madvise(MADV_HUGEPAGE)` on the buffer was measured
+/// and made reading a 2 GB input slower on this project's (virtual) machine, the kernel
+/// zeroing each fresh 2 MB page taking 62% of a `nabla mask` run against 5% for small
+/// pages (perf, issue 8).
 public final class OwnedBytes: @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
-    /// Length of the anonymous mapping, or 0 for `malloc`ed memory.
-    private let mapped: Int
-
-    /// Buffers at least this large are mapped and advised as huge pages.
-    static let hugePageThreshold = 8 << 20
 
     init(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
-        let (buffer, mapped) = OwnedBytes.allocate(count)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
         do { try fill(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])) } catch {
-            OwnedBytes.release(buffer, mapped: mapped)
+            buffer.deallocate()
             throw error
         }
         bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-        self.mapped = mapped
     }
 
     deinit {
-        OwnedBytes.release(UnsafeMutableRawBufferPointer(mutating: bytes), mapped: mapped)
-    }
-
-    private static func allocate(_ count: Int) -> (UnsafeMutableRawBufferPointer, Int) {
-        #if os(Linux)
-        if count >= hugePageThreshold {
-            let length = (count + (2 << 20) - 1) & ~((2 << 20) - 1)
-            let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-            if let p, p != MAP_FAILED {
-                _ = madvise(p, length, 14) // MADV_HUGEPAGE
-                return (UnsafeMutableRawBufferPointer(start: p, count: count), length)
-            }
-        }
-        #endif
-        return (UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64), 0)
-    }
-
-    private static func release(_ buffer: UnsafeMutableRawBufferPointer, mapped: Int) {
-        if mapped > 0 {
-            munmap(buffer.baseAddress, mapped)
-        } else {
-            buffer.deallocate()
-        }
+        UnsafeMutableRawBufferPointer(mutating: bytes).deallocate()
     }
 }
 
@@ -157,7 +129,8 @@ public final class FileBytes: ByteSource, @unchecked Sendable {
     /// - Throws: `NablaError.fileUnreadable` when a read fails, or the file shrank or was
     ///   modified since it was opened ("changed on disk"); `.cancelled` when `progress`
     ///   stopped it (the buffer is freed).
-    /// - Complexity: O(range.count); about 0.25 s per GB from the page cache on 2 cores.
+    /// - Complexity: O(range.count), one copy; the page faults of the fresh buffer are
+    ///   taken on all cores too.
     public func bytes(_ range: Range<Int>, progress: ReadProgress?, tensor: String) throws -> (UnsafeRawBufferPointer, AnyObject) {
         precondition(range.lowerBound >= 0 && range.upperBound <= size, "read outside the file")
         if progress?.shouldStop == true { throw ReadProgress.cancelled(tensor) }
