@@ -30,6 +30,23 @@ struct MemoryLimitTests {
         #expect(ok.stderr.isEmpty, "no progress when stderr is not a terminal: \(ok.stderr)")
     }
 
+    @Test("attend refuses above NABLA_MEMORY_LIMIT in the same words, with the heads that fit")
+    func attentionRefuses() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (q, k) = try MaskCommandTests.writeQK(dir, shape: [2, 2, 16, 16, 8])
+        try NPY.write((0..<(2 * 512 * 8)).map { Float($0 % 7) / 7 }, shape: [2, 2, 16, 16, 8], to: dir + "/v.npy")
+        let blocks = try BlockGrid(grid: TokenGrid(t: 2, h: 16, w: 16), block: .nabla)
+        let two = AttentionOperands.estimatedBytes(heads: 2, blocks: blocks, headDim: 8, values: true)
+        let one = AttentionOperands.estimatedBytes(heads: 1, blocks: blocks, headDim: 8, values: true)
+        let args = ["attend", q, k, dir + "/v.npy", "--threshold", "0.9"]
+        let r = try NablaProcess.run(args, environment: ["NABLA_MEMORY_LIMIT": String(two - 1)])
+        MaskCommandTests.expectError(r, contains: "attention on 2 head(s) of 512 tokens, head dim 8 needs about \(MaskMemory.text(two)) but \(MaskMemory.text(two - 1)) is allowed by NABLA_MEMORY_LIMIT; would fit: 1 of the 2 heads (a head selection such as 0)")
+        #expect(one <= two - 1)
+        let ok = try NablaProcess.run(args, environment: ["NABLA_MEMORY_LIMIT": String(two)])
+        #expect(ok.status == 0, "\(ok.stderr)")
+    }
+
     @Test("the heads that fit satisfy the estimate, and one more does not")
     func headsThatFit() {
         let m = MaskMemory(heads: 48, n: 2100, tokens: 80640, headDim: 128, converts: true, use: .cachedMap)
