@@ -69,10 +69,18 @@ public struct NPZArchive: @unchecked Sendable {
     /// - Throws: `NablaError.missingTensor` for a name the archive lacks (listing those
     ///   it has); `.malformedFile` when the member cannot be inflated within its size.
     /// - Complexity: O(1) for a stored member; O(bytes) to inflate a deflated one.
-    public func tensor(_ key: String) throws -> RawTensor {
+    public func tensor(_ key: String, progress: ReadProgress? = nil) throws -> RawTensor {
         let e = try entry(key)
-        let (bytes, owner) = try zip.bytes(of: zip.members[e.member], limit: e.byteCount)
+        let (bytes, owner) = try zip.bytes(of: zip.members[e.member], limit: e.byteCount, progress: progress,
+                                           tensor: "\(path):\(key)")
         return try NPY.decode(bytes, name: "\(path):\(key)", owner: owner)
+    }
+
+    /// Bytes reading array `key` takes from the file: its member when stored (0 for a
+    /// name the archive lacks).
+    func bytesToRead(_ key: String) -> Int {
+        guard let e = try? entry(key), !zip.members[e.member].isCompressed else { return 0 }
+        return e.byteCount
     }
 
     /// The entry saved as `key`.

@@ -48,8 +48,8 @@ public struct PlannedTensor: TensorDescription, Sendable {
     public let shape: [Int]
     public let byteOrder: ByteOrder
     public let fortranOrder: Bool
-    /// Bytes `load` reads from the file (0 for a tensor already in memory, such as a
-    /// member of an archive read whole when it was opened).
+    /// Bytes `load` reads from the file (0 for a tensor already in memory, or a
+    /// deflated archive member, which is inflated instead).
     public let bytesToRead: Int
     private let read: @Sendable (ReadProgress?) throws -> RawTensor
 

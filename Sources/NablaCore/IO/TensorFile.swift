@@ -61,7 +61,7 @@ public struct TensorFile: Sendable {
         let looksSafetensors = bytes.count >= 9 && bytes[8] == UInt8(ascii: "{")
         let zipMagic = bytes.count >= 4 && bytes[0] == 0x50 && bytes[1] == 0x4B && (bytes[2] == 3 || bytes[2] == 5)
         if zipMagic && !npyMagic {
-            let zip = try ZipContainer(path: path, file: WholeFile(source))
+            let zip = try ZipContainer(path: path, source: source)
             let isNPZ = lower.hasSuffix(".npz")
                 || (!zip.members.isEmpty && zip.members.allSatisfy { $0.path.hasSuffix(".npy") })
             return TensorFile(path: path, byteCount: source.size,
@@ -135,8 +135,7 @@ public struct TensorFile: Sendable {
 
     /// The tensor under `key` (as `tensor(_:)` chooses it), or its slice at `index` on
     /// the leading axes, checked from the header alone; its data is read by `load`
-    /// (for a `.npy` or safetensors file, from the file; for an archive, which was read
-    /// whole when opened, from memory).
+    /// (from the file; a deflated `.npz` member is inflated then).
     /// - Throws: `NablaError.missingTensor` for a key the file lacks (listing the keys it
     ///   has), a key on a .npy file, or no key for a file holding several tensors;
     ///   `.unsupported` for a dtype nabla does not read; `.badShape` for an index out of
@@ -156,19 +155,22 @@ public struct TensorFile: Sendable {
         case .torch(let t):
             let key = try key ?? onlyKey(t.keys)
             let e = try t.entry(key)
-            return try Self.inMemory(name: key.isEmpty ? path : "\(path):\(key)", dtype: e.dtype, shape: e.shape,
-                                     byteOrder: t.byteOrder, fortranOrder: false, index: index) { try t.tensor(key) }
+            return try Self.inArchive(name: key.isEmpty ? path : "\(path):\(key)", dtype: e.dtype, shape: e.shape,
+                                      byteOrder: t.byteOrder, fortranOrder: false, index: index,
+                                      bytesToRead: t.bytesToRead(key)) { try t.tensor(key, progress: $0) }
         case .npz(let z):
             let key = try key ?? onlyKey(z.keys)
             let e = try z.entry(key)
-            return try Self.inMemory(name: "\(path):\(key)", dtype: e.dtype, shape: e.shape, byteOrder: e.byteOrder,
-                                     fortranOrder: e.fortranOrder, index: index) { try z.tensor(key) }
+            return try Self.inArchive(name: "\(path):\(key)", dtype: e.dtype, shape: e.shape, byteOrder: e.byteOrder,
+                                      fortranOrder: e.fortranOrder, index: index,
+                                      bytesToRead: z.bytesToRead(key)) { try z.tensor(key, progress: $0) }
         }
     }
 
-    /// A tensor of an archive held in memory, or its slice at `index`.
-    private static func inMemory(name: String, dtype: DType, shape: [Int], byteOrder: ByteOrder, fortranOrder: Bool,
-                                 index: [Int], _ tensor: @escaping @Sendable () throws -> RawTensor) throws -> PlannedTensor {
+    /// A tensor of an archive (read, or inflated, by `tensor`), or its slice at `index`.
+    private static func inArchive(name: String, dtype: DType, shape: [Int], byteOrder: ByteOrder, fortranOrder: Bool,
+                                  index: [Int], bytesToRead: Int,
+                                  _ tensor: @escaping @Sendable (ReadProgress?) throws -> RawTensor) throws -> PlannedTensor {
         var (name, shape, fortranOrder) = (name, shape, fortranOrder)
         if !index.isEmpty {
             (name, shape, _) = try TensorIO.leading(index, name: name, shape: shape)
@@ -176,9 +178,9 @@ public struct TensorFile: Sendable {
         }
         let shown = name
         return PlannedTensor(name: name, dtype: dtype, shape: shape, byteOrder: byteOrder, fortranOrder: fortranOrder,
-                             bytesToRead: 0) { progress in
+                             bytesToRead: bytesToRead) { progress in
             if progress?.shouldStop == true { throw ReadProgress.cancelled(shown) }
-            return try tensor().leading(index)
+            return try tensor(progress).leading(index)
         }
     }
 

@@ -117,3 +117,22 @@ struct ReadOnceTests {
         var all: [(name: String, done: Int, total: Int)] { lock.withLock { calls } }
     }
 }
+
+extension ReadOnceTests {
+    @Test("a torch.save archive plans from its directory, pickle and local headers; load reads the pair's two storages")
+    func torchArchive() throws {
+        let path = TorchArchiveTests.file("model.pt")
+        let spec = InputSpec(source: .latent(TensorSource(path: path, key: "blocks.1.step30")))
+        let storage = 2 * 2 * 8 * 16 * 16 * 4 // each tensor's own float32 storage
+        let (_, planned) = try counted {
+            _ = try spec.plan()
+            _ = try FileSummary(path: path)
+        }
+        #expect(planned.reads.allSatisfy { $0 < storage }, "reads: \(planned.reads)")
+        let (input, loaded) = try counted { try spec.load() }
+        #expect(loaded.reads.filter { $0 >= storage } == [storage, storage], "reads: \(loaded.reads)")
+        let file = try TensorFile.open(path: path)
+        let q = try file.tensor("blocks.1.step30.q").floats()
+        #expect(input.q.denseArray() == q)
+    }
+}
