@@ -136,3 +136,25 @@ extension ReadOnceTests {
         #expect(input.q.denseArray() == q)
     }
 }
+
+extension ReadOnceTests {
+    @Test("a tensor planned from a header and rewritten on disk before its data is read is refused, not misread")
+    func rewrittenAfterPlan() throws {
+        let dir = try TempDir()
+        let (_, q, _) = try qk(dir)
+        let planned = try TensorFile.open(path: dir.file("q.npy")).planned(nil)
+        // np.save rewriting the dump in place (it truncates the same file): same shape and
+        // size, other values, a new mtime. (A file replaced by rename keeps the old inode
+        // open, which reads consistently as planned.)
+        let bytes = try NPY.encode(q.map { $0 + 1 }, shape: Self.shape, name: "q.npy")
+        let fd = open(dir.file("q.npy"), O_WRONLY | O_TRUNC)
+        #expect(fd >= 0)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        var times = [timespec(tv_sec: 1_000_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000_000, tv_nsec: 0)]
+        _ = utimensat(AT_FDCWD, dir.file("q.npy"), &times, 0)
+        expectNablaError(.fileUnreadable, ["q.npy", "changed on disk"]) { _ = try planned.load() }
+        // Planned again, it reads the new values.
+        #expect(try TensorFile.open(path: dir.file("q.npy")).planned(nil).load().floats() == q.map { $0 + 1 })
+    }
+}
