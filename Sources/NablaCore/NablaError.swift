@@ -26,6 +26,8 @@ public struct NablaError: Error, CustomStringConvertible, Equatable, Sendable {
         case writeFailed
         /// The work would need more memory than is available (`MaskMemory`).
         case tooLarge
+        /// The caller stopped the work (the app's Esc during a load); nothing is kept.
+        case cancelled
     }
 
     public var code: Code

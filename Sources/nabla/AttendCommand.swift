@@ -101,7 +101,7 @@ struct AttendCommand: ParsableCommand {
     /// written in the same); `[heads, S, D]` otherwise.
     func load(_ spec: InputSpec) throws -> (QKInput, QKLayout?, [Int]) {
         if case .qk(let q, let k, let v, let layout, let vLayout, _) = try spec.plan() {
-            let qk = try QKInput.from(q: q, k: k, v: v, layout: layout, vLayout: vLayout, name: spec.displayName)
+            let qk = try QKInput.from(q: q.load(), k: k.load(), v: v?.load(), layout: layout, vLayout: vLayout, name: spec.displayName)
             // One batch item is computed: a batch axis becomes 1.
             var shape = q.shape
             if let b = layout.axes.firstIndex(of: "b") { shape[b] = 1 }

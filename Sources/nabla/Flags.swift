@@ -40,7 +40,7 @@ extension FileSummary {
     var openCommand: String? {
         guard problem == nil else { return nil }
         switch kind {
-        case .model: return "nabla mask \(shellQuoted(path + ":" + pairs[0])) --threshold 0.9   (every pair: nabla mask \(shellQuoted(path)) --all --threshold 0.9 --out DIR)"
+        case .model: return "nabla mask \(shellQuoted(path + ":" + (pair ?? pairs[0]))) --threshold 0.9   (every pair: nabla mask \(shellQuoted(path)) --all --threshold 0.9 --out DIR)"
         case .qk: return "nabla mask \(path) --threshold 0.9"
         case .latent: return "nabla mask --latent \(path) --threshold 0.9"
         case .none: return nil

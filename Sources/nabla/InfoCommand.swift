@@ -38,9 +38,12 @@ struct InfoCommand: ParsableCommand {
         }
         // FILE:KEY, as every other command takes it: the file, and the tensor chosen.
         let source = TensorSource(parsing: file)
-        let summary = try FileSummary(path: source.path, layout: layout, synthesis: synthesis, block: block)
+        var summary = try FileSummary(path: source.path, layout: layout, synthesis: synthesis, block: block)
         var chosen: FileSummary.Tensor?
-        if let key = source.key {
+        if let key = source.key, summary.pairs.contains(key), !summary.tensors.contains(where: { $0.key == key }) {
+            // FILE:PREFIX naming a pair of a whole-model dump: that pair is described.
+            summary = try FileSummary(path: source.path, layout: layout, synthesis: synthesis, block: block, pair: key)
+        } else if let key = source.key {
             guard let tensor = summary.tensors.first(where: { $0.key == key }) else {
                 let keys = summary.tensors.compactMap(\.key).joined(separator: ", ")
                 throw NablaError(.missingTensor, "\(source.path): no tensor '\(key)' (tensors: \(keys.isEmpty ? "none" : keys))")

@@ -52,8 +52,7 @@ struct ViewSettings: ParsableArguments {
             do {
                 let spec = try options.spec(orderBlock: orderBlock)
                 try spec.checkMemory(block: orderBlock, use: .cachedMap)
-                let input = try spec.load()
-                _ = observer
+                let input = try spec.load(progress: observer.progress, isCancelled: observer.isCancelled)
                 try MaskMemory.check(input: input, block: orderBlock, use: .cachedMap)
                 return input
             } catch let error as NablaError {

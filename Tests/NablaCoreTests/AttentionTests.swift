@@ -276,7 +276,27 @@ struct AttentionTests {
         let blocks = try BlockGrid(grid: TokenGrid(t: 64, h: 256, w: 256), block: .nabla)
         let bytes = AttentionOperands.estimatedBytes(heads: 48, blocks: blocks, headDim: 128, values: true)
         #expect(bytes > 400 << 30)
-        #expect(throws: NablaError.self) { try AttentionOperands.checkMemory(bytes, what: "x") }
+        #expect(throws: NablaError.self) {
+            try AttentionOperands.checkMemory(heads: Array(0..<48), blocks: blocks, headDim: 128, values: true, what: "x")
+        }
+    }
+
+    @Test("attention refuses above the memory limit in the mask's words, saying how many heads fit")
+    func memoryLimit() throws {
+        let blocks = try BlockGrid(grid: TokenGrid(t: 2, h: 16, w: 16), block: .nabla)
+        let one = AttentionOperands.estimatedBytes(heads: 1, blocks: blocks, headDim: 32, values: true)
+        let four = AttentionOperands.estimatedBytes(heads: 4, blocks: blocks, headDim: 32, values: true)
+        // Independent of the per-head figure: the estimate is linear in heads.
+        #expect(four == 4 * one)
+        let limit = (bytes: 2 * one + one / 2, source: "NABLA_MEMORY_LIMIT")
+        expectNablaError(.tooLarge, ["x.npy: attention on 4 heads needs about \(MaskMemory.text(four))",
+                                     "but \(MaskMemory.text(limit.bytes)) is allowed by NABLA_MEMORY_LIMIT",
+                                     "would fit: 2 of the 4 heads (a head selection such as 3,5)"]) {
+            try AttentionOperands.checkMemory(heads: [3, 5, 6, 7], blocks: blocks, headDim: 32, values: true,
+                                              what: "x.npy: attention on 4 heads", available: limit)
+        }
+        try AttentionOperands.checkMemory(heads: [3, 5, 6, 7], blocks: blocks, headDim: 32, values: true,
+                                          what: "x", available: (four, "NABLA_MEMORY_LIMIT"))
     }
 }
 

@@ -98,6 +98,17 @@ struct InfoCommandTests {
         let json = try NablaProcess.run(["info", dir, "--json"])
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(obj["kind"] as? String == "model" && (obj["pairs"] as? [Any])?.count == 2)
+        // FILE:PREFIX names a pair of the dump: that pair is described, not "no tensor".
+        let pair = try NablaProcess.run(["info", torch + "/model.pt:blocks.1.step30"])
+        #expect(pair.status == 0, "\(pair.stderr)")
+        #expect(pair.stdout.contains("4 Q/K pairs PREFIX.q, PREFIX.k; pair blocks.1.step30 (axes"), "\(pair.stdout)")
+        #expect(pair.stdout.contains("grid       2x8x16 (256 tokens), 2 heads, head dim 16"), "\(pair.stdout)")
+        #expect(pair.stdout.contains("nabla mask \(torch)/model.pt:blocks.1.step30 --threshold 0.9"))
+        let pairJSON = try NablaProcess.run(["info", torch + "/model.pt:blocks.1.step30", "--json"])
+        let pairObj = try #require(try JSONSerialization.jsonObject(with: Data(pairJSON.stdout.utf8)) as? [String: Any])
+        #expect(pairObj["pair"] as? String == "blocks.1.step30")
+        let missing = try NablaProcess.run(["info", torch + "/model.pt:blocks.9"])
+        MaskCommandTests.expectError(missing, contains: "no tensor 'blocks.9'")
         // A hostile file: one line, non-zero exit.
         let hostile = try NablaProcess.run(["info", torch + "/bad/hostile_os_system.pt"])
         MaskCommandTests.expectError(hostile, contains: "refusing to import posix.system")

@@ -70,6 +70,38 @@ struct OutputSafetyTests {
         #expect(summary["threshold"] as? Double == 0.9)
     }
 
+    @Test("when the directory swap fails the set is replaced file by file: killed between files, each file is whole (old or new); the next run completes the set")
+    func swapFails() throws {
+        let root = try Fixtures.temporaryDirectory("out-noswap")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let out = root + "/out"
+        #expect(try NablaProcess.run(["mask", "--threshold", "0.3", "--out", out]).status == 0)
+        try Data("mine\n".utf8).write(to: URL(fileURLWithPath: out + "/notes.txt"))
+        let old = try Self.snapshot(out)
+        let probe = root + "/probe"
+        #expect(try NablaProcess.run(["mask", "--threshold", "0.9", "--out", probe]).status == 0)
+        let new = try Self.snapshot(probe)
+        // NABLA_TEST_NO_EXCHANGE makes the swap fail as on a file system without it. Step 1
+        // is just before the swap, step 2 before the first rename, 3 before the second.
+        let killed = try NablaProcess.run(["mask", "--threshold", "0.9", "--out", out],
+                                          environment: ["NABLA_TEST_NO_EXCHANGE": "1", "NABLA_TEST_KILL_AT_STEP": "3"])
+        #expect(killed.status == SIGKILL, "\(killed.status) \(killed.stderr)")
+        let partway = try Self.snapshot(out)
+        #expect(partway["mask.npy"] == new["mask.npy"], "the first file is renamed into place")
+        for name in Self.setNames.subtracting(["mask.npy"]) {
+            #expect(partway[name] == old[name], "\(name) is still the old one, whole")
+        }
+        #expect(partway["notes.txt"] == old["notes.txt"])
+        let done = try NablaProcess.run(["mask", "--threshold", "0.9", "--out", out], environment: ["NABLA_TEST_NO_EXCHANGE": "1"])
+        #expect(done.status == 0, "\(done.stderr)")
+        let after = try Self.snapshot(out)
+        for name in Self.setNames.subtracting(["summary.json"]) { #expect(after[name] == new[name], "\(name)") }
+        let summary = try #require(try JSONSerialization.jsonObject(with: after["summary.json"]!) as? [String: Any])
+        #expect(summary["threshold"] as? Double == 0.9)
+        #expect(after["notes.txt"] == old["notes.txt"])
+        #expect(try Self.strays(root, out) == [])
+    }
+
     @Test("SIGTERM or SIGINT in the middle of a write leaves nothing behind", arguments: [SIGTERM, SIGINT])
     func terminated(signal: Int32) throws {
         let root = try Fixtures.temporaryDirectory("out-term")

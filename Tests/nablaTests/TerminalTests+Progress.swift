@@ -58,6 +58,16 @@ struct ProgressTerminalTests {
         let later = try tmux.screen()
         #expect(later.contains("block 1x8x8") && statusDensity(later) == density && !later.contains("Esc cancels"))
 
+        // A load is cancelled the same way: the input on screen stays.
+        try tmux.literal(":open \(q) \(k)")
+        try tmux.keys("Enter")
+        try tmux.wait("the load") { Self.status($0).contains("loading") && Self.status($0).contains("(Esc cancels)") }
+        try tmux.keys("Escape")
+        let kept = try tmux.wait("the load's cancel") { Self.status($0).contains("cancelled loading") }
+        #expect(kept.contains("head 0 of 4") && !kept.contains("nothing loaded"))
+        Thread.sleep(forTimeInterval: 1)
+        #expect(try tmux.screen().split(separator: "\n").first?.prefix(40) == title)  // the same head, density and view
+
         try tmux.literal("q")
         let end = try tmux.wait("the exit") { $0.contains("EXIT=") && $0.contains("icanon") }
         #expect(end.contains("EXIT=0"))

@@ -44,8 +44,8 @@ public final class AttentionOperands: @unchecked Sendable {
 
     /// Packs heads `heads` (all when `nil`) of `input` for blocks of `blocks`.
     /// - Throws: `NablaError.badGrid` when the block grid is not on the input's grid;
-    ///   `.badArgument` naming a head out of range, or when the work would need more than
-    ///   half of this machine's memory (the estimate is in the message).
+    ///   `.badArgument` naming a head out of range; `.tooLarge` when the work would need
+    ///   more memory than is available (`checkMemory`).
     /// - Complexity: O(slots * S * D), blocks in parallel.
     public init(input: QKInput, blocks: BlockGrid, heads: [Int]? = nil) throws {
         guard blocks.grid == input.grid else {
@@ -55,9 +55,8 @@ public final class AttentionOperands: @unchecked Sendable {
         if let bad = heads.first(where: { !(0..<input.heads).contains($0) }) {
             throw NablaError(.badArgument, "head \(bad) is out of range: the input has \(input.heads) heads (0...\(input.heads - 1))")
         }
-        let need = AttentionOperands.estimatedBytes(heads: heads.count, blocks: blocks, headDim: input.headDim,
-                                                    values: input.v != nil)
-        try AttentionOperands.checkMemory(need, what: "attention on \(heads.count) head(s) of \(input.grid.tokens) tokens, head dim \(input.headDim)")
+        try AttentionOperands.checkMemory(heads: heads, blocks: blocks, headDim: input.headDim, values: input.v != nil,
+                                          what: "\(input.name): attention on \(heads.count) head(s) of \(input.grid.tokens) tokens, head dim \(input.headDim)")
         let start = ContinuousClock.now
         let b = blocks.block.tokens, d = input.headDim, n = blocks.count
         let bq = roundUp(b, AttentionOperands.rowTile), bk = roundUp(b, 16), dv = roundUp(d, 16)
@@ -117,14 +116,18 @@ public final class AttentionOperands: @unchecked Sendable {
         return 4 * (packed + output + mass)
     }
 
-    /// Throws when `bytes` exceeds half of the physical memory.
-    /// - Throws: `NablaError.badArgument` with the estimate and the machine's memory.
-    static func checkMemory(_ bytes: Int, what: String) throws {
-        let physical = Double(ProcessInfo.processInfo.physicalMemory)
-        guard Double(bytes) <= physical / 2 else {
-            let gib = 1024.0 * 1024 * 1024
-            throw NablaError(.badArgument, "\(what) needs about \(fixed(Double(bytes) / gib, 1)) GiB; this machine has \(fixed(physical / gib, 1)) GiB (choose fewer heads or a smaller input)")
-        }
+    /// Refuses attention on `heads` whose estimate (`estimatedBytes`) exceeds the memory
+    /// available (`MaskMemory.available()`: `MemAvailable`, or `NABLA_MEMORY_LIMIT`), in
+    /// the same one line as the mask's refusal, with how many heads would fit.
+    /// - Throws: `NablaError.tooLarge`.
+    static func checkMemory(heads: [Int], blocks: BlockGrid, headDim: Int, values: Bool, what: String,
+                            available: (bytes: Int, source: String)? = MaskMemory.available()) throws {
+        let bytes = estimatedBytes(heads: heads.count, blocks: blocks, headDim: headDim, values: values)
+        guard let available, bytes > available.bytes else { return }
+        let perHead = max(1, estimatedBytes(heads: 1, blocks: blocks, headDim: headDim, values: values))
+        let k = min(heads.count - 1, available.bytes / perHead)
+        let fits = k > 0 ? ["\(k) of the \(heads.count) heads (a head selection such as \(HeadSelection(Array(heads.prefix(k)))))"] : []
+        throw MaskMemory.refusal("\(what) needs", bytes: bytes, available: available, fits: fits)
     }
 }
 

@@ -54,26 +54,65 @@ public enum AtomicFile {
     /// Creates `path` (which must not exist), writes `buffer`, `fsync`s and closes it.
     /// - Throws: `NablaError.writeFailed` naming `reportingAs`.
     static func writeNew(_ buffer: UnsafeRawBufferPointer, at path: String, reportingAs shown: String) throws {
+        try writeNew(at: path, reportingAs: shown) { try $0.write(buffer) }
+    }
+
+    /// Creates `path` (which must not exist), lets `body` write it piece by piece
+    /// (`FileSink.write`), then `fsync`s and closes it; a file of any size is written
+    /// without its bytes ever being held whole.
+    /// - Throws: `NablaError.writeFailed` naming `reportingAs`; whatever `body` throws
+    ///   (the file is closed; the caller removes it).
+    static func writeNew(at path: String, reportingAs shown: String, _ body: (FileSink) throws -> Void) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw OutputPath.failure(shown, errno, "cannot create") }
-        var written = 0
-        var failure: (Int32, String)?
-        if let base = buffer.baseAddress {
-            while written < buffer.count {
-                let chunk = min(buffer.count - written, OutputCleanup.testChunkLimit ?? Int.max)
-                let n = Glibc_write(fd, base + written, chunk)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = (errno, "write failed after \(written) of \(buffer.count) bytes")
-                    break
-                }
-                written += n
-                OutputCleanup.testHook(added: n)
-            }
+        let sink = FileSink(fd: fd, shown: shown)
+        do {
+            try body(sink)
+        } catch {
+            close(fd)
+            throw error
         }
-        if failure == nil, fsync(fd) != 0 { failure = (errno, "cannot flush to disk") }
+        var failure: (Int32, String)?
+        if fsync(fd) != 0 { failure = (errno, "cannot flush to disk") }
         if close(fd) != 0, failure == nil { failure = (errno, "cannot close") }
         if let (code, what) = failure { throw OutputPath.failure(shown, code, what) }
+    }
+}
+
+/// An output file being written in pieces (see `AtomicFile.writeNew(at:reportingAs:_:)`).
+public final class FileSink {
+    private let fd: Int32
+    private let shown: String
+    /// Bytes written so far.
+    public private(set) var written = 0
+
+    fileprivate init(fd: Int32, shown: String) {
+        self.fd = fd
+        self.shown = shown
+    }
+
+    /// Appends `buffer` to the file.
+    /// - Throws: `NablaError.writeFailed` naming the output path, the bytes written and the reason.
+    public func write(_ buffer: UnsafeRawBufferPointer) throws {
+        guard let base = buffer.baseAddress else { return }
+        var done = 0
+        while done < buffer.count {
+            let chunk = min(buffer.count - done, OutputCleanup.testChunkLimit ?? Int.max)
+            let n = Glibc_write(fd, base + done, chunk)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw OutputPath.failure(shown, errno, "write failed after \(written) bytes")
+            }
+            done += n
+            written += n
+            OutputCleanup.testHook(added: n)
+        }
+    }
+
+    /// Appends `bytes` to the file.
+    /// - Throws: as `write(_:)` for a buffer.
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
     }
 }
 

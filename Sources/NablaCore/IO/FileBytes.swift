@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 
 /// Where a tensor reader gets bytes: a file read on demand, or bytes already in memory.
 ///
@@ -20,9 +21,28 @@ public protocol ByteSource: AnyObject, Sendable {
     /// Bytes `range` (within `0..<size`) and the object that keeps them alive.
     /// - Throws: `NablaError.fileUnreadable` when the file cannot be read or changed.
     func bytes(_ range: Range<Int>) throws -> (UnsafeRawBufferPointer, AnyObject)
+    /// `bytes(range)`, counting each chunk read on `progress` (as the data of `tensor`)
+    /// and stopping when it says so.
+    /// - Throws: as `bytes(_:)`; `NablaError.cancelled` when `progress` stopped the read.
+    func bytes(_ range: Range<Int>, progress: ReadProgress?, tensor: String) throws -> (UnsafeRawBufferPointer, AnyObject)
+}
+
+extension ByteSource {
+    /// Bytes already in memory: one step.
+    public func bytes(_ range: Range<Int>, progress: ReadProgress?, tensor: String) throws -> (UnsafeRawBufferPointer, AnyObject) {
+        if progress?.shouldStop == true { throw ReadProgress.cancelled(tensor) }
+        let result = try bytes(range)
+        if let progress, !progress.advance(range.count, of: tensor) { throw ReadProgress.cancelled(tensor) }
+        return result
+    }
 }
 
 /// Memory nabla allocated and owns (64-byte aligned), freed with the last reference.
+///
+/// Plain allocations, not huge pages: `madvise(MADV_HUGEPAGE)` on the buffer was measured
+/// and made reading a 2 GB input slower on this project's (virtual) machine, the kernel
+/// zeroing each fresh 2 MB page taking 62% of a `nabla mask` run against 5% for small
+/// pages (perf, issue 8).
 public final class OwnedBytes: @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
 
@@ -96,18 +116,41 @@ public final class FileBytes: ByteSource, @unchecked Sendable {
     /// - Throws: `NablaError.fileUnreadable` when a read fails, or the file shrank or was
     ///   modified since it was opened ("changed on disk").
     public func bytes(_ range: Range<Int>) throws -> (UnsafeRawBufferPointer, AnyObject) {
+        try bytes(range, progress: nil, tensor: path)
+    }
+
+    /// Chunks read at once, and the unit of progress reports and cancel polls (tests
+    /// make it small to read a small file in many chunks).
+    @TaskLocal static var chunkSize = 32 << 20
+
+    /// Reads `range` in chunks of `chunkSize`, on all cores when there are several
+    /// chunks (`pread` at independent offsets), straight into the owned buffer; the file
+    /// must still be as it was when opened.
+    /// - Throws: `NablaError.fileUnreadable` when a read fails, or the file shrank or was
+    ///   modified since it was opened ("changed on disk"); `.cancelled` when `progress`
+    ///   stopped it (the buffer is freed).
+    /// - Complexity: O(range.count), one copy; the page faults of the fresh buffer are
+    ///   taken on all cores too.
+    public func bytes(_ range: Range<Int>, progress: ReadProgress?, tensor: String) throws -> (UnsafeRawBufferPointer, AnyObject) {
         precondition(range.lowerBound >= 0 && range.upperBound <= size, "read outside the file")
+        if progress?.shouldStop == true { throw ReadProgress.cancelled(tensor) }
+        FileBytes.readCounter?.add(range.count)
+        let chunk = max(FileBytes.chunkSize, 1)
         let owned = try OwnedBytes(count: range.count) { dst in
-            var done = 0
-            while done < dst.count {
-                let n = pread(fd, dst.baseAddress! + done, min(dst.count - done, 1 << 30), off_t(range.lowerBound + done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw NablaError(.fileUnreadable, "\(path): read failed at byte \(range.lowerBound + done): \(String(cString: strerror(errno)))")
+            let chunks = (dst.count + chunk - 1) / chunk
+            let failure = FirstError()
+            let base = UncheckedSendable(dst.baseAddress)
+            Parallel.forEach(chunks) { c in
+                if failure.isSet { return }
+                let start = c * chunk, end = min(start + chunk, dst.count)
+                do {
+                    try readFully(into: base.value! + start, count: end - start, at: range.lowerBound + start)
+                    if let progress, !progress.advance(end - start, of: tensor) { throw ReadProgress.cancelled(tensor) }
+                } catch {
+                    failure.record(error)
                 }
-                if n == 0 { throw changed() }
-                done += n
             }
+            if let error = failure.error { throw error }
         }
         var st = stat()
         if fstat(fd, &st) != 0 || Int(st.st_size) != size || FileBytes.mtime(st) != modified {
@@ -115,6 +158,31 @@ public final class FileBytes: ByteSource, @unchecked Sendable {
         }
         return (owned.bytes, owned)
     }
+
+    /// `pread`s exactly `count` bytes at `offset` into `dst`.
+    private func readFully(into dst: UnsafeMutableRawPointer, count: Int, at offset: Int) throws {
+        var done = 0
+        while done < count {
+            let n = pread(fd, dst + done, min(count - done, 1 << 30), off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw NablaError(.fileUnreadable, "\(path): read failed at byte \(offset + done): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { throw changed() }
+            done += n
+        }
+    }
+
+    /// Counts the bytes `FileBytes` reads on the current task, for tests that check a
+    /// path reads headers only or each tensor's data once.
+    final class ReadCounter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var total = 0
+        private(set) var reads: [Int] = []
+        func add(_ n: Int) { lock.withLock { total += n; reads.append(n) } }
+        var bytes: Int { lock.withLock { total } }
+    }
+    @TaskLocal static var readCounter: ReadCounter?
 
     private func changed() -> NablaError {
         var st = stat()
@@ -164,4 +232,13 @@ public final class WholeFile: @unchecked Sendable {
         path = source.path
         (bytes, storage) = try source.bytes(0..<source.size)
     }
+}
+
+/// The first error of several parallel workers.
+final class FirstError: @unchecked Sendable {
+    private let lock = NSLock()
+    private var first: Error?
+    var isSet: Bool { lock.withLock { first != nil } }
+    var error: Error? { lock.withLock { first } }
+    func record(_ error: Error) { lock.withLock { if first == nil { first = error } } }
 }

@@ -28,8 +28,17 @@ public enum NPY {
     /// - Complexity: O(header length): reads at most the first 1 MiB.
     public static func entry(in source: ByteSource) throws -> TensorEntry {
         let name = source.path
-        // The header fits in the first 12 + maxHeaderLength bytes, or is refused.
-        let (prefix, owner) = try source.bytes(0..<min(source.size, 12 + maxHeaderLength))
+        // The header fits in the first 12 + maxHeaderLength bytes, or is refused; read
+        // the length field first, then the header alone (a plan reads no data).
+        let (first, firstOwner) = try source.bytes(0..<min(source.size, 12))
+        let wanted = withExtendedLifetime(firstOwner) { () -> Int in
+            let lengthEnd = first.count >= 8 && first[6] == 1 ? 10 : 12
+            guard first.count >= lengthEnd else { return first.count }
+            let length = lengthEnd == 10 ? Int(first[8]) | Int(first[9]) << 8
+                : Int(first[8]) | Int(first[9]) << 8 | Int(first[10]) << 16 | Int(first[11]) << 24
+            return lengthEnd + min(length, maxHeaderLength)
+        }
+        let (prefix, owner) = try source.bytes(0..<min(source.size, max(wanted, first.count)))
         let (header, dataStart) = try withExtendedLifetime(owner) { try parseHeader(prefix, name: name) }
         let byteCount = try dataSize(header, name: name)
         let shown = TensorIO.shapeText(header.shape, python: true)
@@ -83,9 +92,9 @@ public enum NPY {
     /// The dtype, shape and data size declared by the NPY header at the start of `prefix`
     /// (an `.npz` member's first bytes), without the data.
     /// - Throws: as `read(path:)`, and `.malformedFile` for a shape whose size overflows.
-    static func decodeHeader(_ prefix: [UInt8], name: String) throws -> (DType, [Int], dataBytes: Int) {
+    static func decodeHeader(_ prefix: [UInt8], name: String) throws -> (NPYHeader, dataBytes: Int) {
         let (header, _) = try prefix.withUnsafeBytes { try parseHeader($0, name: name) }
-        return (header.dtype, header.shape, try dataSize(header, name: name))
+        return (header, try dataSize(header, name: name))
     }
 
     /// Bytes of data `header` declares.
@@ -182,6 +191,23 @@ public enum NPY {
         var out = header(descr: descr, shape: shape)
         TensorIO.appendLittleEndian(values, to: &out, bits: bits)
         return out
+    }
+
+    /// Writes a .npy file of `shape` and `descr` (`<i4`, `|u1`) into `sink` whose data
+    /// `body` then appends in C order, row chunk by row chunk; the bytes are those
+    /// `encode` makes for the same values. `body` must append exactly the data's size.
+    /// - Throws: `NablaError.badShape` for a shape with a negative dimension or too many
+    ///   elements; whatever `body` or the sink throws.
+    static func stream(descr: String, itemSize: Int, shape: [Int], name: String, into sink: FileSink,
+                       _ body: () throws -> Void) throws {
+        guard let (count, bytes) = TensorIO.checkedSizes(shape: shape, itemSize: itemSize) else {
+            throw NablaError(.badShape, "cannot write \(name): shape \(TensorIO.shapeText(shape)) has too many elements")
+        }
+        try TensorIO.checkValueCount(count, shape: shape, itemSize: itemSize, file: name)
+        try sink.write(header(descr: descr, shape: shape))
+        let start = sink.written
+        try body()
+        precondition(sink.written - start == bytes, "a streamed .npy wrote \(sink.written - start) data bytes, its shape needs \(bytes)")
     }
 
     /// The magic, version, length and padded header for a C-order array.

@@ -12,6 +12,8 @@ public struct NPZArchive: @unchecked Sendable {
         public let key: String
         public let dtype: DType
         public let shape: [Int]
+        let byteOrder: ByteOrder
+        let fortranOrder: Bool
         /// Header plus data bytes, what the member must hold.
         let byteCount: Int
         let member: Int
@@ -49,13 +51,15 @@ public struct NPZArchive: @unchecked Sendable {
                 throw NablaError(.malformedFile, "\(name): NPY header length \(headerEnd) exceeds the \(NPY.maxHeaderLength)-byte limit")
             }
             let prefix = try zip.prefix(of: m, count: headerEnd)
-            let (dtype, shape, dataBytes) = try NPY.decodeHeader(prefix, name: "\(path):\(key)")
+            let (header, dataBytes) = try NPY.decodeHeader(prefix, name: "\(path):\(key)")
+            let (dtype, shape) = (header.dtype, header.shape)
             let total = headerEnd + dataBytes
             guard m.uncompressedSize == total else {
                 throw NablaError(.malformedFile, "\(name): member holds \(m.uncompressedSize) bytes, but its header and shape \(shape) of \(dtype) need \(total)")
             }
             byKey[key] = entries.count
-            entries.append(Entry(key: key, dtype: dtype, shape: shape, byteCount: total, member: i))
+            entries.append(Entry(key: key, dtype: dtype, shape: shape, byteOrder: header.byteOrder,
+                                 fortranOrder: header.fortranOrder, byteCount: total, member: i))
         }
         self.entries = entries
         self.byKey = byKey
@@ -65,12 +69,26 @@ public struct NPZArchive: @unchecked Sendable {
     /// - Throws: `NablaError.missingTensor` for a name the archive lacks (listing those
     ///   it has); `.malformedFile` when the member cannot be inflated within its size.
     /// - Complexity: O(1) for a stored member; O(bytes) to inflate a deflated one.
-    public func tensor(_ key: String) throws -> RawTensor {
+    public func tensor(_ key: String, progress: ReadProgress? = nil) throws -> RawTensor {
+        let e = try entry(key)
+        let (bytes, owner) = try zip.bytes(of: zip.members[e.member], limit: e.byteCount, progress: progress,
+                                           tensor: "\(path):\(key)")
+        return try NPY.decode(bytes, name: "\(path):\(key)", owner: owner)
+    }
+
+    /// Bytes reading array `key` takes from the file: its member when stored (0 for a
+    /// name the archive lacks).
+    func bytesToRead(_ key: String) -> Int {
+        guard let e = try? entry(key), !zip.members[e.member].isCompressed else { return 0 }
+        return e.byteCount
+    }
+
+    /// The entry saved as `key`.
+    /// - Throws: `NablaError.missingTensor` for a name the archive lacks (listing those it has).
+    func entry(_ key: String) throws -> Entry {
         guard let i = byKey[key] else {
             throw NablaError(.missingTensor, "\(path) has no array '\(TensorIO.shown(key))' (available: \(TensorIO.keyList(keys)))")
         }
-        let e = entries[i]
-        let (bytes, owner) = try zip.bytes(of: zip.members[e.member], limit: e.byteCount)
-        return try NPY.decode(bytes, name: "\(path):\(key)", owner: owner)
+        return entries[i]
     }
 }

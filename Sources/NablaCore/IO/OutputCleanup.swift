@@ -124,6 +124,9 @@ public enum OutputCleanup {
     /// Test-only: `NABLA_TEST_KILL_AT_STEP=N` kills at the N-th rename step instead
     /// (1: after every byte is written and synced, just before the set is swapped in).
     static let killAtStep: Int? = ProcessInfo.processInfo.environment["NABLA_TEST_KILL_AT_STEP"].flatMap { Int($0) }
+    /// Test-only: `NABLA_TEST_NO_EXCHANGE` makes the directory swap fail, as on a file
+    /// system without it, so tests reach `OutputSet`'s file-by-file way.
+    static let noExchange = ProcessInfo.processInfo.environment["NABLA_TEST_NO_EXCHANGE"] != nil
     nonisolated(unsafe) private static var steps = 0
     static let killSignal: Int32 = ProcessInfo.processInfo.environment["NABLA_TEST_KILL_SIGNAL"].flatMap { Int32($0) } ?? SIGKILL
     static let testChunkLimit: Int? = killAfterBytes == nil && killAtStep == nil ? nil : 64 << 10

@@ -50,12 +50,18 @@ public struct OutputSet {
         /// Writes one file of the set.
         /// - Throws: `NablaError.writeFailed` naming the output path (`DIR/NAME`).
         public func write(_ bytes: [UInt8], named name: String) throws {
+            try write(named: name) { try $0.write(bytes) }
+        }
+
+        /// Writes one file of the set piece by piece: `body` appends to it (an array
+        /// written in row chunks is never held whole).
+        /// - Throws: `NablaError.writeFailed` naming the output path (`DIR/NAME`);
+        ///   whatever `body` throws.
+        public func write(named name: String, _ body: (FileSink) throws -> Void) throws {
             precondition(!name.contains("/") && !name.hasPrefix("."), "set members are plain names")
             let file = OutputPath.join(path, name)
             tokens.append(OutputCleanup.register(file))
-            try bytes.withUnsafeBytes {
-                try AtomicFile.writeNew($0, at: file, reportingAs: OutputPath.join(shownDirectory, name))
-            }
+            try AtomicFile.writeNew(at: file, reportingAs: OutputPath.join(shownDirectory, name), body)
             names.append(name)
         }
     }
@@ -205,6 +211,10 @@ public struct OutputSet {
 
     /// Swaps two directory entries atomically; `false` (with `errno`) when not possible.
     private static func exchange(_ a: String, _ b: String) -> Bool {
+        if OutputCleanup.noExchange {
+            errno = ENOSYS
+            return false
+        }
         #if os(Linux)
         typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
         guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "renameat2") else {

@@ -7,17 +7,8 @@ extension RawTensor {
     /// - Complexity: O(1) in C order, O(elements of the slice) in Fortran order.
     public func leading(_ index: [Int]) throws -> RawTensor {
         if index.isEmpty { return self }
-        let shown = "\(name)[\(index.map(String.init).joined(separator: ", "))]"
-        guard index.count < shape.count else {
-            throw NablaError(.badShape, "\(shown): \(index.count) leading indices leave no axes of shape \(shapeText(shape))")
-        }
-        for (d, i) in index.enumerated() where !(0..<shape[d]).contains(i) {
-            throw NablaError(.badShape, "\(shown): index \(i) is outside axis \(d) of size \(shape[d]) (shape \(shapeText(shape)))")
-        }
-        let inner = Array(shape.dropFirst(index.count))
+        let (shown, inner, flat) = try TensorIO.leading(index, name: name, shape: shape)
         let innerCount = inner.reduce(1, *)
-        var flat = 0
-        for (d, i) in index.enumerated() { flat = flat * shape[d] + i }
         if isCOrder {
             let start = flat * innerCount * dtype.size
             return RawTensor(name: shown, dtype: dtype, shape: inner, byteOrder: byteOrder, fortranOrder: false,
@@ -31,5 +22,24 @@ extension RawTensor {
         copy.gather(from: bytes, elementSize: dtype.size, offset: offset, shape: inner, strides: Array(strides.dropFirst(index.count)))
         return RawTensor(name: shown, dtype: dtype, shape: inner, byteOrder: byteOrder, fortranOrder: false,
                          bytes: copy.bytes, owner: copy)
+    }
+}
+
+extension TensorIO {
+    /// Checks `index` on the leading axes of a tensor `name` of `shape`: the slice's
+    /// name (`name[i, j]`), its shape, and its C-order position among the slices.
+    /// - Throws: `NablaError.badShape` naming the tensor when an index is out of range
+    ///   or leaves no axes.
+    static func leading(_ index: [Int], name: String, shape: [Int]) throws -> (name: String, shape: [Int], flat: Int) {
+        let shown = "\(name)[\(index.map(String.init).joined(separator: ", "))]"
+        guard index.count < shape.count else {
+            throw NablaError(.badShape, "\(shown): \(index.count) leading indices leave no axes of shape \(shapeText(shape))")
+        }
+        for (d, i) in index.enumerated() where !(0..<shape[d]).contains(i) {
+            throw NablaError(.badShape, "\(shown): index \(i) is outside axis \(d) of size \(shape[d]) (shape \(shapeText(shape)))")
+        }
+        var flat = 0
+        for (d, i) in index.enumerated() { flat = flat * shape[d] + i }
+        return (shown, Array(shape.dropFirst(index.count)), flat)
     }
 }

@@ -3,7 +3,7 @@
 ///
 /// Readers construct a `RawTensor` only after checking that `bytes.count` equals
 /// `count * dtype.size`; the conversions below rely on it.
-public struct RawTensor: @unchecked Sendable {
+public struct RawTensor: TensorDescription, @unchecked Sendable {
     /// How the tensor is named in messages: `q.npy` or `qk.safetensors:q`.
     public let name: String
     public let dtype: DType
@@ -32,12 +32,6 @@ public struct RawTensor: @unchecked Sendable {
         self.bytes = bytes
         self.owner = owner
     }
-
-    /// Number of elements, the product of `shape`.
-    public var count: Int { shape.reduce(1, *) }
-
-    /// `true` when the elements are in C order (Fortran order is the same for rank <= 1).
-    public var isCOrder: Bool { !fortranOrder || shape.filter { $0 > 1 }.count <= 1 }
 
     /// A zero-copy view when the tensor is float32, native byte order, C order and
     /// 4-byte aligned; `nil` otherwise (then use `floats()`).
@@ -120,20 +114,6 @@ public struct RawTensor: @unchecked Sendable {
             return "value \(x), beyond the float32 range nabla computes in (largest magnitude \(Float.greatestFiniteMagnitude))"
         }
         return "non-finite value \(x)"
-    }
-
-    /// Refuses integer and bool tensors where floating values are needed.
-    /// - Parameter role: what the tensor is, for the message: "Q", "a latent".
-    /// - Throws: `NablaError.unsupported` naming the tensor, its dtype and shape, with a
-    ///   hint for 16-bit integers, which often carry bfloat16 bit patterns through NumPy.
-    public func requireFloatingPoint(as role: String) throws {
-        guard !dtype.isFloatingPoint else { return }
-        var hint = ""
-        if dtype == .int16 || dtype == .uint16 {
-            hint = "; if it holds bfloat16 bit patterns (a common way to pass bf16 through NumPy), store it as bfloat16 (e.g. torch.from_numpy(a).view(torch.bfloat16) saved with safetensors) or convert it to float32"
-        }
-        throw NablaError(.unsupported,
-            "\(name): \(role) must be floating point (float16, bfloat16, float32 or float64), but this tensor is \(dtype) \(TensorIO.shapeText(shape))\(hint)")
     }
 
     /// `[i0, i1, ...]` for a C-order flat index, as `q.npy[0, 3, 1]` prints it.

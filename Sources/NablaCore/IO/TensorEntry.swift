@@ -37,12 +37,42 @@ public struct TensorEntry: Sendable, Equatable {
     ///   tensor and its dtype; `.fileUnreadable` when the file cannot be read or changed.
     /// - Complexity: O(byteCount), one copy.
     public func load(from source: ByteSource) throws -> RawTensor {
+        try planned(from: source).load()
+    }
+
+    /// The tensor (or its slice at `index` on the leading axes, `t[i, j]`) as a plan
+    /// holds it: checked now, read by `load`. A slice of a C-order tensor reads only its
+    /// own bytes; of a Fortran-order one, the whole tensor, then gathers.
+    /// - Throws: `NablaError.unsupported` for a dtype nabla does not read, naming the
+    ///   tensor and its dtype; `.badShape` for an index out of range.
+    public func planned(from source: ByteSource, index: [Int] = []) throws -> PlannedTensor {
         guard let dtype else {
             throw NablaError(.unsupported,
                 "\(name) has dtype \(TensorIO.shown(dtypeName)), which nabla does not read (it reads \(DType.allCases.map(\.safetensorsName).joined(separator: " ")))")
         }
-        let (bytes, owner) = try source.bytes(offset..<(offset + byteCount))
-        return RawTensor(name: name, dtype: dtype, shape: shape, byteOrder: byteOrder, fortranOrder: fortranOrder,
-                         bytes: bytes, owner: owner)
+        let whole = { @Sendable [self] (progress: ReadProgress?, name: String) throws -> RawTensor in
+            let (bytes, owner) = try source.bytes(offset..<(offset + byteCount), progress: progress, tensor: name)
+            return RawTensor(name: self.name, dtype: dtype, shape: self.shape, byteOrder: self.byteOrder,
+                             fortranOrder: self.fortranOrder, bytes: bytes, owner: owner)
+        }
+        if index.isEmpty {
+            return PlannedTensor(name: name, dtype: dtype, shape: shape, byteOrder: byteOrder, fortranOrder: fortranOrder,
+                                 bytesToRead: byteCount) { progress in try whole(progress, name) }
+        }
+        let (sliceName, inner, flat) = try TensorIO.leading(index, name: name, shape: shape)
+        let fortran = fortranOrder && shape.filter { $0 > 1 }.count > 1
+        if fortran {
+            return PlannedTensor(name: sliceName, dtype: dtype, shape: inner, byteOrder: byteOrder, fortranOrder: false,
+                                 bytesToRead: byteCount) { progress in try whole(progress, sliceName).leading(index) }
+        }
+        let sliceBytes = inner.reduce(1, *) * dtype.size
+        let start = offset + flat * sliceBytes
+        let order = byteOrder
+        return PlannedTensor(name: sliceName, dtype: dtype, shape: inner, byteOrder: byteOrder, fortranOrder: false,
+                             bytesToRead: sliceBytes) { progress in
+            let (bytes, owner) = try source.bytes(start..<(start + sliceBytes), progress: progress, tensor: sliceName)
+            return RawTensor(name: sliceName, dtype: dtype, shape: inner, byteOrder: order, fortranOrder: false,
+                             bytes: bytes, owner: owner)
+        }
     }
 }

@@ -61,7 +61,7 @@ public struct TensorFile: Sendable {
         let looksSafetensors = bytes.count >= 9 && bytes[8] == UInt8(ascii: "{")
         let zipMagic = bytes.count >= 4 && bytes[0] == 0x50 && bytes[1] == 0x4B && (bytes[2] == 3 || bytes[2] == 5)
         if zipMagic && !npyMagic {
-            let zip = try ZipContainer(path: path, file: WholeFile(source))
+            let zip = try ZipContainer(path: path, source: source)
             let isNPZ = lower.hasSuffix(".npz")
                 || (!zip.members.isEmpty && zip.members.allSatisfy { $0.path.hasSuffix(".npy") })
             return TensorFile(path: path, byteCount: source.size,
@@ -127,25 +127,60 @@ public struct TensorFile: Sendable {
     /// The tensor under `key`; without a key, the file's only tensor (for safetensors,
     /// the only one of a dtype nabla reads when others are listed that it does not).
     /// The data is read now (`FileBytes`).
+    /// - Throws: as `planned(_:index:)`; `.fileUnreadable` when the file cannot be read
+    ///   or changed on disk.
+    public func tensor(_ key: String?) throws -> RawTensor {
+        try planned(key).load()
+    }
+
+    /// The tensor under `key` (as `tensor(_:)` chooses it), or its slice at `index` on
+    /// the leading axes, checked from the header alone; its data is read by `load`
+    /// (from the file; a deflated `.npz` member is inflated then).
     /// - Throws: `NablaError.missingTensor` for a key the file lacks (listing the keys it
     ///   has), a key on a .npy file, or no key for a file holding several tensors;
-    ///   `.unsupported` for a dtype nabla does not read; `.fileUnreadable` when the file
-    ///   cannot be read or changed on disk.
-    public func tensor(_ key: String?) throws -> RawTensor {
+    ///   `.unsupported` for a dtype nabla does not read; `.badShape` for an index out of
+    ///   range.
+    public func planned(_ key: String?, index: [Int] = []) throws -> PlannedTensor {
         switch content {
         case .npy(let entry):
             if let key {
                 throw NablaError(.missingTensor, "\(path) is a .npy file holding one tensor; it has no key '\(TensorIO.shown(key))' (write just \(path))")
             }
-            return try entry.load(from: source)
+            return try entry.planned(from: source, index: index)
         case .safetensors(let st):
-            if let key { return try st.tensor(key) }
+            if let key { return try st.entry(key).planned(from: source, index: index) }
             let readable = st.readableKeys
-            return try st.tensor(st.keys.count != 1 && readable.count == 1 ? readable[0] : onlyKey(st.keys))
+            let only = try st.keys.count != 1 && readable.count == 1 ? readable[0] : onlyKey(st.keys)
+            return try st.entry(only).planned(from: source, index: index)
         case .torch(let t):
-            return try t.tensor(key ?? onlyKey(t.keys))
+            let key = try key ?? onlyKey(t.keys)
+            let e = try t.entry(key)
+            return try Self.inArchive(name: key.isEmpty ? path : "\(path):\(key)", dtype: e.dtype, shape: e.shape,
+                                      byteOrder: t.byteOrder, fortranOrder: false, index: index,
+                                      bytesToRead: t.bytesToRead(key)) { try t.tensor(key, progress: $0) }
         case .npz(let z):
-            return try z.tensor(key ?? onlyKey(z.keys))
+            let key = try key ?? onlyKey(z.keys)
+            let e = try z.entry(key)
+            return try Self.inArchive(name: "\(path):\(key)", dtype: e.dtype, shape: e.shape, byteOrder: e.byteOrder,
+                                      fortranOrder: e.fortranOrder, index: index,
+                                      bytesToRead: z.bytesToRead(key)) { try z.tensor(key, progress: $0) }
+        }
+    }
+
+    /// A tensor of an archive (read, or inflated, by `tensor`), or its slice at `index`.
+    private static func inArchive(name: String, dtype: DType, shape: [Int], byteOrder: ByteOrder, fortranOrder: Bool,
+                                  index: [Int], bytesToRead: Int,
+                                  _ tensor: @escaping @Sendable (ReadProgress?) throws -> RawTensor) throws -> PlannedTensor {
+        var (name, shape, fortranOrder) = (name, shape, fortranOrder)
+        if !index.isEmpty {
+            (name, shape, _) = try TensorIO.leading(index, name: name, shape: shape)
+            fortranOrder = false
+        }
+        let shown = name
+        return PlannedTensor(name: name, dtype: dtype, shape: shape, byteOrder: byteOrder, fortranOrder: fortranOrder,
+                             bytesToRead: bytesToRead) { progress in
+            if progress?.shouldStop == true { throw ReadProgress.cancelled(shown) }
+            return try tensor(progress).leading(index)
         }
     }
 

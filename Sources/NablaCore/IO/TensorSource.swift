@@ -59,7 +59,7 @@ public struct TensorSource: Hashable, Sendable, CustomStringConvertible {
     ///   key on a .npy file, or no key for a multi-tensor file; `.unsupported` for a file
     ///   that is neither format.
     public func load() throws -> RawTensor {
-        try TensorFile.open(path: path).tensor(key).leading(index)
+        try TensorFile.open(path: path).planned(key, index: index).load()
     }
 
     /// As the user would write it: `q.npy` or `qk.safetensors:q`.

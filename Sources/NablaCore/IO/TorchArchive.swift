@@ -32,7 +32,8 @@ public struct TorchArchive: @unchecked Sendable {
     private let byKey: [String: Int]
     private let zip: ZipContainer
     private let prefix: String
-    private let byteOrder: ByteOrder
+    /// The byte order of every storage (`NAME/byteorder`).
+    let byteOrder: ByteOrder
 
     /// The pickle is read into memory; refuse one larger than this.
     static let maxPickleSize = 256 << 20
@@ -65,10 +66,13 @@ public struct TorchArchive: @unchecked Sendable {
         } else {
             byteOrder = .little
         }
-        let (bytes, _) = try zip.bytes(of: pickle, limit: Self.maxPickleSize)
+        // The pickle's bytes are owned by `owner`: keep it alive while they are read.
+        let (bytes, owner) = try zip.bytes(of: pickle, limit: Self.maxPickleSize)
         var found: [(String, PickleReader.TensorRef)] = []
-        try PickleReader.read(bytes, name: "\(path):\(pickle.path)") { root in
-            try Self.collect(root, key: nil, depth: 0, into: &found, path: path)
+        try withExtendedLifetime(owner) {
+            try PickleReader.read(bytes, name: "\(path):\(pickle.path)") { root in
+                try Self.collect(root, key: nil, depth: 0, into: &found, path: path)
+            }
         }
         var entries: [Entry] = []
         var byKey: [String: Int] = [:]
@@ -151,21 +155,26 @@ public struct TorchArchive: @unchecked Sendable {
     /// The tensor under `key` (`""` for a tensor saved alone).
     /// - Throws: `NablaError.missingTensor` for a key the file lacks (listing those it
     ///   has); `.malformedFile` when its storage cannot be read.
-    /// - Complexity: O(1) for a view contiguous in C order (the mapped storage is used in
-    ///   place); O(elements) for other strides, which are gathered into a copy.
-    public func tensor(_ key: String) throws -> RawTensor {
-        guard let i = byKey[key] else {
-            throw NablaError(.missingTensor, "\(path) has no tensor '\(TensorIO.shown(key))' (available: \(TensorIO.keyList(keys)))")
-        }
-        let e = entries[i]
+    /// - Complexity: O(elements): a view contiguous in C order reads just its own bytes
+    ///   of the stored storage; other strides read the storage and gather a copy.
+    public func tensor(_ key: String, progress: ReadProgress? = nil) throws -> RawTensor {
+        let e = try entry(key)
         let ref = e.ref
         let name = key.isEmpty ? path : "\(path):\(key)"
         let size = ref.storage.dtype.size
         let storageName = "\(prefix)data/\(ref.storage.key)"
         guard let member = zip.member(storageName) else { preconditionFailure("checked in init") }
-        let (storage, owner) = try zip.bytes(of: member, limit: ref.storage.count * size)
         let count = e.shape.reduce(1, *)
-        if count == 0 || Self.isCContiguous(shape: ref.shape, strides: ref.strides) {
+        let contiguous = count == 0 || Self.isCContiguous(shape: ref.shape, strides: ref.strides)
+        if contiguous, count > 0, let stored = member.storedRange {
+            // Within the storage (checked in init): read only this tensor's bytes.
+            let start = stored.lowerBound + ref.offset * size
+            let (bytes, owner) = try zip.source.bytes(start..<(start + count * size), progress: progress, tensor: name)
+            return RawTensor(name: name, dtype: e.dtype, shape: e.shape, byteOrder: byteOrder, fortranOrder: false,
+                             bytes: bytes, owner: owner)
+        }
+        let (storage, owner) = try zip.bytes(of: member, limit: ref.storage.count * size, progress: progress, tensor: name)
+        if contiguous {
             let start = ref.offset * size
             let bytes = count == 0 ? UnsafeRawBufferPointer(start: nil, count: 0)
                 : UnsafeRawBufferPointer(rebasing: storage[start..<start + count * size])
@@ -176,6 +185,23 @@ public struct TorchArchive: @unchecked Sendable {
         copy.gather(from: storage, elementSize: size, offset: ref.offset, shape: ref.shape, strides: ref.strides)
         return RawTensor(name: name, dtype: e.dtype, shape: e.shape, byteOrder: byteOrder, fortranOrder: false,
                          bytes: copy.bytes, owner: copy)
+    }
+
+    /// Bytes reading tensor `key` takes from the file: its own bytes when contiguous,
+    /// else its whole storage (0 when the storage is compressed or the key missing).
+    func bytesToRead(_ key: String) -> Int {
+        guard let e = try? entry(key), let m = zip.member("\(prefix)data/\(e.ref.storage.key)"), !m.isCompressed else { return 0 }
+        let count = e.shape.reduce(1, *)
+        return Self.isCContiguous(shape: e.ref.shape, strides: e.ref.strides) ? count * e.dtype.size : m.uncompressedSize
+    }
+
+    /// The entry under `key`.
+    /// - Throws: `NablaError.missingTensor` for a key the file lacks (listing those it has).
+    func entry(_ key: String) throws -> Entry {
+        guard let i = byKey[key] else {
+            throw NablaError(.missingTensor, "\(path) has no tensor '\(TensorIO.shown(key))' (available: \(TensorIO.keyList(keys)))")
+        }
+        return entries[i]
     }
 
     /// `true` when a view with these strides lists its elements in C order without gaps.

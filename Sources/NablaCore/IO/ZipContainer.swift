@@ -1,13 +1,14 @@
 import Foundation
 import ZIPFoundation
 
-/// A ZIP archive (a `torch.save` file or an `.npz`) read with ZIPFoundation, over a
-/// memory-mapped copy of the same file.
+/// A ZIP archive (a `torch.save` file or an `.npz`) whose central directory is read
+/// with ZIPFoundation; members' bytes are read when asked for.
 ///
-/// Members stored without compression (what `torch.save` and `np.savez` write) are
-/// handed out as views of the mapping; deflated members (`np.savez_compressed`) are
-/// inflated into memory, never past a bound the caller gives (what the member's
-/// contents need), so a zip bomb stops at that bound.
+/// Members stored without compression (what `torch.save` and `np.savez` write) are read
+/// from the file (`ByteSource`, into memory nabla owns, as a `.npy` file's data is), so
+/// listing an archive reads its directory and headers, not its tensors; deflated members
+/// (`np.savez_compressed`) are inflated into memory, never past a bound the caller gives
+/// (what the member's contents need), so a zip bomb stops at that bound.
 final class ZipContainer: @unchecked Sendable {
     /// One member: its name, sizes, and where its bytes lie in the mapped file when it is
     /// stored uncompressed.
@@ -16,24 +17,25 @@ final class ZipContainer: @unchecked Sendable {
         let entry: Entry
         let isCompressed: Bool
         let uncompressedSize: Int
-        /// The member's bytes in the mapped file (stored members only).
+        /// The member's bytes in the file (stored members only).
         let storedRange: Range<Int>?
     }
 
     let path: String
-    let file: WholeFile
+    /// Where stored members' bytes are read from.
+    let source: ByteSource
     private let archive: Archive
     /// In archive order.
     let members: [Member]
     private let byPath: [String: Int]
 
-    /// Opens the ZIP archive at `path`, already mapped as `file`.
+    /// Opens the ZIP archive at `path`, opened as `source`.
     /// - Throws: `NablaError.malformedFile` when ZIPFoundation cannot read the central
     ///   directory (a truncated or corrupt archive), a member is encrypted, or two
     ///   members share a name.
-    init(path: String, file: WholeFile) throws {
+    init(path: String, source: ByteSource) throws {
         self.path = path
-        self.file = file
+        self.source = source
         let archive: Archive
         do {
             archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
@@ -48,7 +50,7 @@ final class ZipContainer: @unchecked Sendable {
             guard let size = Int(exactly: entry.uncompressedSize), size >= 0 else {
                 throw NablaError(.malformedFile, "\(path): member '\(TensorIO.shown(entry.path))' declares \(entry.uncompressedSize) bytes")
             }
-            let stored = entry.isCompressed ? nil : Self.storedRange(of: entry, size: size, in: file.bytes)
+            let stored = entry.isCompressed ? nil : try Self.storedRange(of: entry, size: size, in: source)
             if !entry.isCompressed && stored == nil {
                 throw NablaError(.malformedFile, "\(path): member '\(TensorIO.shown(entry.path))' runs past the end of the file or its local header is corrupt")
             }
@@ -67,7 +69,8 @@ final class ZipContainer: @unchecked Sendable {
         byPath[path].map { members[$0] }
     }
 
-    /// The bytes of `member`: a view of the mapping when it is stored, else inflated.
+    /// The bytes of `member`: read from the file when it is stored (counted on
+    /// `progress` as the data of `tensor`), else inflated.
     /// - Parameter limit: the most bytes the caller can use; a member that declares or
     ///   inflates to more is refused before more than `limit + 1` bytes are produced.
     /// - Returns: the bytes and the object that keeps them alive.
@@ -75,11 +78,11 @@ final class ZipContainer: @unchecked Sendable {
     ///   available (`MaskMemory.available`, which `NABLA_MEMORY_LIMIT` overrides); `.malformedFile` naming the member when it declares or
     ///   inflates past `limit`, inflates to another size than it declares, fails its
     ///   CRC-32, or cannot be inflated.
-    func bytes(of member: Member, limit: Int,
+    func bytes(of member: Member, limit: Int, progress: ReadProgress? = nil, tensor: String? = nil,
                available: (bytes: Int, source: String)? = MaskMemory.available()) throws -> (UnsafeRawBufferPointer, AnyObject) {
         let name = "\(path):\(TensorIO.shown(member.path))"
         if let range = member.storedRange {
-            return (UnsafeRawBufferPointer(rebasing: file.bytes[range]), file)
+            return try source.bytes(range, progress: progress, tensor: tensor ?? name)
         }
         guard member.uncompressedSize <= limit else {
             throw NablaError(.malformedFile, "\(name): member declares \(member.uncompressedSize) bytes inflated, more than the \(limit) its contents can use")
@@ -104,7 +107,8 @@ final class ZipContainer: @unchecked Sendable {
     func prefix(of member: Member, count: Int) throws -> [UInt8] {
         let name = "\(path):\(TensorIO.shown(member.path))"
         if let range = member.storedRange {
-            return Array(file.bytes[range.prefix(count)])
+            let (bytes, owner) = try source.bytes(range.prefix(count))
+            return withExtendedLifetime(owner) { Array(bytes) }
         }
         var out: [UInt8] = []
         try inflate(member, name: name, limit: member.uncompressedSize) { chunk in
@@ -148,7 +152,7 @@ final class ZipContainer: @unchecked Sendable {
     /// offset comes from the central directory record. ZIPFoundation 0.9.20 keeps that
     /// record internal, so its stored fields are read by reflection; the local header
     /// found there is checked (signature, method, name) before the range is trusted.
-    private static func storedRange(of entry: Entry, size: Int, in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
+    private static func storedRange(of entry: Entry, size: Int, in source: ByteSource) throws -> Range<Int>? {
         guard let cd = Mirror(reflecting: entry).descendant("centralDirectoryStructure") else { return nil }
         let cdMirror = Mirror(reflecting: cd)
         guard let small = cdMirror.descendant("relativeOffsetOfLocalHeader") as? UInt32 else { return nil }
@@ -158,14 +162,20 @@ final class ZipContainer: @unchecked Sendable {
            let big = Mirror(reflecting: zip64).descendant("some", "relativeOffsetOfLocalHeader") as? UInt64 {
             offset = big
         }
-        guard let start = Int(exactly: offset), start <= bytes.count - 30 else { return nil }
-        func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
-        guard bytes[start] == 0x50, bytes[start + 1] == 0x4B, bytes[start + 2] == 3, bytes[start + 3] == 4,
-              u16(start + 8) == 0 else { return nil }
-        let nameLength = u16(start + 26), extraLength = u16(start + 28)
-        let dataStart = start + 30 + nameLength + extraLength
-        guard dataStart <= bytes.count, size <= bytes.count - dataStart,
-              Array(bytes[(start + 30)..<(start + 30 + nameLength)]) == Array(entry.path.utf8) else { return nil }
+        let fileSize = source.size
+        guard let start = Int(exactly: offset), start <= fileSize - 30 else { return nil }
+        // The local header alone (30 bytes, then the name), not the member's data.
+        let (head, headOwner) = try source.bytes(start..<(start + 30))
+        let fields = withExtendedLifetime(headOwner) { () -> (ok: Bool, name: Int, extra: Int) in
+            func u16(_ at: Int) -> Int { Int(head[at]) | Int(head[at + 1]) << 8 }
+            let ok = head[0] == 0x50 && head[1] == 0x4B && head[2] == 3 && head[3] == 4 && u16(8) == 0
+            return (ok, u16(26), u16(28))
+        }
+        guard fields.ok else { return nil }
+        let dataStart = start + 30 + fields.name + fields.extra
+        guard dataStart <= fileSize, size <= fileSize - dataStart else { return nil }
+        let (name, nameOwner) = try source.bytes((start + 30)..<(start + 30 + fields.name))
+        guard withExtendedLifetime(nameOwner, { Array(name) == Array(entry.path.utf8) }) else { return nil }
         return dataStart..<(dataStart + size)
     }
 }

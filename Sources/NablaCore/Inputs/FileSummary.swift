@@ -28,6 +28,8 @@ public struct FileSummary: Sendable {
     /// The Q/K pairs of a whole-model dump (`ModelDump`), by prefix; empty unless
     /// `kind == .model`.
     public let pairs: [String]
+    /// The pair described (`reading`, `grid`, `heads`): the one asked for, or the first.
+    public let pair: String?
     public let kind: Kind
     /// Why the file is neither Q/K nor a latent (`kind == .none`), or why its grid does
     /// not divide into blocks.
@@ -47,12 +49,14 @@ public struct FileSummary: Sendable {
     public let block: BlockShape
     public let blocks: BlockGrid?
 
-    /// Summarises the file at `path` under the same options `InputSpec.load()` would use.
+    /// Summarises the file at `path` under the same options `InputSpec.load()` would use;
+    /// for a whole-model dump, its pair `pair` (a prefix, as in `FILE:PREFIX`), or the
+    /// first pair when `nil`. Reads headers only.
     /// - Throws: `NablaError` when the file cannot be read as a .npy or safetensors file
     ///   at all (unreadable, malformed, neither format). A well-formed file that nabla
     ///   cannot use is summarised with `kind == .none` and the reason in `problem`.
     public init(path: String, layout: LayoutOptions = LayoutOptions(), synthesis: SynthesisOptions = SynthesisOptions(),
-                block: BlockShape = .nabla) throws {
+                block: BlockShape = .nabla, pair chosen: String? = nil) throws {
         self.path = path
         self.block = block
         let file = try TensorFile.open(path: path)
@@ -74,13 +78,14 @@ public struct FileSummary: Sendable {
         do {
             // The plan load() would follow, on the file already opened; for a dump of
             // several pairs, the plan of its first pair.
-            let source: InputSpec.Source = pairs.isEmpty ? .file(path) : .latent(TensorSource(path: path, key: pairs[0]))
+            let described = chosen.flatMap { pairs.contains($0) ? $0 : nil } ?? pairs.first
+            let source: InputSpec.Source = described.map { .latent(TensorSource(path: path, key: $0)) } ?? .file(path)
             let spec = InputSpec(source: source, layout: layout, synthesis: synthesis)
             switch try spec.plan(files: files) {
             case .qk(let q, let k, let v, let l, _, let gridSource):
                 let names = [q, k] + (v.map { [$0] } ?? [])
                 let what = pairs.isEmpty ? "Q/K from \(names.map { Self.key(of: $0, in: path) }.joined(separator: ", "))"
-                    : "\(pairs.count) Q/K pairs PREFIX.q, PREFIX.k; the first"
+                    : "\(pairs.count) Q/K pairs PREFIX.q, PREFIX.k; " + (chosen != nil && described == chosen ? "pair \(shellQuoted(chosen ?? ""))" : "the first")
                 reading = "\(what) (axes \(l.axes.map(String.init).joined(separator: " ")), token order \(l.order)), \(origin: .grid, gridSource)"
                 (kind, grid, heads, headDim) = (pairs.isEmpty ? .qk : .model, l.grid, l.heads, l.headDim)
             case .latent(let raw, let l, let synthesis):
@@ -103,6 +108,7 @@ public struct FileSummary: Sendable {
         }
         self.kind = kind
         self.pairs = kind == .model ? pairs : []
+        self.pair = kind == .model ? (chosen.flatMap { pairs.contains($0) ? $0 : nil } ?? pairs.first) : nil
         self.problem = problem
         self.reading = reading
         self.grid = grid
@@ -114,7 +120,7 @@ public struct FileSummary: Sendable {
     }
 
     /// The key of tensor `raw` of the file at `path` (its name after `PATH:`).
-    static func key(of raw: RawTensor, in path: String) -> String {
+    static func key(of raw: some TensorDescription, in path: String) -> String {
         raw.name.hasPrefix(path + ":") ? String(raw.name.dropFirst(path.count + 1)) : raw.name
     }
 
@@ -175,6 +181,7 @@ public struct FileSummary: Sendable {
             })),
             ("kind", .string(kind.rawValue)),
             ("pairs", .array(pairs.map { .string($0) })),
+            ("pair", pair.map { .string($0) } ?? .null),
             ("reading", reading.map { .string($0.text(naming: names)) } ?? .null),
             ("problem", problem.map { .string($0.text(naming: names)) } ?? .null),
             ("grid", grid.map { JSON.triple($0.t, $0.h, $0.w) } ?? .null),

@@ -1,13 +1,15 @@
 extension InputSpec {
     /// Refuses, before anything is converted or pooled, an input whose mask computation
-    /// would need more memory than is available (see `MaskMemory`). For Q/K files the
-    /// estimate comes from the headers alone; the built-in sample and latents are checked
+    /// would need more memory than is available (see `MaskMemory`), counting the tensors
+    /// it will read. For Q/K files the estimate comes from the headers alone (no data is
+    /// read); the built-in sample and latents are checked
     /// with `MaskMemory.check(input:block:use:)` once their Q/K exist.
     /// - Throws: `NablaError.tooLarge` naming the estimate, what is available and what
     ///   would fit; the plan's own errors.
     public func checkMemory(block: BlockShape, use: MaskMemory.Use, halfInPlace: Bool = false,
                             available: (bytes: Int, source: String)? = MaskMemory.available()) throws {
-        guard case .qk(let q, _, _, let layout, _, _) = try plan() else { return }
+        let plan = try plan()
+        guard case .qk(let q, _, _, let layout, _, _) = plan else { return }
         try heads?.validate(heads: layout.heads, of: q.name)
         let picked = heads?.indices ?? Array(0..<layout.heads)
         let step = picked.count > 1 ? picked[1] - picked[0] : 1
@@ -17,7 +19,7 @@ extension InputSpec {
         func estimate(_ shape: BlockShape) -> MaskMemory? {
             guard let grid = try? BlockGrid(grid: layout.grid, block: shape) else { return nil }
             return MaskMemory(heads: picked.count, n: grid.count, tokens: layout.grid.tokens, headDim: layout.headDim,
-                              converts: !inPlace, use: use)
+                              converts: !inPlace, use: use, inputBytes: plan.bytesToRead)
         }
         guard let memory = estimate(block) else { return } // the block error comes later, in its own words
         try memory.check(what: displayName, block: block, headIndices: picked, available: available, larger: estimate)

@@ -52,28 +52,43 @@ public struct InputSpec: Sendable, Equatable {
 
     /// Reads and validates the inputs; for a latent or the sample, runs the stand-in
     /// layer (`AttentionStandIn`) to make Q, K and V. Only the selected `heads` are
-    /// converted and kept.
+    /// converted and kept. Files' headers are read once and each chosen tensor's data
+    /// once (see `plan()`).
     ///
     /// `halfInPlace` keeps float16/bfloat16 Q/K files as 16-bit views instead of
     /// widening them to `Float` (for callers that only compute masks; see `QKInput.from`).
+    ///
+    /// `progress` is told, after every chunk of data read (32 MiB), the tensor being
+    /// read and the bytes read of all the input's tensors (Q, K, V or the latent), from
+    /// the reading threads, one call at a time; `isCancelled` is polled as often, and a
+    /// `true` stops the load with `NablaError.cancelled` (nothing read is kept).
     /// - Throws: `NablaError` naming the file or tensor at fault, or the option that
-    ///   does not apply to the input (see `plan()`).
-    public func load(halfInPlace: Bool = false) throws -> QKInput {
-        switch try plan() {
+    ///   does not apply to the input (see `plan()`); `.cancelled` when `isCancelled` said so.
+    public func load(halfInPlace: Bool = false, progress: ReadProgress.Report? = nil,
+                     isCancelled: (@Sendable () -> Bool)? = nil) throws -> QKInput {
+        let plan = try plan()
+        let reading = ReadProgress(bytesTotal: plan.bytesToRead, report: progress, isCancelled: isCancelled)
+        switch plan {
         case .sample(let synthesis):
             let input = try BuiltinSample.load(options: synthesis)
             return try heads.map(input.selecting) ?? input
-        case .latent(let raw, let layout, let synthesis):
+        case .latent(let latent, let layout, let synthesis):
+            let raw = try latent.load(progress: reading)
+            if reading.shouldStop { throw ReadProgress.cancelled(displayName) }
             let input = try AttentionStandIn.input(from: VideoLatent(raw, layout: layout), options: synthesis, name: displayName)
             return try heads.map(input.selecting) ?? input
         case .qk(let q, let k, let v, let layout, let vLayout, _):
-            return try QKInput.from(q: q, k: k, v: v, layout: layout, vLayout: vLayout, name: displayName,
+            let qRaw = try q.load(progress: reading)
+            let kRaw = try k.load(progress: reading)
+            let vRaw = try v?.load(progress: reading)
+            return try QKInput.from(q: qRaw, k: kRaw, v: vRaw, layout: layout, vLayout: vLayout, name: displayName,
                                     heads: heads, halfInPlace: halfInPlace)
         }
     }
 
-    /// What `load()` reads: each file mapped and validated once, tensors chosen and their
-    /// layouts resolved, nothing converted yet.
+    /// What `load()` reads: each file opened and its header validated once, tensors
+    /// chosen and their layouts resolved from headers alone; no tensor data is read
+    /// (`PlannedTensor`), so planning costs O(headers) whatever the tensors' size.
     /// - Throws: `NablaError` from the files and layouts; `.badArgument` for an option
     ///   that does not apply (`--grid`/`--order` with a latent, `--heads`/`--head-dim`/
     ///   `--patch`/`--seed` with Q/K, layout options with the sample); `.missingTensor`
@@ -94,7 +109,7 @@ public struct InputSpec: Sendable, Equatable {
                 throw NablaError(.badArgument, "\(wording: given) applies to Q/K tensors; the grid of latent \(source) comes from its shape and \(wanted: .patch)")
             }
             let raw = try files.tensor(source)
-            try VideoLatent.checkDType(raw)
+            try raw.requireFloatingPoint(as: "a latent")
             return .latent(raw, try LatentLayout(shape: raw.shape, name: raw.name, axes: layout.axes, batch: layout.batch), synthesis)
         case .tensors(let qs, let ks, let vs):
             if synthesis != SynthesisOptions() {
@@ -191,18 +206,28 @@ public struct InputSpec: Sendable, Equatable {
     }
 }
 
-/// What `InputSpec.load()` reads, before any Q/K is built.
+/// What `InputSpec.load()` reads, before any Q/K is built: tensors described by their
+/// headers, their data not yet read.
 public enum InputPlan: Sendable {
     /// The built-in sample with these stand-in settings.
     case sample(SynthesisOptions)
     /// Q/K (and V) tensors and their layouts; `gridSource` says where the grid came
     /// from: the shape, the caller or a file's `__metadata__`.
-    case qk(q: RawTensor, k: RawTensor, v: RawTensor?, layout: QKLayout, vLayout: QKLayout?, gridSource: SettingSource)
+    case qk(q: PlannedTensor, k: PlannedTensor, v: PlannedTensor?, layout: QKLayout, vLayout: QKLayout?, gridSource: SettingSource)
     /// A latent tensor, its layout and the stand-in settings that will derive Q/K/V.
-    case latent(RawTensor, LatentLayout, SynthesisOptions)
+    case latent(PlannedTensor, LatentLayout, SynthesisOptions)
+
+    /// Bytes of tensor data `InputSpec.load()` will read from files.
+    public var bytesToRead: Int {
+        switch self {
+        case .sample: 0
+        case .qk(let q, let k, let v, _, _, _): q.bytesToRead + k.bytesToRead + (v?.bytesToRead ?? 0)
+        case .latent(let raw, _, _): raw.bytesToRead
+        }
+    }
 }
 
-/// The tensor files one plan opens, each mapped and validated once.
+/// The tensor files one plan opens, each opened and its header validated once.
 final class OpenedFiles {
     private var byPath: [String: TensorFile] = [:]
 
@@ -217,8 +242,9 @@ final class OpenedFiles {
         return f
     }
 
-    func tensor(_ source: TensorSource) throws -> RawTensor {
-        try file(source.path).tensor(source.key).leading(source.index)
+    /// The tensor `source` names, from its file's header; its data is not read.
+    func tensor(_ source: TensorSource) throws -> PlannedTensor {
+        try file(source.path).planned(source.key, index: source.index)
     }
 }
 

@@ -72,8 +72,8 @@ public struct QKInput: Sendable {
     /// The layouts of Q/K and of V, after checking that Q and K agree in shape and that
     /// V matches them in heads, grid and order.
     /// - Throws: `NablaError.badShape` or the layout's own errors, naming the tensor.
-    public static func layouts(q: RawTensor, k: RawTensor, v: RawTensor?,
-                               options: LayoutOptions) throws -> (qk: QKLayout, v: QKLayout?) {
+    public static func layouts<T: TensorDescription>(q: T, k: T, v: T?,
+                                                     options: LayoutOptions) throws -> (qk: QKLayout, v: QKLayout?) {
         try q.requireFloatingPoint(as: "Q")
         try k.requireFloatingPoint(as: "K")
         try v?.requireFloatingPoint(as: "V")

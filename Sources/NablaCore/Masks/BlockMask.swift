@@ -41,42 +41,4 @@ public struct BlockMask: Sendable {
     @inlinable public func isKept(head h: Int, query a: Int, key b: Int) -> Bool {
         kept[(h * n + a) * n + b] != 0
     }
-
-    /// FlexAttention `BlockMask.from_kv_blocks` rows (NABLA.md step 5): `numBlocks[h, a]`
-    /// kept count of row `a`; `indices[h, a, :]` kept key blocks ascending, then the others
-    /// ascending. Shapes `[heads, N]` and `[heads, N, N]`.
-    /// - Complexity: O(heads * N^2).
-    public func kvRows() -> (numBlocks: [Int32], indices: [Int32]) {
-        let n = self.n
-        var num = [Int32](repeating: 0, count: heads * n)
-        var idx = [Int32](repeating: 0, count: heads * n * n)
-        kept.withUnsafeBufferPointer { m in
-            num.withUnsafeMutableBufferPointer { numP in
-                idx.withUnsafeMutableBufferPointer { idxP in
-                    let rows = Parallel.chunks(heads * n, minChunk: 16)
-                    Parallel.forEach(rows.count) { item in
-                        let rest = UnsafeMutablePointer<Int32>.allocate(capacity: n)
-                        defer { rest.deallocate() }
-                        for r in rows[item] {
-                            let row = m.baseAddress! + r * n
-                            let out = idxP.baseAddress! + r * n
-                            // Branch-free compaction: every index is written to both lists,
-                            // and only the list it belongs to advances.
-                            var kept = 0, dropped = 0
-                            for b in 0..<n {
-                                let k = Int(row[b] & 1)
-                                out[kept] = Int32(truncatingIfNeeded: b)
-                                rest[dropped] = Int32(truncatingIfNeeded: b)
-                                kept += k
-                                dropped += 1 - k
-                            }
-                            numP[r] = Int32(truncatingIfNeeded: kept)
-                            (out + kept).update(from: rest, count: dropped)
-                        }
-                    }
-                }
-            }
-        }
-        return (num, idx)
-    }
 }

@@ -3,12 +3,13 @@ import Foundation
 /// What a mask computation will hold in memory at its peak, estimated before any heavy
 /// work so that nabla can refuse instead of being killed.
 ///
-/// Units are bytes. The figures follow the engine's buffers: pooled vectors
-/// `2 * 8 * heads * N * D`; the map `8 * N^2` per head held at once; the mask
-/// `heads * N^2` and margins `8 * heads * N`; FlexAttention rows `4 * heads * N^2`, and a
-/// second copy of them while the `.npy` file is formed; Q/K converted to `Float`
-/// `2 * 4 * heads * S * D` unless read in place (memory-mapped pages the system can
-/// drop are not counted).
+/// Units are bytes. The figures follow the engine's buffers: the input tensors as read
+/// from their files (`inputBytes`: owned memory, never a mapping, whole tensors even
+/// when some heads are chosen); pooled vectors `2 * 8 * heads * N * D`; the map
+/// `8 * N^2` per head held at once; the mask `heads * N^2` and margins `8 * heads * N`;
+/// FlexAttention rows in chunks of 8 MB (`BlockMask.forEachKVIndicesChunk`: the
+/// `4 * heads * N^2` array is never whole); Q/K converted to `Float`
+/// `2 * 4 * heads * S * D` unless used in place.
 public struct MaskMemory: Sendable, Equatable {
     /// How the result is used, which decides what is held at once.
     public enum Use: Sendable, Equatable {
@@ -27,25 +28,33 @@ public struct MaskMemory: Sendable, Equatable {
     /// Whether Q and K are converted to `Float` copies (not read in place).
     public let converts: Bool
     public let use: Use
+    /// Bytes of tensor data read from files and held while the mask is computed
+    /// (`InputPlan.bytesToRead`); 0 when the input is already in memory.
+    public let inputBytes: Int
 
-    public init(heads: Int, n: Int, tokens: Int, headDim: Int, converts: Bool, use: Use) {
+    public init(heads: Int, n: Int, tokens: Int, headDim: Int, converts: Bool, use: Use, inputBytes: Int = 0) {
         self.heads = heads
         self.n = n
         self.tokens = tokens
         self.headDim = headDim
         self.converts = converts
         self.use = use
+        self.inputBytes = inputBytes
     }
 
     /// The estimated peak in bytes.
     public var bytes: Int { fixed + heads * perHead }
 
-    /// Bytes that do not grow with the number of heads: one head's map for `nabla mask`,
-    /// one head's cuts made ahead of time in the app, and per-thread scratch.
+    /// Bytes that do not grow with the number of heads: the input as read, one head's
+    /// map and its cut (`9 * N^2`) for `nabla mask`, one head's cuts made ahead of time in
+    /// the app (at the five settings one key away), the chunk of FlexAttention rows and
+    /// per-thread scratch. The process itself (about 30 MB resident before any work) is
+    /// not counted: `MemAvailable` is read while it runs, so it is already spent.
     var fixed: Int {
         let scratch = 4 * (16 * n + 24 * 1024)
-        // The app keeps one head's cuts at the five settings one key away.
-        return (use == .maskFiles ? 8 * n * n : 5 * (n * n + 8 * n)) + scratch + (1 << 20)
+        let rowChunk = min(8 << 20, 4 * heads * n * n)
+        let perUse = use == .maskFiles ? 9 * n * n : 5 * (n * n + 8 * n)
+        return inputBytes + perUse + rowChunk + scratch + (1 << 20)
     }
 
     /// Bytes per head.
@@ -55,7 +64,7 @@ public struct MaskMemory: Sendable, Equatable {
         let pooled = 2 * 8 * n * headDim
         let mask = n2 + 8 * n
         switch use {
-        case .maskFiles: return input + pooled + mask + 2 * 4 * n2 + n2
+        case .maskFiles: return input + pooled + mask
         case .cachedMap: return input + pooled + 2 * 8 * n2 + 3 * mask
         }
     }
@@ -130,7 +139,16 @@ extension MaskMemory {
                 break
             }
         }
+        throw MaskMemory.refusal("\(what): \(heads) heads at block \(block) (N = \(n)) need", bytes: bytes,
+                                 available: available, fits: fits)
+    }
+
+    /// The one way nabla refuses work for memory (mask computations, attention): one
+    /// line with what needs how much, what is available (`MemAvailable`) or allowed
+    /// (`NABLA_MEMORY_LIMIT`), and what would fit.
+    static func refusal(_ what: String, bytes: Int, available: (bytes: Int, source: String), fits: [String]) -> NablaError {
         let fitText = fits.isEmpty ? "nothing smaller fits either" : "would fit: " + fits.joined(separator: ", or ")
-        throw NablaError(.tooLarge, "\(what): \(heads) heads at block \(block) (N = \(n)) need about \(MaskMemory.text(bytes)) but \(MaskMemory.text(available.bytes)) is \(available.source == "available" ? "available" : "allowed by \(available.source)"); \(fitText)")
+        let limit = available.source == "available" ? "available" : "allowed by \(available.source)"
+        return NablaError(.tooLarge, "\(what) about \(MaskMemory.text(bytes)) but \(MaskMemory.text(available.bytes)) is \(limit); \(fitText)")
     }
 }

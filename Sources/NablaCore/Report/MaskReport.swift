@@ -15,10 +15,20 @@ public struct MaskReport: Sendable {
     public let blocks: BlockGrid
     public let heads: Int
     public let mask: BlockMask
+    /// FlexAttention `kv_num_blocks`, `[heads, N]`.
     public let kvNumBlocks: [Int32]
-    public let kvIndices: [Int32]
+    /// FlexAttention `kv_indices`, `[heads, N, N]` int32, made whole on each use
+    /// (`4 * heads * N^2` bytes: 813 MB at N = 5040 and 8 heads); the file writer
+    /// streams the rows instead (`BlockMask.forEachKVIndicesChunk`).
+    public var kvIndices: [Int32] { mask.kvRows().indices }
     /// pool, map, cut, sta, stats, block_mask (map to stats summed over heads when
     /// computed head by head).
+    ///
+    /// `block_mask` is the time to compute the FlexAttention rows, `kv_num_blocks` and
+    /// every row of `kv_indices`, on all cores, in chunks of about 8 MB that are computed
+    /// and dropped (summed over the chunks, no allocation of the whole array and no file
+    /// I/O); computed whether or not the rows are written, so it compares with PyTorch's
+    /// baseline, which builds `kv_indices` (Benchmarks/Scripts/torch_baseline.py).
     public let times: StageTimes
 
     /// How far a computation is: `stage` (`pool`, `map`, `block_mask`), `done` of `total`
@@ -76,8 +86,11 @@ public struct MaskReport: Sendable {
             self.map = nil
         }
         progress?("block_mask", 0, 1)
-        var rowTimes = StageTimes()
-        let rows = rowTimes.measure("block_mask") { mask.kvRows() }
+        let began = ContinuousClock.now
+        let numBlocks = mask.kvNumBlocks()
+        let countMs = milliseconds(since: began)
+        let rowsMs = mask.forEachKVIndicesChunk { _, _ in }
+        let rowTimes = StageTimes([("block_mask", countMs + rowsMs)])
         self.inputName = input.name
         self.grid = input.grid
         self.order = input.order
@@ -86,8 +99,7 @@ public struct MaskReport: Sendable {
         self.blocks = blocks
         self.heads = input.heads
         self.mask = mask
-        self.kvNumBlocks = rows.numBlocks
-        self.kvIndices = rows.indices
+        self.kvNumBlocks = numBlocks
         self.times = times + rowTimes
     }
 
@@ -179,16 +191,36 @@ public struct MaskReport: Sendable {
     /// The five files replace the previous set as a whole (`OutputSet`): a reader sees
     /// the old set or the new one, a run killed while writing leaves the old set, and
     /// other files in the directory are kept.
+    ///
+    /// Memory: `mask.npy` is written from the mask itself and `kv_indices.npy` in row
+    /// chunks of about 8 MB computed as they are written, so beyond the report only
+    /// O(8 MB) is held, whatever N.
     /// - Throws: `NablaError.writeFailed`, one line naming the path and the reason.
+    /// - Complexity: O(heads * N^2) to compute the rows again, plus the I/O.
     @discardableResult
     public func write(to directory: String) throws -> [String] {
         let h = heads, n = blocks.count, tb = blocks.tb
         let names = ["mask.npy", "kv_num_blocks.npy", "kv_indices.npy", "frame_coverage.npy", "summary.json"]
+        let mask = self.mask
         try OutputSet.replace(directory: directory) { stage in
             func shown(_ name: String) -> String { OutputPath.join(directory, name) }
-            try stage.write(NPY.encode(mask.kept, shape: [h, n, n], name: shown(names[0])), named: names[0])
+            try stage.write(named: names[0]) { file in
+                try NPY.stream(descr: "|u1", itemSize: 1, shape: [h, n, n], name: shown(names[0]), into: file) {
+                    try mask.kept.withUnsafeBytes { try file.write($0) }
+                }
+            }
             try stage.write(NPY.encode(kvNumBlocks, shape: [h, n], name: shown(names[1])), named: names[1])
-            try stage.write(NPY.encode(kvIndices, shape: [h, n, n], name: shown(names[2])), named: names[2])
+            try stage.write(named: names[2]) { file in
+                try NPY.stream(descr: "<i4", itemSize: 4, shape: [h, n, n], name: shown(names[2]), into: file) {
+                    try mask.forEachKVIndicesChunk { _, rows in
+                        if ByteOrder.native == .little {
+                            try file.write(UnsafeRawBufferPointer(rows))
+                        } else {
+                            try file.write(rows.flatMap { v in withUnsafeBytes(of: v.littleEndian, Array.init) })
+                        }
+                    }
+                }
+            }
             try stage.write(NPY.encode(mask.statistics.frameCoverage.map { Float($0) }, shape: [h, tb, tb], name: shown(names[3])),
                             named: names[3])
             try stage.write(Array((json(outputs: names).rendered() + "\n").utf8), named: names[4])
