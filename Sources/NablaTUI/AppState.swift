@@ -60,6 +60,16 @@ public struct AppState: Sendable {
         public var isCancellable = false
         /// The stage it is in and how far along, as its job last reported.
         public var progress: JobProgress?
+
+        /// `computing 1x4x4: map head 3 of 8`; while reading, the file and bytes alone
+        /// (`loading q.npy 1.2 of 2.0 GB`, which says what the label would).
+        public var statusText: String {
+            switch progress {
+            case .reading?: progress?.text ?? label
+            case let p?: label + ": " + p.text
+            case nil: label + "…"
+            }
+        }
     }
 
     /// The re-cut after a threshold or STA change: the head on screen is cut at once,

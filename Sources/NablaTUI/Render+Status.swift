@@ -36,8 +36,7 @@ extension Renderer {
             let spinner = String(g.spinner[state.spinner % g.spinner.count])
             if let job = state.job {
                 // The job, its stage and how far along, and how to stop it.
-                left = job.label + (job.progress.map { ": " + $0.text } ?? "…") + (job.isCancellable ? " (Esc cancels)" : "")
-                    + " " + spinner
+                left = job.statusText + (job.isCancellable ? " (Esc cancels)" : "") + " " + spinner
                 leftStyle = Style(.accent, base.background, base.attributes.union(.bold))
             } else if let pending = state.pendingCut {
                 left = "cutting the other heads \(pending.headsCut)/\(state.heads) " + spinner

@@ -27,10 +27,10 @@ final class JobQueue: Sendable {
     private let newestTeaching = Atomic<Int>(0)
     /// Interactive work running now (a key on the main loop, map and re-cut jobs).
     private let interactive = Atomic<Int>(0)
-    private let queue = DispatchQueue(label: "nabla.jobs", qos: .userInitiated)
-    private let cutQueue = DispatchQueue(label: "nabla.cut", qos: .userInitiated)
-    private let attentionQueue = DispatchQueue(label: "nabla.attention", qos: .userInitiated)
-    private let teachingQueue = DispatchQueue(label: "nabla.teaching", qos: .userInitiated)
+    /// One serial queue per lane.
+    private let queues: [JobLane: DispatchQueue] = Dictionary(uniqueKeysWithValues:
+        ([(.map, "jobs"), (.cut, "cut"), (.attention, "attention"), (.teaching, "teaching")] as [(JobLane, String)])
+            .map { ($0.0, DispatchQueue(label: "nabla." + $0.1, qos: .userInitiated)) })
     private let wake: WakePipe
     private let loader: InputLoader
 
@@ -47,38 +47,28 @@ final class JobQueue: Sendable {
     }
 
     /// The app's current re-cut generation: older re-cuts stop at the next head.
-    func setNewestCut(_ generation: Int) {
-        newestCut.store(generation, ordering: .relaxed)
-    }
+    func setNewestCut(_ generation: Int) { store(generation, lane: .cut) }
 
     /// The app's current attention generation: older attention jobs stop early.
-    func setNewestAttention(_ generation: Int) {
-        newestAttention.store(generation, ordering: .relaxed)
-    }
+    func setNewestAttention(_ generation: Int) { store(generation, lane: .attention) }
 
     /// The app's current teaching generation: older teaching jobs stop early.
-    func setNewestTeaching(_ generation: Int) {
-        newestTeaching.store(generation, ordering: .relaxed)
+    func setNewestTeaching(_ generation: Int) { store(generation, lane: .teaching) }
+
+    private func store(_ generation: Int, lane: JobLane) {
+        switch lane {
+        case .map: newest.store(generation, ordering: .relaxed)
+        case .cut: newestCut.store(generation, ordering: .relaxed)
+        case .attention: newestAttention.store(generation, ordering: .relaxed)
+        case .teaching: newestTeaching.store(generation, ordering: .relaxed)
+        }
     }
 
     func submit(_ effect: Effect) {
         guard let generation = effect.generation else { return }
         let lane = effect.lane
-        let run: DispatchQueue
-        switch lane {
-        case .map:
-            newest.store(generation, ordering: .relaxed)
-            run = queue
-        case .cut:
-            newestCut.store(generation, ordering: .relaxed)
-            run = cutQueue
-        case .attention:
-            newestAttention.store(generation, ordering: .relaxed)
-            run = attentionQueue
-        case .teaching:
-            newestTeaching.store(generation, ordering: .relaxed)
-            run = teachingQueue
-        }
+        store(generation, lane: lane)
+        guard let run = queues[lane] else { preconditionFailure("no queue for lane \(lane)") }
         run.async { [self] in
             let yields = lane == .attention || lane == .teaching
             if !yields { beginInteractive() }

@@ -176,7 +176,7 @@ struct RecutTests {
         let g = try #require(effects.first?.generation)
         _ = reduce(&state, .jobProgress(lane: .map, generation: g,
                                         progress: .reading(tensor: "q.npy", bytesDone: 1_200_000_000, bytesTotal: 2_000_000_000)))
-        #expect(render(state, size: state.size).lines.last?.contains("loading preview: loading q.npy 1.2 of 2.0 GB (Esc cancels)") == true)
+        #expect(render(state, size: state.size).lines.last?.contains(" loading q.npy 1.2 of 2.0 GB (Esc cancels)") == true)
         _ = reduce(&state, .key(.escape))
         #expect(state.job == nil && state.input?.name == input.name && state.map === map)
         // The loader sees the cancel through its observer; the job reports cancelled.
