@@ -16,30 +16,37 @@ extension Renderer {
             return
         }
         let rest = Rect(x: 0, y: 1, width: body.width, height: body.height - 1)
-        // The table takes up to 56 columns (recall and error included), the chart at least half.
-        let (left, right) = rest.splitLeft(max(rest.width - 56, rest.width / 2))
+        // The table takes up to 63 columns (recall and error included), the chart at least 3/8.
+        let (left, right) = rest.splitLeft(max(rest.width - 63, rest.width * 3 / 8))
         let kernels = view.kernels.flatMap { $0.head == head ? $0.sweep : nil }
-        drawSweepChart(sweep, kernels: kernels, head: head, in: Rect(x: left.x, y: left.y, width: max(left.width - 1, 0), height: left.height))
-        drawSweepTable(sweep, kernels: kernels, problem: view.kernelProblem, head: head,
+        drawSweepChart(sweep, kernels: kernels, allRecall: view.allHeadsRecall, head: head,
+                       in: Rect(x: left.x, y: left.y, width: max(left.width - 1, 0), height: left.height))
+        drawSweepTable(sweep, kernels: kernels, allRecall: view.allHeadsRecall, problem: view.kernelProblem, head: head,
                        in: Rect(x: right.x + 1, y: right.y, width: max(right.width - 1, 0), height: right.height))
     }
 
     /// The curves the chart draws: name, glyph, style, value per sweep point; the recall
-    /// from `kernels` (the sweep of the head alone) once it is there.
-    func sweepCurves(_ sweep: ThresholdSweep, kernels: ThresholdSweep?, head: Int) -> [(name: String, glyph: Character, style: Style, values: [Double])] {
+    /// from `kernels` (the sweep of the head alone) and of all heads (`allRecall`, averaged)
+    /// once they are there.
+    func sweepCurves(_ sweep: ThresholdSweep, kernels: ThresholdSweep?, allRecall: [Double]?,
+                     head: Int) -> [(name: String, glyph: Character, style: Style, values: [Double])] {
         var curves: [(String, Character, Style, [Double])] = [
             ("density, head \(state.headIndex(head))", "•", Style(.onlyB, .normal, .bold), sweep.density.map { $0[head] }),
             ("density, all heads", "·", Style(.title), sweep.overallDensity),
             ("mass kept, head \(state.headIndex(head))", "+", Style(.kept(24), .normal, .bold), sweep.massKept.map { $0[head] }),
+            ("mass kept, all heads", "x", Style(.kept(24)), ThresholdSweep.averaged(sweep.massKept)),
         ]
         if let recall = kernels?.recall {
             curves.append(("recall, head \(state.headIndex(head))", "r", Style(.onlyA, .normal, .bold), recall.map { $0[0] }))
         }
+        if let allRecall {
+            curves.append(("recall, all heads", "R", Style(.onlyA), allRecall))
+        }
         return curves
     }
 
-    mutating func drawSweepChart(_ sweep: ThresholdSweep, kernels: ThresholdSweep?, head: Int, in rect: Rect) {
-        let curves = sweepCurves(sweep, kernels: kernels, head: head)
+    mutating func drawSweepChart(_ sweep: ThresholdSweep, kernels: ThresholdSweep?, allRecall: [Double]?, head: Int, in rect: Rect) {
+        let curves = sweepCurves(sweep, kernels: kernels, allRecall: allRecall, head: head)
         let legendRows = curves.count
         let plot = Rect(x: rect.x + 5, y: rect.y, width: max(rect.width - 6, 0), height: max(rect.height - 2 - legendRows, 0))
         guard plot.width >= 8, plot.height >= 4 else { return }
@@ -84,19 +91,23 @@ extension Renderer {
     /// Every tenth of thr (and the current thr) with density, mass kept, the predicted
     /// speed-up and, from the kernels (the head alone), recall and error; then the speed-up
     /// measured by running the kernels at a few thresholds beside the predicted one.
-    mutating func drawSweepTable(_ sweep: ThresholdSweep, kernels: ThresholdSweep?, problem: String?, head: Int, in rect: Rect) {
+    mutating func drawSweepTable(_ sweep: ThresholdSweep, kernels: ThresholdSweep?, allRecall: [Double]?, problem: String?,
+                                 head: Int, in rect: Rect) {
         heading("head \(state.headIndex(head)) · all heads", in: rect)
         let recall = kernels?.recall, error = kernels?.error
-        var header = "  thr  dens h     all  mass h  1/dens"
-        if recall != nil { header += "  recall" }
+        let massAll = ThresholdSweep.averaged(sweep.massKept)
+        var header = "  thr dens h    all mass h    all 1/dens"
+        if recall != nil { header += " recall" }
+        if allRecall != nil { header += "    all" }
         if error != nil { header += "    error" }
         var lines: [(String, Style)] = [(header, mutedStyle)]
         let here = sweep.thresholds.indices.min { abs(sweep.thresholds[$0] - state.threshold) < abs(sweep.thresholds[$1] - state.threshold) } ?? 0
         for i in sweep.thresholds.indices where i % 2 == 0 || i == here {
-            var text = fixed(sweep.thresholds[i], 2).leftPadded(to: 5) + percent(sweep.density[i][head]).leftPadded(to: 8)
-                + percent(sweep.overallDensity[i]).leftPadded(to: 8) + fixed(sweep.massKept[i][head], 3).leftPadded(to: 8)
-                + (fixed(1 / sweep.density[i][head], 1) + "x").leftPadded(to: 8)
-            if let recall { text += fixed(recall[i][0], 3).leftPadded(to: 8) }
+            var text = fixed(sweep.thresholds[i], 2).leftPadded(to: 5) + percent(sweep.density[i][head]).leftPadded(to: 7)
+                + percent(sweep.overallDensity[i]).leftPadded(to: 7) + fixed(sweep.massKept[i][head], 3).leftPadded(to: 7)
+                + fixed(massAll[i], 3).leftPadded(to: 7) + (fixed(1 / sweep.density[i][head], 1) + "x").leftPadded(to: 7)
+            if let recall { text += fixed(recall[i][0], 3).leftPadded(to: 7) }
+            if let allRecall { text += fixed(allRecall[i], 3).leftPadded(to: 7) }
             if let error { text += String(format: "%.1e", error[i][0]).leftPadded(to: 9) }
             lines.append((text, i == here ? Style(.accent, .normal, [.bold, .reverse]) : .plain))
         }
@@ -119,6 +130,9 @@ extension Renderer {
             lines.append((problem, Style(.error)))
         } else {
             lines.append(("computing recall and kernel runs, head \(state.headIndex(head))…", accentStyle))
+        }
+        if kernels != nil && allRecall == nil && state.heads > 1 {
+            lines.append(("computing the recall of all \(state.heads) heads…", accentStyle))
         }
         for (i, line) in lines.enumerated() where i + 1 < rect.height {
             screen.put(line.0, in: rect, row: i + 1, style: line.1, ellipsis: g.ellipsis)

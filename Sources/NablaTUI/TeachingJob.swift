@@ -14,6 +14,9 @@ public struct TeachingJob: Sendable {
         /// kernel runs at `measureAt`, the error at every threshold when it fits in
         /// `errorBudgetMs` (`ThresholdSweep`).
         case sweep(sta: STAWindow?, thresholds: [Double], measureAt: [Double], errorBudgetMs: Double, known: Known)
+        /// The sweep's recall for every head (one true block mass of all heads), asked
+        /// once the head's figures are there; averaged over heads per threshold.
+        case sweepAllHeads(sta: STAWindow?, thresholds: [Double])
     }
 
     /// What the timing panel already computed for the head (`[1, N, N]` mass, `[1, S, D]`
@@ -36,6 +39,8 @@ public struct TeachingJob: Sendable {
         case compare(MaskQuality, head: Int)
         /// The sweep of the head alone (`heads == 1`; its slot 0 is the head).
         case sweep(ThresholdSweep, head: Int)
+        /// Recall averaged over every head, per threshold of the sweep.
+        case sweepAllHeads(recall: [Double])
         case cancelled
         case failed(String)
     }
@@ -61,6 +66,12 @@ public struct TeachingJob: Sendable {
                                                dense: known.dense.flatMap { d in known.denseMs.map { (d, $0) } },
                                                isCancelled: isCancelled)
                 return .sweep(sweep, head: head)
+            case .sweepAllHeads(let sta, let thresholds):
+                guard let map = try PooledMap.compute(input, block: blocks.block, isCancelled: isCancelled) else { return .cancelled }
+                let sweep = try ThresholdSweep(map: map, sta: sta, thresholds: thresholds, input: input, recall: true,
+                                               isCancelled: isCancelled)
+                guard let recall = sweep.recall else { return .cancelled }
+                return .sweepAllHeads(recall: ThresholdSweep.averaged(recall))
             }
         } catch is CancellationError {
             return .cancelled
@@ -103,7 +114,24 @@ extension AppState {
             job = TeachingJob(input: input, blocks: map.blocks, head: head, work: .compare(a: c.a.keptKeyBlocks, b: c.b.keptKeyBlocks, known: known))
         case .sweep(var view)?:
             let key = TeachingWorkKey(map: ObjectIdentifier(map), head: head, settings: MaskSettings(threshold: 0, sta: sta), spec: nil)
-            guard view.workKey != key else { return [] }
+            if view.workKey == key {
+                // The head's figures first; then, once, the recall of every head (the
+                // head's key stands for the map and STA window; the head is left out).
+                let allKey = TeachingWorkKey(map: ObjectIdentifier(map), head: -1, settings: key.settings, spec: nil)
+                guard view.kernels != nil || view.kernelProblem != nil, view.allHeadsKey != allKey else { return [] }
+                view.allHeadsKey = allKey
+                view.allHeadsRecall = nil
+                teaching = .sweep(view)
+                job = TeachingJob(input: input, blocks: map.blocks, head: head,
+                                  work: .sweepAllHeads(sta: sta, thresholds: SweepView.thresholds))
+                break
+            }
+            // Another map or STA window: every head's recall is asked again; another head
+            // of the same map keeps it, unless its job was superseded before it was done.
+            if view.allHeadsKey?.map != key.map || view.allHeadsKey?.settings != key.settings || view.allHeadsRecall == nil {
+                view.allHeadsKey = nil
+                view.allHeadsRecall = nil
+            }
             view.workKey = key
             view.kernels = nil
             view.kernelProblem = nil
@@ -128,6 +156,9 @@ extension AppState {
             teaching = .compare(view)
         case (.sweep(let sweep, let head), .sweep(var view)?):
             view.kernels = (sweep, head)
+            teaching = .sweep(view)
+        case (.sweepAllHeads(let recall), .sweep(var view)?):
+            view.allHeadsRecall = recall
             teaching = .sweep(view)
         case (.failed(let text), .compare(var view)?):
             view.figuresProblem = text

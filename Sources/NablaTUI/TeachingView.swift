@@ -99,6 +99,10 @@ public struct SweepView: Sendable {
     /// Why the kernel figures could not be computed.
     public var kernelProblem: String?
     var workKey: TeachingWorkKey?
+    /// Recall averaged over every head at each threshold, computed after the head's
+    /// kernel figures (`nil` until then); what it was asked for.
+    public var allHeadsRecall: [Double]?
+    var allHeadsKey: TeachingWorkKey?
     public init() {}
 
     /// Thresholds of the view.

@@ -283,6 +283,40 @@ struct SweepViewTests {
         for m in k.measured { #expect(text.contains(fixed(m.speedUp, 2) + "x" + (fixed(1 / m.density, 1) + "x").leftPadded(to: 8))) }
     }
 
+    @Test("after the head's figures, one more job gives the recall of all heads: their mean equals a token-level reference, and a head change before it ends asks again")
+    func allHeadsRecall() throws {
+        let input = TestApp.input()
+        var app = TestApp.make(input: input)
+        func run(_ effects: [Effect]) -> [Effect] {
+            effects.filter(\.isTeaching).flatMap { e in
+                reduce(&app.state, .jobFinished(generation: e.generation!, outcome: Jobs.perform(e, loader: TestApp.loader(input))))
+            }.filter(\.isTeaching)
+        }
+        let head = reduce(&app.state, .key(.character("w"))).filter(\.isTeaching)
+        #expect(head.count == 1)
+        // The head's job done, the next request is every head's recall, asked once.
+        let all = run(head)
+        #expect(all.count == 1)
+        #expect(app.screen.text.contains("computing the recall of all 3 heads…"))
+        // A head change before that job ran supersedes it (its result would be dropped):
+        // the new head's figures, then every head's recall is asked again.
+        try app.keys("]")
+        guard case .sweep(let view)? = app.state.teaching, let sweep = view.sweep, let recall = view.allHeadsRecall else {
+            Issue.record("no recall of all heads")
+            return
+        }
+        let map = try #require(app.state.map)
+        for t in [0.5, 0.9, 1.0] {
+            let i = try #require(sweep.thresholds.firstIndex(of: t))
+            let mask = map.cut(MaskSettings(threshold: t))
+            let want = (0..<map.heads).map { h in
+                NaiveAttention(input, head: h, blocks: map.blocks).recall { mask.isKept(head: h, query: $0, key: $1) }
+            }.reduce(0, +) / Double(map.heads)
+            #expect(abs(recall[i] - want) < 1e-5, "thr \(t): \(recall[i]) vs \(want)")
+        }
+        #expect(app.screen.text.contains("recall, all heads"))
+    }
+
     @Test("sweep view snapshots", arguments: [Size(width: 120, height: 40), Size(width: 80, height: 24)])
     func snapshots(size: Size) throws {
         var app = TestApp.make(size: size)
