@@ -89,6 +89,14 @@ final class CursesSession {
         mouseinterval(0)
     }
 
+    /// Before a stop (Ctrl-Z): the terminal given back as on exit (the shell's modes, the
+    /// main screen, the cursor, no mouse reporting); the app's modes are saved for
+    /// `reenter()`.
+    func suspend() {
+        def_prog_mode()
+        endwin()
+    }
+
     /// After a stop and `fg` (SIGCONT): the shell had the terminal, so set every mode
     /// again (keypad transmit, mouse reporting, hidden cursor) and repaint everything.
     func reenter() {

@@ -98,7 +98,7 @@ struct EventLoop {
         return 0
     }
 
-    /// Acts on the wake pipe's bytes: finished jobs, a resize, a continue after a stop;
+    /// Acts on the wake pipe's bytes: finished jobs, a resize, a stop (Ctrl-Z), a continue after it;
     /// returns the exit status when a signal ends the app.
     mutating func handleWake(_ bytes: [UInt8]) -> Int32? {
         for byte in bytes {
@@ -112,6 +112,9 @@ struct EventLoop {
                 session.resize()
                 painter.invalidate()
                 send(.resize(session.size))
+            case SIGTSTP:
+                session.suspend()
+                SignalRoute.stopProcess()
             case SIGCONT:
                 session.reenter()
                 painter.invalidate()

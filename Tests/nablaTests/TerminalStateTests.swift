@@ -56,6 +56,31 @@ struct TerminalStateTests {
         #expect(try tmux.modes() == restoredModes, "SIG\(name)")
     }
 
+    @Test("Ctrl-Z stops the app whatever it is drawing: right after the first frame and right after each fg, five times")
+    func suspendWhileDrawing() throws {
+        // ncurses' own SIGTSTP handler, run inside the signal on whatever the main loop was
+        // doing, lost about one Ctrl-Z in five that came while a frame was drawn.
+        let tmux = Tmux()
+        defer { tmux.kill() }
+        try tmux.start("env -i PATH=/usr/bin:/bin TERM=screen HOME=/tmp bash --norc --noprofile -i", width: 100, height: 30)
+        try tmux.wait("the shell") { $0.contains("$") || $0.contains("#") }
+        try tmux.literal(NablaProcess.executable.path)
+        try tmux.keys("Enter")
+        try tmux.wait("the map", seconds: 60) { statusDensity($0) != nil }
+        for round in 1...5 {
+            try tmux.keys("C-z")
+            try tmux.wait("stop \(round)") { $0.components(separatedBy: "Stopped").count - 1 == round }
+            #expect(try tmux.modes() == restoredModes, "stop \(round)")
+            try tmux.literal("fg")
+            try tmux.keys("Enter")
+            // At once: the app is redrawing its whole screen after the continue.
+            try tmux.wait("the app again \(round)") { $0.contains("? help") }
+        }
+        try tmux.literal("q")
+        try tmux.wait("the shell again") { !$0.contains("? help") }
+        #expect(try tmux.modes() == restoredModes)
+    }
+
     @Test("after Ctrl-Z and fg the keys are decoded again: Down moves the cursor, it is not [ and B")
     func suspendAndResume() throws {
         let tmux = Tmux()
