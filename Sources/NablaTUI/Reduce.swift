@@ -442,6 +442,7 @@ extension AppState {
             let samePlace = newPairs != nil && pairs?.path == newPairs?.path && map?.n == newMap.n
             // The head by tensor index: the one on screen, or at the first load the one
             // asked for at start (else the input's first head).
+            let asked = input == nil && initialHead != nil
             let wanted = input == nil ? (initialHead ?? newInput.headIndices.first ?? 0) : headIndex
             initialHead = nil
             input = newInput
@@ -458,8 +459,11 @@ extension AppState {
             if let view = viewport { origin = view.centred(on: cursor) }
             message = note.map(Message.info)
             // A head the input does not have is an error, not a silent last head.
+            // A head asked for that the input does not have is an error; the head of the
+            // previous input missing from a new one is only a notice.
             if !newInput.headIndices.contains(wanted) {
-                message = .error(PromptCommand.headMissing(wanted, headIndices: newInput.headIndices) + "; showing head \(headIndex)")
+                let text = PromptCommand.headMissing(wanted, headIndices: newInput.headIndices) + "; showing head \(headIndex)"
+                message = asked ? .error(text) : .info(text)
             }
         case .surveyed(let density, let shape, let used):
             guard var survey = model else { return }

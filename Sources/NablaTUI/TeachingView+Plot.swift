@@ -22,7 +22,11 @@ extension AppState {
         case .sweep(let view)?:
             return view.sweep.map { Figures.sweep($0, head: h, headName: name, current: threshold, title: "threshold sweep · head \(name) · \(inputName)") }
         case nil:
-            if overview { return Figures.overview(map: map, mask: mask, title: "every head · \(label)") }
+            if overview {
+                let selected = headIndices != Array(0..<map.heads)
+                return Figures.overview(map: map, mask: mask, headIndices: headIndices,
+                                        title: (selected ? "heads \(HeadSelection(headIndices))" : "every head") + " · \(label)")
+            }
             return Figures.map(map: map, mask: mask, head: h, title: "head \(name) · \(percent(mask.statistics.density[h])) kept · \(label)")
         }
     }

@@ -75,10 +75,16 @@ struct AttendCommand: ParsableCommand {
                                                                    repeats: `repeat`))
         var written: [String] = []
         if let out {
-            do {
-                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            } catch {
-                throw NablaError(.writeFailed, "\(out): cannot create the output directory: \(error.localizedDescription)")
+            // The same words as mask --out and sample --out (not Foundation's sentences).
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) {
+                guard isDirectory.boolValue else { throw NablaError(.writeFailed, "cannot write \(out): it exists and is not a directory") }
+            } else {
+                do {
+                    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+                } catch {
+                    throw NablaError(.writeFailed, "cannot write \(out): the directory cannot be created (a part of its path is a file, or not writable)")
+                }
             }
             let outputs = [("out.npy", report.sparse), ("out_dense.npy", report.dense)]
             for case let (name, values?) in outputs {

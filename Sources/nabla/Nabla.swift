@@ -38,6 +38,7 @@ struct Nabla: ParsableCommand {
             // --help, --version and clean exits print as ArgumentParser does.
             if code == .success || message.isEmpty { exit(withError: error) }
             let first = lowercasedFirst(message.split(separator: "\n").first.map(String.init) ?? message)
+                .replacingOccurrences(of: ". Did you mean", with: "; did you mean")
             // Usage mistakes point at the help of the command they were made in; other
             // failures stand on their own.
             fail(code == .validationFailure ? "\(first) (see 'nabla help \(subcommandName(arguments))')" : first,

@@ -26,8 +26,8 @@ struct PlotCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Output file, .svg or .png.", valueName: "FILE"))
     var out: String
 
-    @Option(parsing: .unconditional, help: "Head (0-based tensor index).")
-    var head: Int = 0
+    @Option(parsing: .unconditional, help: "Head (0-based tensor index; default: the first loaded head).")
+    var head: Int?
 
     @Option(parsing: .unconditional, help: "Query block of the row view (raster over the block grid; default the middle one).")
     var query: Int?
@@ -43,13 +43,15 @@ struct PlotCommand: ParsableCommand {
             throw ValidationError("--view '\(view)' is not one of \(Figures.views.joined(separator: ", "))")
         }
         guard FigureFormat(path: out) != nil else { throw ValidationError("--out \(out): give a .svg or .png file") }
-        guard head >= 0 else { throw ValidationError("--head \(head) is below 0 (heads are 0-based)") }
+        if let head, head < 0 { throw ValidationError("--head \(head) is below 0 (heads are numbered from 0)") }
         guard scale > 0 && scale <= 8 else { throw ValidationError("--scale \(scale) is outside (0, 8]") }
     }
 
     func run() throws {
         let qk = try input.spec(orderBlock: mask.block).load()
-        // --head names a tensor index; the engine's arrays hold the loaded heads in order.
+        // --head names a tensor index (default: the first loaded head); the engine's arrays
+        // hold the loaded heads in order.
+        let head = self.head ?? qk.headIndices[0]
         guard let h = qk.headIndices.firstIndex(of: head) else {
             throw NablaError(.badArgument, "--" + PromptCommand.headMissing(head, headIndices: qk.headIndices))
         }
@@ -78,16 +80,26 @@ struct PlotCommand: ParsableCommand {
             if let b = specB.block, b != mask.block {
                 throw NablaError(.badArgument, "--compare \(compare): the overlay needs one block shape; nabla diff compares block shapes")
             }
-            let report = try DiffReport(input: qk, a: MaskSpec(.cut(settings)), b: specB, block: mask.block,
-                                        recall: true, error: qk.v != nil)
+            let report = try DiffReport(input: qk, a: MaskSpec(.cut(settings)), b: specB, block: mask.block)
             guard report.comparison.a.blocks == report.comparison.b.blocks else {
                 throw NablaError(.badArgument, "--compare \(compare): the overlay needs one block shape; nabla diff compares block shapes")
             }
+            // Recall and error only for the head drawn (the kernels on every head would take
+            // heads times as long); a mask file holds every head, so it is measured whole.
+            var measured = (report: report, slot: h)
+            if case .file = specB.kind {
+                measured.report = try DiffReport(input: qk, a: MaskSpec(.cut(settings)), b: specB, block: mask.block,
+                                                 recall: true, error: qk.v != nil)
+            } else {
+                measured = (try DiffReport(input: qk.selecting(HeadSelection([h])), a: MaskSpec(.cut(settings)), b: specB,
+                                           block: mask.block, recall: true, error: qk.v != nil), 0)
+            }
             figure = Figures.compare(report.comparison, head: h, title: "compare · head \(head) · \(qk.name)",
-                                     recall: report.recall.map { ($0.a[h], $0.b[h]) },
-                                     error: report.error.map { ($0.a.perHead[h], $0.b.perHead[h]) })
+                                     recall: measured.report.recall.map { ($0.a[measured.slot], $0.b[measured.slot]) },
+                                     error: measured.report.error.map { ($0.a.perHead[measured.slot], $0.b.perHead[measured.slot]) })
         case "overview":
-            figure = Figures.overview(map: map, mask: cut, title: "every head · \(label)")
+            figure = Figures.overview(map: map, mask: cut, headIndices: qk.headIndices,
+                                      title: (qk.headIndices == Array(0..<qk.heads) ? "every head" : "heads \(HeadSelection(qk.headIndices))") + " · \(label)")
         default:
             figure = Figures.map(map: map, mask: cut, head: h, title: "head \(head) · \(percent(cut.statistics.density[h])) kept · \(label)")
         }

@@ -50,7 +50,14 @@ struct SweepCommand: ParsableCommand {
     func run() throws {
         let points = try ThresholdSweep.parseThresholds(thresholds)
         let qk = try input.spec(orderBlock: block).load()
-        var measureAt = measure == "none" ? [] : try ThresholdSweep.parseThresholds(measure)
+        var measureAt: [Double] = []
+        if measure != "none" {
+            do {
+                measureAt = try ThresholdSweep.parseThresholds(measure)
+            } catch let error as NablaError {
+                throw NablaError(error.code, "--measure: " + error.message)
+            }
+        }
         // Timings need V; a Q/K-only input sweeps without them unless they were asked for.
         if qk.v == nil && measure == "0.5,0.9,0.99" { measureAt = [] }
         guard let map = try PooledMap.compute(qk, block: block) else { preconditionFailure("uncancellable") }

@@ -60,6 +60,24 @@ struct HeadIndexTests {
         #expect(r.stderr.split(separator: "\n").count == 1 && !r.stderr.contains("\u{1b}"), "\(r.stderr)")
     }
 
+    @Test("plot defaults to the first selected head and names heads by tensor index, the overview too; bench's attention rows too")
+    func plotAndBench() throws {
+        let dir = try Fixtures.temporaryDirectory("nabla-head-plot")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let map = try NablaProcess.run(["plot", "--head-select", "3,5", "--view", "map", "--out", dir + "/map.svg"])
+        #expect(map.status == 0, "\(map.stderr)")
+        let mapSVG = try String(contentsOfFile: dir + "/map.svg", encoding: .utf8)
+        #expect(mapSVG.contains("head 3 ·") && !mapSVG.contains("head 0 ·"))
+        let overview = try NablaProcess.run(["plot", "--head-select", "3,5", "--view", "overview", "--out", dir + "/o.svg"])
+        #expect(overview.status == 0, "\(overview.stderr)")
+        let svg = try String(contentsOfFile: dir + "/o.svg", encoding: .utf8)
+        #expect(svg.contains("head 3: ") && svg.contains("head 5: ") && !svg.contains("head 0: ") && svg.contains("heads 3,5 ·"))
+        let bench = try NablaProcess.run(["bench", "--head-select", "3,5", "--attention-heads", "1", "--repeat", "1", "--json"])
+        #expect(bench.status == 0, "\(bench.stderr)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(bench.stdout.utf8)) as? [String: Any])
+        #expect((obj["attention"] as? [String: Any])?["heads"] as? [Int] == [3], "\(bench.stdout.prefix(300))")
+    }
+
     @Test("diff, sweep and attend --json name the heads 3 and 5")
     func reports() throws {
         let diff = try NablaProcess.run(["diff", "thr=0.9", "sta=3x3x3", "--head-select", "3,5", "--json"])
@@ -146,6 +164,22 @@ struct OptionValueTests {
         let r = try NablaProcess.run(arguments)
         #expect(r.status == status, "\(arguments): \(r.status) \(r.stderr)")
         #expect(r.stderr.hasPrefix("error: ") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+    }
+
+    @Test("render refuses a bad layout with 64 like the other commands; attend --out onto a file says so in nabla's words; no capital after ArgumentParser's full stop")
+    func moreManners() throws {
+        let q = Fixtures.path("golden/nabla-plus-sta/q.npy"), k = Fixtures.path("golden/nabla-plus-sta/k.npy")
+        let render = try NablaProcess.run(["render", q, k, "--grid", "6x16x15", "--order", "raster"])
+        #expect(render.status == 64 && render.stderr.contains("--grid 6x16x15 disagrees"), "\(render.status) \(render.stderr)")
+        let dir = try Fixtures.temporaryDirectory("nabla-attend-file")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/afile"
+        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        let attend = try NablaProcess.run(["attend", "--threshold", "0.9", "--out", file])
+        #expect(attend.stderr == "error: cannot write \(file): it exists and is not a directory\n", "\(attend.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "x")
+        let bogus = try NablaProcess.run(["mask", "--threshold", "0.9", "--bogus"])
+        #expect(bogus.stderr.hasPrefix("error: unknown option '--bogus'; did you mean"), "\(bogus.stderr)")
     }
 
     @Test("diff with the second spec forgotten says so instead of misreading Q as a mask")

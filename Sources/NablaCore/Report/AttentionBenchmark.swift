@@ -6,6 +6,8 @@ import Foundation
 /// sparse time follows density from 5% to 100%.
 public struct AttentionBenchmark: Sendable {
     public let heads: [Int]
+    /// The tensor index of each of `heads` (`QKInput.headIndices`), as the report names them.
+    public let headNames: [Int]
     public let blocks: BlockGrid
     public let headDim: Int
     public let density: Double
@@ -52,6 +54,7 @@ public struct AttentionBenchmark: Sendable {
         }
         peakFlops = measurePeakFlops()
         self.heads = heads
+        self.headNames = heads.map { input.headIndices[$0] }
         self.blocks = map.blocks
         self.headDim = input.headDim
     }
@@ -63,7 +66,7 @@ public struct AttentionBenchmark: Sendable {
     /// density sweep.
     public func text() -> String {
         var lines: [String] = []
-        let which = heads.count == 1 ? "head \(heads[0])" : "\(heads.count) heads"
+        let which = heads.count == 1 ? "head \(headNames[0])" : "\(heads.count) heads"
         lines.append("attention (\(which), float32, \(sparseRuns.count) runs; GFLOP/s of the work done, share of FP32 peak)")
         for (name, runs, flops) in [("sparse", sparseRuns, sparseFlops), ("dense", denseRuns, denseFlops)] {
             let ms = median(runs)
@@ -94,7 +97,7 @@ public struct AttentionBenchmark: Sendable {
                             ("share_of_peak", .number(round3(flops / (ms * 1e-3) / peakFlops)))])
         }
         return .object([
-            ("heads", .array(heads.map { .int($0) })),
+            ("heads", .array(headNames.map { .int($0) })),
             ("density", .number(density)),
             ("sparse", stage(sparseRuns, sparseFlops)),
             ("dense", stage(denseRuns, denseFlops)),

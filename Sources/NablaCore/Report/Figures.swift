@@ -284,7 +284,8 @@ public enum Figures {
     }
 
     /// Every head's map small, with its density.
-    public static func overview(map: PooledMap, mask: BlockMask, title: String) -> Figure {
+    /// `headIndices`: how each head is named (its tensor index; default its position).
+    public static func overview(map: PooledMap, mask: BlockMask, headIndices: [Int]? = nil, title: String) -> Figure {
         let heads = map.heads, cols = Int(Double(heads).squareRoot().rounded(.up)), rows = (heads + cols - 1) / cols
         let side = 180.0, gap = 30.0
         let cap = overviewCap(heads: heads)
@@ -294,7 +295,7 @@ public enum Figures {
         for h in 0..<heads {
             let x = 30 + Double(h % cols) * (side + gap), y = 60 + Double(h / cols) * (side + gap)
             drawMap(&fig, map: map, mask: mask, head: h, x: x, y: y, side: side, frames: false, maxCells: cap)
-            fig.add(.text(x: x, y: y - 5, "head \(h): \(percent(mask.statistics.density[h]))", size: 11))
+            fig.add(.text(x: x, y: y - 5, "head \(headIndices?[h] ?? h): \(percent(mask.statistics.density[h]))", size: 11))
         }
         return fig
     }
