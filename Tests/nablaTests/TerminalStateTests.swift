@@ -56,17 +56,23 @@ struct TerminalStateTests {
         #expect(try tmux.modes() == restoredModes, "SIG\(name)")
     }
 
+    /// nabla on the sample, run from an interactive shell with job control (Ctrl-Z, fg), up
+    /// to its first map.
+    static func startInJobControlShell(_ tmux: Tmux) throws {
+        try tmux.start("env -i PATH=/usr/bin:/bin TERM=screen HOME=/tmp bash --norc --noprofile -i", width: 100, height: 30)
+        try tmux.wait("the shell") { $0.contains("$") || $0.contains("#") }
+        try tmux.literal(NablaProcess.executable.path)
+        try tmux.keys("Enter")
+        try tmux.wait("the map", seconds: 60) { statusDensity($0) != nil }
+    }
+
     @Test("Ctrl-Z stops the app whatever it is drawing: right after the first frame and right after each fg, five times")
     func suspendWhileDrawing() throws {
         // ncurses' own SIGTSTP handler, run inside the signal on whatever the main loop was
         // doing, lost about one Ctrl-Z in five that came while a frame was drawn.
         let tmux = Tmux()
         defer { tmux.kill() }
-        try tmux.start("env -i PATH=/usr/bin:/bin TERM=screen HOME=/tmp bash --norc --noprofile -i", width: 100, height: 30)
-        try tmux.wait("the shell") { $0.contains("$") || $0.contains("#") }
-        try tmux.literal(NablaProcess.executable.path)
-        try tmux.keys("Enter")
-        try tmux.wait("the map", seconds: 60) { statusDensity($0) != nil }
+        try Self.startInJobControlShell(tmux)
         for round in 1...5 {
             try tmux.keys("C-z")
             try tmux.wait("stop \(round)") { $0.components(separatedBy: "Stopped").count - 1 == round }
@@ -85,11 +91,7 @@ struct TerminalStateTests {
     func suspendAndResume() throws {
         let tmux = Tmux()
         defer { tmux.kill() }
-        try tmux.start("env -i PATH=/usr/bin:/bin TERM=screen HOME=/tmp bash --norc --noprofile -i", width: 100, height: 30)
-        try tmux.wait("the shell") { $0.contains("$") || $0.contains("#") }
-        try tmux.literal(NablaProcess.executable.path)
-        try tmux.keys("Enter")
-        try tmux.wait("the map", seconds: 60) { statusDensity($0) != nil }
+        try Self.startInJobControlShell(tmux)
         try tmux.keys("C-z")
         try tmux.wait("the stop") { $0.contains("Stopped") }
         #expect(try tmux.modes() == restoredModes, "the shell gets a normal terminal while nabla is stopped")
