@@ -112,6 +112,11 @@ public enum Effect: Sendable {
 
     /// Whether the effect is a teaching view's kernel work (the teaching lane).
     public var isTeaching: Bool { lane == .teaching }
+    /// A teaching job that makes what its view draws from (`TeachingJob.isBasis`).
+    public var isTeachingBasis: Bool {
+        if case .computeTeaching(let job, _) = self { return job.isBasis }
+        return false
+    }
 
     /// The queue and generations of a job effect.
     public var lane: JobLane {

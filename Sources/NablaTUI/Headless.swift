@@ -41,7 +41,9 @@ public struct HeadlessApp {
             if effect.lane != .map {
                 // Only the newest request of the lane counts.
                 guard generation == state.newestGeneration(effect.lane) else { continue }
-                if deferAttention {
+                // What a teaching view draws from (the sweep's cuts, compare's B) is made at
+                // once, as the app shows it before the next key can act on it.
+                if deferAttention && !effect.isTeachingBasis {
                     deferred = deferred.filter { $0.lane != effect.lane || $0.generation == generation } + [effect]
                     continue
                 }

@@ -99,8 +99,11 @@ extension Renderer {
             drawOverlayLegend(row: min(l.mapArea.y + (h + pr - 1) / pr, l.legend.y))
         } else {
             screen.fill(l.mapArea)
-            centred(Renderer.wrap(view.problem ?? "nothing to compare", width: max(l.mapArea.width - 2, 1)),
-                    in: l.mapArea, style: Style(.error))
+            if let problem = view.problem {
+                centred(Renderer.wrap(problem, width: max(l.mapArea.width - 2, 1)), in: l.mapArea, style: Style(.error))
+            } else {
+                centred(["computing B and the comparison…"], in: l.mapArea, style: accentStyle)
+            }
         }
         drawCompareSide(view)
     }

@@ -17,6 +17,11 @@ public struct TeachingJob: Sendable {
         /// The sweep's recall for every head (one true block mass of all heads), asked
         /// once the head's figures are there; averaged over heads per threshold.
         case sweepAllHeads(sta: STAWindow?, thresholds: [Double])
+        /// The sweep's cuts of every head at every threshold (`ThresholdSweep` without
+        /// kernels), for the view's chart and table.
+        case sweepCuts(map: PooledMap, sta: STAWindow?, thresholds: [Double])
+        /// Compare's B (`spec`, made on `map`) and its comparison with A, asked as `key`.
+        case compareMasks(a: SpecifiedMask, spec: MaskSpec, map: PooledMap, key: TeachingWorkKey)
     }
 
     /// What the timing panel already computed for the head (`[1, N, N]` mass, `[1, S, D]`
@@ -25,6 +30,15 @@ public struct TeachingJob: Sendable {
         public var mass: TrueBlockMass?
         public var dense: [Float]?
         public var denseMs: Double?
+    }
+
+    /// Whether it makes what the view draws from (the sweep's cuts, compare's B), rather
+    /// than kernel figures.
+    public var isBasis: Bool {
+        switch work {
+        case .sweepCuts, .compareMasks: true
+        default: false
+        }
     }
 
     public var input: QKInput
@@ -41,6 +55,10 @@ public struct TeachingJob: Sendable {
         case sweep(ThresholdSweep, head: Int)
         /// Recall averaged over every head, per threshold of the sweep.
         case sweepAllHeads(recall: [Double])
+        /// The cuts of `map` (its identity) with `sta`.
+        case sweepCuts(ThresholdSweep, map: ObjectIdentifier, sta: STAWindow?)
+        /// B and the comparison, or why B cannot be made, for `key`.
+        case compareMasks(MaskComparison?, problem: String?, key: TeachingWorkKey)
         case cancelled
         case failed(String)
     }
@@ -72,6 +90,19 @@ public struct TeachingJob: Sendable {
                                                isCancelled: isCancelled)
                 guard let recall = sweep.recall else { return .cancelled }
                 return .sweepAllHeads(recall: ThresholdSweep.averaged(recall))
+            case .sweepCuts(let map, let sta, let thresholds):
+                let sweep = try ThresholdSweep(map: map, sta: sta, thresholds: thresholds)
+                return isCancelled() ? .cancelled : .sweepCuts(sweep, map: ObjectIdentifier(map), sta: sta)
+            case .compareMasks(let a, let spec, let map, let key):
+                do {
+                    var maps = [map.blocks.block: map]
+                    let b = try SpecifiedMask.make(spec.withDefaultBlock(map.blocks.block), input: input, maps: &maps,
+                                                   otherDensity: a.density)
+                    if isCancelled() { return .cancelled }
+                    return .compareMasks(MaskComparison(a, b), problem: nil, key: key)
+                } catch let error as NablaError {
+                    return .compareMasks(nil, problem: error.message, key: key)
+                }
             }
         } catch is CancellationError {
             return .cancelled
@@ -95,6 +126,7 @@ extension AppState {
     mutating func requestTeachingWork() -> [Effect] {
         guard let input, let map, teaching != nil else { return [] }
         let head = min(self.head, map.heads - 1)
+        if let basis = requestTeachingBasis(input: input, map: map, head: head) { return basis }
         var known = TeachingJob.Known()
         if let panel = attention, panel.map == ObjectIdentifier(map), panel.head == head, panel.failure == nil {
             let waiting = panel.pending.contains(.recall) || panel.pending.contains(.dense)
@@ -142,8 +174,43 @@ extension AppState {
         default:
             return []
         }
+        return submitTeaching(job)
+    }
+
+    /// A new teaching generation for `job`, superseding older ones.
+    private mutating func submitTeaching(_ job: TeachingJob) -> [Effect] {
         teachingGeneration += 1
         return [.computeTeaching(job, generation: teachingGeneration)]
+    }
+
+    /// What a view draws from first, asked before its kernel figures: the sweep's cuts,
+    /// compare's B and comparison (once the mask of every head at the current settings is
+    /// there). `nil` when the view has it; else the effects (none while it waits).
+    private mutating func requestTeachingBasis(input: QKInput, map: PooledMap, head: Int) -> [Effect]? {
+        switch teaching {
+        case .sweep(var view)?:
+            guard view.sweep == nil else { return nil }
+            guard !view.cutsAsked, let target = view.computedFor, target.map == ObjectIdentifier(map) else { return [] }
+            view.cutsAsked = true
+            teaching = .sweep(view)
+            return submitTeaching(TeachingJob(input: input, blocks: map.blocks, head: head,
+                                              work: .sweepCuts(map: map, sta: target.sta, thresholds: SweepView.thresholds)))
+        case .compare(var view)?:
+            guard view.comparison == nil else { return nil }
+            guard view.problem == nil, let mask, mask.blocks == map.blocks, mask.settings == settings else { return [] }
+            let key = TeachingWorkKey(map: ObjectIdentifier(map), head: -1, settings: settings, spec: view.spec)
+            guard view.masksKey != key else { return [] }
+            view.masksKey = key
+            // This request supersedes a figures job in flight: ask for the figures again.
+            view.workKey = nil
+            teaching = .compare(view)
+            let a = SpecifiedMask(spec: MaskSpec(.cut(settings), block: map.blocks.block), blocks: map.blocks,
+                                  heads: map.heads, kept: mask.kept, map: map)
+            return submitTeaching(TeachingJob(input: input, blocks: map.blocks, head: head,
+                                              work: .compareMasks(a: a, spec: view.spec, map: map, key: key)))
+        default:
+            return nil
+        }
     }
 
     /// Takes in a teaching job's outcome when it belongs to the newest request and the
@@ -160,6 +227,15 @@ extension AppState {
         case (.sweepAllHeads(let recall), .sweep(var view)?):
             view.allHeadsRecall = recall
             teaching = .sweep(view)
+        case (.sweepCuts(let sweep, let map, let sta), .sweep(var view)?):
+            guard let target = view.computedFor, target.map == map, target.sta == sta else { break }
+            view.sweep = sweep
+            teaching = .sweep(view)
+        case (.compareMasks(let comparison, let problem, let key), .compare(var view)?):
+            guard view.masksKey == key else { break }
+            view.comparison = comparison
+            view.problem = problem
+            teaching = .compare(view)
         case (.failed(let text), .compare(var view)?):
             view.figuresProblem = text
             teaching = .compare(view)
@@ -174,7 +250,7 @@ extension AppState {
 
 /// What a teaching view's kernel figures were asked for: they are asked again when any
 /// part changes.
-struct TeachingWorkKey: Equatable, Sendable {
+public struct TeachingWorkKey: Equatable, Sendable {
     var map: ObjectIdentifier
     var head: Int
     var settings: MaskSettings

@@ -38,6 +38,9 @@ public struct CompareView: Sendable {
     /// Why the figures could not be computed (memory, a failed kernel run).
     public var figuresProblem: String?
     var workKey: TeachingWorkKey?
+    /// What B and the comparison were last asked for (a background `TeachingJob`: at scale
+    /// making B and comparing every head takes seconds).
+    var masksKey: TeachingWorkKey?
 
     public init(spec: MaskSpec, preset: Int? = nil) {
         self.spec = spec
@@ -91,8 +94,11 @@ public struct FollowView: Sendable, Equatable {
 /// kernels at a few thresholds and, with V, the output error against dense.
 public struct SweepView: Sendable {
     public var sweep: ThresholdSweep?
-    /// The map and STA window `sweep` was computed for.
+    /// The map and STA window `sweep` is (being) computed for.
     var computedFor: (map: ObjectIdentifier, sta: STAWindow?)?
+    /// Whether the cuts for `computedFor` were asked of a background `TeachingJob` (at
+    /// scale the 21 cuts of every head take seconds).
+    var cutsAsked = false
     /// The kernel figures of `head` (a sweep of that head alone: slot 0), `nil` while
     /// they compute; what they were asked for.
     public var kernels: (sweep: ThresholdSweep, head: Int)?
@@ -138,14 +144,16 @@ extension AppState {
         refreshTeaching()
     }
 
-    /// Remakes what the open teaching view derives from the current mask (after any change
-    /// of threshold, STA, block shape or input).
+    /// Drops what the open teaching view derives from the current mask (after any change
+    /// of threshold, STA, block shape or input); `requestTeachingWork()` asks for it again
+    /// in the background (the sweep's cuts, compare's B and comparison), so keys never wait
+    /// for it.
     mutating func refreshTeaching() {
         if case .sweep(var view)? = teaching {
             if let map, view.computedFor.map({ $0.map != ObjectIdentifier(map) || $0.sta != sta }) ?? true {
-                // The cuts at once; recall, error and timings come from a TeachingJob.
-                view.sweep = try? ThresholdSweep(map: map, sta: sta, thresholds: SweepView.thresholds)
+                view.sweep = nil
                 view.computedFor = (ObjectIdentifier(map), sta)
+                view.cutsAsked = false
             }
             teaching = .sweep(view)
             return
@@ -153,27 +161,12 @@ extension AppState {
         guard case .compare(var view)? = teaching else { return }
         view.comparison = nil
         view.problem = nil
+        view.masksKey = nil
         if let preset = view.preset {
             view.spec = CompareView.presets(threshold: threshold, sta: sta, staWindow: staWindow)[preset]
         }
-        // A comes from the mask of every head at the current settings (after a re-cut lands).
-        if let input, let map, let mask, mask.blocks == map.blocks, mask.settings == settings {
-            let a = SpecifiedMask(spec: MaskSpec(.cut(settings), block: map.blocks.block), blocks: map.blocks,
-                                  heads: map.heads, kept: mask.kept, map: map)
-            if let block = view.spec.block, block != map.blocks.block {
-                view.problem = "B's block \(block) is not the map's \(map.blocks.block): nabla diff compares block shapes"
-            } else {
-                do {
-                    var maps = [map.blocks.block: map]
-                    let b = try SpecifiedMask.make(view.spec.withDefaultBlock(map.blocks.block), input: input, maps: &maps,
-                                                   otherDensity: a.density)
-                    view.comparison = MaskComparison(a, b)
-                } catch let error as NablaError {
-                    view.problem = error.message
-                } catch {
-                    view.problem = "\(error)"
-                }
-            }
+        if let map, let block = view.spec.block, block != map.blocks.block {
+            view.problem = "B's block \(block) is not the map's \(map.blocks.block): nabla diff compares block shapes"
         }
         teaching = .compare(view)
     }
