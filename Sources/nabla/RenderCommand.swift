@@ -32,9 +32,7 @@ struct RenderCommand: ParsableCommand {
         let pressed = try Key.parseSequence(keys)
         // Bad layouts, files and heads fail here with their own error (and exit status), as
         // in view, before anything is drawn; a whole-model dump is checked at its first pair.
-        let first = try DumpPairs.detect(input.arguments).map { try InputOptions.parse($0.arguments(for: $0.index)) } ?? input
-        let spec = try first.spec(orderBlock: settings.mask.block)
-        try settings.checkHead(plan: try spec.plan(), selection: spec.heads)
+        try settings.checkStart(input)
         let noColorEnv = ProcessInfo.processInfo.environment["NO_COLOR"]
         // Plain text carries no colour; the mode only decides how the map is drawn.
         let mode = ColorMode.select(colors: 256, noColorEnv: noColorEnv, noColorFlag: noColor)

@@ -15,6 +15,16 @@ struct ViewSettings: ParsableArguments {
         if let head, head < 0 { throw ValidationError("--head \(head) is below 0 (heads are numbered from 0)") }
     }
 
+    /// Plans what the app would open first (a whole-model dump: its first pair, or the one
+    /// named) and checks `--head` against it, reading headers only.
+    /// - Throws: the plan's `NablaError` (a missing or malformed file, a bad layout), or
+    ///   `checkHead`'s.
+    func checkStart(_ input: InputOptions) throws {
+        let first = try DumpPairs.detect(input.arguments).map { try InputOptions.parse($0.arguments(for: $0.index)) } ?? input
+        let spec = try first.spec(orderBlock: mask.block)
+        try checkHead(plan: try spec.plan(), selection: spec.heads)
+    }
+
     /// Refuses a `--head` the input does not have (by tensor index, within `selection`),
     /// before the app takes the screen.
     /// - Throws: `NablaError.badArgument` naming the heads there are.
@@ -82,9 +92,7 @@ struct ViewCommand: ParsableCommand {
         // A missing or malformed file fails here, as one line, before the screen is taken
         // over (the plan reads headers only; the app then loads in the background).
         // A whole-model dump opens at its first pair (or the one named), which is checked.
-        let first = try DumpPairs.detect(input.arguments).map { try InputOptions.parse($0.arguments(for: $0.index)) } ?? input
-        let spec = try first.spec(orderBlock: settings.mask.block)
-        try settings.checkHead(plan: try spec.plan(), selection: spec.heads)
+        try settings.checkStart(input)
         // Bad arguments and inputs are reported first, terminal or not.
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             throw NablaError(.badArgument, "nabla view needs a terminal; use 'nabla render' for text output")

@@ -18,18 +18,13 @@ extension PooledMap {
         var margin = [Double](repeating: .infinity, count: heads * n)
         let cutAt = 1.0 - settings.threshold
         times.measure("cut") {
-            let chunks = Parallel.chunks(heads * n, minChunk: 16)
             // ThresholdCut writes every entry of every row.
             kept = [UInt8].filledLarge(count: heads * n * n) { keptP in
                 margin.withUnsafeMutableBufferPointer { marginP in
                     probs.withUnsafeBufferPointer { probsP in
-                        Parallel.forEach(chunks.count) { item in
-                            let rowCut = ThresholdCut(n: n)
-                            defer { rowCut.deallocate() }
-                            for row in chunks[item] {
-                                marginP[row] = rowCut.cut(probsP.baseAddress! + first + row * n, cutAt: cutAt,
-                                                          into: keptP.baseAddress! + row * n)
-                            }
+                        ThresholdCut.eachRow(heads * n, n: n) { rowCut, row in
+                            marginP[row] = rowCut.cut(probsP.baseAddress! + first + row * n, cutAt: cutAt,
+                                                      into: keptP.baseAddress! + row * n)
                         }
                     }
                 }
@@ -69,15 +64,10 @@ extension PooledMap {
         let n = self.n
         var kept = [UInt8](repeating: 0, count: heads * n * n)
         let cutAt = 1.0 - threshold
-        let chunks = Parallel.chunks(heads * n, minChunk: 16)
         kept.withUnsafeMutableBufferPointer { keptP in
             probs.withUnsafeBufferPointer { probsP in
-                Parallel.forEach(chunks.count) { item in
-                    let rowCut = ThresholdCut(n: n)
-                    defer { rowCut.deallocate() }
-                    for row in chunks[item] {
-                        _ = rowCut.exactCut(probsP.baseAddress! + row * n, cutAt: cutAt, into: keptP.baseAddress! + row * n)
-                    }
+                ThresholdCut.eachRow(heads * n, n: n) { rowCut, row in
+                    _ = rowCut.exactCut(probsP.baseAddress! + row * n, cutAt: cutAt, into: keptP.baseAddress! + row * n)
                 }
             }
         }

@@ -48,6 +48,17 @@ struct ThresholdCut {
         tolerance = Double(4 * n + 2 * Self.buckets + 64) * 0x1p-53
     }
 
+    /// Runs `body` on rows `0..<rows` of `n` blocks, in parallel chunks, each chunk with a
+    /// scratch `ThresholdCut` of its own (freed when the chunk is done).
+    static func eachRow(_ rows: Int, n: Int, _ body: (ThresholdCut, Int) -> Void) {
+        let chunks = Parallel.chunks(rows, minChunk: 16)
+        Parallel.forEach(chunks.count) { item in
+            let rowCut = ThresholdCut(n: n)
+            defer { rowCut.deallocate() }
+            for row in chunks[item] { body(rowCut, row) }
+        }
+    }
+
     func deallocate() {
         counts.deallocate()
         sums.deallocate()
