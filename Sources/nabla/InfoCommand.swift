@@ -79,17 +79,20 @@ struct InfoCommand: ParsableCommand {
                     .object([("prefix", .string(p.prefix)), ("q", .string(p.q.description)), ("k", .string(p.k.description)),
                              ("v", p.v.map { .string($0.description) } ?? .null)])
                 })),
+                ("unpaired", .array(dump.unpaired.map { .string($0) })),
             ]).rendered())
             return
         }
         var lines: [String] = []
         func add(_ label: String, _ value: String) { lines.append(label.padding(toLength: 11, withPad: " ", startingAt: 0) + value) }
-        add("folder", "\(path) (a whole-model dump: Q/K pairs PREFIX.q, PREFIX.k)")
+        add("folder", "\(Shown.path(path)) (a whole-model dump: Q/K pairs PREFIX.q, PREFIX.k)")
         add("pairs", pairs.isEmpty ? "none (no tensors named q and k, or PREFIX.q and PREFIX.k)" : "\(pairs.count)")
         for p in pairs.prefix(50) {
-            add("", "\(shellQuoted(p.prefix))  q \(p.q), k \(p.k)" + (p.v.map { ", v \($0)" } ?? ""))
+            add("", "\(shellQuoted(p.prefix))  q \(Shown.path(p.q.description)), k \(Shown.path(p.k.description))"
+                + (p.v.map { ", v \(Shown.path($0.description))" } ?? ""))
         }
         if pairs.count > 50 { add("", "... \(pairs.count - 50) more") }
+        for (i, line) in dump.unpaired.enumerated() { add(i == 0 ? "unpaired" : "", Shown.path(line)) }
         if let first = pairs.first {
             add("open with", "nabla mask \(shellQuoted(path + ":" + first.prefix)) --threshold 0.9   (every pair: nabla mask \(shellQuoted(path)) --all --threshold 0.9 --out DIR)")
         }

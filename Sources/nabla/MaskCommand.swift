@@ -57,7 +57,7 @@ struct MaskCommand: ParsableCommand {
             print(report.json(outputs: written).rendered())
         } else {
             print(report.text())
-            if let out { print("wrote      \(written.joined(separator: ", ")) to \(out)") }
+            if let out { print("wrote      \(written.joined(separator: ", ")) to \(Shown.path(out))") }
         }
     }
 
@@ -72,6 +72,7 @@ struct MaskCommand: ParsableCommand {
             throw ValidationError("--all takes one whole-model dump (a file or folder holding PREFIX.q and PREFIX.k), not \(input.inputs.joined(separator: " "))")
         }
         let dump = try ModelDump(path: path, axes: spec.layout.axes)
+        for line in dump.unpaired { warn(line) }
         guard !dump.pairs.isEmpty else {
             throw NablaError(.missingTensor, "\(path) holds no Q/K pair (tensors PREFIX.q and PREFIX.k, or q and k)")
         }
@@ -80,14 +81,14 @@ struct MaskCommand: ParsableCommand {
         let progress = StderrProgress(label: "mask --all")
         let report = try ModelReport.compute(dump: dump, base: spec, block: mask.block, settings: settings,
                                              recall: recall, directory: out) { i, pair in
-            progress.show("pair \(i + 1) of \(dump.pairs.count) done (\(pair.prefix): density \(percent(pair.overallDensity)))")
+            progress.show("pair \(i + 1) of \(dump.pairs.count) done (\(Shown.path(pair.prefix)): density \(percent(pair.overallDensity)))")
         }
         progress.finish()
         if json {
             print(report.json().rendered())
         } else {
             print(report.text())
-            if let out { print("wrote      \(dump.pairs.count) pair folders and model.json to \(out)") }
+            if let out { print("wrote      \(dump.pairs.count) pair folders and model.json to \(Shown.path(out))") }
         }
     }
 }

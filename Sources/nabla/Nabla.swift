@@ -96,7 +96,9 @@ struct Nabla: ParsableCommand {
     }
 
     static func fail(_ message: String, code: Int32) -> Never {
-        let line = "error: " + message.replacingOccurrences(of: "\n", with: " ") + "\n"
+        // Every error passes here: paths and values in it are escaped (`Shown`), so a
+        // file name holding ESC or a newline cannot reach the terminal raw.
+        let line = "error: " + Shown.path(message) + "\n"
         FileHandle.standardError.write(Data(line.utf8))
         Foundation.exit(code)
     }

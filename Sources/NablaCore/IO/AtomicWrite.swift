@@ -9,7 +9,8 @@ import Darwin
 /// Output files that appear whole or not at all.
 ///
 /// One file (`write(_:to:)`): the bytes go to a hidden temporary file in the same
-/// directory (`.NAME.nabla-tmp-PID-N`, created with `O_EXCL | O_NOFOLLOW`), are
+/// directory (`.nabla-tmp-PID-N`, created with `O_EXCL | O_NOFOLLOW`; short, so a
+/// name near the file system's limit still has one), are
 /// `fsync`ed, and the temporary file is renamed over `NAME`; then the directory is
 /// `fsync`ed. `rename` replaces a directory entry and never follows a symlink there, so a
 /// pre-existing `NAME -> elsewhere` link is replaced by the new file and its target is
@@ -32,10 +33,10 @@ public enum AtomicFile {
     /// Writes the bytes in `buffer` to `path`; see `write(_:to:)`.
     /// - Throws: `NablaError.writeFailed`.
     public static func write(contentsOf buffer: UnsafeRawBufferPointer, to path: String) throws {
-        let (dir, name) = OutputPath.split(path)
+        let (dir, _) = OutputPath.split(path)
         try OutputPath.checkDirectory(dir, for: path)
-        OutputCleanup.removeStale(in: dir, prefix: ".\(name).nabla-tmp-")
-        let temp = OutputPath.join(dir, ".\(name).nabla-tmp-\(getpid())-\(OutputCleanup.nextSerial())")
+        OutputCleanup.removeStale(in: dir)
+        let temp = OutputCleanup.temporaryName(in: dir)
         let token = OutputCleanup.register(temp)
         defer { OutputCleanup.unregister(token) }
         do {

@@ -89,28 +89,89 @@ public enum OutputCleanup {
         }
     }
 
-    /// Removes entries of `dir` named `prefix + PID-...` whose process `PID` no longer
-    /// exists (left by a writer that was killed); directories are removed with their
-    /// files. Errors are ignored: this is tidying, never needed for correctness.
-    static func removeStale(in dir: String, prefix: String) {
+    /// The kinds of hidden entries the writers make, each `KIND-PID-N` (after an
+    /// optional `.NAME` in the names of earlier versions): a file being written
+    /// (`.nabla-tmp-`), a set or tree being staged (`.nabla-new-`), and an old tree
+    /// moved aside while a new one takes its place (`.nabla-old-`, see
+    /// `OutputSet.replaceTree`).
+    static let kinds = [".nabla-tmp-", ".nabla-new-", ".nabla-old-"]
+
+    /// A fresh name for a stage directory in `dir`: `dir/.nabla-new-PID-N` (short, so it
+    /// fits wherever the output's own name fits).
+    static func stageName(in dir: String) -> String {
+        OutputPath.join(dir, ".nabla-new-\(getpid())-\(nextSerial())")
+    }
+
+    /// A fresh name for a temporary file in `dir`: `dir/.nabla-tmp-PID-N`.
+    static func temporaryName(in dir: String) -> String {
+        OutputPath.join(dir, ".nabla-tmp-\(getpid())-\(nextSerial())")
+    }
+
+    /// The process id in a writer's hidden name (`.nabla-new-123-4` gives 123), `nil`
+    /// for any other name.
+    static func owner(of entry: String) -> Int32? {
+        for kind in kinds {
+            guard let r = entry.range(of: kind, options: .backwards) else { continue }
+            let rest = entry[r.upperBound...]
+            let parts = rest.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 2, let pid = Int32(parts[0]), pid > 0,
+                  parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), !parts[1].isEmpty else { return nil }
+            return pid
+        }
+        return nil
+    }
+
+    /// Whether process `pid` is gone (so what it left can be removed).
+    static func isGone(_ pid: Int32) -> Bool {
+        pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
+    }
+
+    /// Tidies what killed writers left in `dir` (entries named as in `kinds` whose
+    /// process no longer exists; directories with everything in them). An old tree moved
+    /// aside (`.nabla-old-PID-N`, with `.nabla-old-PID-N.target` naming its place) whose
+    /// place is empty is put back first: the writer was killed between moving the old
+    /// tree aside and moving the new one in. Errors are ignored: this is tidying, never
+    /// needed for correctness of the new write.
+    static func removeStale(in dir: String) {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
-        for entry in entries where entry.hasPrefix(prefix) {
-            let rest = entry.dropFirst(prefix.count)
-            guard let pid = rest.split(separator: "-").first.flatMap({ Int32($0) }), pid > 0 else { continue }
-            if pid == getpid() { continue }
-            if kill(pid, 0) == 0 || errno == EPERM { continue }
+        for entry in entries where entry.hasPrefix(".nabla-old-") && !entry.hasSuffix(".target") {
+            guard let pid = owner(of: entry), isGone(pid) else { continue }
+            let aside = OutputPath.join(dir, entry)
+            let note = aside + ".target"
+            if let data = FileManager.default.contents(atPath: note), let name = String(data: data, encoding: .utf8),
+               !name.isEmpty, !name.contains("/"), name != ".", name != ".." {
+                let place = OutputPath.join(dir, name)
+                var st = stat()
+                if lstat(place, &st) != 0 && errno == ENOENT && rename(aside, place) == 0 {
+                    OutputPath.syncDirectory(dir)
+                }
+            }
+            if access(aside, F_OK) == 0 { removeTree(aside) }
+            unlink(note)
+        }
+        for entry in entries where !entry.hasPrefix(".nabla-old-") {
+            guard let pid = owner(of: entry), isGone(pid) else { continue }
             removeTree(OutputPath.join(dir, entry))
+        }
+        for entry in entries where entry.hasPrefix(".nabla-old-") && entry.hasSuffix(".target") {
+            guard let pid = owner(of: String(entry.dropLast(".target".count))), isGone(pid) else { continue }
+            unlink(OutputPath.join(dir, entry))
         }
     }
 
-    /// Removes a file, or a directory and the files directly in it (the writers' temporary
-    /// directories hold no subdirectories).
+    /// Removes a file, or a directory with everything in it. Links are removed, never
+    /// followed.
     static func removeTree(_ path: String) {
-        if unlink(path) == 0 { return }
-        if let names = try? FileManager.default.contentsOfDirectory(atPath: path) {
-            for name in names { unlink(OutputPath.join(path, name)) }
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
+                removeTree(OutputPath.join(path, name))
+            }
+            rmdir(path)
+        } else {
+            unlink(path)
         }
-        rmdir(path)
     }
 
     // MARK: - Fault injection for tests

@@ -11,7 +11,8 @@ import Foundation
 /// or the new one, never a mix, and a run killed at any point leaves the old set intact.
 ///
 /// How: every file of the new set is written and `fsync`ed into a fresh hidden directory
-/// beside the output (`PARENT/.NAME.nabla-new-PID-N`); then that directory takes the
+/// beside the output (`PARENT/.nabla-new-PID-N`: a short name, so an output whose name
+/// is near the file system's limit still has a stage); then that directory takes the
 /// output's place in one step: `rename` when the output does not exist yet, else an
 /// atomic exchange of the two directories (`renameat2(RENAME_EXCHANGE)` on Linux,
 /// `renamex_np(RENAME_SWAP)` on macOS) after which the old set is removed. Entries of
@@ -22,10 +23,13 @@ import Foundation
 /// name and check nothing; a directory swap is atomic for any reader that resolves the
 /// directory once per file. Where the swap cannot be made (the directory holds
 /// subdirectories that cannot be hard-linked, is the working directory or a mount point,
-/// or the file system lacks the exchange), each file is still replaced atomically, in
-/// the order given (the caller puts the file that describes the others last), and the
-/// set is consistent again as soon as the last rename is done; `replaced` says which
-/// way was taken.
+/// its parent is not writable, or the file system lacks the exchange), each file is
+/// still replaced atomically, in the order given (the caller puts the file that describes
+/// the others last), and the set is consistent again as soon as the last rename is done;
+/// `replaced` says which way was taken.
+///
+/// A tree of sets (`replaceTree`, for `mask --all --out`) is replaced whole or not at
+/// all, with no file-by-file way: see there and docs/outputs.md.
 public struct OutputSet {
     /// How the set was put in place.
     public enum Replacement: Sendable, Equatable {
@@ -42,9 +46,29 @@ public struct OutputSet {
         fileprivate var names: [String] = []
         fileprivate var tokens: [Int] = []
 
+        fileprivate var children: [Stage] = []
+
         fileprivate init(path: String, shownDirectory: String) {
             self.path = path
             self.shownDirectory = shownDirectory
+        }
+
+        /// Every registration of this stage and of the folders made in it.
+        fileprivate var allTokens: [Int] { tokens + children.flatMap(\.allTokens) }
+
+        /// Makes the folder `name` in the stage (a member of a tree, see `replaceTree`)
+        /// and returns the stage that writes into it.
+        /// - Throws: `NablaError.writeFailed` naming the output path (`DIR/NAME`).
+        public func folder(named name: String) throws -> Stage {
+            precondition(!name.contains("/") && !name.hasPrefix("."), "set members are plain names")
+            let dir = OutputPath.join(path, name)
+            let shown = OutputPath.join(shownDirectory, name)
+            guard mkdir(dir, 0o777) == 0 else { throw OutputPath.failure(shown, errno, "cannot create the folder") }
+            tokens.append(OutputCleanup.register(dir))
+            names.append(name)
+            let child = Stage(path: dir, shownDirectory: shown)
+            children.append(child)
+            return child
         }
 
         /// Writes one file of the set.
@@ -87,7 +111,7 @@ public struct OutputSet {
             return try replaceFileByFile(directory: directory, reason: "\(directory) cannot be swapped", body)
         }
         try OutputPath.makeDirectories(parent, for: directory)
-        OutputCleanup.removeStale(in: parent, prefix: ".\(name).nabla-new-")
+        OutputCleanup.removeStale(in: parent)
 
         let existing = stat(target, &st) == 0
         if existing, (st.st_mode & S_IFMT) != S_IFDIR {
@@ -97,7 +121,11 @@ public struct OutputSet {
             return try replaceFileByFile(directory: directory, reason: reason, body)
         }
 
-        let stagePath = OutputPath.join(parent, ".\(name).nabla-new-\(getpid())-\(OutputCleanup.nextSerial())")
+        if existing, access(parent, W_OK | X_OK) != 0 {
+            // A writable folder in a parent we may not change: no stage beside it.
+            return try replaceFileByFile(directory: directory, reason: "its parent \(TensorIO.shown(parent, limit: .max)) is not writable", body)
+        }
+        let stagePath = OutputCleanup.stageName(in: parent)
         let mode = st.st_mode & 0o7777
         return try withStage(stagePath, shown: directory, mkdirReason: "cannot create a directory beside it") { stage in
             try body(stage)
@@ -126,6 +154,139 @@ public struct OutputSet {
         }
     }
 
+    /// Writes a tree of outputs as `directory` (created with its parents if needed):
+    /// files and folders of files (`Stage.folder(named:)`), replacing the tree there
+    /// whole, or leaving it byte for byte as it was.
+    ///
+    /// The whole tree is written into one stage beside `directory`
+    /// (`PARENT/.nabla-new-PID-N`) and put in place by one `rename` when `directory` does
+    /// not exist, else by one atomic exchange (`renameat2(RENAME_EXCHANGE)`,
+    /// `renamex_np(RENAME_SWAP)`) after which the old tree is removed. Where the file
+    /// system has no exchange, the old tree is renamed aside (`PARENT/.nabla-old-PID-N`,
+    /// its name noted in `.nabla-old-PID-N.target`) and the new one renamed in; a run
+    /// killed between those two renames leaves `directory` absent for that moment, and
+    /// the next nabla write into `PARENT` puts the old tree back (`OutputCleanup`).
+    ///
+    /// What the old tree holds: its entries named by `oldMembers` (called with the
+    /// existing directory, e.g. the folders its `model.json` lists) and those the new tree
+    /// writes are replaced; other files and links are carried over as hard links; another
+    /// folder is refused before `body` runs (nabla never deletes what it did not write),
+    /// as are a `directory` that is the working directory (or holds it), a mount point,
+    /// or one whose parent is not writable.
+    /// - Parameter check: called with the parent before anything is written (e.g. to
+    ///   check the members' name lengths against the file system's limit).
+    /// - Throws: `NablaError.writeFailed`, one line naming the path and the reason;
+    ///   whatever `body` or `check` throws. On any error the old tree is untouched, a new
+    ///   `directory` is not made, and the stage is removed.
+    /// - Complexity: the writes, one directory listing of the old tree, O(1) renames.
+    public static func replaceTree(directory: String, oldMembers: (String) -> Set<String> = { _ in [] },
+                                   check: (String) throws -> Void = { _ in }, _ body: (Stage) throws -> Void) throws {
+        var target = directory
+        var st = stat()
+        if lstat(directory, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK, let real = realpath(directory, nil) {
+            target = String(cString: real)
+            free(real)
+        }
+        let (parent, name) = OutputPath.split(target)
+        guard name != "." && name != ".." && name != "/" else {
+            throw NablaError(.writeFailed, "cannot write \(directory): a folder named \(name) cannot be replaced whole; give a folder inside it")
+        }
+        try OutputPath.makeDirectories(parent, for: directory)
+        OutputCleanup.removeStale(in: parent)
+        guard access(parent, W_OK | X_OK) == 0 else {
+            throw NablaError(.writeFailed, "cannot write \(directory): its parent \(parent) is not writable, and the folder is replaced whole from a copy made beside it; make \(parent) writable or choose another folder")
+        }
+        let existing = stat(target, &st) == 0
+        var keep: [String] = []
+        if existing {
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw NablaError(.writeFailed, "cannot write \(directory): it exists and is not a directory")
+            }
+            keep = try keptEntries(of: target, old: oldMembers(target), shown: directory)
+        }
+        try check(parent)
+
+        let stagePath = OutputCleanup.stageName(in: parent)
+        let mode = st.st_mode & 0o7777
+        try withStage(stagePath, shown: directory, mkdirReason: "cannot create a folder beside it") { stage in
+            try body(stage)
+            let written = Set(stage.names)
+            if existing {
+                chmod(stagePath, mode)
+                let carried = keep.filter { !written.contains($0) }
+                try carryOver(from: target, into: stagePath, only: carried, shown: directory, tokens: &stage.tokens)
+            }
+            for child in stage.children { OutputPath.syncDirectory(child.path) }
+            OutputPath.syncDirectory(stagePath)
+            OutputCleanup.testStep()
+
+            if !existing {
+                guard rename(stagePath, target) == 0 else {
+                    throw OutputPath.failure(directory, errno, "cannot move the new folder into place")
+                }
+                OutputPath.syncDirectory(parent)
+                return
+            }
+            if exchange(stagePath, target) {
+                // stagePath now holds the old tree; withStage removes it.
+                OutputPath.syncDirectory(parent)
+                return
+            }
+            try swapAside(stagePath, target, parent: parent, name: name, shown: directory)
+        }
+    }
+
+    /// The entries of the existing `dir` that a new tree keeps (files and links not in
+    /// `old`); a folder that is neither in `old` nor nabla's is refused.
+    private static func keptEntries(of dir: String, old: Set<String>, shown: String) throws -> [String] {
+        if let real = realpath(dir, nil) {
+            let resolved = String(cString: real)
+            free(real)
+            if let cwd = FileManager.default.currentDirectoryPath.removingSlash,
+               cwd == resolved || cwd.hasPrefix(resolved + "/") {
+                throw NablaError(.writeFailed, "cannot write \(shown): it is the working directory or holds it, and the folder is replaced whole; give a folder inside it")
+            }
+            var a = stat(), b = stat()
+            if stat(dir, &a) == 0, stat(OutputPath.split(resolved).0, &b) == 0, a.st_dev != b.st_dev {
+                throw NablaError(.writeFailed, "cannot write \(shown): it is a mount point, and the folder is replaced whole; give a folder inside it")
+            }
+        }
+        let entries: [String]
+        do { entries = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
+            throw NablaError(.writeFailed, "cannot write \(shown): cannot list the existing folder")
+        }
+        var keep: [String] = []
+        for e in entries.sorted() where !old.contains(e) && OutputCleanup.owner(of: e) == nil {
+            var st = stat()
+            if lstat(OutputPath.join(dir, e), &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+                throw NablaError(.writeFailed, "cannot write \(shown): it holds the folder \(e), which is not part of an earlier output there; move it or choose another folder")
+            }
+            keep.append(e)
+        }
+        return keep
+    }
+
+    /// The swap without an exchange: the old tree renamed aside (its place noted for
+    /// `OutputCleanup.removeStale`), the new one renamed in, then the old one removed.
+    private static func swapAside(_ stagePath: String, _ target: String, parent: String, name: String, shown: String) throws {
+        let aside = OutputPath.join(parent, ".nabla-old-\(getpid())-\(OutputCleanup.nextSerial())")
+        let note = aside + ".target"
+        try AtomicFile.writeNew(at: note, reportingAs: shown) { try $0.write(Array(name.utf8)) }
+        defer { unlink(note) }
+        guard rename(target, aside) == 0 else {
+            throw OutputPath.failure(shown, errno, "cannot move the old folder aside")
+        }
+        OutputPath.syncDirectory(parent)
+        OutputCleanup.testStep()
+        guard rename(stagePath, target) == 0 else {
+            let code = errno
+            rename(aside, target)
+            throw OutputPath.failure(shown, code, "cannot move the new folder into place")
+        }
+        OutputPath.syncDirectory(parent)
+        OutputCleanup.removeTree(aside)
+    }
+
     /// Makes the stage directory `stagePath` (registered for removal on a signal), runs
     /// `work` with it, and removes whatever is left of it on every path.
     /// - Throws: `NablaError.writeFailed` naming `directory` when the stage cannot be
@@ -139,7 +300,7 @@ public struct OutputSet {
         let stage = Stage(path: stagePath, shownDirectory: directory)
         defer {
             OutputCleanup.removeTree(stagePath)
-            for t in stage.tokens { OutputCleanup.unregister(t) }
+            for t in stage.allTokens { OutputCleanup.unregister(t) }
             OutputCleanup.unregister(stageToken)
         }
         return try work(stage)
@@ -170,6 +331,18 @@ public struct OutputSet {
         return nil
     }
 
+    /// Hard-links the entries `only` of `old` into `stage`.
+    private static func carryOver(from old: String, into stage: String, only entries: [String], shown: String,
+                                  tokens: inout [Int]) throws {
+        for e in entries {
+            let carried = OutputPath.join(stage, e)
+            tokens.append(OutputCleanup.register(carried))
+            if link(OutputPath.join(old, e), carried) != 0 {
+                throw OutputPath.failure(shown, errno, "cannot keep its existing file \(e) in the new set")
+            }
+        }
+    }
+
     /// Hard-links the entries of `old` that the new set does not replace into `stage`.
     private static func carryOver(from old: String, into stage: String, except names: Set<String>, shown: String,
                                   tokens: inout [Int]) throws {
@@ -177,7 +350,7 @@ public struct OutputSet {
         do { entries = try FileManager.default.contentsOfDirectory(atPath: old) } catch {
             throw NablaError(.writeFailed, "cannot write \(shown): cannot list the existing directory")
         }
-        for e in entries where !names.contains(e) && !e.contains(".nabla-tmp-") {
+        for e in entries where !names.contains(e) && OutputCleanup.owner(of: e) == nil {
             let carried = OutputPath.join(stage, e)
             tokens.append(OutputCleanup.register(carried))
             if link(OutputPath.join(old, e), carried) != 0 {
@@ -200,8 +373,8 @@ public struct OutputSet {
     /// The file-by-file way: stage inside the directory itself, then rename each file.
     private static func replaceFileByFile(directory: String, reason: String, _ body: (Stage) throws -> Void) throws -> Replacement {
         try OutputPath.makeDirectories(directory, for: directory)
-        OutputCleanup.removeStale(in: directory, prefix: ".nabla-new-")
-        let stagePath = OutputPath.join(directory, ".nabla-new-\(getpid())-\(OutputCleanup.nextSerial())")
+        OutputCleanup.removeStale(in: directory)
+        let stagePath = OutputCleanup.stageName(in: directory)
         return try withStage(stagePath, shown: directory, mkdirReason: "cannot create a directory in it") { stage in
             try body(stage)
             try moveEach(stage.names, from: stagePath, to: directory, shown: directory)

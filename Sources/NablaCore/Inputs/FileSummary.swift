@@ -130,7 +130,7 @@ public struct FileSummary: Sendable {
         func add(_ label: String, _ value: String) {
             lines.append(label.padding(toLength: 11, withPad: " ", startingAt: 0) + value)
         }
-        add("file", "\(path) (\(format), \(byteCount) bytes)")
+        add("file", "\(Shown.path(path)) (\(format), \(byteCount) bytes)")
         for (i, m) in metadata.enumerated() {
             add(i == 0 ? "metadata" : "", "\(TensorIO.shown(m.key)) = \(TensorIO.shown(m.value, limit: 100))")
         }

@@ -30,6 +30,10 @@ public struct ModelDump: Sendable {
     /// The file or folder as given.
     public let path: String
     public let pairs: [Pair]
+    /// One line for each `PREFIX.q` without its `PREFIX.k` or the other way round
+    /// (`DIR/b.q.npy: tensor b.q has no b.k`): not a pair, so not computed; commands
+    /// print these as warnings.
+    public let unpaired: [String]
 
     /// File name endings a folder's tensor files may have.
     static let extensions = [".npy", ".safetensors", ".pt", ".pth", ".npz"]
@@ -65,7 +69,9 @@ public struct ModelDump: Sendable {
         } else if let keys = try files.file(path).keys {
             names = keys.map { ($0, TensorSource(path: path, key: $0)) }
         }
+        try Self.checkUnique(names, in: path)
         let named = Self.pairs(in: names)
+        unpaired = Self.unpaired(in: names)
         let leading = try LeadingAxes(axes)
         guard !leading.letters.isEmpty else {
             pairs = named
@@ -113,6 +119,39 @@ public struct ModelDump: Sendable {
         }
     }
 
+    /// The members of a pair (`q`, `k`, `v`, `PREFIX.q`, ...) named twice, as by
+    /// `blocks.3.pt` holding `q` and a file `blocks.3.q.npy`, are refused: which one
+    /// is meant cannot be told.
+    /// - Throws: `NablaError.badArgument` naming the name and both sources.
+    static func checkUnique(_ names: [(String, TensorSource)], in path: String) throws {
+        var seen: [String: TensorSource] = [:]
+        for (name, source) in names {
+            let member = ["q", "k", "v"].contains { name == $0 || name.hasSuffix(".\($0)") }
+            guard member else { continue }
+            if let first = seen[name] {
+                throw NablaError(.badArgument, "\(path): two tensors are named \(TensorIO.shown(name)) (\(first) and \(source)); rename or move one")
+            }
+            seen[name] = source
+        }
+    }
+
+    /// The `q` without a `k` and the `k` without a `q` among `names`, one line each.
+    static func unpaired(in names: [(String, TensorSource)]) -> [String] {
+        let known = Set(names.map(\.0))
+        var lines: [String] = []
+        for (name, source) in names {
+            for (mine, other) in [("q", "k"), ("k", "q")] {
+                let prefix: String
+                if name == mine { prefix = "" } else if name.hasSuffix(".\(mine)") { prefix = String(name.dropLast(2)) } else { continue }
+                let partner = prefix.isEmpty ? other : "\(prefix).\(other)"
+                if !known.contains(partner) {
+                    lines.append("\(source): tensor \(TensorIO.shown(name)) has no \(TensorIO.shown(partner)) beside it; not a Q/K pair, skipped")
+                }
+            }
+        }
+        return lines
+    }
+
     /// The pair named `prefix`.
     /// - Throws: `NablaError.missingTensor` listing the pairs the dump has.
     public func pair(_ prefix: String) throws -> Pair {
@@ -137,12 +176,58 @@ public struct ModelDump: Sendable {
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
     }
 
-    /// A directory name for `prefix` inside an output folder: `/` becomes `_`, and `.`,
-    /// `..` and `""` are prefixed so no pair writes outside its own folder.
+    /// The folder name for `prefix` inside an output folder: the prefix itself when it
+    /// is a plain name (`blocks.20.step30`), else escaped one to one, so two pairs never
+    /// share a folder and none writes outside its own:
+    /// - `%`, `/`, control characters and a leading `.` become `%XX` (two hex digits of
+    ///   the byte; `a/b` gives `a%2Fb`, `..` gives `%2E.`, `a%b` gives `a%25b`);
+    /// - a name that would read `model.json` in any case has its dots escaped
+    ///   (`model%2Ejson`), so it never meets the summary beside it;
+    /// - `""` (bare `q` and `k`) gives `_`, and `_` itself gives `%5F`.
+    ///
+    /// Decoding `%XX` (and `_` alone to `""`) gives the prefix back, so the map is
+    /// injective. Names of earlier versions, which mapped `/` to `_`, differ only for
+    /// prefixes holding `/`, `%`, a leading `.` or a control character, or equal to `_`.
     public static func directoryName(_ prefix: String) -> String {
-        var name = String(prefix.map { $0 == "/" || $0 == "\0" ? "_" : $0 })
-        if name.isEmpty || name == "." || name == ".." { name = "_" + name }
-        return name
+        if prefix.isEmpty { return "_" }
+        if prefix == "_" { return "%5F" }
+        var out = ""
+        func escape(_ byte: UInt8) { out += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true) }
+        for (i, c) in prefix.unicodeScalars.enumerated() {
+            if c == "%" || c == "/" || c.value < 0x20 || c.value == 0x7F || (i == 0 && c == ".") {
+                escape(UInt8(c.value))
+            } else {
+                out.unicodeScalars.append(c)
+            }
+        }
+        if out.lowercased() == ModelReport.summaryName { out = out.replacingOccurrences(of: ".", with: "%2E") }
+        return out
+    }
+
+    /// The folder name of every pair (`directoryName`), checked before anything is
+    /// written: no two alike (nor alike but for case, on file systems that ignore case),
+    /// and each within `nameMax` bytes.
+    /// - Throws: `NablaError.writeFailed`, one line naming both pairs of a clash, or the
+    ///   pair whose folder name is too long.
+    /// - Complexity: O(total length of the prefixes).
+    public func folderNames(in directory: String, nameMax: Int) throws -> [String] {
+        let names = pairs.map { Self.directoryName($0.prefix) }
+        var seen: [String: Int] = [:]
+        for (i, name) in names.enumerated() {
+            if name.utf8.count > nameMax {
+                throw NablaError(.writeFailed, "cannot write \(directory)/\(TensorIO.shown(name)): the folder name of pair '\(TensorIO.shown(pairs[i].prefix))' is \(name.utf8.count) bytes, more than the \(nameMax) the file system allows")
+            }
+            #if canImport(Darwin)
+            let key = name.lowercased().precomposedStringWithCanonicalMapping
+            #else
+            let key = name
+            #endif
+            if let j = seen[key] {
+                throw NablaError(.writeFailed, "cannot write \(directory): pairs '\(TensorIO.shown(pairs[j].prefix))' and '\(TensorIO.shown(pairs[i].prefix))' would both write the folder \(TensorIO.shown(name))")
+            }
+            seen[key] = i
+        }
+        return names
     }
 }
 

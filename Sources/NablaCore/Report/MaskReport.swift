@@ -162,7 +162,7 @@ public struct MaskReport: Sendable {
     public func text() -> String {
         let s = mask.statistics
         var lines: [String] = []
-        lines.append("input      \(inputName)")
+        lines.append("input      \(Shown.path(inputName))")
         lines.append("grid       \(grid) (\(grid.tokens) tokens, \(order)), head dim \(headDim), \(heads) heads")
         lines.append("block      \(blocks.block) -> block grid \(blocks), N = \(blocks.count)")
         lines.append("settings   thr \(fixed(mask.settings.threshold, 2)), STA \(mask.settings.sta.map(\.description) ?? "off")")
@@ -199,32 +199,41 @@ public struct MaskReport: Sendable {
     /// - Complexity: O(heads * N^2) to compute the rows again, plus the I/O.
     @discardableResult
     public func write(to directory: String) throws -> [String] {
+        var names: [String] = []
+        try OutputSet.replace(directory: directory) { stage in
+            names = try write(into: stage, shownAs: directory)
+        }
+        return names
+    }
+
+    /// Writes the five files of `write(to:)` into `stage` (a set, or a pair's folder of a
+    /// tree), naming them `directory/NAME` in messages; returns their names.
+    /// - Throws: `NablaError.writeFailed`, one line naming the path and the reason.
+    func write(into stage: OutputSet.Stage, shownAs directory: String) throws -> [String] {
         let h = heads, n = blocks.count, tb = blocks.tb
         let names = ["mask.npy", "kv_num_blocks.npy", "kv_indices.npy", "frame_coverage.npy", "summary.json"]
         let mask = self.mask
-        try OutputSet.replace(directory: directory) { stage in
-            func shown(_ name: String) -> String { OutputPath.join(directory, name) }
-            try stage.write(named: names[0]) { file in
-                try NPY.stream(descr: "|u1", itemSize: 1, shape: [h, n, n], name: shown(names[0]), into: file) {
-                    try mask.kept.withUnsafeBytes { try file.write($0) }
-                }
+        func shown(_ name: String) -> String { OutputPath.join(directory, name) }
+        try stage.write(named: names[0]) { file in
+            try NPY.stream(descr: "|u1", itemSize: 1, shape: [h, n, n], name: shown(names[0]), into: file) {
+                try mask.kept.withUnsafeBytes { try file.write($0) }
             }
-            try stage.write(NPY.encode(kvNumBlocks, shape: [h, n], name: shown(names[1])), named: names[1])
-            try stage.write(named: names[2]) { file in
-                try NPY.stream(descr: "<i4", itemSize: 4, shape: [h, n, n], name: shown(names[2]), into: file) {
-                    try mask.forEachKVIndicesChunk { _, rows in
-                        if ByteOrder.native == .little {
-                            try file.write(UnsafeRawBufferPointer(rows))
-                        } else {
-                            try file.write(rows.flatMap { v in withUnsafeBytes(of: v.littleEndian, Array.init) })
-                        }
+        }
+        try stage.write(NPY.encode(kvNumBlocks, shape: [h, n], name: shown(names[1])), named: names[1])
+        try stage.write(named: names[2]) { file in
+            try NPY.stream(descr: "<i4", itemSize: 4, shape: [h, n, n], name: shown(names[2]), into: file) {
+                try mask.forEachKVIndicesChunk { _, rows in
+                    if ByteOrder.native == .little {
+                        try file.write(UnsafeRawBufferPointer(rows))
+                    } else {
+                        try file.write(rows.flatMap { v in withUnsafeBytes(of: v.littleEndian, Array.init) })
                     }
                 }
             }
-            try stage.write(NPY.encode(mask.statistics.frameCoverage.map { Float($0) }, shape: [h, tb, tb], name: shown(names[3])),
-                            named: names[3])
-            try stage.write(Array((json(outputs: names).rendered() + "\n").utf8), named: names[4])
         }
+        try stage.write(NPY.encode(mask.statistics.frameCoverage.map { Float($0) }, shape: [h, tb, tb], name: shown(names[3])),
+                        named: names[3])
+        try stage.write(Array((json(outputs: names).rendered() + "\n").utf8), named: names[4])
         return names
     }
 }

@@ -71,29 +71,61 @@ public struct ModelReport: Sendable {
         return (PairResult(prefix: pair.prefix, report: report, recall: perHead), report)
     }
 
+    /// The summary's file name in an output folder.
+    public static let summaryName = "model.json"
+
     /// Computes every pair of `dump` in order; with `directory`, writes each pair's
-    /// outputs (`MaskReport.write`) to `directory/PREFIX/` (see
-    /// `ModelDump.directoryName`) as soon as it is computed, and `model.json` last.
+    /// outputs (`MaskReport.write`) to `directory/FOLDER/` (`ModelDump.directoryName`)
+    /// as soon as it is computed, and `model.json` last, all into one stage that then
+    /// replaces `directory` whole (`OutputSet.replaceTree`): a run that fails at any pair
+    /// or write leaves an earlier `directory` byte for byte as it was and a new one
+    /// absent, and a run that succeeds leaves only its own pairs (files the user put
+    /// there are kept). Folder names are checked before the first pair is computed.
     /// - Parameter each: called after each pair, with its index.
-    /// - Throws: `NablaError` naming the pair whose input or output failed.
+    /// - Throws: `NablaError` naming the pair whose input or output failed, two pairs
+    ///   whose folders would clash, or a folder name too long for the file system.
     public static func compute(dump: ModelDump, base: InputSpec, block: BlockShape, settings: MaskSettings,
                                recall: Bool = false, directory: String?,
                                each: (Int, PairResult) -> Void = { _, _ in }) throws -> ModelReport {
         var results: [PairResult] = []
-        for (i, pair) in dump.pairs.enumerated() {
-            let (result, report) = try compute(pair, of: dump, base: base, block: block, settings: settings, recall: recall)
-            if let directory {
-                try report.write(to: (directory as NSString).appendingPathComponent(ModelDump.directoryName(pair.prefix)))
+        func run(_ write: ((Int, MaskReport) throws -> Void)?) throws {
+            for (i, pair) in dump.pairs.enumerated() {
+                let (result, report) = try compute(pair, of: dump, base: base, block: block, settings: settings, recall: recall)
+                try write?(i, report)
+                results.append(result)
+                each(i, result)
             }
-            results.append(result)
-            each(i, result)
         }
-        let model = ModelReport(path: dump.path, block: block, settings: settings, pairs: results)
-        if let directory {
-            let path = (directory as NSString).appendingPathComponent("model.json")
-            try AtomicFile.write(Array((model.json().rendered() + "\n").utf8), to: path)
+        guard let directory else {
+            try run(nil)
+            return ModelReport(path: dump.path, block: block, settings: settings, pairs: results)
         }
-        return model
+        var folders: [String] = []
+        try OutputSet.replaceTree(directory: directory, oldMembers: Self.members(ofEarlierOutput:), check: { parent in
+            let limit = pathconf(parent, Int32(_PC_NAME_MAX))
+            folders = try dump.folderNames(in: directory, nameMax: limit > 0 ? limit : 255)
+        }) { stage in
+            try run { i, report in
+                let folder = try stage.folder(named: folders[i])
+                _ = try report.write(into: folder, shownAs: OutputPath.join(directory, folders[i]))
+            }
+            let model = ModelReport(path: dump.path, block: block, settings: settings, pairs: results)
+            try stage.write(Array((model.json().rendered() + "\n").utf8), named: summaryName)
+        }
+        return ModelReport(path: dump.path, block: block, settings: settings, pairs: results)
+    }
+
+    /// The entries of an earlier output in `directory` that a new one replaces:
+    /// `model.json` and the folders it lists (none when it cannot be read).
+    static func members(ofEarlierOutput directory: String) -> Set<String> {
+        var names: Set<String> = [summaryName]
+        guard let data = FileManager.default.contents(atPath: OutputPath.join(directory, summaryName)),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let pairs = json["pairs"] as? [[String: Any]] else { return names }
+        for p in pairs {
+            if let d = p["directory"] as? String, !d.isEmpty, !d.contains("/"), d != ".", d != ".." { names.insert(d) }
+        }
+        return names
     }
 
     /// Density over all pairs and heads (every pair weighs by its `heads x N^2`).
@@ -135,7 +167,7 @@ public struct ModelReport: Sendable {
     public func text() -> String {
         let width = max(4, pairs.map { $0.prefix.count }.max() ?? 4)
         let maxHeads = pairs.map(\.heads).max() ?? 0
-        var lines = ["input      \(path) (\(pairs.count) Q/K pairs)",
+        var lines = ["input      \(Shown.path(path)) (\(pairs.count) Q/K pairs)",
                      "settings   block \(block), thr \(fixed(settings.threshold, 2)), STA \(settings.sta.map(\.description) ?? "off")",
                      ""]
         let headNames = pairs.first { $0.heads == maxHeads }?.headIndices ?? Array(0..<maxHeads)

@@ -96,10 +96,10 @@ struct ModelDumpTests {
 
     @Test func outputFoldersStayInside() {
         #expect(ModelDump.directoryName("blocks.3") == "blocks.3")
-        #expect(ModelDump.directoryName("../etc") == ".._etc")
-        #expect(ModelDump.directoryName("..") == "_..")
+        #expect(ModelDump.directoryName("../etc") == "%2E.%2Fetc")
+        #expect(ModelDump.directoryName("..") == "%2E.")
         #expect(ModelDump.directoryName("") == "_")
-        #expect(ModelDump.directoryName("a/b") == "a_b")
+        #expect(ModelDump.directoryName("a/b") == "a%2Fb")
     }
 
     @Test func leadingLayerAndStepAxesSplitIntoPairs() throws {
