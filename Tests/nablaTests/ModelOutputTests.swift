@@ -87,6 +87,43 @@ struct ModelOutputTests {
         #expect(try Self.strays(root) == [])
     }
 
+    @Test("a write that fails midway (a file larger than the process may write, as on a full disk) leaves the earlier set byte-identical")
+    func writeFailsMidway() throws {
+        let root = try Fixtures.temporaryDirectory("all-full")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let dump = root + "/dump", out = root + "/out"
+        try FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
+        try Self.writeDump(dump, prefixes: ["a", "b", "c"])
+        #expect(try NablaProcess.run(["mask", dump, "--all", "--threshold", "0.9", "--out", out]).status == 0)
+        let old = try Self.tree(out)
+        // Pair d's mask.npy is 64 KB and more (N = 256); with the file size limit at 64 KB
+        // (SIGXFSZ ignored, so write() fails with EFBIG) its write fails after a, b and c.
+        let big = [1, 4, 64, 64, 8], count = big.reduce(1, *)
+        try NPY.write((0..<count).map { Float(sin(Double($0) * 0.3)) }, shape: big, to: dump + "/d.q.npy")
+        try NPY.write((0..<count).map { Float(cos(Double($0) * 0.7)) }, shape: big, to: dump + "/d.k.npy")
+        let limited = ["/bin/sh", "-c", "trap '' XFSZ; ulimit -f 128; exec \"$0\" \"$@\""]
+        let r = try NablaProcess.run(["mask", dump, "--all", "--threshold", "0.5", "--out", out], launcher: limited)
+        MaskCommandTests.expectError(r, contains: "cannot write \(out)/d/mask.npy: write failed after 65536 bytes: File too large")
+        #expect(try Self.tree(out) == old)
+        #expect(try Self.strays(root) == [])
+    }
+
+    @Test("SIGTERM in the middle of a set's write leaves the old set and nothing behind")
+    func terminated() throws {
+        let root = try Fixtures.temporaryDirectory("all-term")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let dump = root + "/dump", out = root + "/out"
+        try FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
+        try Self.writeDump(dump, prefixes: ["a", "b", "c"])
+        #expect(try NablaProcess.run(["mask", dump, "--all", "--threshold", "0.9", "--out", out]).status == 0)
+        let old = try Self.tree(out)
+        let r = try NablaProcess.run(["mask", dump, "--all", "--threshold", "0.5", "--out", out],
+                                     environment: ["NABLA_TEST_KILL_AFTER_BYTES": "2000", "NABLA_TEST_KILL_SIGNAL": String(SIGTERM)])
+        #expect(r.status == SIGTERM, "\(r.status) \(r.stderr)")
+        #expect(try Self.tree(out) == old)
+        #expect(try Self.strays(root) == [])
+    }
+
     @Test("a smaller successful run replaces the set whole: no old pair folders beside the new model.json; the user's files stay")
     func smallerRunReplacesWhole() throws {
         let root = try Fixtures.temporaryDirectory("all-smaller")
