@@ -12,7 +12,8 @@ struct MaskCommand: ParsableCommand {
         frame_coverage.npy (float32 [heads, Tb, Tb]) and summary.json.
         With --all, the input is a whole-model dump (a file or folder holding PREFIX.q and \
         PREFIX.k for several pairs): every pair is computed in turn, its files written to \
-        --out/PREFIX/, and model.json sums them up per pair and head.
+        --out/PREFIX/ (PREFIX escaped one to one: a/b as a%2Fb), and model.json sums them up per \
+        pair and head; the whole --out is replaced at once, or left as it was when the run fails.
         """
     )
 

@@ -53,11 +53,6 @@ struct ModelOutputTests {
         try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/model.json"))) as? [String: Any] ?? [:]
     }
 
-    /// Truncates `path` to its first `keep` bytes (a copy cut short: header whole, data not).
-    static func truncate(_ path: String, keep: Int) {
-        #expect(Glibc.truncate(path, off_t(keep)) == 0)
-    }
-
     @Test("a run failing at a pair midway leaves the earlier set byte-identical, and a new --out absent")
     func failureMidway() throws {
         let root = try Fixtures.temporaryDirectory("all-fail")
@@ -72,11 +67,13 @@ struct ModelOutputTests {
         let old = try Self.tree(out)
         #expect(old.keys.filter { $0.hasSuffix("/") }.count == 6)
 
-        // Pair p4's K cut short after its header: read when p4 is reached, after p0-p3
-        // were computed and written into the stage.
-        Self.truncate(dump + "/p4.k.npy", keep: 200)
+        // Pair p4's K holds a NaN (a real dump of a diverged step): found when p4 is read,
+        // after p0-p3 were computed and written.
+        var k = try NPY.read(path: dump + "/p4.k.npy").floats()
+        k[100] = .nan
+        try NPY.write(k, shape: Self.shape, to: dump + "/p4.k.npy")
         let failed = try NablaProcess.run(["mask", dump, "--all", "--threshold", "0.5", "--out", out])
-        MaskCommandTests.expectError(failed, contains: "p4.k.npy")
+        MaskCommandTests.expectError(failed, contains: "p4.k.npy: non-finite value nan")
         #expect(try Self.tree(out) == old, "the old set changed after a failed run")
         #expect(try Self.strays(root) == [])
 
@@ -117,8 +114,9 @@ struct ModelOutputTests {
         try Self.writeDump(dump, prefixes: ["a", "b", "c"])
         #expect(try NablaProcess.run(["mask", dump, "--all", "--threshold", "0.9", "--out", out]).status == 0)
         let old = try Self.tree(out)
+        // Each pair's five files are about 1.9 KB: killed in the third pair.
         let r = try NablaProcess.run(["mask", dump, "--all", "--threshold", "0.5", "--out", out],
-                                     environment: ["NABLA_TEST_KILL_AFTER_BYTES": "2000", "NABLA_TEST_KILL_SIGNAL": String(SIGTERM)])
+                                     environment: ["NABLA_TEST_KILL_AFTER_BYTES": "4500", "NABLA_TEST_KILL_SIGNAL": String(SIGTERM)])
         #expect(r.status == SIGTERM, "\(r.status) \(r.stderr)")
         #expect(try Self.tree(out) == old)
         #expect(try Self.strays(root) == [])
