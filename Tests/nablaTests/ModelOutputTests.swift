@@ -247,6 +247,12 @@ struct ModelOutputTests {
         let refusedNew = try NablaProcess.run(["mask", file2, "--all", "--threshold", "0.6", "--out", root + "/new"])
         #expect(refusedNew.status == 1)
         #expect(!FileManager.default.fileExists(atPath: root + "/new"))
+        // An --out whose own name is too long: refused up front too, for a tree and a set.
+        for args in [[file, "--all"], [file + ":" + long]] {
+            let r = try NablaProcess.run(["mask"] + args + ["--threshold", "0.6", "--out", root + "/" + tooLong])
+            MaskCommandTests.expectError(r, contains: "cannot write \(root)/\(tooLong): its name is 300 bytes, more than the 255 the file system allows")
+        }
+        #expect(try Self.strays(root) == [])
     }
 
     @Test("killed before the swap, or between moving the old set aside and the new one in, the old set survives; the next write tidies and restores")

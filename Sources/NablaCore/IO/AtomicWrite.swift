@@ -191,6 +191,23 @@ enum OutputPath {
         }
     }
 
+    /// The longest name, in bytes, the file system of `dir` allows (`NAME_MAX`; 255 when
+    /// it cannot be asked).
+    static func nameMax(in dir: String) -> Int {
+        let limit = pathconf(dir, Int32(_PC_NAME_MAX))
+        return limit > 0 ? limit : 255
+    }
+
+    /// Refuses an output whose own name the file system of `dir` cannot hold, before any
+    /// work is done for it.
+    /// - Throws: `NablaError.writeFailed` naming `path`, the length and the limit.
+    static func checkNameLength(_ name: String, in dir: String, for path: String) throws {
+        let limit = nameMax(in: dir)
+        if name.utf8.count > limit {
+            throw NablaError(.writeFailed, "cannot write \(path): its name is \(name.utf8.count) bytes, more than the \(limit) the file system allows")
+        }
+    }
+
     /// `fsync` of a directory, so a rename in it survives a crash (best effort).
     static func syncDirectory(_ dir: String) {
         let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

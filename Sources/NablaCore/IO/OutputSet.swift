@@ -111,6 +111,7 @@ public struct OutputSet {
             return try replaceFileByFile(directory: directory, reason: "\(directory) cannot be swapped", body)
         }
         try OutputPath.makeDirectories(parent, for: directory)
+        try OutputPath.checkNameLength(name, in: parent, for: directory)
         OutputCleanup.removeStale(in: parent)
 
         let existing = stat(target, &st) == 0
@@ -192,6 +193,7 @@ public struct OutputSet {
             throw NablaError(.writeFailed, "cannot write \(directory): a folder named \(name) cannot be replaced whole; give a folder inside it")
         }
         try OutputPath.makeDirectories(parent, for: directory)
+        try OutputPath.checkNameLength(name, in: parent, for: directory)
         OutputCleanup.removeStale(in: parent)
         guard access(parent, W_OK | X_OK) == 0 else {
             throw NablaError(.writeFailed, "cannot write \(directory): its parent \(parent) is not writable, and the folder is replaced whole from a copy made beside it; make \(parent) writable or choose another folder")

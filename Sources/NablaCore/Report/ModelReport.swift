@@ -102,8 +102,7 @@ public struct ModelReport: Sendable {
         }
         var folders: [String] = []
         try OutputSet.replaceTree(directory: directory, oldMembers: Self.members(ofEarlierOutput:), check: { parent in
-            let limit = pathconf(parent, Int32(_PC_NAME_MAX))
-            folders = try dump.folderNames(in: directory, nameMax: limit > 0 ? limit : 255)
+            folders = try dump.folderNames(in: directory, nameMax: OutputPath.nameMax(in: parent))
         }) { stage in
             try run { i, report in
                 let folder = try stage.folder(named: folders[i])
