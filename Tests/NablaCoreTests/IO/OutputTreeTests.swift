@@ -138,6 +138,36 @@ struct OutputTreeTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains(".nabla-") } == [])
     }
 
+    @Test("ModelReport.compute: a pair file changed on disk during the run fails it at that pair and leaves the earlier output as it was")
+    func fileChangedDuringRun() throws {
+        let dir = try TempDir()
+        let dump = dir.file("dump"), out = dir.file("out")
+        try FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
+        let shape = [1, 2, 16, 16, 8], count = shape.reduce(1, *)
+        for i in 0..<4 {
+            try NPY.write((0..<count).map { Float(sin(Double($0) * (0.3 + 0.1 * Double(i)))) }, shape: shape, to: "\(dump)/p\(i).q.npy")
+            try NPY.write((0..<count).map { Float(cos(Double($0) * (0.2 + 0.1 * Double(i)))) }, shape: shape, to: "\(dump)/p\(i).k.npy")
+        }
+        let settings = MaskSettings(threshold: 0.9, sta: nil)
+        _ = try ModelReport.compute(dump: ModelDump(path: dump), base: InputSpec(source: .sample), block: .nabla,
+                                    settings: settings, directory: out)
+        let old = Self.tree(out)
+        #expect(old.keys.filter { $0.hasSuffix("/") }.count == 4)
+        // After pair p1 is written, p3's K is cut short in place (a copy still running).
+        let victim = "\(dump)/p3.k.npy"
+        let error = #expect(throws: NablaError.self) {
+            _ = try ModelReport.compute(dump: ModelDump(path: dump), base: InputSpec(source: .sample), block: .nabla,
+                                        settings: MaskSettings(threshold: 0.5, sta: nil), directory: out) { i, _ in
+                if i == 1, let bytes = FileManager.default.contents(atPath: victim) {
+                    try? bytes.prefix(300).write(to: URL(fileURLWithPath: victim))
+                }
+            }
+        }
+        #expect(error?.message.contains("p3.k.npy") == true, "\(error?.message ?? "")")
+        #expect(Self.tree(out) == old)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains(".nabla-") } == [])
+    }
+
     @Test("stale entries of dead writers are removed (folders with their contents); an old tree moved aside is put back when its place is empty")
     func staleTidying() throws {
         let dir = try TempDir()
