@@ -124,7 +124,7 @@ public struct OutputSet {
 
         if existing, access(parent, W_OK | X_OK) != 0 {
             // A writable folder in a parent we may not change: no stage beside it.
-            return try replaceFileByFile(directory: directory, reason: "its parent \(TensorIO.shown(parent, limit: .max)) is not writable", body)
+            return try replaceFileByFile(directory: directory, reason: "its parent \(parent) is not writable", body)
         }
         let stagePath = OutputCleanup.stageName(in: parent)
         let mode = st.st_mode & 0o7777
