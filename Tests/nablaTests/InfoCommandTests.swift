@@ -29,7 +29,7 @@ struct InfoCommandTests {
         try NPY.write([Float](repeating: 0.5, count: 16 * 2 * 16 * 16), shape: [16, 2, 16, 16], to: latent)
         let axes = try NablaProcess.run(["info", latent, "--axes", "c t y x"])
         #expect(axes.stdout.contains("named by --axes 'c t y x'"), "\(axes.stdout)")
-        #expect(axes.stdout.contains("open with  nabla mask --latent \(latent) --threshold 0.9"))
+        #expect(axes.stdout.contains("open with  nabla mask --latent \(latent) --axes 'c t y x' --threshold 0.9"))
 
         let flat = dir + "/flat.safetensors"
         let values = [Float](repeating: 0.25, count: 2 * 128 * 8)
