@@ -69,8 +69,11 @@ extension AppState {
 /// Tab completion at the prompt: the command name in the first word, paths after
 /// `open` and `save`.
 public enum PromptCompletion {
-    /// The prompt's commands, for completing the first word.
-    static let commands = ["thr", "threshold", "head", "block", "sta", "open", "save", "quit"]
+    /// The words that complete the first word: every command's name and its aliases of
+    /// four letters or more (`threshold`, `edit`), from `PromptCommand.table`.
+    static var commands: [String] {
+        PromptCommand.table.flatMap { [$0.name] + $0.aliases.filter { $0.count >= 4 } }
+    }
 
     /// `line` (the text before the cursor) with its last word completed as far as it is
     /// unambiguous: a whole command name gets a space, a directory a `/`, a file a space;
@@ -87,7 +90,7 @@ public enum PromptCompletion {
             let completed = matches.count == 1 ? matches[0] + " " : commonPrefix(matches)
             return completed.count > last.count ? head + completed : nil
         }
-        guard ["open", "o", "e", "edit", "save", "w", "write"].contains(words[0].lowercased()) else { return nil }
+        guard PromptCommand.entry(words[0])?.takesPaths == true else { return nil }
         // Paths: the directory part as typed (with ~ as HOME), the rest a prefix of an entry.
         let slash = last.lastIndex(of: "/")
         let dirTyped = slash.map { String(last[...$0]) } ?? ""
@@ -109,7 +112,7 @@ public enum PromptCompletion {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         return names.sorted().map { name in
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent(name), isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent(name), isDirectory: &isDirectory)
             return (name, isDirectory.boolValue)
         }
     }

@@ -123,7 +123,7 @@ extension AppState {
     /// while a pair loads count from the pair asked for, not the one on screen.
     mutating func openPair(_ i: Int) -> [Effect] {
         guard var pairs else {
-            message = .error("not a whole-model dump: n and p move between the Q/K pairs of a file or folder holding several")
+            message = .error("one Q/K pair: n and p move between the pairs of a whole-model dump")
             return []
         }
         pairs.index = (i % pairs.prefixes.count + pairs.prefixes.count) % pairs.prefixes.count

@@ -20,19 +20,41 @@ public enum PromptCommand: Equatable, Sendable {
     case save(String)
     case quit
 
-    /// Usage and help of the commands the help screen lists (which must fit 80x24;
-    /// `compare SPEC` and `plot FILE.svg` are in the README and the teaching views).
-    public static let catalog: [(usage: String, help: String)] = [
-        ("thr 0.85", "threshold in [0, 1]"),
-        ("head 5", "head (0-based index)"),
-        ("block 1x16x16", "block shape BTxBHxBW"),
-        ("sta 11x3x3", "STA window; sta off"),
-        ("open PATH...", "open Q K [V] or FILE"),
-        ("save DIR", "as mask --out DIR"),
-        ("compare SPEC", "compare view"),
-        ("plot FILE.svg", "or .png: as figure"),
-        ("quit", "quit"),
+    /// One prompt command: its name, the other words that run it, its usage and help as
+    /// the help screen shows them, and whether its arguments are paths (Tab completes them).
+    public struct Entry: Sendable {
+        public let name: String
+        public let aliases: [String]
+        public let usage: String
+        public let help: String
+        public let takesPaths: Bool
+    }
+
+    /// The prompt's commands: the one table that parsing, the help screen, the error
+    /// messages and Tab completion all read (the help screen must fit 80x24).
+    public static let table: [Entry] = [
+        Entry(name: "thr", aliases: ["threshold"], usage: "thr 0.85", help: "threshold in [0, 1]", takesPaths: false),
+        Entry(name: "head", aliases: [], usage: "head 5", help: "head (0-based index)", takesPaths: false),
+        Entry(name: "block", aliases: [], usage: "block 1x16x16", help: "block shape BTxBHxBW", takesPaths: false),
+        Entry(name: "sta", aliases: [], usage: "sta 11x3x3", help: "STA window; sta off", takesPaths: false),
+        Entry(name: "open", aliases: ["o", "e", "edit"], usage: "open PATH...", help: "open Q K [V] or FILE", takesPaths: true),
+        Entry(name: "save", aliases: ["w", "write"], usage: "save DIR", help: "as mask --out DIR", takesPaths: true),
+        Entry(name: "compare", aliases: ["diff"], usage: "compare SPEC", help: "compare view", takesPaths: false),
+        Entry(name: "plot", aliases: [], usage: "plot FILE.svg", help: "or .png: as figure", takesPaths: true),
+        Entry(name: "quit", aliases: ["q", "exit"], usage: "quit", help: "quit", takesPaths: false),
     ]
+
+    /// Usage and help of the commands, for the help screen.
+    public static var catalog: [(usage: String, help: String)] { table.map { ($0.usage, $0.help) } }
+
+    /// The commands' names, as error messages list them: "thr, head, ..., quit".
+    public static var names: String { table.map(\.name).joined(separator: ", ") }
+
+    /// The entry a typed word runs (a name or an alias, in any case), or `nil`.
+    public static func entry(_ word: String) -> Entry? {
+        let w = word.lowercased()
+        return table.first { $0.name == w || $0.aliases.contains(w) }
+    }
 
     /// Parses one prompt line. `headIndices`, the tensor indices of the loaded input's
     /// heads, bounds `head` (which names a head by its tensor index).
@@ -40,15 +62,18 @@ public enum PromptCommand: Equatable, Sendable {
     public static func parse(_ line: String, headIndices: [Int]?) throws -> PromptCommand {
         let words = try shellSplit(line)
         guard let name = words.first?.lowercased() else {
-            throw NablaError(.badArgument, "empty command (thr, head, block, sta, compare, plot, open, quit)")
+            throw NablaError(.badArgument, "empty command (\(names))")
         }
         let args = Array(words.dropFirst())
         func one(_ usage: String) throws -> String {
             guard args.count == 1 else { throw NablaError(.badArgument, "usage: \(usage)") }
             return args[0]
         }
-        switch name {
-        case "thr", "threshold":
+        guard let entry = entry(name) else {
+            throw NablaError(.badArgument, "unknown command '\(words[0])' (\(names))")
+        }
+        switch entry.name {
+        case "thr":
             let text = try one("thr VALUE (0 to 1)")
             guard let v = Double(text), v.isFinite, (0...1).contains(v) else {
                 throw NablaError(.badArgument, "threshold '\(text)' is not a number in [0, 1]")
@@ -73,17 +98,17 @@ public enum PromptCommand: Equatable, Sendable {
                 throw NablaError(.badArgument, "plot '\(path)': give a .svg or .png file")
             }
             return .plot(path)
-        case "compare", "diff":
+        case "compare":
             return .compare(try MaskSpec(parsing: try one("compare SPEC (thr=0.8, sta=11x3x3, topk, dense, mask.npy)")))
-        case "open", "o", "e", "edit":
+        case "open":
             return .open(args.map(PromptCommand.expandingTilde))
-        case "save", "w", "write":
+        case "save":
             return .save(PromptCommand.expandingTilde(try one("save DIR")))
-        case "q", "quit", "exit":
+        case "quit":
             guard args.isEmpty else { throw NablaError(.badArgument, "usage: quit") }
             return .quit
         default:
-            throw NablaError(.badArgument, "unknown command '\(words[0])' (thr, head, block, sta, compare, plot, open, quit)")
+            preconditionFailure("prompt command '\(entry.name)' is in the table but not parsed")
         }
     }
 

@@ -107,10 +107,14 @@ struct AttendCommand: ParsableCommand {
     /// written in the same); `[heads, S, D]` otherwise.
     func load(_ spec: InputSpec) throws -> (QKInput, QKLayout?, [Int]) {
         if case .qk(let q, let k, let v, let layout, let vLayout, _) = try spec.plan() {
-            let qk = try QKInput.from(q: q.load(), k: k.load(), v: v?.load(), layout: layout, vLayout: vLayout, name: spec.displayName)
-            // One batch item is computed: a batch axis becomes 1.
+            // --head-select acts here as in every command: only those heads are computed
+            // and written (named by tensor index in the report).
+            let qk = try QKInput.from(q: q.load(), k: k.load(), v: v?.load(), layout: layout, vLayout: vLayout,
+                                      name: spec.displayName, heads: spec.heads)
+            // One batch item is computed: a batch axis becomes 1; the head axis holds the heads taken.
             var shape = q.shape
             if let b = layout.axes.firstIndex(of: "b") { shape[b] = 1 }
+            if let h = layout.axes.firstIndex(of: "h") { shape[h] = qk.heads }
             return (qk, layout, shape)
         }
         let qk = try spec.load()

@@ -36,13 +36,16 @@ extension NablaError {
 }
 
 extension FileSummary {
-    /// The command that opens the file, for the summary's last line.
-    var openCommand: String? {
+    /// The command that opens the file, for the summary's last line: it carries the
+    /// layout and stand-in `options` `info` was given (`--grid 8x24x40 --order raster`), so
+    /// it runs as printed.
+    func openCommand(options: [String] = []) -> String? {
         guard problem == nil else { return nil }
+        let rest = options.isEmpty ? "" : " " + options.map(shellQuoted).joined(separator: " ")
         switch kind {
-        case .model: return "nabla mask \(shellQuoted(path + ":" + (pair ?? pairs[0]))) --threshold 0.9   (every pair: nabla mask \(shellQuoted(path)) --all --threshold 0.9 --out DIR)"
-        case .qk: return "nabla mask \(path) --threshold 0.9"
-        case .latent: return "nabla mask --latent \(path) --threshold 0.9"
+        case .model: return "nabla mask \(shellQuoted(path + ":" + (pair ?? pairs[0])))\(rest) --threshold 0.9   (every pair: nabla mask \(shellQuoted(path)) --all\(rest) --threshold 0.9 --out DIR)"
+        case .qk: return "nabla mask \(shellQuoted(path))\(rest) --threshold 0.9"
+        case .latent: return "nabla mask --latent \(shellQuoted(path))\(rest) --threshold 0.9"
         case .none: return nil
         }
     }

@@ -64,8 +64,25 @@ struct InfoCommand: ParsableCommand {
         func add(_ label: String, _ value: String) { lines.append(label.padding(toLength: 11, withPad: " ", startingAt: 0) + value) }
         if let chosen { add("chosen", "\(chosen.key ?? "") \(chosen.dtypeName) \(chosen.shape)") }
         if summary.kind == .none, summary.format == "npy" { add("hint", "open Q and K as two files: nabla mask q.npy k.npy") }
-        if let open = summary.openCommand { add("open with", open) }
+        if let open = summary.openCommand(options: givenOptions) { add("open with", open) }
         print(lines.joined(separator: "\n"))
+    }
+
+    /// The layout, stand-in and block options given to `info`, as options of `nabla mask`
+    /// (the suggested command must run as printed: issue 20, item 13).
+    var givenOptions: [String] {
+        var o: [String] = []
+        if let g = layout.grid { o += ["--grid", g] }
+        if let order = layout.order { o += ["--order", order.rawValue] }
+        if let a = layout.axes { o += ["--axes", a] }
+        if let b = layout.batch { o += ["--batch", String(b)] }
+        let d = SynthesisOptions()
+        if standIn.heads != d.heads { o += ["--heads", String(standIn.heads)] }
+        if standIn.headDim != d.headDim { o += ["--head-dim", String(standIn.headDim)] }
+        if standIn.patch != .standard { o += ["--patch", standIn.patch.description] }
+        if standIn.seed != d.seed { o += ["--seed", String(standIn.seed)] }
+        if block != .nabla { o += ["--block", block.description] }
+        return o
     }
 
     /// A folder is read as a whole-model dump: its pairs and the files they come from.
@@ -94,7 +111,8 @@ struct InfoCommand: ParsableCommand {
         if pairs.count > 50 { add("", "... \(pairs.count - 50) more") }
         for (i, line) in dump.unpaired.enumerated() { add(i == 0 ? "unpaired" : "", Shown.path(line)) }
         if let first = pairs.first {
-            add("open with", "nabla mask \(shellQuoted(path + ":" + first.prefix)) --threshold 0.9   (every pair: nabla mask \(shellQuoted(path)) --all --threshold 0.9 --out DIR)")
+            let rest = givenOptions.isEmpty ? "" : " " + givenOptions.map(shellQuoted).joined(separator: " ")
+            add("open with", "nabla mask \(shellQuoted(path + ":" + first.prefix))\(rest) --threshold 0.9   (every pair: nabla mask \(shellQuoted(path)) --all\(rest) --threshold 0.9 --out DIR)")
         }
         print(lines.joined(separator: "\n"))
     }

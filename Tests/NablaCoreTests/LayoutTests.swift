@@ -89,15 +89,20 @@ struct QKLayoutTests {
         #expect(l.order == .block(.nabla) && l.heads == 2)
         o.grid = TokenGrid(t: 2, h: 16, w: 16)
         let wrong = #expect(throws: NablaError.self) { try QKLayout(shape: [2, 768, 16], name: "q.npy", options: o) }
-        #expect(wrong?.message == "q.npy: grid 2x16x16 (given by the caller) has 512 tokens but the sequence axis of [2, 768, 16] has 768")
+        #expect(wrong?.message(naming: .testFlags) == "q.npy: --grid 2x16x16 has 512 tokens but no axis of [2, 768, 16] has that many (the sequence axis, as read, has 768); a layout naming the axes may read it: --axes 'h s d' (2 heads, 768 tokens, head dim 16) or --axes 's h d' (2 tokens, 768 heads, head dim 16)")
     }
 
-    @Test("shapes that fit nothing say which are accepted")
+    @Test("shapes that fit nothing say which are accepted; a batch above 1 asks for --batch")
     func rejected() {
-        for shape in [[768, 16], [2, 2, 768, 16], [2, 1, 3, 16, 16, 8], [1, 2, 3, 4, 5, 6, 7]] {
+        for shape in [[768, 16], [1, 2, 3, 4, 5, 6, 7]] {
             let e = #expect(throws: NablaError.self) { try QKLayout(shape: shape, name: "q.npy", options: options) }
             #expect(e?.code == .badShape)
             #expect(e?.message.contains("[heads, T, H, W, D]") == true)
+        }
+        for shape in [[2, 2, 768, 16], [2, 1, 3, 16, 16, 8]] {
+            let e = #expect(throws: NablaError.self) { try QKLayout(shape: shape, name: "q.npy", options: options) }
+            #expect(e?.code == .badShape)
+            #expect(e?.message(naming: .testFlags).contains("has a batch of 2; choose one item with --batch I (0...1)") == true)
         }
     }
 

@@ -29,7 +29,7 @@ struct InfoCommandTests {
         try NPY.write([Float](repeating: 0.5, count: 16 * 2 * 16 * 16), shape: [16, 2, 16, 16], to: latent)
         let axes = try NablaProcess.run(["info", latent, "--axes", "c t y x"])
         #expect(axes.stdout.contains("named by --axes 'c t y x'"), "\(axes.stdout)")
-        #expect(axes.stdout.contains("open with  nabla mask --latent \(latent) --threshold 0.9"))
+        #expect(axes.stdout.contains("open with  nabla mask --latent \(latent) --axes 'c t y x' --threshold 0.9"))
 
         let flat = dir + "/flat.safetensors"
         let values = [Float](repeating: 0.25, count: 2 * 128 * 8)
@@ -40,7 +40,7 @@ struct InfoCommandTests {
         let given = try NablaProcess.run(["info", flat, "--grid", "2x8x8"])
         #expect(given.stdout.contains("grid from --grid"), "\(given.stdout)")
         let wrong = try NablaProcess.run(["mask", flat, "--grid", "2x4x4", "--threshold", "0.9"])
-        #expect(wrong.stderr == "error: \(flat):q: --grid 2x4x4 has 32 tokens but the sequence axis of [2, 128, 8] has 128\n")
+        #expect(wrong.stderr == "error: \(flat):q: --grid 2x4x4 has 32 tokens but no axis of [2, 128, 8] has that many (the sequence axis, as read, has 128); a layout naming the axes may read it: --axes 'h s d' (2 heads, 128 tokens, head dim 8) or --axes 's h d' (2 tokens, 128 heads, head dim 8)\n")
 
         let rank3 = dir + "/q.npy"
         try NPY.write(values, shape: [2, 128, 8], to: rank3)

@@ -33,9 +33,11 @@ public struct LayoutOptions: Sendable, Equatable {
 /// Where each element of one batch item of a Q/K tensor sits in the file's C-order
 /// element array, for a layout nabla accepts.
 ///
-/// Accepted without options: `[heads, T, H, W, D]` and `[1, heads, T, H, W, D]` (raster
-/// order, the grid from the shape); `[heads, S, D]` and `[1, heads, S, D]` with a grid
-/// and an order. `axes` names any other layout with the letters `b h s t y x d`.
+/// Accepted without options: `[heads, T, H, W, D]` and `[B, heads, T, H, W, D]` (raster
+/// order, the grid from the shape); `[heads, S, D]`, `[S, heads, D]`, `[B, heads, S, D]`
+/// and `[B, S, heads, D]` (diffusers' layout) with a grid, whose token count names the
+/// sequence axis, and an order. A batch larger than 1 needs `batch`. `axes` names any
+/// other layout with the letters `b h s t y x d`.
 public struct QKLayout: Sendable, Equatable {
     public let heads: Int
     public let headDim: Int
@@ -55,7 +57,7 @@ public struct QKLayout: Sendable, Equatable {
 
     /// The accepted layouts, for error messages.
     public static let acceptedShapes: Wording =
-        "[heads, T, H, W, D], [1, heads, T, H, W, D], [heads, S, D] or [1, heads, S, D] (with \(wanted: .grid) and \(wanted: .order)), or a layout named by \(wanted: .axes) (letters b h s t y x d)"
+        "[heads, T, H, W, D], [B, heads, T, H, W, D], [heads, S, D], [S, heads, D], [B, heads, S, D] or [B, S, heads, D] (with \(wanted: .grid), whose token count finds the sequence axis, and \(wanted: .order)), or a layout named by \(wanted: .axes) (letters b h s t y x d)"
 
     /// Element offset of stored token `s` of head `h` (first element of its `D` values).
     @inlinable public func offset(head h: Int, token s: Int) -> Int {
@@ -75,7 +77,7 @@ public struct QKLayout: Sendable, Equatable {
     ///   is accepted or missing.
     public init(shape: [Int], name: String, options: LayoutOptions) throws {
         let shapeText = NablaCore.shapeText(shape)
-        let letters = try QKLayout.axisLetters(shape: shape, name: name, axes: options.axes)
+        let letters = try QKLayout.axisLetters(shape: shape, name: name, axes: options.axes, grid: options.grid)
         var strides = [Int](repeating: 1, count: shape.count)
         for d in stride(from: shape.count - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * shape[d + 1] }
         func size(_ c: Character) -> Int? { letters.firstIndex(of: c).map { shape[$0] } }
@@ -105,10 +107,11 @@ public struct QKLayout: Sendable, Equatable {
         let order: TokenOrder
         if let s = size("s") {
             guard let g = options.grid else {
-                throw NablaError(.badGrid, "\(name): shape \(shapeText) has a flat sequence of \(s) tokens; give the grid with \(wanted: .grid, "TxHxW")")
+                let hint = heads > s ? " (if it is [B, S, heads, D] as diffusers stores Q/K, the grid alone reads it as \(heads) tokens of \(s) heads)" : ""
+                throw NablaError(.badGrid, "\(name): shape \(shapeText) has a flat sequence of \(s) tokens; give the grid with \(wanted: .grid, "TxHxW")\(hint)")
             }
             guard g.tokens == s else {
-                throw NablaError(.badGrid, "\(name): \(setting: .grid, g.description, from: options.gridSource) has \(g.tokens) tokens but the sequence axis of \(shapeText) has \(s)")
+                throw NablaError(.badGrid, "\(name): \(setting: .grid, g.description, from: options.gridSource) has \(g.tokens) tokens but no axis of \(shapeText) has that many (the sequence axis, as read, has \(s)); a layout naming the axes may read it: \(wording: QKLayout.candidateText(shape))")
             }
             guard let o = options.order else {
                 throw NablaError(.badArgument, "\(name): shape \(shapeText) has a flat sequence; say its token order with \(wanted: .order, "raster|block")")
@@ -156,10 +159,15 @@ public struct QKLayout: Sendable, Equatable {
     }
 
     /// The axis letters of a tensor of `shape`: from `axes` when given, else by rank
-    /// (`h t y x d`, `b h t y x d`, `h s d`, `b h s d`).
-    /// - Throws: `NablaError.badShape` for a shape that fits no layout or `axes` of the
-    ///   wrong length, `.badArgument` for bad letters.
-    public static func axisLetters(shape: [Int], name: String, axes: String?) throws -> [Character] {
+    /// (`h t y x d`, `b h t y x d`, `h s d`, `b h s d`). With a `grid`, a rank-3 or rank-4
+    /// tensor's sequence axis is the one holding `grid.tokens` tokens, so diffusers'
+    /// `[B, S, heads, D]` (`query.unflatten(2, (attn.heads, -1))` in its attention
+    /// processors) reads as `b s h d` and `[heads, S, D]` / `[S, heads, D]` likewise. A
+    /// leading batch axis may have any size (`--batch` picks the item).
+    /// - Throws: `NablaError.badShape` for a shape that fits no layout, or whose sequence
+    ///   axis the grid cannot tell (both listing the `--axes` strings that would read it),
+    ///   or `axes` of the wrong length; `.badArgument` for bad letters.
+    public static func axisLetters(shape: [Int], name: String, axes: String?, grid: TokenGrid? = nil) throws -> [Character] {
         if let axes {
             let letters = try QKLayout.parseAxes(axes)
             guard letters.count == shape.count else {
@@ -169,12 +177,53 @@ public struct QKLayout: Sendable, Equatable {
         }
         switch shape.count {
         case 5: return Array("htyxd")
-        case 6 where shape[0] == 1: return Array("bhtyxd")
-        case 3: return Array("hsd")
-        case 4 where shape[0] == 1: return Array("bhsd")
+        case 6: return Array("bhtyxd")
+        case 3, 4:
+            let lead = shape.count == 4 ? "b" : ""
+            let first = shape.count - 3
+            if let grid {
+                let fits = [shape[first] == grid.tokens, shape[first + 1] == grid.tokens]
+                switch (fits[0], fits[1]) {
+                case (true, false): return Array(lead + "shd")
+                case (false, true): return Array(lead + "hsd")
+                case (true, true):
+                    throw NablaError(.badShape, "\(name): shape \(shapeText(shape)) has two axes of \(grid.tokens) tokens (the grid \(grid)); say which is the sequence with \(wording: candidateText(shape))")
+                case (false, false): break // the layout below reports the mismatch
+                }
+            }
+            return Array(lead + "hsd")
         default:
-            throw NablaError(.badShape, "\(name): shape \(shapeText(shape)) fits none of the accepted layouts: \(wording: QKLayout.acceptedShapes)")
+            let candidates = candidateText(shape)
+            throw NablaError(.badShape, "\(name): shape \(shapeText(shape)) fits none of the accepted layouts: \(wording: QKLayout.acceptedShapes)\(wording: candidates.parts.isEmpty ? "" : "; it would read as \(wording: candidates)")")
         }
+    }
+
+    /// Common Q/K layouts, as `--axes` strings: nabla's own, diffusers' `[B, S, heads, D]`,
+    /// sequence-first dumps and grid-shaped ones with heads before or after the grid.
+    static let commonAxes = ["h s d", "s h d", "b h s d", "b s h d", "h t y x d", "t y x h d",
+                             "b h t y x d", "b t y x h d"]
+
+    /// The `--axes` strings of `commonAxes` with as many letters as `shape` has
+    /// dimensions, each with what it would make of the shape: `--axes 'b s h d' (batch 2,
+    /// 7680 tokens, 8 heads, head dim 64)`, joined with "or".
+    static func candidateText(_ shape: [Int]) -> Wording {
+        var seen = Set<String>()
+        let names: [Character: String] = ["b": "batch", "h": "heads", "s": "tokens", "t": "frames", "y": "rows", "x": "columns", "d": "head dim"]
+        var parts: [Wording.Part] = []
+        for axes in commonAxes where axes.split(separator: " ").count == shape.count && seen.insert(axes).inserted {
+            let letters = axes.split(separator: " ").map { Character(String($0)) }
+            let meaning = zip(letters, shape).map { letter, size -> String in
+                switch letter {
+                case "b": "batch \(size)"
+                case "d": "head dim \(size)"
+                default: "\(size) \(names[letter]!)"
+                }
+            }
+            let reading: Wording = "\(wanted: .axes, "'\(axes)'") (\(meaning.joined(separator: ", ")))"
+            if !parts.isEmpty { parts.append(.text(" or ")) }
+            parts += reading.parts
+        }
+        return Wording(parts: parts)
     }
 
     /// Splits `"b s h d"`, `"bshd"` or `"b,s,h,d"` into letters, each of `b h s t y x d` at most once.
