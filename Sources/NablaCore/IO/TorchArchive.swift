@@ -277,9 +277,9 @@ public struct TorchArchive: @unchecked Sendable {
         }
         let (storage, owner) = try zip.bytes(of: member, limit: ref.storage.count * size, progress: progress, tensor: name)
         if contiguous {
-            let start = ref.offset * size
+            // (An empty view's offset is not checked against its storage: not used.)
             let bytes = count == 0 ? UnsafeRawBufferPointer(start: nil, count: 0)
-                : UnsafeRawBufferPointer(rebasing: storage[start..<start + count * size])
+                : UnsafeRawBufferPointer(rebasing: storage[(ref.offset * size)..<(ref.offset * size + count * size)])
             return RawTensor(name: name, dtype: e.dtype, shape: e.shape, byteOrder: byteOrder, fortranOrder: false,
                              bytes: bytes, owner: owner)
         }

@@ -64,15 +64,15 @@ final class ZipContainer: @unchecked Sendable {
         self.archive = archive
         var members: [Member] = []
         var byPath: [String: Int] = [:]
+        var listed = 0
         for entry in archive {
+            listed += 1
             guard entry.type == .file else { continue }
             guard let size = Int(exactly: entry.uncompressedSize), size >= 0,
                   let compressed = Int(exactly: entry.compressedSize), compressed >= 0 else {
                 throw NablaError(.malformedFile, "\(path): member '\(TensorIO.shown(entry.path))' declares \(entry.uncompressedSize) bytes (\(entry.compressedSize) compressed)")
             }
-            if Self.isEncrypted(entry) {
-                throw NablaError(.unsupported, "\(path): member '\(TensorIO.shown(entry.path))' is encrypted; nabla reads unencrypted archives only")
-            }
+
             let stored = entry.isCompressed ? nil : try Self.storedRange(of: entry, size: size, in: source)
             if !entry.isCompressed && stored == nil {
                 throw NablaError(.malformedFile, "\(path): member '\(TensorIO.shown(entry.path))' runs past the end of the file or its local header is corrupt")
@@ -85,8 +85,57 @@ final class ZipContainer: @unchecked Sendable {
                                   uncompressedSize: size, compressedSize: compressed, storedRange: stored,
                                   crc: entry.checksum, index: members.count))
         }
+        // ZIPFoundation ends its listing at the first record it cannot make an entry of
+        // (an encrypted member among them), silently: every member after it would be
+        // "missing". The directory's own count says whether that happened.
+        if let total = Self.directoryCount(archive), listed < total {
+            let record = try? Self.directoryRecord(listed, of: archive, in: source)
+            if let record, record.flags & 1 != 0 {
+                throw NablaError(.unsupported, "\(path): member '\(TensorIO.shown(record.name))' is encrypted; nabla reads unencrypted archives only")
+            }
+            throw NablaError(.malformedFile, "\(path): the central directory lists \(total) members, but member \(listed + 1)\(record.map { " ('\(TensorIO.shown($0.name))')" } ?? "") cannot be read (corrupt archive)")
+        }
         self.members = members
         self.byPath = byPath
+    }
+
+    /// The number of members the archive's end record gives (ZIPFoundation keeps it
+    /// internal: read by reflection, as `storedRange` reads header offsets).
+    private static func directoryCount(_ archive: Archive) -> Int? {
+        let m = Mirror(reflecting: archive)
+        if let big = m.descendant("zip64EndOfCentralDirectory", "some", "record", "totalNumberOfEntriesInCentralDirectory") as? UInt64 {
+            return Int(exactly: big)
+        }
+        return (m.descendant("endOfCentralDirectoryRecord", "totalNumberOfEntriesInCentralDirectory") as? UInt16).map(Int.init)
+    }
+
+    /// The general purpose flags and name of central directory record `index`, walked
+    /// from the directory's start.
+    private static func directoryRecord(_ index: Int, of archive: Archive, in source: ByteSource) throws -> (flags: UInt16, name: String)? {
+        let m = Mirror(reflecting: archive)
+        let offset: Int?
+        if let big = m.descendant("zip64EndOfCentralDirectory", "some", "record", "offsetToStartOfCentralDirectory") as? UInt64 {
+            offset = Int(exactly: big)
+        } else {
+            offset = (m.descendant("endOfCentralDirectoryRecord", "offsetToStartOfCentralDirectory") as? UInt32).map(Int.init)
+        }
+        guard var at = offset else { return nil }
+        for i in 0...index {
+            guard at >= 0, at <= source.size - 46 else { return nil }
+            let (head, owner) = try source.bytes(at..<(at + 46))
+            let (ok, flags, name, rest) = withExtendedLifetime(owner) { () -> (Bool, UInt16, Int, Int) in
+                func u16(_ o: Int) -> Int { Int(head[o]) | Int(head[o + 1]) << 8 }
+                let ok = head[0] == 0x50 && head[1] == 0x4B && head[2] == 1 && head[3] == 2
+                return (ok, UInt16(u16(8)), u16(28), u16(30) + u16(32))
+            }
+            guard ok, name <= source.size - at - 46 else { return nil }
+            if i == index {
+                let (bytes, owner) = try source.bytes((at + 46)..<(at + 46 + name))
+                return (flags, withExtendedLifetime(owner) { String(decoding: bytes, as: UTF8.self) })
+            }
+            at += 46 + name + rest
+        }
+        return nil
     }
 
     func member(_ path: String) -> Member? {
@@ -182,15 +231,6 @@ final class ZipContainer: @unchecked Sendable {
     private func crcMismatch(_ member: Member, computed: UInt32) -> NablaError {
         func hex(_ v: UInt32) -> String { "0x" + String(v, radix: 16, uppercase: true) }
         return NablaError(.malformedFile, "\(path):\(TensorIO.shown(member.path)): CRC-32 mismatch (recorded \(hex(member.crc)), computed \(hex(computed))): the member is corrupt")
-    }
-
-    /// Whether the central directory marks `entry` encrypted (general purpose bit 0;
-    /// ZIPFoundation keeps the field internal, so it is read by reflection as
-    /// `storedRange` reads the header offset).
-    private static func isEncrypted(_ entry: Entry) -> Bool {
-        guard let cd = Mirror(reflecting: entry).descendant("centralDirectoryStructure"),
-              let flags = Mirror(reflecting: cd).descendant("generalPurposeBitFlag") as? UInt16 else { return false }
-        return flags & 1 != 0
     }
 
     /// The first bytes of `member` (at least `count` when it has them), inflating no
