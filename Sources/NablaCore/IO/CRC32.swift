@@ -24,11 +24,13 @@ enum CRC32 {
     /// `crc32(crc, bytes, count)`.
     /// - Complexity: O(bytes.count), one pass.
     static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
-        var c = ~crc
         guard let base = bytes.baseAddress else { return crc }
         let n = bytes.count
-        var i = 0
-        tables.withUnsafeBufferPointer { t in
+        return tables.withUnsafeBufferPointer { tables -> UInt32 in
+            // Locals of the closure, not captured variables, so they stay in registers.
+            let t = tables.baseAddress!
+            var c = ~crc
+            var i = 0
             while i + 8 <= n {
                 let one = UInt32(littleEndian: (base + i).loadUnaligned(as: UInt32.self)) ^ c
                 let two = UInt32(littleEndian: (base + i + 4).loadUnaligned(as: UInt32.self))
@@ -42,8 +44,8 @@ enum CRC32 {
                 c = (c >> 8) ^ t[Int((c ^ UInt32(base.load(fromByteOffset: i, as: UInt8.self))) & 0xFF)]
                 i += 1
             }
+            return ~c
         }
-        return ~c
     }
 
     /// `a * b` modulo the CRC polynomial, in the reflected bit order of the CRC (bit 31
