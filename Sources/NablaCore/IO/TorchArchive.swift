@@ -15,7 +15,11 @@
 ///
 /// A tensor whose elements are contiguous in C order (any storage offset) views the
 /// mapped storage in place; other strides (transposes, slices with steps, expanded
-/// dimensions) are gathered into a C-order copy when the tensor is asked for.
+/// dimensions) are gathered into a C-order copy when the tensor is asked for (checked
+/// against the memory available first: a stride-0 view can name far more elements than
+/// its storage holds). Work and memory for the pickle are linear in its size; the limits
+/// (`maxPickleSize`, `maxDepth`, `maxTensors`, `maxKeyBytes`, `PickleReader.maxObjects`)
+/// are listed in docs/robustness.md.
 public struct TorchArchive: @unchecked Sendable {
     /// One tensor in the pickle.
     public struct Entry: Sendable {

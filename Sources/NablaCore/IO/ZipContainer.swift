@@ -8,7 +8,9 @@ import ZIPFoundation
 /// from the file (`ByteSource`, into memory nabla owns, as a `.npy` file's data is), so
 /// listing an archive reads its directory and headers, not its tensors; deflated members
 /// (`np.savez_compressed`) are inflated into memory, never past a bound the caller gives
-/// (what the member's contents need), so a zip bomb stops at that bound.
+/// (what the member's contents need), so a zip bomb stops at that bound, and not at all
+/// beyond `maxInflateRatio`. Every member's CRC-32 is checked when its data are read
+/// (not at open); an encrypted member is refused. Limits: docs/robustness.md.
 final class ZipContainer: @unchecked Sendable {
     /// One member: its name, sizes, and where its bytes lie in the mapped file when it is
     /// stored uncompressed.
