@@ -270,8 +270,12 @@ struct PickleReader {
     }
 
     private mutating func line(at op: Int) throws -> String {
-        guard let end = bytes[pos...].firstIndex(of: 0x0A) else { throw malformed("truncated: no newline after GLOBAL", at: op) }
-        guard end - pos <= 256 else { throw malformed("GLOBAL name longer than 256 bytes", at: op) }
+        // Looks no further than the longest name allowed (a scan to the end of the
+        // pickle per GLOBAL would make the reader quadratic).
+        let window = bytes[pos..<min(bytes.count, pos + 257)]
+        guard let end = window.firstIndex(of: 0x0A) else {
+            throw malformed(window.count == 257 ? "GLOBAL name longer than 256 bytes" : "truncated: no newline after GLOBAL", at: op)
+        }
         let s = String(decoding: bytes[pos..<end], as: UTF8.self)
         pos = end + 1
         return s

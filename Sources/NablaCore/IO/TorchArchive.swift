@@ -61,7 +61,11 @@ public struct TorchArchive: @unchecked Sendable {
         }
         prefix = String(pickle.path.dropLast("data.pkl".count))
         if let bo = zip.member(prefix + "byteorder") {
-            let text = String(decoding: try zip.prefix(of: bo, count: 16), as: UTF8.self)
+            guard bo.uncompressedSize <= 16 else {
+                throw NablaError(.malformedFile, "\(path): \(prefix)byteorder holds \(bo.uncompressedSize) bytes, expected 'little' or 'big'")
+            }
+            let (raw, owner) = try zip.bytes(of: bo, limit: 16) // CRC-checked, as every member read whole
+            let text = withExtendedLifetime(owner) { String(decoding: raw, as: UTF8.self) }
             switch text {
             case "little": byteOrder = .little
             case "big": byteOrder = .big

@@ -362,6 +362,27 @@ struct ReaderBudgetTests {
         expectNablaError(.malformedFile, ["model.pt:model/data/0", "CRC-32 mismatch"]) { try g.tensor(first) }
     }
 
+    @Test("the pickle and byteorder members, read whole at open, are CRC-checked there")
+    func smallMembersAtOpen() throws {
+        let dir = try TempDir()
+        let qk = try Fixture.bytes(Self.torchFile("qk.pt"))
+        expectNablaError(.malformedFile, ["qk.pt:qk/data.pkl", "CRC-32 mismatch"]) {
+            try TensorFile.open(path: dir.write("qk.pt", StoredZip.flipped(qk, member: "qk/data.pkl", at: 40)))
+        }
+        expectNablaError(.malformedFile, ["qk.pt:qk/byteorder", "CRC-32 mismatch"]) {
+            try TensorFile.open(path: dir.write("qk.pt", StoredZip.flipped(qk, member: "qk/byteorder", at: 0)))
+        }
+    }
+
+    @Test("a GLOBAL is read within 257 bytes: a long or unterminated name is one line")
+    func globalNames() {
+        let long = [UInt8(ascii: "c")] + [UInt8](repeating: UInt8(ascii: "a"), count: 100_000) + [0x0A, 0x0A, UInt8(ascii: ".")]
+        expectNablaError(.malformedFile, ["p.pkl: byte 2", "longer than 256 bytes"]) { try PickleReaderTests.read(Pickle.proto + long) }
+        expectNablaError(.malformedFile, ["p.pkl: byte 2", "no newline after GLOBAL"]) {
+            try PickleReaderTests.read(Pickle.proto + Array("ctorch\nFloat".utf8))
+        }
+    }
+
     @Test("a member with the encrypted flag is reported as encrypted")
     func encryptedMember() throws {
         let dir = try TempDir()
