@@ -27,6 +27,9 @@ public struct TorchArchive: @unchecked Sendable {
         public let dtype: DType
         public let shape: [Int]
         let ref: PickleReader.TensorRef
+        /// The storage elements the view reaches, first to last (`nil` for no elements):
+        /// all that is read of a stored storage.
+        let span: Range<Int>?
     }
 
     public let path: String
@@ -102,9 +105,9 @@ public struct TorchArchive: @unchecked Sendable {
                 }
                 checked[storageName] = need
             }
-            try Self.checkBounds(ref, name: name)
+            let span = try Self.checkBounds(ref, name: name)
             byKey[key] = entries.count
-            entries.append(Entry(key: key, dtype: ref.storage.dtype, shape: ref.shape, ref: ref))
+            entries.append(Entry(key: key, dtype: ref.storage.dtype, shape: ref.shape, ref: ref, span: span))
         }
         self.entries = entries
         self.byKey = byKey
@@ -232,14 +235,16 @@ public struct TorchArchive: @unchecked Sendable {
     }
 
     /// Checks that every element of the view lies inside its storage.
-    private static func checkBounds(_ ref: PickleReader.TensorRef, name: String) throws {
+    /// - Returns: the storage elements it reaches, `offset...last` (strides are not
+    ///   negative), or `nil` when it has no elements.
+    private static func checkBounds(_ ref: PickleReader.TensorRef, name: String) throws -> Range<Int>? {
         func bad(_ what: String) -> NablaError { NablaError(.malformedFile, "\(name): \(what)") }
         if let d = ref.shape.firstIndex(where: { $0 < 0 }) { throw bad("size \(ref.shape) has negative dimension \(ref.shape[d])") }
         guard ref.offset >= 0 else { throw bad("negative storage offset \(ref.offset)") }
         guard TensorIO.checkedSizes(shape: ref.shape, itemSize: ref.storage.dtype.size) != nil else {
             throw bad("size \(ref.shape) has too many elements")
         }
-        if ref.shape.contains(0) { return }
+        if ref.shape.contains(0) { return nil }
         if let d = ref.strides.firstIndex(where: { $0 < 0 }) { throw bad("stride \(ref.strides) has negative entry \(ref.strides[d])") }
         var last = ref.offset
         for (n, s) in Swift.zip(ref.shape, ref.strides) {
@@ -251,6 +256,7 @@ public struct TorchArchive: @unchecked Sendable {
         guard last < ref.storage.count else {
             throw bad("size \(ref.shape), stride \(ref.strides) and offset \(ref.offset) reach element \(last), past the end of its storage of \(ref.storage.count) elements")
         }
+        return ref.offset..<(last + 1)
     }
 
     /// The tensor under `key` (`""` for a tensor saved alone).
@@ -258,8 +264,11 @@ public struct TorchArchive: @unchecked Sendable {
     ///   has); `.malformedFile` when its storage cannot be read or fails its CRC-32;
     ///   `.tooLarge` when a strided view's C-order copy needs more memory than
     ///   `available` (`MaskMemory.available()`).
-    /// - Complexity: O(elements): a view contiguous in C order reads just its own bytes
-    ///   of the stored storage; other strides read the storage and gather a copy.
+    /// - Complexity: O(elements + storage elements reached): a view contiguous in C
+    ///   order reads just its own bytes of a stored storage; other strides read the
+    ///   elements from the first they reach to the last and gather a copy (a deflated
+    ///   storage is inflated whole). The first read of a storage also reads the rest of
+    ///   it through, in chunks, for its CRC-32.
     public func tensor(_ key: String, progress: ReadProgress? = nil,
                        available: (bytes: Int, source: String)? = MaskMemory.available()) throws -> RawTensor {
         let e = try entry(key)
@@ -271,30 +280,42 @@ public struct TorchArchive: @unchecked Sendable {
         // init checked count * size, the storage's bytes, and offset + reach < storage
         // count, so no product or sum below can overflow.
         let count = e.shape.reduce(1, *)
-        let contiguous = count == 0 || Self.isCContiguous(shape: ref.shape, strides: ref.strides)
-        if contiguous, count > 0, let stored = member.storedRange {
-            // Within the storage (checked in init): read only this tensor's bytes.
-            let start = stored.lowerBound + ref.offset * size
-            let range = start..<(start + count * size)
-            let (bytes, owner) = try zip.source.bytes(range, progress: progress, tensor: name)
-            // The CRC-32 covers the whole storage: checked on these bytes and, when they
-            // are part of it, the rest read through once (per storage).
-            try zip.checkCRC(of: member, part: bytes, at: range)
+        guard count > 0, let span = e.span else {
             return RawTensor(name: name, dtype: e.dtype, shape: e.shape, byteOrder: byteOrder, fortranOrder: false,
-                             bytes: bytes, owner: owner)
+                             bytes: UnsafeRawBufferPointer(start: nil, count: 0), owner: nil)
         }
+        let contiguous = Self.isCContiguous(shape: ref.shape, strides: ref.strides)
+        // A view that repeats elements (stride 0: `expand`) is as small as its storage in
+        // the file and as large as its shape here: its copy is checked against memory
+        // before anything is read.
+        if !contiguous, let available, count * size > available.bytes {
+            throw NablaError(.tooLarge, "\(name): this strided view of \(TensorIO.shapeText(e.shape)) \(e.dtype) elements (stored in \(span.count)) needs \(MaskMemory.text(count * size)) gathered, more than the \(MaskMemory.text(available.bytes)) \(available.source == "available" ? "available" : "of \(available.source)")")
+        }
+        if let stored = member.storedRange {
+            // Only the elements the view reaches are read (its own bytes when contiguous,
+            // where span.count == count). The CRC-32 covers the whole storage: checked
+            // on these bytes and, when they are part of it, the rest read through once
+            // (per storage).
+            let range = (stored.lowerBound + span.lowerBound * size)..<(stored.lowerBound + span.upperBound * size)
+            let (bytes, owner) = try zip.source.bytes(range, progress: progress, tensor: name)
+            try zip.checkCRC(of: member, part: bytes, at: range)
+            if contiguous {
+                return RawTensor(name: name, dtype: e.dtype, shape: e.shape, byteOrder: byteOrder, fortranOrder: false,
+                                 bytes: bytes, owner: owner)
+            }
+            let copy = InflatedBytes(capacity: count * size)
+            withExtendedLifetime(owner) {
+                copy.gather(from: bytes, elementSize: size, offset: 0, shape: ref.shape, strides: ref.strides)
+            }
+            return RawTensor(name: name, dtype: e.dtype, shape: e.shape, byteOrder: byteOrder, fortranOrder: false,
+                             bytes: copy.bytes, owner: copy)
+        }
+        // Deflated: the whole storage is inflated (and CRC-checked), then viewed or gathered.
         let (storage, owner) = try zip.bytes(of: member, limit: ref.storage.count * size, progress: progress, tensor: name)
         if contiguous {
-            // (An empty view's offset is not checked against its storage: not used.)
-            let bytes = count == 0 ? UnsafeRawBufferPointer(start: nil, count: 0)
-                : UnsafeRawBufferPointer(rebasing: storage[(ref.offset * size)..<(ref.offset * size + count * size)])
             return RawTensor(name: name, dtype: e.dtype, shape: e.shape, byteOrder: byteOrder, fortranOrder: false,
-                             bytes: bytes, owner: owner)
-        }
-        // A view that repeats elements (stride 0: `expand`) is as small as its storage in
-        // the file and as large as its shape here: the copy is checked against memory first.
-        if let available, count * size > available.bytes {
-            throw NablaError(.tooLarge, "\(name): this strided view of \(TensorIO.shapeText(e.shape)) \(e.dtype) elements (stored in \(ref.storage.count)) needs \(MaskMemory.text(count * size)) gathered, more than the \(MaskMemory.text(available.bytes)) \(available.source == "available" ? "available" : "of \(available.source)")")
+                             bytes: UnsafeRawBufferPointer(rebasing: storage[(span.lowerBound * size)..<(span.upperBound * size)]),
+                             owner: owner)
         }
         let copy = InflatedBytes(capacity: count * size)
         copy.gather(from: storage, elementSize: size, offset: ref.offset, shape: ref.shape, strides: ref.strides)
@@ -302,12 +323,12 @@ public struct TorchArchive: @unchecked Sendable {
                          bytes: copy.bytes, owner: copy)
     }
 
-    /// Bytes reading tensor `key` takes from the file: its own bytes when contiguous,
-    /// else its whole storage (0 when the storage is compressed or the key missing).
+    /// Bytes reading tensor `key` takes from the file: the storage elements it reaches
+    /// (its own bytes when contiguous; 0 when the storage is compressed or the key
+    /// missing). Checking a storage's CRC-32 may read the rest of it too, once.
     func bytesToRead(_ key: String) -> Int {
         guard let e = try? entry(key), let m = zip.member("\(prefix)data/\(e.ref.storage.key)"), !m.isCompressed else { return 0 }
-        let count = e.shape.reduce(1, *)
-        return count == 0 || Self.isCContiguous(shape: e.ref.shape, strides: e.ref.strides) ? count * e.dtype.size : m.uncompressedSize
+        return (e.span?.count ?? 0) * e.dtype.size
     }
 
     /// The entry under `key`.

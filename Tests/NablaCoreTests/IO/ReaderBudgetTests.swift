@@ -313,6 +313,27 @@ struct ReaderBudgetTests {
         }
     }
 
+    @Test("a strided view reads the storage elements it reaches, not the whole storage (then the rest once, for the CRC)")
+    func stridedViewsReadTheirSpan() throws {
+        let dir = try TempDir()
+        let values = (0..<1000).map(Float.init)
+        // t = storage[100:].as_strided((3, 2), (10, 2)): elements 100, 102, 110, 112, 120, 122.
+        let p = Pickle.proto + Pickle.dict([("t", Pickle.tensor(key: "0", numel: 1000, offset: 100, shape: [3, 2], stride: [10, 2]))]) + Pickle.stop
+        let path = try dir.write("v.pt", StoredZip.torch(pickle: p, storages: [("0", leBytes(values))]))
+        let f = try TensorFile.open(path: path)
+        let planned = try f.planned("t")
+        #expect(planned.bytesToRead == 23 * 4) // elements 100...122
+        let counter = FileBytes.ReadCounter()
+        let got = try FileBytes.$readCounter.withValue(counter) { try planned.load().floats() }
+        #expect(got == [100, 102, 110, 112, 120, 122])
+        // The span, then the storage's head and tail for its CRC-32; never all 4000 bytes at once.
+        #expect(counter.reads.sorted() == [23 * 4, 100 * 4, (1000 - 123) * 4], "reads: \(counter.reads)")
+        // Read again from the same open file: the CRC is not checked twice.
+        let again = FileBytes.ReadCounter()
+        _ = try FileBytes.$readCounter.withValue(again) { try planned.load() }
+        #expect(again.reads == [23 * 4])
+    }
+
     @Test("a deflated member declaring 20 MiB from 20 KB (1024:1, numpy's savez_compressed of zeros) is refused before inflating")
     func inflateRatioCap() throws {
         let path = Self.torchFile("bad/ratio_bomb.npz")
