@@ -53,9 +53,9 @@ public struct NPZArchive: @unchecked Sendable {
             let prefix = try zip.prefix(of: m, count: headerEnd)
             let (header, dataBytes) = try NPY.decodeHeader(prefix, name: "\(path):\(key)")
             let (dtype, shape) = (header.dtype, header.shape)
-            let total = headerEnd + dataBytes
-            guard m.uncompressedSize == total else {
-                throw NablaError(.malformedFile, "\(name): member holds \(m.uncompressedSize) bytes, but its header and shape \(shape) of \(dtype) need \(total)")
+            let (total, overflow) = headerEnd.addingReportingOverflow(dataBytes)
+            guard !overflow, m.uncompressedSize == total else {
+                throw NablaError(.malformedFile, "\(name): member holds \(m.uncompressedSize) bytes, but its header and shape \(shape) of \(dtype) need \(overflow ? "more than \(Int.max)" : String(total))")
             }
             byKey[key] = entries.count
             entries.append(Entry(key: key, dtype: dtype, shape: shape, byteOrder: header.byteOrder,

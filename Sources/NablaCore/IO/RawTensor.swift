@@ -23,7 +23,8 @@ public struct RawTensor: TensorDescription, @unchecked Sendable {
             acc = acc.flatMap { a in d >= 0 ? a.multipliedReportingOverflow(by: d) : (0, true) }
                 .flatMap { $0.overflow ? nil : $0.partialValue }
         }
-        precondition(elements.map { $0 * dtype.size == bytes.count } ?? false, "RawTensor bytes do not match its shape")
+        precondition(elements.map { $0.multipliedReportingOverflow(by: dtype.size) == (bytes.count, false) } ?? false,
+                     "RawTensor bytes do not match its shape")
         self.name = name
         self.dtype = dtype
         self.shape = shape

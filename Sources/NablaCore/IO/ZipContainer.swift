@@ -8,7 +8,9 @@ import ZIPFoundation
 /// from the file (`ByteSource`, into memory nabla owns, as a `.npy` file's data is), so
 /// listing an archive reads its directory and headers, not its tensors; deflated members
 /// (`np.savez_compressed`) are inflated into memory, never past a bound the caller gives
-/// (what the member's contents need), so a zip bomb stops at that bound.
+/// (what the member's contents need), so a zip bomb stops at that bound, and not at all
+/// beyond `maxInflateRatio`. Every member's CRC-32 is checked when its data are read
+/// (not at open); an encrypted member is refused. Limits: docs/robustness.md.
 final class ZipContainer: @unchecked Sendable {
     /// One member: its name, sizes, and where its bytes lie in the mapped file when it is
     /// stored uncompressed.
@@ -17,9 +19,25 @@ final class ZipContainer: @unchecked Sendable {
         let entry: Entry
         let isCompressed: Bool
         let uncompressedSize: Int
+        /// Bytes the member takes in the file (its size when stored).
+        let compressedSize: Int
         /// The member's bytes in the file (stored members only).
         let storedRange: Range<Int>?
+        /// The CRC-32 the central directory records for the member's (inflated) bytes.
+        let crc: UInt32
+        /// Its index in `members`.
+        let index: Int
     }
+
+    /// A deflated member may inflate to at most this many times its compressed size ...
+    static let maxInflateRatio = 256
+    /// ... once it declares more than this many bytes (below, any ratio is accepted:
+    /// the memory it can take is small). Deflate itself reaches about 1032:1 on
+    /// constant data; real tensors compress far less.
+    static let ratioFreeSize = 16 << 20
+    /// Stored members are CRC-checked in chunks of this many bytes when only part of
+    /// one is read (a torch.save storage shared by several tensors).
+    static let verifyChunk = 32 << 20
 
     let path: String
     /// Where stored members' bytes are read from.
@@ -28,11 +46,14 @@ final class ZipContainer: @unchecked Sendable {
     /// In archive order.
     let members: [Member]
     private let byPath: [String: Int]
+    /// Members whose stored bytes have passed their CRC-32 check.
+    private var verified: Set<Int> = []
+    private let lock = NSLock()
 
     /// Opens the ZIP archive at `path`, opened as `source`.
     /// - Throws: `NablaError.malformedFile` when ZIPFoundation cannot read the central
-    ///   directory (a truncated or corrupt archive), a member is encrypted, or two
-    ///   members share a name.
+    ///   directory (a truncated or corrupt archive), or two members share a name;
+    ///   `.unsupported` when a member is encrypted (general purpose flag bit 0).
     init(path: String, source: ByteSource) throws {
         self.path = path
         self.source = source
@@ -45,11 +66,15 @@ final class ZipContainer: @unchecked Sendable {
         self.archive = archive
         var members: [Member] = []
         var byPath: [String: Int] = [:]
+        var listed = 0
         for entry in archive {
+            listed += 1
             guard entry.type == .file else { continue }
-            guard let size = Int(exactly: entry.uncompressedSize), size >= 0 else {
-                throw NablaError(.malformedFile, "\(path): member '\(TensorIO.shown(entry.path))' declares \(entry.uncompressedSize) bytes")
+            guard let size = Int(exactly: entry.uncompressedSize), size >= 0,
+                  let compressed = Int(exactly: entry.compressedSize), compressed >= 0 else {
+                throw NablaError(.malformedFile, "\(path): member '\(TensorIO.shown(entry.path))' declares \(entry.uncompressedSize) bytes (\(entry.compressedSize) compressed)")
             }
+
             let stored = entry.isCompressed ? nil : try Self.storedRange(of: entry, size: size, in: source)
             if !entry.isCompressed && stored == nil {
                 throw NablaError(.malformedFile, "\(path): member '\(TensorIO.shown(entry.path))' runs past the end of the file or its local header is corrupt")
@@ -59,10 +84,60 @@ final class ZipContainer: @unchecked Sendable {
             }
             byPath[entry.path] = members.count
             members.append(Member(path: entry.path, entry: entry, isCompressed: entry.isCompressed,
-                                  uncompressedSize: size, storedRange: stored))
+                                  uncompressedSize: size, compressedSize: compressed, storedRange: stored,
+                                  crc: entry.checksum, index: members.count))
+        }
+        // ZIPFoundation ends its listing at the first record it cannot make an entry of
+        // (an encrypted member among them), silently: every member after it would be
+        // "missing". The directory's own count says whether that happened.
+        if let total = Self.directoryCount(archive), listed < total {
+            let record = try? Self.directoryRecord(listed, of: archive, in: source)
+            if let record, record.flags & 1 != 0 {
+                throw NablaError(.unsupported, "\(path): member '\(TensorIO.shown(record.name))' is encrypted; nabla reads unencrypted archives only")
+            }
+            throw NablaError(.malformedFile, "\(path): the central directory lists \(total) members, but member \(listed + 1)\(record.map { " ('\(TensorIO.shown($0.name))')" } ?? "") cannot be read (corrupt archive)")
         }
         self.members = members
         self.byPath = byPath
+    }
+
+    /// The number of members the archive's end record gives (ZIPFoundation keeps it
+    /// internal: read by reflection, as `storedRange` reads header offsets).
+    private static func directoryCount(_ archive: Archive) -> Int? {
+        let m = Mirror(reflecting: archive)
+        if let big = m.descendant("zip64EndOfCentralDirectory", "some", "record", "totalNumberOfEntriesInCentralDirectory") as? UInt64 {
+            return Int(exactly: big)
+        }
+        return (m.descendant("endOfCentralDirectoryRecord", "totalNumberOfEntriesInCentralDirectory") as? UInt16).map(Int.init)
+    }
+
+    /// The general purpose flags and name of central directory record `index`, walked
+    /// from the directory's start.
+    private static func directoryRecord(_ index: Int, of archive: Archive, in source: ByteSource) throws -> (flags: UInt16, name: String)? {
+        let m = Mirror(reflecting: archive)
+        let offset: Int?
+        if let big = m.descendant("zip64EndOfCentralDirectory", "some", "record", "offsetToStartOfCentralDirectory") as? UInt64 {
+            offset = Int(exactly: big)
+        } else {
+            offset = (m.descendant("endOfCentralDirectoryRecord", "offsetToStartOfCentralDirectory") as? UInt32).map(Int.init)
+        }
+        guard var at = offset else { return nil }
+        for i in 0...index {
+            guard at >= 0, at <= source.size - 46 else { return nil }
+            let (head, owner) = try source.bytes(at..<(at + 46))
+            let (ok, flags, name, rest) = withExtendedLifetime(owner) { () -> (Bool, UInt16, Int, Int) in
+                func u16(_ o: Int) -> Int { Int(head[o]) | Int(head[o + 1]) << 8 }
+                let ok = head[0] == 0x50 && head[1] == 0x4B && head[2] == 1 && head[3] == 2
+                return (ok, UInt16(u16(8)), u16(28), u16(30) + u16(32))
+            }
+            guard ok, name <= source.size - at - 46 else { return nil }
+            if i == index {
+                let (bytes, owner) = try source.bytes((at + 46)..<(at + 46 + name))
+                return (flags, withExtendedLifetime(owner) { String(decoding: bytes, as: UTF8.self) })
+            }
+            at += 46 + name + rest
+        }
+        return nil
     }
 
     func member(_ path: String) -> Member? {
@@ -76,16 +151,26 @@ final class ZipContainer: @unchecked Sendable {
     /// - Returns: the bytes and the object that keeps them alive.
     /// - Throws: `NablaError.tooLarge` when inflating would need more memory than is
     ///   available (`MaskMemory.available`, which `NABLA_MEMORY_LIMIT` overrides); `.malformedFile` naming the member when it declares or
-    ///   inflates past `limit`, inflates to another size than it declares, fails its
-    ///   CRC-32, or cannot be inflated.
+    ///   inflates past `limit`, declares more than `maxInflateRatio` times its
+    ///   compressed size (beyond `ratioFreeSize`), inflates to another size than it
+    ///   declares, fails its CRC-32 (stored members too), or cannot be inflated.
+    /// - Complexity: O(member bytes): read (stored) or inflated, and CRC-checked.
     func bytes(of member: Member, limit: Int, progress: ReadProgress? = nil, tensor: String? = nil,
                available: (bytes: Int, source: String)? = MaskMemory.available()) throws -> (UnsafeRawBufferPointer, AnyObject) {
         let name = "\(path):\(TensorIO.shown(member.path))"
         if let range = member.storedRange {
-            return try source.bytes(range, progress: progress, tensor: tensor ?? name)
+            let (bytes, owner) = try source.bytes(range, progress: progress, tensor: tensor ?? name)
+            try checkCRC(of: member, bytes: bytes)
+            return (bytes, owner)
         }
         guard member.uncompressedSize <= limit else {
             throw NablaError(.malformedFile, "\(name): member declares \(member.uncompressedSize) bytes inflated, more than the \(limit) its contents can use")
+        }
+        // Checked before anything is allocated or inflated: a small file cannot make
+        // nabla commit memory far beyond its size (compressedSize 0 counts as 1 byte).
+        if member.uncompressedSize > Self.ratioFreeSize,
+           member.uncompressedSize / max(member.compressedSize, 1) >= Self.maxInflateRatio {
+            throw NablaError(.malformedFile, "\(name): member declares \(member.uncompressedSize) bytes inflated from \(member.compressedSize), a ratio over the \(Self.maxInflateRatio):1 nabla accepts for members over \(MaskMemory.text(Self.ratioFreeSize)) (a zip bomb, or near-constant data: save it uncompressed, np.savez)")
         }
         // Inflating needs the whole member in memory: check before allocating.
         if let available, member.uncompressedSize > available.bytes {
@@ -100,6 +185,54 @@ final class ZipContainer: @unchecked Sendable {
             throw NablaError(.malformedFile, "\(name): inflates to \(box.count) bytes, but declares \(member.uncompressedSize)")
         }
         return (box.bytes, box)
+    }
+
+    /// Checks the CRC-32 of a stored member's `bytes` (all of them) against the one the
+    /// archive records, once per member.
+    /// - Throws: `NablaError.malformedFile` naming the file and member on a mismatch.
+    func checkCRC(of member: Member, bytes: UnsafeRawBufferPointer) throws {
+        if lock.withLock({ verified.contains(member.index) }) { return }
+        precondition(bytes.count == member.uncompressedSize, "the CRC covers the whole member")
+        let crc = CRC32.parallelChecksum(bytes)
+        guard crc == member.crc else { throw crcMismatch(member, computed: crc) }
+        _ = lock.withLock { verified.insert(member.index) }
+    }
+
+    /// Checks the CRC-32 of a stored member of which `bytes` (at `range` of the file)
+    /// were read: the rest of the member is read through in chunks of `verifyChunk`
+    /// bytes, not kept, and the CRCs combined. Once per member: a storage shared by
+    /// several tensors is read through by the first of them only.
+    /// - Throws: `NablaError.malformedFile` naming the file and member on a mismatch;
+    ///   `.fileUnreadable` when the file cannot be read.
+    /// - Complexity: O(member bytes - range) read, `verifyChunk` bytes of memory.
+    func checkCRC(of member: Member, part bytes: UnsafeRawBufferPointer, at range: Range<Int>) throws {
+        guard let stored = member.storedRange else { return } // inflating checks the CRC
+        precondition(stored.lowerBound <= range.lowerBound && range.upperBound <= stored.upperBound && bytes.count == range.count,
+                     "a part of the member")
+        if lock.withLock({ verified.contains(member.index) }) { return }
+        var crc = try streamedCRC(stored.lowerBound..<range.lowerBound)
+        crc = CRC32.combine(crc, CRC32.parallelChecksum(bytes), lengthB: bytes.count)
+        crc = CRC32.combine(crc, try streamedCRC(range.upperBound..<stored.upperBound), lengthB: stored.upperBound - range.upperBound)
+        guard crc == member.crc else { throw crcMismatch(member, computed: crc) }
+        _ = lock.withLock { verified.insert(member.index) }
+    }
+
+    /// The CRC-32 of bytes `range` of the file, read in chunks of `verifyChunk`.
+    private func streamedCRC(_ range: Range<Int>) throws -> UInt32 {
+        var crc: UInt32 = 0
+        var at = range.lowerBound
+        while at < range.upperBound {
+            let end = min(at + Self.verifyChunk, range.upperBound)
+            let (bytes, owner) = try source.bytes(at..<end)
+            crc = withExtendedLifetime(owner) { CRC32.combine(crc, CRC32.parallelChecksum(bytes), lengthB: bytes.count) }
+            at = end
+        }
+        return crc
+    }
+
+    private func crcMismatch(_ member: Member, computed: UInt32) -> NablaError {
+        func hex(_ v: UInt32) -> String { "0x" + String(v, radix: 16, uppercase: true) }
+        return NablaError(.malformedFile, "\(path):\(TensorIO.shown(member.path)): CRC-32 mismatch (recorded \(hex(member.crc)), computed \(hex(computed))): the member is corrupt")
     }
 
     /// The first bytes of `member` (at least `count` when it has them), inflating no

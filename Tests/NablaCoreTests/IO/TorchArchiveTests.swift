@@ -189,7 +189,7 @@ struct PickleReaderTests {
                 default: "?"
                 }
             }
-            guard case .tuple(let t) = d.pairs[1].value, case .float(let f) = t[0] else { return (items, nil) }
+            guard case .tuple(let t) = d.pairs[1].value, case .float(let f) = t.items[0] else { return (items, nil) }
             return (items, f)
         }
         #expect(items == ["1", "-2", "300", "true", "None", "é"])
