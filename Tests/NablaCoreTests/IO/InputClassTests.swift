@@ -123,7 +123,9 @@ struct InputClassTests {
         let e = expectNablaError(.badGrid, ["\(flat):q: grid 1x4x4 (from __metadata__ of \(flat)) has 16 tokens"]) {
             try InputSpec(source: .file(flat)).load()
         }
-        #expect(e?.wording.mentions == [SettingMention(setting: .grid, value: "1x4x4", role: .value(source: .metadata(path: flat)))])
+        // The grid is named as metadata; the rest are the --axes readings that would fit.
+        #expect(e?.wording.mentions.first == SettingMention(setting: .grid, value: "1x4x4", role: .value(source: .metadata(path: flat))))
+        #expect(e?.wording.mentions.dropFirst().allSatisfy { $0.setting == .axes && $0.role == .wanted } == true)
         let unparsable = dir.file("junk.safetensors")
         try SafetensorsFile.write([("q", .float32, [2, 8, 8], values), ("k", .float32, [2, 8, 8], values)],
                                   metadata: ["grid": "nonsense", "order": "raster"], to: unparsable)
