@@ -174,7 +174,7 @@ struct OptionValueTests {
         let dir = try Fixtures.temporaryDirectory("nabla-attend-file")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = dir + "/afile"
-        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
         let attend = try NablaProcess.run(["attend", "--threshold", "0.9", "--out", file])
         #expect(attend.stderr == "error: cannot write \(file): it exists and is not a directory\n", "\(attend.stderr)")
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "x")

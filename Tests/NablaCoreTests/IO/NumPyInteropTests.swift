@@ -92,7 +92,7 @@ struct NumPyInteropTests {
         let dir = try TempDir()
         let value = JSON.object([
             ("nan", .number(.nan)), ("inf", .number(.infinity)), ("-inf", .number(-.infinity)),
-            ("big", .int(Int.max)), ("third", .number(1.0 / 3)), ("whole", .number(2)), ("tiny", .number(5e-324)),
+            ("big", .int(Int.max)), ("third", .number(1.0 / 3)), ("whole", .number(2)), ("tiny", .number(Double.leastNonzeroMagnitude)),
             ("text", .string("tab\tquote\" back\\ nl\n ctrl\u{02}\u{1F} é 😀")), ("list", .array([.bool(true), .null, .int(-1)])),
         ])
         try value.rendered().write(toFile: dir.file("r.json"), atomically: true, encoding: .utf8)
