@@ -203,7 +203,13 @@ extension AppState {
             return startCompute(shape)
         case .sta(let window):
             sta = window
-            if let window { staWindow = window }
+            if let window {
+                staWindow = window
+                // A window that reaches every block of an axis is legal but worth a word.
+                if let blocks = map?.blocks, let axes = window.coveredAxesText(of: blocks) {
+                    message = .info("STA \(window) covers every block in \(axes) of the \(blocks.tb)x\(blocks.hb)x\(blocks.wb) block grid")
+                }
+            }
         case .plot(let path):
             plot(to: path)
         case .compare(let spec):

@@ -44,6 +44,7 @@ struct MaskCommand: ParsableCommand {
         try spec.checkMemory(block: mask.block, use: .maskFiles, halfInPlace: true)
         let qk = try spec.load(halfInPlace: true)
         try MaskMemory.check(input: qk, block: mask.block, use: .maskFiles)
+        mask.noteWholeAxisWindow(grid: qk.grid)
         let progress = StderrProgress(label: "mask")
         defer { progress.finish() }
         let report = try MaskReport(input: qk, block: mask.block, settings: mask.settings,
@@ -82,7 +83,7 @@ struct MaskCommand: ParsableCommand {
         let progress = StderrProgress(label: "mask --all")
         let report = try ModelReport.compute(dump: dump, base: spec, block: mask.block, settings: settings,
                                              recall: recall, directory: out) { i, pair in
-            progress.show("pair \(i + 1) of \(dump.pairs.count) done (\(Shown.path(pair.prefix)): density \(percent(pair.overallDensity)))")
+            progress.show("pair \(i + 1) of \(dump.pairs.count) done (\(Shown.path(ModelDump.name(ofPrefix: pair.prefix))): density \(percent(pair.overallDensity)))")
         }
         progress.finish()
         if json {

@@ -8,7 +8,9 @@ struct MaskOptions: ParsableArguments {
     var block: BlockShape = .nabla
 
     /// `nil` when not given: `mask` requires it, the other commands start at `defaultThreshold`.
-    @Option(parsing: .unconditional, help: ArgumentHelp("Fraction of each row's pooled mass to keep, in [0, 1] (default 0.9; required by mask).",
+    /// `--thr` too: the app, the status line and mask specs all say `thr` (issue 20, item 14).
+    @Option(name: [.long, .customLong("thr")], parsing: .unconditional,
+            help: ArgumentHelp("Fraction of each row's pooled mass to keep, in [0, 1] (default 0.9; required by mask).",
                                valueName: "THR"))
     var threshold: Double?
 
@@ -21,6 +23,15 @@ struct MaskOptions: ParsableArguments {
     func validate() throws {
         if let threshold, !(threshold.isFinite && (0...1).contains(threshold)) {
             throw ValidationError("--threshold \(threshold) is outside [0, 1]")
+        }
+    }
+
+    /// Says on stderr, once, when the STA window reaches every block of an axis of the block
+    /// grid (legal, and the same mask as any larger window: worth a word, issue 20 item 4).
+    func noteWholeAxisWindow(grid: TokenGrid) {
+        guard let sta, let blocks = try? BlockGrid(grid: grid, block: block) else { return }
+        if let axes = sta.coveredAxesText(of: blocks) {
+            warn("STA \(sta) covers every block in \(axes) of the \(blocks.tb)x\(blocks.hb)x\(blocks.wb) block grid")
         }
     }
 

@@ -147,7 +147,12 @@ struct KeymapTests {
     func goodCommands(line: String, what: String) throws {
         var app = TestApp.make()
         try app.keys(line + "<Enter>")
-        #expect(app.state.message == nil)
+        // The test input's block grid is 4x2x2: 11x3x3 reaches every block, which :sta says.
+        if what == "sta" {
+            #expect(app.state.message == .info("STA 11x3x3 covers every block in frames, height and width of the 4x2x2 block grid"))
+        } else {
+            #expect(app.state.message == nil)
+        }
         switch what {
         case "head": #expect(app.state.head == 2)  // the tensor's index, 0-based
         case "block": #expect(app.state.block == BlockShape(bt: 1, bh: 4, bw: 4))
@@ -158,9 +163,23 @@ struct KeymapTests {
         }
     }
 
+    @Test(":sta with a window reaching every block of an axis is set, and says so (issue 20, item 4)")
+    func wholeAxisWindow() throws {
+        var app = TestApp.make()
+        try app.keys(":sta 999x1x1<Enter>")
+        #expect(app.state.sta == STAWindow(wt: 999, wh: 1, ww: 1))
+        guard case .info(let text)? = app.state.message else {
+            Issue.record("no note for a window covering every frame: \(String(describing: app.state.message))")
+            return
+        }
+        #expect(text.contains("covers every block in frames of the"), "\(text)")
+        try app.keys(":sta 1x1x1<Enter>")
+        #expect(app.state.message == nil)
+    }
+
     @Test("bad commands change nothing and put an error in the status line", arguments: [
         "thr 2", "thr x", "thr", "head -1", "head 3", "head two", "block 3x8x8", "block 1x8", "block 1x5x5",
-        "sta 11x3", "sta on", "frobnicate", "open 'unterminated", "quit now", "",
+        "sta 11x3", "sta on", "sta 4x3x3", "sta 3x3x2", "frobnicate", "open 'unterminated", "quit now", "",
     ])
     func badCommands(line: String) throws {
         var app = TestApp.make()

@@ -98,11 +98,33 @@ public struct STAWindow: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(wt)x\(wh)x\(ww)" }
 
-    /// Parses `"WTxWHxWW"` (positive integers).
-    /// - Throws: `NablaError.badArgument` naming the text.
+    /// Parses `"WTxWHxWW"` (positive odd integers). The window is centred on the query
+    /// block (`|d| <= w/2`, NABLA.md step 4), so an even size `w` keeps exactly what
+    /// `w + 1` keeps; it is refused rather than silently rounded (issue 20, item 4).
+    /// - Throws: `NablaError.badGrid` naming the text and, for an even size, the axis.
     public init(parsing text: String, what: String = "STA window") throws {
         let v = try parseTriple(text, what: what, example: "11x3x3")
+        for (size, axis) in [(v.0, "frames"), (v.1, "height"), (v.2, "width")] where size % 2 == 0 {
+            throw NablaError(.badGrid, "\(what) '\(text)' has an even size \(size) in \(axis); a centred window's sizes are odd (\(size - 1) or \(size + 1))")
+        }
         self.init(wt: v.0, wh: v.1, ww: v.2)
+    }
+
+    /// The axes of `blocks` this window covers whole (every key block of the axis within
+    /// reach of every query block: `w/2 >= n - 1`), as words: `frames`, `frames and height`,
+    /// `frames, height and width`; `nil` when it covers none. Said when a window is set.
+    public func coveredAxesText(of blocks: BlockGrid) -> String? {
+        let axes = coveredAxisList(blocks)
+        guard let last = axes.last else { return nil }
+        return axes.count == 1 ? last : axes.dropLast().joined(separator: ", ") + " and " + last
+    }
+
+    private func coveredAxisList(_ blocks: BlockGrid) -> [String] {
+        var axes: [String] = []
+        if wt / 2 >= blocks.tb - 1 { axes.append("frames") }
+        if wh / 2 >= blocks.hb - 1 { axes.append("height") }
+        if ww / 2 >= blocks.wb - 1 { axes.append("width") }
+        return axes
     }
 }
 
