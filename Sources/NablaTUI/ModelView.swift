@@ -13,7 +13,7 @@ public struct DumpPairs: Sendable, Equatable {
 
     /// The loader arguments that open pair `i`: `PATH:PREFIX` and the rest.
     public func arguments(for i: Int) -> [String] {
-        ["\(path):\(prefixes[i])"] + rest
+        ["\(path):\(ModelDump.name(ofPrefix: prefixes[i]))"] + rest
     }
 
     /// The pairs named by `arguments` when their first is a whole-model dump of two or

@@ -32,7 +32,7 @@ extension Renderer {
             guard let y = geo.y(ofPair: p) else { continue }
             let open = p == pairs.index
             let mark = open ? String(g.markRight) : " "
-            screen.put(mark + (prefix.isEmpty ? "(q, k)" : prefix), in: Rect(x: area.x, y: y, width: geo.labelWidth - 1, height: 1),
+            screen.put(mark + ModelDump.name(ofPrefix: prefix), in: Rect(x: area.x, y: y, width: geo.labelWidth - 1, height: 1),
                        style: p == survey.pair ? accentStyle : (open ? titleStyle : Style(.normal)), ellipsis: g.ellipsis)
             for h in 0..<min(heads, density[p].count) {
                 drawModelCell(density[p][h], x: geo.x(ofHead: h), y: y, width: geo.cellWidth,
@@ -89,7 +89,7 @@ extension Renderer {
         x = screen.put(" 1", x: x, y: rect.y, style: mutedStyle, clip: rect)
         let p = survey.pair, h = survey.head
         guard p < density.count, h < density[p].count else { return }
-        let name = pairs.prefixes[p].isEmpty ? "(q, k)" : pairs.prefixes[p]
+        let name = ModelDump.name(ofPrefix: pairs.prefixes[p])
         _ = screen.put("  \(percent(density[p][h])) \(name) head \(state.headIndex(h))", x: x, y: rect.y, style: titleStyle, clip: rect)
     }
 }

@@ -93,7 +93,7 @@ struct InfoCommand: ParsableCommand {
             print(JSON.object([
                 ("path", .string(path)), ("format", .string("folder")), ("kind", .string(pairs.isEmpty ? "none" : "model")),
                 ("pairs", .array(pairs.map { p in
-                    .object([("prefix", .string(p.prefix)), ("q", .string(p.q.description)), ("k", .string(p.k.description)),
+                    .object([("name", .string(p.name)), ("prefix", .string(p.prefix)), ("q", .string(p.q.description)), ("k", .string(p.k.description)),
                              ("v", p.v.map { .string($0.description) } ?? .null)])
                 })),
                 ("unpaired", .array(dump.unpaired.map { .string($0) })),
@@ -105,14 +105,14 @@ struct InfoCommand: ParsableCommand {
         add("folder", "\(Shown.path(path)) (a whole-model dump: Q/K pairs PREFIX.q, PREFIX.k)")
         add("pairs", pairs.isEmpty ? "none (no tensors named q and k, or PREFIX.q and PREFIX.k)" : "\(pairs.count)")
         for p in pairs.prefix(50) {
-            add("", "\(shellQuoted(p.prefix))  q \(Shown.path(p.q.description)), k \(Shown.path(p.k.description))"
+            add("", "\(shellQuoted(p.name))  q \(Shown.path(p.q.description)), k \(Shown.path(p.k.description))"
                 + (p.v.map { ", v \(Shown.path($0.description))" } ?? ""))
         }
         if pairs.count > 50 { add("", "... \(pairs.count - 50) more") }
         for (i, line) in dump.unpaired.enumerated() { add(i == 0 ? "unpaired" : "", Shown.path(line)) }
         if let first = pairs.first {
             let rest = givenOptions.isEmpty ? "" : " " + givenOptions.map(shellQuoted).joined(separator: " ")
-            add("open with", "nabla mask \(shellQuoted(path + ":" + first.prefix))\(rest) --threshold 0.9   (every pair: nabla mask \(shellQuoted(path)) --all\(rest) --threshold 0.9 --out DIR)")
+            add("open with", "nabla mask \(shellQuoted(path + ":" + first.name))\(rest) --threshold 0.9   (every pair: nabla mask \(shellQuoted(path)) --all\(rest) --threshold 0.9 --out DIR)")
         }
         print(lines.joined(separator: "\n"))
     }

@@ -37,8 +37,8 @@ struct Nabla: ParsableCommand {
             let message = self.message(for: error)
             // --help, --version and clean exits print as ArgumentParser does.
             if code == .success || message.isEmpty { exit(withError: error) }
-            let first = lowercasedFirst(message.split(separator: "\n").first.map(String.init) ?? message)
-                .replacingOccurrences(of: ". Did you mean", with: "; did you mean")
+            let first = meantOption(lowercasedFirst(message.split(separator: "\n").first.map(String.init) ?? message)
+                .replacingOccurrences(of: ". Did you mean", with: "; did you mean"), subcommand: subcommandName(arguments))
             // Usage mistakes point at the help of the command they were made in; other
             // failures stand on their own.
             fail(code == .validationFailure ? "\(first) (see 'nabla help \(subcommandName(arguments))')" : first,
@@ -67,6 +67,29 @@ struct Nabla: ParsableCommand {
         let nearest = names.min { editDistance(word, $0) < editDistance(word, $1) }!
         let hint = editDistance(word, nearest) <= max(2, word.count / 2) ? "; did you mean '\(nearest)'?" : ""
         return "unknown subcommand '\(word)' (and no file of that name)\(hint) (subcommands: \(names.joined(separator: ", ")))"
+    }
+
+    /// Options users type for another meaning than their spelling's nearest neighbour:
+    /// `--head 9` means a head to look at (`--head-select`), not the latent's head count
+    /// (`--heads`), one edit away. Checked before spelling (issue 20, item 14).
+    static let meanings: [String: String] = [
+        "--head": "--head-select", "--select": "--head-select", "--head-index": "--head-select", "--heads-select": "--head-select",
+        "--output": "--out", "--output-dir": "--out", "--outdir": "--out", "--out-dir": "--out",
+        "--window": "--sta", "--sta-window": "--sta", "--tile": "--sta",
+        "--block-size": "--block", "--blocks": "--block", "--block-shape": "--block",
+        "--thresh": "--threshold", "--cut": "--threshold",
+    ]
+
+    /// `message` with ArgumentParser's spelling suggestion for an unknown option replaced by
+    /// the option meant (`meanings`), when `subcommand` has that option; else `message`.
+    static func meantOption(_ message: String, subcommand: String) -> String {
+        guard message.hasPrefix("unknown option '"), let end = message.dropFirst(16).firstIndex(of: "'") else { return message }
+        let typed = String(message[message.index(message.startIndex, offsetBy: 16)..<end])
+        guard let meant = meanings[typed],
+              let command = configuration.subcommands.first(where: { $0.configuration.commandName == subcommand }),
+              command.helpMessage(columns: 1000).contains(meant + " ") || command.helpMessage(columns: 1000).contains(meant + ",")
+        else { return message }
+        return "unknown option '\(typed)'; did you mean '\(meant)'?"
     }
 
     /// Levenshtein distance between `a` and `b` (insertions, deletions, substitutions).

@@ -74,7 +74,7 @@ public struct FileSummary: Sendable {
         var usedSynthesis: SynthesisOptions?
         let files = OpenedFiles([file])
         let dump = file.keys == nil ? nil : try? ModelDump(path: path, files: files, axes: layout.axes)
-        let pairs = (dump?.pairs.count ?? 0) > 1 ? dump!.pairs.map(\.prefix) : []
+        let pairs = (dump?.pairs.count ?? 0) > 1 ? dump!.pairs.map(\.name) : []
         do {
             // The plan load() would follow, on the file already opened; for a dump of
             // several pairs, the plan of its first pair.

@@ -165,7 +165,7 @@ public struct InputSpec: Sendable, Equatable {
             let keys = try files.file(src.path).keys ?? []
             if keys.contains(prefix) { return source }
             let dump = try ModelDump(path: src.path, files: files, axes: layout.axes)
-            return dump.pairs.contains { $0.prefix == prefix } ? try pairSource(dump.pair(prefix)) : source
+            return dump.pair(named: prefix).map(pairSource) ?? source
         case .file(let path):
             if ModelDump.isDirectory(path) {
                 return try onlyPair(ModelDump(path: path, files: files, axes: layout.axes))

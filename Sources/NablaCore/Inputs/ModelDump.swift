@@ -25,6 +25,20 @@ public struct ModelDump: Sendable {
         public let q: TensorSource
         public let k: TensorSource
         public let v: TensorSource?
+
+        /// The name that selects the pair (`FILE:NAME`, `DIR:NAME`) and that messages,
+        /// reports and views show: the prefix, or `_` for bare `q` and `k` (the folder name
+        /// its outputs get too, issue 20 item 15).
+        public var name: String { ModelDump.name(ofPrefix: prefix) }
+    }
+
+    /// `_` for the empty prefix (bare `q` and `k`), the prefix itself otherwise.
+    public static func name(ofPrefix prefix: String) -> String { prefix.isEmpty ? "_" : prefix }
+
+    /// The pair `name` selects: the pair with that prefix, else for `_` the pair of bare
+    /// `q` and `k`; `nil` when none.
+    public func pair(named name: String) -> Pair? {
+        pairs.first { $0.prefix == name } ?? (name == "_" ? pairs.first { $0.prefix.isEmpty } : nil)
     }
 
     /// The file or folder as given.
@@ -155,13 +169,13 @@ public struct ModelDump: Sendable {
     /// The pair named `prefix`.
     /// - Throws: `NablaError.missingTensor` listing the pairs the dump has.
     public func pair(_ prefix: String) throws -> Pair {
-        if let p = pairs.first(where: { $0.prefix == prefix }) { return p }
+        if let p = pair(named: prefix) { return p }
         throw NablaError(.missingTensor, "\(path) has no Q/K pair '\(TensorIO.shown(prefix))' (tensors \(TensorIO.shown(prefix)).q and \(TensorIO.shown(prefix)).k; pairs: \(pairList))")
     }
 
     /// The prefixes for messages, at most 20.
     public var pairList: String {
-        TensorIO.keyList(pairs.map { $0.prefix.isEmpty ? "(q, k)" : $0.prefix })
+        TensorIO.keyList(pairs.map(\.name))
     }
 
     /// The spec that loads `pair` with the layout and settings of `base`.

@@ -175,7 +175,7 @@ public struct ModelReport: Sendable {
                          + headNames.map { pad("h\($0)", 6) }.joined(separator: " "))
             for p in pairs {
                 guard let v = values(p) else { continue }
-                lines.append(TensorIO.shown(p.prefix.isEmpty ? "(q, k)" : p.prefix).padding(toLength: width, withPad: " ", startingAt: 0)
+                lines.append(TensorIO.shown(ModelDump.name(ofPrefix: p.prefix)).padding(toLength: width, withPad: " ", startingAt: 0)
                              + "  " + pad(all(p).map(percent) ?? "", 6) + "  "
                              + v.map { pad(percent($0), 6) }.joined(separator: " "))
             }
