@@ -213,6 +213,12 @@ extension AppState {
         case .plot(let path):
             plot(to: path)
         case .compare(let spec):
+            // The compare view draws B on A's block map: a B of another block shape has no
+            // place there (issue 20, item 3). nabla diff compares such masks token by token.
+            if let other = spec.block, other != block {
+                message = .error("compare: B's block \(other) differs from the map's \(block); compare other block shapes with nabla diff")
+                return []
+            }
             teaching = .compare(CompareView(spec: spec))
             refreshTeaching()
         case .open(let arguments):

@@ -142,7 +142,7 @@ struct KeymapTests {
 
     @Test("good commands", arguments: [
         (":head 2", "head"), (":block 1x4x4", "block"), (":sta 11x3x3", "sta"), (":sta 11x3x3<Enter>:sta off", "off"),
-        (":threshold 0", "thr0"), (":thr 1", "thr1"),
+        (":threshold 0", "thr0"), (":thr 1", "thr1"), (":compare thr=0.5,block=1x8x8", "compare"),
     ])
     func goodCommands(line: String, what: String) throws {
         var app = TestApp.make()
@@ -159,6 +159,11 @@ struct KeymapTests {
         case "sta": #expect(app.state.sta == .kandinsky && app.state.mask?.settings.sta == .kandinsky)
         case "off": #expect(app.state.sta == nil && app.state.staWindow == .kandinsky)
         case "thr0": #expect(app.state.threshold == 0)
+        case "compare":
+            guard case .compare? = app.state.teaching else {
+                Issue.record("no compare view for B at the map's own block")
+                return
+            }
         default: #expect(app.state.threshold == 1 && app.state.mask?.statistics.overallDensity == 1)
         }
     }
@@ -179,7 +184,7 @@ struct KeymapTests {
 
     @Test("bad commands change nothing and put an error in the status line", arguments: [
         "thr 2", "thr x", "thr", "head -1", "head 3", "head two", "block 3x8x8", "block 1x8", "block 1x5x5",
-        "sta 11x3", "sta on", "sta 4x3x3", "sta 3x3x2", "frobnicate", "open 'unterminated", "quit now", "",
+        "sta 11x3", "sta on", "sta 4x3x3", "sta 3x3x2", "compare thr=0.9,block=1x16x16", "compare dense,block=1x4x4", "frobnicate", "open 'unterminated", "quit now", "",
     ])
     func badCommands(line: String) throws {
         var app = TestApp.make()

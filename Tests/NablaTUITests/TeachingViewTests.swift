@@ -71,9 +71,12 @@ struct TeachingViewTests {
         let b = app.state.map!.cut(MaskSettings(threshold: 0.5))
         #expect(c.b.kept == b.kept)
         #expect(abs(c.jaccard(head: 0) - Self.jaccard(app.state.mask!.kept, b.kept, head: 0, n: b.n)) < 1e-12)
+        // B of another block shape is refused at the prompt (issue 20, item 3): the open
+        // comparison stays, the status line says why.
         try app.keys(":compare block=1x4x4,thr=0.5<Enter>")
         guard case .compare(let other)? = app.state.teaching else { Issue.record("compare closed"); return }
-        #expect(other.comparison == nil && other.problem?.contains("nabla diff") == true)
+        #expect(other.comparison?.b.kept == b.kept && other.problem == nil)
+        #expect(app.state.message == .error("compare: B's block 1x4x4 differs from the map's 1x8x8; compare other block shapes with nabla diff"))
         try app.keys("<Esc>:compare thr=7<Enter>")
         #expect(app.screen.text.contains("error: mask spec 'thr=7'"))
     }
