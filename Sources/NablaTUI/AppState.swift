@@ -131,6 +131,12 @@ public struct AppState: Sendable {
     public var requestedBlock: BlockShape
 
     public var cursor: BlockPair
+    /// The tokens `(t, y, x)` the cursor's query and key blocks stand for across block-shape
+    /// changes, and the cursor they were taken at: while the cursor stays put, every change
+    /// of block shape places it on the blocks holding these same tokens, so cycling the
+    /// shapes comes back to the same blocks (issue 20, item 10). Moving the cursor retakes
+    /// them from the new blocks' centres.
+    var cursorTokens: (at: BlockPair, query: TokenCoordinate, key: TokenCoordinate)?
     public var zoom: Int
     /// Top-left block of the map view.
     public var origin: BlockPair

@@ -445,11 +445,15 @@ extension AppState {
             replaceMap(newMap, cut: cut)
             requestedBlock = newMap.blocks.block
             if let old {
-                cursor = BlockPair(query: AppState.remap(cursor.query, from: old, to: newMap.blocks),
-                                   key: AppState.remap(cursor.key, from: old, to: newMap.blocks))
+                let tokens = cursorTokens.flatMap { $0.at == cursor ? ($0.query, $0.key) : nil }
+                    ?? (AppState.centre(of: cursor.query, in: old), AppState.centre(of: cursor.key, in: old))
+                cursor = BlockPair(query: AppState.block(holding: tokens.0, in: newMap.blocks),
+                                   key: AppState.block(holding: tokens.1, in: newMap.blocks))
+                cursorTokens = (cursor, tokens.0, tokens.1)
             }
             if let view = viewport { origin = view.centred(on: cursor) }
         case .loaded(let newInput, let newMap, let note, let newPairs, let cut):
+            cursorTokens = nil
             // Moving to another pair of the same dump keeps the cursor and zoom.
             let samePlace = newPairs != nil && pairs?.path == newPairs?.path && map?.n == newMap.n
             // The head by tensor index: the one on screen, or at the first load the one
@@ -548,15 +552,6 @@ extension AppState {
             fallbackLoad = nil
             fallbackOutcome = nil
         }
-    }
-
-    /// The block of `new` holding the middle token of block `b` of `old`.
-    static func remap(_ b: Int, from old: BlockGrid, to new: BlockGrid) -> Int {
-        let c = old.coordinates(of: b)
-        let t = c.t * old.block.bt + old.block.bt / 2
-        let y = c.i * old.block.bh + old.block.bh / 2
-        let x = c.j * old.block.bw + old.block.bw / 2
-        return ((t / new.block.bt) * new.hb + y / new.block.bh) * new.wb + x / new.block.bw
     }
 
     // MARK: - View

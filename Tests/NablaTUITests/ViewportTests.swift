@@ -68,6 +68,32 @@ struct ViewportTests {
         #expect(view.shows(app.state.cursor))
     }
 
+    @Test("cycling the block shapes (b, and B back) keeps the cursor on the same tokens and returns it to its blocks",
+          arguments: [BlockPair(query: 0, key: 0), BlockPair(query: 5, key: 9), BlockPair(query: 13, key: 2), BlockPair(query: 15, key: 15)])
+    func blockCycleKeepsCursor(start: BlockPair) throws {
+        var app = TestApp.make()
+        let first = try #require(app.state.map?.blocks)
+        app.state.cursor = start
+        let query = AppState.centre(of: start.query, in: first), key = AppState.centre(of: start.key, in: first)
+        for keys in ["b", "B"] {
+            var seen = 0
+            repeat {
+                try app.keys(keys)
+                let blocks = try #require(app.state.map?.blocks)
+                // Every shape on the way holds the first centre tokens in the cursor's blocks.
+                #expect(AppState.block(holding: query, in: blocks) == app.state.cursor.query, "\(blocks.block)")
+                #expect(AppState.block(holding: key, in: blocks) == app.state.cursor.key, "\(blocks.block)")
+                seen += 1
+            } while app.state.map?.blocks.block != first.block && seen < 10
+            #expect(seen > 1 && app.state.cursor == start, "\(keys): back at \(app.state.cursor) after \(seen) shapes")
+        }
+        // Moving the cursor takes the tokens anew from its new blocks.
+        try app.keys("jb")
+        let blocks = try #require(app.state.map?.blocks)
+        let moved = AppState.centre(of: min(start.query + 1, first.count - 1), in: first)
+        #expect(app.state.cursor.query == AppState.block(holding: moved, in: blocks))
+    }
+
     @Test("a click selects the block under it; the wheel zooms")
     func mouse() throws {
         var app = TestApp.make(size: Size(width: 60, height: 16), block: .init(bt: 1, bh: 4, bw: 4))
