@@ -229,12 +229,14 @@ public struct AppState: Sendable {
     }
     /// The tensor index of the head on screen.
     public var headIndex: Int { headIndex(min(head, max(heads - 1, 0))) }
-    /// The head on screen as the status line and map title name it: `3 of 8`, or under
-    /// a head selection `3 (2/4 sel.)` (tensor index, then position among the selected).
+    /// The head on screen as the status line and map title name it, by tensor index with
+    /// the range of indices beside it, so a 0-based index never reads as a count: `3 (0-7)`,
+    /// or under a head selection the indices selected, `3 (sel. 3,5)` (`3 (sel. 12 heads)`
+    /// when the list is long) (issue 20, item 11).
     public var headLabel: String {
-        let position = min(head, max(heads - 1, 0))
-        if headIndices == Array(0..<heads) { return "\(headIndex) of \(heads)" }
-        return "\(headIndex) (\(position + 1)/\(heads) sel.)"
+        if headIndices == Array(0..<heads) { return "\(headIndex) (0-\(max(heads - 1, 0)))" }
+        let list = headIndices.map(String.init).joined(separator: ",")
+        return "\(headIndex) (sel. \(list.count <= 16 ? list : "\(heads) heads"))"
     }
     public var settings: MaskSettings { MaskSettings(threshold: threshold, sta: sta) }
 

@@ -29,7 +29,7 @@ struct RenderSnapshotTests {
         // Keys still work at this size, and growing back shows the app again.
         try app.keys("]")
         app.send(.resize(Size(width: 80, height: 24)))
-        #expect(app.screen.text.contains("head 1 of 3"))
+        #expect(app.screen.text.contains("head 1 (0-2)"))
         app.send(.resize(Size(width: 59, height: 24)))
         try app.keys("q")
         #expect(app.state.quitRequested)
@@ -170,12 +170,15 @@ struct RenderSnapshotTests {
     @Test("the status line shows the settings in the required forms")
     func statusLine() throws {
         var app = TestApp.make()
+        // 3x3x3 reaches every block of height and width here, which :sta says until the next key.
         try app.keys("]]:sta 3x3x3<Enter>")
+        #expect(app.screen.lines.last?.contains("covers every block in height and width") == true)
+        try app.keys("j")
         let status = try #require(app.screen.lines.last)
         #expect(status.contains("test"))
         #expect(status.contains("4x16x16"))
         #expect(status.contains("thr 0.90"))
-        #expect(status.contains("head 2 of 3"))
+        #expect(status.contains("head 2 (0-2)"))
         #expect(status.contains("STA 3x3x3"))
         #expect(status.contains("density "))
         #expect(status.contains("? help"))

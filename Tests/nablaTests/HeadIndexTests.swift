@@ -22,15 +22,15 @@ struct HeadIndexTests {
     func render() throws {
         let first = try NablaProcess.run(["render", "--head-select", "3,5", "--size", "120x40"])
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(first.stdout.contains("head 3 (1/2 sel.)"), "\(first.stdout)")
+        #expect(first.stdout.contains("head 3 (sel. 3,5)"), "\(first.stdout)")
         #expect(first.stdout.contains("frame coverage, head 3"), "\(first.stdout)")
         #expect(!first.stdout.contains("head 0"), "\(first.stdout)")
         let second = try NablaProcess.run(["render", "--head-select", "3,5", "--head", "5", "--size", "120x40"])
         #expect(second.status == 0, "\(second.stderr)")
-        #expect(second.stdout.contains("head 5 (2/2 sel.)") && second.stdout.contains("frame coverage, head 5"), "\(second.stdout)")
+        #expect(second.stdout.contains("head 5 (sel. 3,5)") && second.stdout.contains("frame coverage, head 5"), "\(second.stdout)")
         // The same head without a selection is the same map: its density matches.
         let plain = try NablaProcess.run(["render", "--head", "5", "--size", "120x40"])
-        #expect(plain.stdout.contains("head 5 of 8"), "\(plain.stdout)")
+        #expect(plain.stdout.contains("head 5 (0-7)"), "\(plain.stdout)")
         func kept(_ text: String) -> String? {
             text.split(separator: "\n").first { $0.contains(" kept · ") }.flatMap { line in
                 line.components(separatedBy: " · ").first { $0.hasSuffix(" kept") }
@@ -42,7 +42,7 @@ struct HeadIndexTests {
     @Test("the prompt's :head takes a tensor index and refuses one outside the selection")
     func prompt() throws {
         let good = try NablaProcess.run(["render", "--head-select", "3,5", "--keys", ":head 5<Enter>", "--size", "120x40"])
-        #expect(good.stdout.contains("head 5 (2/2 sel.)"), "\(good.stdout)")
+        #expect(good.stdout.contains("head 5 (sel. 3,5)"), "\(good.stdout)")
         let bad = try NablaProcess.run(["render", "--head-select", "3,5", "--keys", ":head 1<Enter>", "--size", "120x40"])
         #expect(bad.stdout.contains("head 1 is not among the selected heads 3,5"), "\(bad.stdout)")
     }

@@ -69,7 +69,7 @@ struct HeadSelectEveryCommandTests {
                 let svg = try String(contentsOfFile: dir + "/p.svg", encoding: .utf8)
                 #expect(svg.contains("head 1"), "plot draws the first selected head")
             } else if name == "render" {
-                #expect(r.stdout.contains("head 1 (1/2 sel.)"), "\(r.stdout.suffix(200))")
+                #expect(r.stdout.contains("head 1 (sel. 1,3)"), "\(r.stdout.suffix(200))")
             }
         }
     }

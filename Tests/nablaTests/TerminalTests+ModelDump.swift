@@ -23,7 +23,7 @@ extension TerminalTests {
         let opened = try tmux.wait("pair blocks.1.step40, head 1", seconds: 30) {
             $0.contains("model.safetensors:blocks.1.step40") && !$0.contains("model · 6") && statusDensity($0) != nil
         }
-        #expect(opened.contains("head 1 of 4"), "head 1, by its tensor index in the status line")
+        #expect(opened.contains("head 1 (0-3)"), "head 1, by its tensor index in the status line")
         try tmux.literal("q")
         let end = try tmux.wait("the exit") { $0.contains("EXIT=") && $0.contains("icanon") }
         #expect(end.contains("EXIT=0"))

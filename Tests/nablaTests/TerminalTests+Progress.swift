@@ -47,7 +47,7 @@ struct ProgressTerminalTests {
                                       options: .regularExpression) != nil
         }
         // The map on screen stays meanwhile (the status line compacts its fields to 1x8x8).
-        #expect(Self.status(running).contains("1x8x8") && running.contains("head 0 of 4"))
+        #expect(Self.status(running).contains("1x8x8") && running.contains("head 0 (0-3)"))
         try tmux.keys("Escape")
         let after = try tmux.wait("the cancel") { Self.status($0).contains("cancelled computing") }
         #expect(Self.status(after).contains("kept block 1x8x8"))
@@ -64,7 +64,7 @@ struct ProgressTerminalTests {
         try tmux.wait("the load") { Self.status($0).contains("loading") && Self.status($0).contains("(Esc cancels)") }
         try tmux.keys("Escape")
         let kept = try tmux.wait("the load's cancel") { Self.status($0).contains("cancelled loading") }
-        #expect(kept.contains("head 0 of 4") && !kept.contains("nothing loaded"))
+        #expect(kept.contains("head 0 (0-3)") && !kept.contains("nothing loaded"))
         Thread.sleep(forTimeInterval: 1)
         #expect(try tmux.screen().split(separator: "\n").first?.prefix(40) == title)  // the same head, density and view
 
