@@ -74,12 +74,17 @@ extension Renderer {
         // The current threshold.
         let cx = Int((state.threshold * Double(w - 1)).rounded())
         for r in 0..<h { screen.set(plot.x + cx, plot.y + r, Cell(g.vertical, accentStyle)) }
-        screen.put("thr " + fixed(state.threshold, 2), x: min(plot.x + cx + 1, plot.maxX - 8), y: plot.y, style: accentStyle, clip: rect)
         for curve in curves.reversed() {
             for x in 0..<w {
                 screen.set(plot.x + x, plot.y + row(value(curve.values, atColumn: x)), Cell(curve.glyph, curve.style))
             }
         }
+        // The marker's label last, over the curves, right of the marker where it fits and
+        // else left of it: never over the marker, never cut by the curves (issue 20, item 8).
+        let thrLabel = "thr " + fixed(state.threshold, 2)
+        let labelX = cx + 1 + thrLabel.count <= w ? plot.x + cx + 1 : max(plot.x, plot.x + cx - thrLabel.count)
+        screen.put(thrLabel, x: labelX, y: plot.y, style: accentStyle, clip: rect)
+        screen.set(plot.x + cx, plot.y, Cell(g.vertical, accentStyle))
         for (i, curve) in curves.enumerated() {
             let y = axisY + 2 + i
             guard y < rect.maxY else { break }

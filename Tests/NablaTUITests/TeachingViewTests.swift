@@ -230,6 +230,23 @@ struct FollowViewTests {
 
 @Suite("Sweep view")
 struct SweepViewTests {
+    @Test("the sweep's threshold label is drawn whole, beside its marker, at every size and threshold (issue 20, item 8)",
+          arguments: [Size(width: 80, height: 24), Size(width: 100, height: 28), Size(width: 140, height: 45), Size(width: 200, height: 60)])
+    func sweepLabelWhole(size: Size) throws {
+        var app = TestApp.make(size: size)
+        try app.keys("w{{{{{{{{{{")  // thr 0
+        for step in 0...20 {
+            let label = "thr " + String(format: "%.2f", app.state.threshold)
+            let top = try #require(app.screen.lines.dropFirst().first)
+            #expect(top.contains(label), "\(size) \(label): \(top)")
+            // The marker is the column right after or right before the label.
+            let range = try #require(top.range(of: label))
+            let after = top[range.upperBound...].first, before = top[..<range.lowerBound].last
+            #expect(after == "│" || before == "│" || app.state.threshold == 1, "\(size) \(label): \(top)")
+            if step < 20 { try app.keys(">>>>>") }
+        }
+    }
+
     @Test("w opens it: densities are the engine's cuts at each threshold, never falling; thr keys move the mark; Esc leaves")
     func sweep() throws {
         var app = TestApp.make()
