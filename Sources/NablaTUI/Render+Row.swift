@@ -137,7 +137,9 @@ extension Renderer {
         case .pool: what = "pooled: one query vector against \(n) key vectors"
         case .map: what = "logits − max, key blocks in order"
         case .softmax: what = "probabilities, key blocks in order"
-        default: what = "probabilities, most probable first; • running sum"
+        // Sorted stages share the 0-1 axis between the running sum and thr; the bars are
+        // P over the row's largest P, and the heading says so (issue 20, item 2).
+        default: what = "bars P/\(String(format: "%.3g", trace.probs.max() ?? 0)) sorted · • sum · axis 0–1"
         }
         let shownTop = min(n, max(2 * trace.keptCount, 32))
         heading(what, in: rect)

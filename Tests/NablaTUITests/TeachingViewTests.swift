@@ -192,6 +192,9 @@ struct FollowViewTests {
             let mass = (0..<map.n).filter { row[$0] }.reduce(0.0) { $0 + map.probability(head: 1, query: q, key: $1) }
             let text = app.screen.text
             #expect(text.contains("kept \(row.filter { $0 }.count) of \(map.n) · mass \(fixed(mass, 4))"), "row \(q)")
+            // The bars' own scale: P over the row's largest P, said in the heading (item 2).
+            let top = (0..<map.n).map { map.probability(head: 1, query: q, key: $0) }.max()!
+            #expect(text.contains("bars P/\(String(format: "%.3g", top)) sorted"), "row \(q)")
         }
     }
 

@@ -191,7 +191,9 @@ public enum Figures {
         fig.add(.rect(x: x0, y: y0, width: w, height: h, fill: nil, stroke: .black, strokeWidth: 1))
         fig.add(.text(x: x0 - 6, y: y0 + 8, "1", size: 10, anchor: "end"))
         fig.add(.text(x: x0 - 6, y: y0 + h, "0", size: 10, anchor: "end"))
-        fig.add(.text(x: x0 + w / 2, y: y0 + h + 18, "key blocks by rank (top \(shown) of \(n)); bars: P / max P, line: running sum", size: 11, anchor: "middle"))
+        fig.add(.text(x: x0 + w / 2, y: y0 + h + 18, "key blocks by rank (top \(shown) of \(n)); bars: P / max P, line: running sum (axis 0 to 1)", size: 11, anchor: "middle"))
+        // The bars' own scale, above the plot's right end (issue 20, item 2).
+        fig.add(.text(x: x0 + w, y: y0 - 6, "bar top = max P \(String(format: "%.3g", top))", size: 10, color: .grey, anchor: "end"))
         fig.add(.text(x: x0, y: y0 + h + 40, "cut keeps \(trace.cutCount) blocks (mass \(fixed(trace.cutMass, 3))); STA only \(trace.staOnlyCount); kept \(trace.keptCount), mass \(fixed(trace.mass, 3))", size: 11))
         let legend: [(FigureColor, String)] = [(.viridis(0.35), "kept by the cut"), (.pink, "STA only"), (.light, "dropped"), (.orange, "running sum")]
         for (i, item) in legend.enumerated() {
