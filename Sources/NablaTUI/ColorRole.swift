@@ -13,8 +13,9 @@ public enum ColorRole: Hashable, Sendable {
     case statusBar
     /// Dark text on bright backgrounds.
     case ink
-    /// Compare overlay: kept by mask A only, by B only, by both.
-    case onlyA, onlyB, both
+    /// Compare overlay: kept by mask A only, by B only, by both; a pixel of several
+    /// blocks where no kind holds more than half (`OverlayKind.mixed`).
+    case onlyA, onlyB, both, mixed
     /// Follow view: a key tile kept only because of the STA window.
     case staOnly
     /// A kept block (or a pooled cell holding kept blocks): level `0..<Theme.rampLevels`

@@ -1,9 +1,19 @@
 import Foundation
 import NablaCore
 
-/// One pixel of the compare overlay: which of A and B keep its blocks.
+/// One pixel of the compare overlay: outside the map, or the blocks' `OverlayKind`.
 enum OverlayPixel: Equatable {
-    case none, neither, onlyA, onlyB, both
+    case none, neither, onlyA, onlyB, both, mixed
+
+    init(_ kind: OverlayKind) {
+        switch kind {
+        case .neither: self = .neither
+        case .onlyA: self = .onlyA
+        case .onlyB: self = .onlyB
+        case .both: self = .both
+        case .mixed: self = .mixed
+        }
+    }
 }
 
 extension Renderer {
@@ -46,6 +56,7 @@ extension Renderer {
         case .onlyA: .onlyA
         case .onlyB: .onlyB
         case .both: .both
+        case .mixed: .mixed
         }
     }
 
@@ -55,6 +66,7 @@ extension Renderer {
         case .onlyA: Cell("a", Style(.normal, .normal, .bold))
         case .onlyB: Cell("b", Style(.normal, .normal, .bold))
         case .both: Cell(g.full, Style(.normal, .normal, .bold))
+        case .mixed: Cell("+", Style(.normal, .normal, .bold))
         }
     }
 
@@ -72,20 +84,15 @@ extension Renderer {
         screen.fill(l.title)
         screen.put(title, in: l.title, style: titleStyle, ellipsis: g.ellipsis)
         if let c {
-            // Pixel (x, y): the blocks it covers; the kind that covers most of them wins
-            // (agreement shows only where neither mask keeps a block the other drops).
+            // Pixel (x, y): the blocks it covers, drawn by `OverlayKind`'s rule (the kind
+            // holding more than half of the kept blocks, else mixed), as the figure is.
             let w = vp.drawnWidth, h = vp.drawnHeight
             var pixels = [OverlayPixel](repeating: .none, count: w * h)
             let cols = (0..<w).map { vp.blocks(pixel: $0, from: vp.origin.key) }
             for y in 0..<h {
                 let rows = vp.blocks(pixel: y, from: vp.origin.query)
                 for x in 0..<w where !rows.isEmpty && !cols[x].isEmpty {
-                    var a = 0, b = 0, both = 0
-                    for q in rows { for k in cols[x] {
-                        let cell = c.cell(head: head, query: q, key: k)
-                        if cell.a && cell.b { both += 1 } else if cell.a { a += 1 } else if cell.b { b += 1 }
-                    } }
-                    pixels[y * w + x] = a == 0 && b == 0 ? (both > 0 ? .both : .neither) : (a >= b ? .onlyA : .onlyB)
+                    pixels[y * w + x] = OverlayPixel(OverlayKind(c, head: head, queries: rows, keys: cols[x]))
                 }
             }
             let cx = vp.pixelColumn(key: state.cursor.key), cy = vp.pixelRow(query: state.cursor.query)
@@ -113,7 +120,9 @@ extension Renderer {
         let rect = Rect(x: layout.legend.x, y: row, width: layout.legend.width, height: 1)
         screen.fill(rect)
         var x = rect.x + 1
-        for (label, p) in [("only A ", OverlayPixel.onlyA), ("  only B ", .onlyB), ("  both ", .both)] {
+        // "mixed" only where a pixel covers several blocks (zoomed out).
+        let mixed = (state.viewport?.blocksPerPixel ?? 1) > 1
+        for (label, p) in [("only A ", OverlayPixel.onlyA), ("  only B ", .onlyB), ("  both ", .both)] + (mixed ? [("  mixed ", .mixed)] : []) {
             x = screen.put(label, x: x, y: rect.y, style: mutedStyle, clip: rect)
             let cell = theme.mode.hasColor
                 ? (theme.halfBlockPixels ? Cell(g.full, foreground: overlayRole(p), background: .normal)

@@ -15,6 +15,7 @@ extension Theme {
         case .onlyA: RGB(255, 135, 0)
         case .onlyB: RGB(0, 135, 255)
         case .both: RGB(228, 228, 228)
+        case .mixed: RGB(135, 95, 175)
         case .staOnly: RGB(255, 95, 175)
         case .kept(let l): keptRGB(l)
         case .dropped(let l): droppedRGB(l)
@@ -83,6 +84,7 @@ extension Theme {
         case .onlyA: 208
         case .onlyB: 33
         case .both: 254
+        case .mixed: 97
         case .staOnly: 205
         case .kept(let l): kept256[Int(l)]
         case .dropped(let l): dropped256[Int(l)]
@@ -104,6 +106,7 @@ extension Theme {
         case .onlyA: 11
         case .onlyB: 12
         case .both: 15
+        case .mixed: 5
         case .staOnly: 13
         case .kept(let l): kept16[coarse(l, of: rampLevels, into: kept16.count)]
         case .dropped(let l): dropped16[coarse(l, of: droppedLevels, into: dropped16.count)]

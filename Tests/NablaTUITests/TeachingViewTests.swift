@@ -60,6 +60,60 @@ struct TeachingViewTests {
         #expect(app.screen.text.contains("frame coverage"))
     }
 
+    @Test("the overlay kind of a pixel: more than half of its kept blocks, else mixed; blocks kept by neither do not vote")
+    func overlayRule() {
+        #expect(OverlayKind(onlyA: 0, onlyB: 0, both: 0) == .neither)
+        #expect(OverlayKind(onlyA: 1, onlyB: 0, both: 2) == .both)
+        #expect(OverlayKind(onlyA: 2, onlyB: 0, both: 1) == .onlyA)
+        #expect(OverlayKind(onlyA: 1, onlyB: 1, both: 1) == .mixed)
+        #expect(OverlayKind(onlyA: 1, onlyB: 0, both: 1) == .mixed)
+        #expect(OverlayKind(onlyA: 0, onlyB: 3, both: 2) == .onlyB)
+        // Exhaustively on small counts: the kind is one of the inputs' kinds, and a kind
+        // drawn holds a strict majority.
+        for a in 0...6 { for b in 0...6 { for both in 0...6 {
+            let kind = OverlayKind(onlyA: a, onlyB: b, both: both), kept = a + b + both
+            switch kind {
+            case .neither: #expect(kept == 0)
+            case .onlyA: #expect(2 * a > kept)
+            case .onlyB: #expect(2 * b > kept)
+            case .both: #expect(2 * both > kept)
+            case .mixed: #expect(kept > 0 && 2 * max(a, b, both) <= kept)
+            }
+        } } }
+    }
+
+    @Test("zoomed out, each pixel of the compare overlay shows its blocks' composition (the agreement is visible)",
+          arguments: ["thr=0.85", "thr=0.9", "sta=3x3x3", "topk"])
+    func overlayZoomedOut(spec: String) throws {
+        var app = TestApp.make(size: Size(width: 100, height: 30), block: BlockShape(bt: 1, bh: 4, bw: 4))
+        try app.keys(":compare \(spec)<Enter>")
+        guard case .compare(let view)? = app.state.teaching, let c = view.comparison else { Issue.record("compare not open"); return }
+        let vp = try #require(app.state.viewport)
+        #expect(vp.blocksPerPixel > 1, "the test wants several blocks per pixel")
+        let area = ScreenLayout(state: app.state, size: app.state.size).mapArea
+        let head = app.state.head
+        var counts: [ColorRole: Int] = [:]
+        let cursor = (vp.pixelColumn(key: app.state.cursor.key), vp.pixelRow(query: app.state.cursor.query))
+        for y in 0..<vp.drawnHeight { for x in 0..<vp.drawnWidth where !(cursor.0 == x && cursor.1 == y) {
+            // Written in the test: count the three kinds and take a strict majority.
+            var a = 0, b = 0, both = 0
+            for q in vp.blocks(pixel: y, from: vp.origin.query) { for k in vp.blocks(pixel: x, from: vp.origin.key) {
+                let at = (head * c.a.n + q) * c.a.n + k, ka = c.a.kept[at] != 0, kb = c.b.kept[at] != 0
+                if ka && kb { both += 1 } else if ka { a += 1 } else if kb { b += 1 }
+            } }
+            let kept = a + b + both
+            let want: ColorRole = kept == 0 ? .dropped(0) : 2 * both > kept ? .both : 2 * a > kept ? .onlyA : 2 * b > kept ? .onlyB : .mixed
+            let cell = app.screen[area.x + x, area.y + y / 2]
+            let got = y % 2 == 0 ? cell.foreground : cell.background
+            #expect(got == want, "pixel \(x), \(y): \(a) only A, \(b) only B, \(both) both")
+            counts[got, default: 0] += 1
+        } }
+        // B equal to A (thr=0.9 is the app's own threshold) is all agreement.
+        if spec == "thr=0.9" { #expect(counts[.onlyA] == nil && counts[.onlyB] == nil && counts[.mixed] == nil && (counts[.both] ?? 0) > 0) }
+        if spec == "thr=0.85" { #expect((counts[.both] ?? 0) > 0, "\(counts)") }
+        #expect(app.screen.text.contains("mixed"), "the legend names mixed pixels when zoomed out")
+    }
+
     @Test(":compare SPEC compares with any spec; a bad one is an error in the status line")
     func comparePrompt() throws {
         var app = TestApp.make()

@@ -106,3 +106,40 @@ struct CommonCells {
         } } }
     }
 }
+
+/// What one pixel (or figure cell) of a compare overlay stands for when it covers several
+/// block pairs: the kind holding more than half of its kept blocks, else `mixed`. Blocks
+/// kept by neither mask are background and do not vote. The terminal's compare view and
+/// `nabla plot --view compare` both draw by this rule, so agreement is visible at every
+/// zoom (issue 20, item 1: "both" showed only where every block agreed).
+public enum OverlayKind: Hashable, Sendable {
+    case neither, onlyA, onlyB, both, mixed
+
+    /// The kind of a pixel holding `onlyA`, `onlyB` and `both` block pairs.
+    /// - Complexity: O(1).
+    public init(onlyA a: Int, onlyB b: Int, both: Int) {
+        let kept = a + b + both
+        if kept == 0 {
+            self = .neither
+        } else if 2 * both > kept {
+            self = .both
+        } else if 2 * a > kept {
+            self = .onlyA
+        } else if 2 * b > kept {
+            self = .onlyB
+        } else {
+            self = .mixed
+        }
+    }
+
+    /// Counts the kinds of the block pairs `queries x keys` of head `h` of `c`.
+    /// - Complexity: O(|queries| |keys|).
+    public init(_ c: MaskComparison, head h: Int, queries: Range<Int>, keys: Range<Int>) {
+        var a = 0, b = 0, both = 0
+        for q in queries { for k in keys {
+            let cell = c.cell(head: h, query: q, key: k)
+            if cell.a && cell.b { both += 1 } else if cell.a { a += 1 } else if cell.b { b += 1 }
+        } }
+        self.init(onlyA: a, onlyB: b, both: both)
+    }
+}

@@ -246,16 +246,17 @@ public enum Figures {
         if let error { line += "  error A \(String(format: "%.2e", error.a)) B \(String(format: "%.2e", error.b))" }
         fig.add(.text(x: 20, y: 40, line, size: 11))
         let n = c.a.n, k = cellStride(n), cells = (n + k - 1) / k, side = 460.0, cell = side / Double(cells)
-        let onlyA = FigureColor.orange, onlyB = FigureColor.blue, both = FigureColor(60, 60, 60)
+        let onlyA = FigureColor.orange, onlyB = FigureColor.blue, both = FigureColor(60, 60, 60), mixed = FigureColor(150, 110, 190)
         for r in 0..<cells {
             var run: (start: Int, color: FigureColor?) = (0, nil)
             for col in 0..<cells {
-                var a = 0, b = 0, bo = 0
-                for q in (r * k)..<min(n, (r + 1) * k) { for key in (col * k)..<min(n, (col + 1) * k) {
-                    let x = c.cell(head: h, query: q, key: key)
-                    if x.a && x.b { bo += 1 } else if x.a { a += 1 } else if x.b { b += 1 }
-                } }
-                let color: FigureColor = a == 0 && b == 0 ? (bo > 0 ? both : .white) : (a >= b ? onlyA : onlyB)
+                let color: FigureColor = switch OverlayKind(c, head: h, queries: (r * k)..<min(n, (r + 1) * k), keys: (col * k)..<min(n, (col + 1) * k)) {
+                case .neither: .white
+                case .onlyA: onlyA
+                case .onlyB: onlyB
+                case .both: both
+                case .mixed: mixed
+                }
                 // Runs of equal colour along the row as one rectangle (white is the background).
                 if color != run.color {
                     if let c = run.color, c != .white {
@@ -270,9 +271,9 @@ public enum Figures {
                               width: Double(cells - run.start) * cell + 0.02, height: cell + 0.02, fill: c))
             }
         }
-        if let note = scaleNote(n: n) { fig.add(.text(x: 50, y: 54, note + "; colour: the most common kind", size: 10, color: .grey)) }
+        if let note = scaleNote(n: n) { fig.add(.text(x: 50, y: 54, note + "; colour: the kind of more than half of a cell's kept blocks, else mixed", size: 10, color: .grey)) }
         fig.add(.rect(x: 50, y: 60, width: side, height: side, fill: nil, stroke: .black, strokeWidth: 1))
-        for (i, item) in [(onlyA, "only A"), (onlyB, "only B"), (both, "both")].enumerated() {
+        for (i, item) in ([(onlyA, "only A"), (onlyB, "only B"), (both, "both")] + (k > 1 ? [(mixed, "mixed")] : [])).enumerated() {
             fig.add(.rect(x: 530, y: 80 + Double(i) * 20, width: 14, height: 12, fill: item.0))
             fig.add(.text(x: 548, y: 90 + Double(i) * 20, item.1, size: 10))
         }

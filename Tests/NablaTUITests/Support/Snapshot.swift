@@ -32,6 +32,7 @@ func roleText(_ screen: Screen) -> String {
         case .onlyA: "<"
         case .onlyB: ">"
         case .both: "&"
+        case .mixed: "%"
         case .staOnly: "$"
         case .kept(let l): kept[Int(l)]
         case .dropped(let l): dropped[Int(l)]
