@@ -16,7 +16,9 @@ extension Theme {
         case .onlyB: RGB(0, 135, 255)
         case .both: RGB(228, 228, 228)
         case .mixed: RGB(135, 95, 175)
-        case .staOnly: RGB(255, 95, 175)
+        // Blue-violet: apart from every level of viridis and the greys for deuteranopia and
+        // protanopia too (pink met viridis's middle there; ColourVisionTests).
+        case .staOnly: RGB(95, 95, 255)
         case .kept(let l): keptRGB(l)
         case .dropped(let l): droppedRGB(l)
         case .grey(let l): greyRGB(l)
@@ -85,7 +87,7 @@ extension Theme {
         case .onlyB: 33
         case .both: 254
         case .mixed: 97
-        case .staOnly: 205
+        case .staOnly: 63
         case .kept(let l): kept256[Int(l)]
         case .dropped(let l): dropped256[Int(l)]
         case .grey(let l): grey256[Int(l)]
@@ -107,7 +109,7 @@ extension Theme {
         case .onlyB: 12
         case .both: 15
         case .mixed: 5
-        case .staOnly: 13
+        case .staOnly: 12
         case .kept(let l): kept16[coarse(l, of: rampLevels, into: kept16.count)]
         case .dropped(let l): dropped16[coarse(l, of: droppedLevels, into: dropped16.count)]
         case .grey(let l): grey16[coarse(l, of: greyLevels, into: grey16.count)]

@@ -16,7 +16,10 @@ public struct FigureColor: Hashable, Sendable {
     public static let red = FigureColor(214, 39, 40)
     public static let orange = FigureColor(255, 127, 14)
     public static let blue = FigureColor(31, 119, 180)
-    public static let pink = FigureColor(227, 119, 194)
+    /// STA-only blocks: blue-violet, apart from viridis for colour-blind readers too.
+    public static let staOnly = FigureColor(95, 95, 255)
+    /// Dropped blocks' bars: a grey that still shows on the white page in print.
+    public static let dropped = FigureColor(185, 185, 185)
 
     /// `#rrggbb`.
     public var hex: String { String(format: "#%02x%02x%02x", r, g, b) }

@@ -177,7 +177,7 @@ public enum Figures {
         let bw = w / Double(shown), top = trace.probs.max() ?? 1
         for r in 0..<shown {
             let b = trace.order[r]
-            let color: FigureColor = trace.cutKept[b] ? .viridis(0.35) : (trace.kept[b] ? .pink : .light)
+            let color: FigureColor = trace.cutKept[b] ? .viridis(0.35) : (trace.kept[b] ? .staOnly : .dropped)
             let bh = trace.probs[b] / top * h
             fig.add(.rect(x: x0 + Double(r) * bw, y: y0 + h - bh, width: max(bw - 0.5, 0.3), height: bh, fill: color))
         }
@@ -195,7 +195,7 @@ public enum Figures {
         // The bars' own scale, above the plot's right end (issue 20, item 2).
         fig.add(.text(x: x0 + w, y: y0 - 6, "bar top = max P \(String(format: "%.3g", top))", size: 10, color: .grey, anchor: "end"))
         fig.add(.text(x: x0, y: y0 + h + 40, "cut keeps \(trace.cutCount) blocks (mass \(fixed(trace.cutMass, 3))); STA only \(trace.staOnlyCount); kept \(trace.keptCount), mass \(fixed(trace.mass, 3))", size: 11))
-        let legend: [(FigureColor, String)] = [(.viridis(0.35), "kept by the cut"), (.pink, "STA only"), (.light, "dropped"), (.orange, "running sum")]
+        let legend: [(FigureColor, String)] = [(.viridis(0.35), "kept by the cut"), (.staOnly, "STA only"), (.dropped, "dropped"), (.orange, "running sum")]
         for (i, item) in legend.enumerated() {
             fig.add(.rect(x: x0 + Double(i) * 150, y: y0 + h + 52, width: 12, height: 10, fill: item.0))
             fig.add(.text(x: x0 + Double(i) * 150 + 16, y: y0 + h + 61, item.1, size: 10))
