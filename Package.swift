@@ -37,10 +37,10 @@ let package = Package(
         .executable(name: "nabla", targets: ["nabla"]),
         .library(name: "NablaCore", targets: ["NablaCore"]),
         .library(name: "NablaTUI", targets: ["NablaTUI"]),
+        .library(name: "NablaFigures", targets: ["NablaFigures"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
@@ -48,12 +48,18 @@ let package = Package(
             name: "NablaCore",
             dependencies: [
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-                // PNG figures (Report/Figure+PNG.swift): zlib through a maintained binding.
-                .product(name: "CompressNIO", package: "compress-nio"),
             ],
             swiftSettings: coreFlags
         ),
-        .target(name: "NablaTUI", dependencies: ["NablaCore"], swiftSettings: releaseFlags),
+        // Figures as PNG and PDF with their text, through Cairo (Debian's libcairo2-dev);
+        // SVG stays nabla's own writer (text as text). NablaCore needs no system library.
+        .systemLibrary(
+            name: "CCairo",
+            pkgConfig: "cairo",
+            providers: [.apt(["libcairo2-dev"]), .brew(["cairo"])]
+        ),
+        .target(name: "NablaFigures", dependencies: ["NablaCore", "CCairo"], swiftSettings: releaseFlags),
+        .target(name: "NablaTUI", dependencies: ["NablaCore", "NablaFigures"], swiftSettings: releaseFlags),
         .systemLibrary(
             name: "CNcursesw",
             providers: [.apt(["libncurses-dev"]), .brew(["ncurses"])]
@@ -62,12 +68,13 @@ let package = Package(
         .executableTarget(
             name: "nabla",
             dependencies: [
-                "NablaCore", "NablaTUI", "NablaTerminal",
+                "NablaCore", "NablaTUI", "NablaTerminal", "NablaFigures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: releaseFlags
         ),
         .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore"]),
+        .testTarget(name: "NablaFiguresTests", dependencies: ["NablaFigures", "NablaCore"]),
         .testTarget(name: "NablaTUITests", dependencies: ["NablaTUI", "NablaCore"], exclude: ["Snapshots"]),
         .testTarget(name: "NablaTerminalTests", dependencies: ["NablaTerminal", "NablaTUI", "CNcursesw"]),
         .testTarget(name: "nablaTests", dependencies: ["nabla", "NablaCore"]),

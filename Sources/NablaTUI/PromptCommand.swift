@@ -95,7 +95,7 @@ public enum PromptCommand: Equatable, Sendable {
         case "plot":
             let path = PromptCommand.expandingTilde(try one("plot FILE.svg|FILE.png"))
             guard FigureFormat(path: path) != nil else {
-                throw NablaError(.badArgument, "plot '\(path)': give a .svg or .png file")
+                throw NablaError(.badArgument, "plot '\(path)': give a \(FigureFormat.extensionList) file")
             }
             return .plot(path)
         case "compare":

@@ -1,5 +1,6 @@
 import Foundation
 import NablaCore
+import NablaFigures
 
 extension AppState {
     /// The view on screen as a figure (`Figures`, as `nabla plot` draws it): the open
@@ -31,8 +32,8 @@ extension AppState {
         }
     }
 
-    /// `:plot FILE.svg` or `:plot FILE.png`: writes the view as `nabla plot` does (SVG
-    /// text, or PNG at 2 pixels per unit through `Figure.png`), replacing the file whole
+    /// `:plot FILE.svg`, `FILE.png` or `FILE.pdf`: writes the view as `nabla plot` does
+    /// (`FigureFile`: SVG text, PNG at 2 pixels per unit, PDF), replacing the file whole
     /// (`AtomicFile`), and says so in the status line. A user's command, done at once: a
     /// figure is a few megabytes at most and rasterises in well under a second.
     mutating func plot(to path: String) {
@@ -42,7 +43,7 @@ extension AppState {
         }
         do {
             guard let format = FigureFormat(path: path) else { preconditionFailure("PromptCommand checks the extension") }
-            try AtomicFile.write(try format.encode(figure, scale: 2, name: path), to: path)
+            try AtomicFile.write(try FigureFile.bytes(figure, format: format, scale: 2, name: path), to: path)
             message = .info("wrote \(path)")
         } catch let error as NablaError {
             message = .error(error.message)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NablaCore
+import NablaFigures
 import NablaTUI
 
 struct PlotCommand: ParsableCommand {
@@ -23,7 +24,7 @@ struct PlotCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "View: map, coverage, row, sweep, compare or overview.")
     var view: String = "map"
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Output file, .svg or .png.", valueName: "FILE"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Output file, .svg, .png or .pdf.", valueName: "FILE"))
     var out: String
 
     @Option(parsing: .unconditional, help: "Head (0-based tensor index; default: the first loaded head).")
@@ -35,16 +36,19 @@ struct PlotCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Mask B of the compare view (a nabla diff spec).", valueName: "SPEC"))
     var compare: String = "sta=11x3x3"
 
-    @Option(parsing: .unconditional, help: "Pixels per figure unit of a PNG.")
-    var scale: Double = 2
+    @Option(parsing: .unconditional, help: "Pixels per figure unit of a PNG (default 2; SVG and PDF are vector).")
+    var scale: Double?
 
     func validate() throws {
         guard Figures.views.contains(view) else {
             throw ValidationError("--view '\(view)' is not one of \(Figures.views.joined(separator: ", "))")
         }
-        guard FigureFormat(path: out) != nil else { throw ValidationError("--out \(out): give a .svg or .png file") }
+        guard FigureFormat(path: out) != nil else { throw ValidationError("--out \(out): give a \(FigureFormat.extensionList) file") }
         if let head, head < 0 { throw ValidationError("--head \(head) is below 0 (heads are numbered from 0)") }
-        guard scale > 0 && scale <= 8 else { throw ValidationError("--scale \(scale) is outside (0, 8]") }
+        if let scale {
+            guard FigureFormat(path: out) == .png else { throw ValidationError("--scale goes with a .png --out (SVG and PDF are vector)") }
+            guard scale > 0 && scale <= 8 else { throw ValidationError("--scale \(scale) is outside (0, 8]") }
+        }
     }
 
     func run() throws {
@@ -104,7 +108,7 @@ struct PlotCommand: ParsableCommand {
             figure = Figures.map(map: map, mask: cut, head: h, title: "head \(head) · \(percent(cut.statistics.density[h])) kept · \(label)")
         }
         guard let format = FigureFormat(path: out) else { preconditionFailure("validated") }
-        try AtomicFile.write(try format.encode(figure, scale: scale, name: out), to: out)
+        try AtomicFile.write(try FigureFile.bytes(figure, format: format, scale: scale ?? 2, name: out), to: out)
         // A large map is drawn pooled to about the output's resolution; the figure and this line say how.
         let pooled = ["map", "compare", "overview"].contains(view) ? Figures.scaleNote(n: map.n, cap: view == "overview" ? Figures.overviewCap(heads: qk.heads) : 256) : nil
         print("wrote      \(out) (\(view)\(pooled.map { "; " + $0 } ?? ""))")

@@ -44,9 +44,10 @@ public struct FigureColor: Hashable, Sendable {
     ]
 }
 
-/// A figure as drawing primitives in user units (1 unit = 1 pixel of the PNG at scale 1):
-/// filled rectangles, lines, polylines and text. Written as SVG directly (`svg()`), or
-/// rasterised (`raster(scale:)`, text left out) for PNG.
+/// A figure as drawing primitives in user units (1 unit = 1 pixel of the PNG at scale 1,
+/// 1 point of the PDF): filled rectangles, lines, polylines and text. Written as SVG
+/// directly (`svg()`); as PNG and PDF, text included, by `FigureFile` (NablaFigures,
+/// through Cairo).
 public struct Figure: Sendable {
     public enum Item: Sendable {
         case rect(x: Double, y: Double, width: Double, height: Double, fill: FigureColor?, stroke: FigureColor? = nil, strokeWidth: Double = 1)
@@ -59,6 +60,49 @@ public struct Figure: Sendable {
     public let width: Double
     public let height: Double
     public var items: [Item] = []
+
+    /// An upper bound of the advance of `text` at font size `size` in DejaVu Sans (the
+    /// face figures are set in), from coarse classes of its characters' advances in em
+    /// (the face's own: narrow punctuation and `i l j` 0.32, digits 0.64, capitals and
+    /// `m w` up to 0.99); `FigureFile.textBoxes` measures the real ink.
+    public static func estimatedWidth(_ text: String, size: Double) -> Double {
+        var em = 0.0
+        for c in text.unicodeScalars {
+            switch c {
+            case " ", ".", ",", ":", ";", "'", "|", "!", "i", "l", "j", "(", ")", "[", "]", "f", "t", "r": em += 0.44
+            case "0"..."9", "-", "+", "=", "<", ">", "%": em += c == "%" ? 0.96 : 0.84
+            case "m", "w", "M", "W", "@": em += 0.99
+            case "A"..."Z": em += 0.8
+            default: em += c.value > 0x7F ? 0.99 : 0.64
+            }
+        }
+        return em * size
+    }
+
+    /// The figure with every text made to fit the canvas (a 4-unit margin): where its
+    /// estimated width (`estimatedWidth`) does not fit the room its anchor leaves, the size
+    /// shrinks (down to 7) and then the text is cut with `…`. Both writers draw this
+    /// (issue 20, item 6: a long subtitle ran off the edge).
+    /// - Complexity: O(total text length).
+    public func fitted() -> Figure {
+        var out = self
+        let margin = 4.0
+        out.items = items.map { item in
+            guard case .text(let x, let y, var text, var size, let color, let anchor) = item else { return item }
+            let room = anchor == "middle" ? 2 * min(x - margin, width - margin - x) : anchor == "end" ? x - margin : width - margin - x
+            guard room > 0 else { return item }
+            while Figure.estimatedWidth(text, size: size) > room && size > 7 { size = max(7, size - 0.5) }
+            while Figure.estimatedWidth(text, size: size) > room && text.count > 1 { text = String(text.dropLast(2)) + "…" }
+            return .text(x: x, y: y, text, size: size, color: color, anchor: anchor)
+        }
+        return out
+    }
+
+    /// The figure's title: its first text (every figure of `Figures` starts with it).
+    public var title: String? {
+        for item in items { if case .text(_, _, let s, _, _, _) = item { return s } }
+        return nil
+    }
 
     public init(width: Double, height: Double) {
         self.width = width
@@ -77,6 +121,7 @@ public struct Figure: Sendable {
             s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
                 .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
         }
+        let items = fitted().items
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         out += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"\(n(width))\" height=\"\(n(height))\" viewBox=\"0 0 \(n(width)) \(n(height))\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n"
         out += "<rect x=\"0\" y=\"0\" width=\"\(n(width))\" height=\"\(n(height))\" fill=\"#ffffff\"/>\n"
@@ -98,60 +143,12 @@ public struct Figure: Sendable {
         out += "</svg>\n"
         return out
     }
-
-    /// The figure's rectangles and lines as RGB pixels, `[height, width, 3]` row-major,
-    /// `scale` pixels per unit; text is left out (a PNG carries no fonts).
-    /// - Complexity: O(covered pixels).
-    public func raster(scale: Double = 1) -> (width: Int, height: Int, rgb: [UInt8]) {
-        let w = max(1, Int((width * scale).rounded())), h = max(1, Int((height * scale).rounded()))
-        var rgb = [UInt8](repeating: 255, count: w * h * 3)
-        func fill(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, _ c: FigureColor) {
-            let a = max(0, Int((x0 * scale).rounded())), b = min(w, max(a + 1, Int((x1 * scale).rounded())))
-            let top = max(0, Int((y0 * scale).rounded())), bottom = min(h, max(top + 1, Int((y1 * scale).rounded())))
-            guard a < w, top < h else { return }
-            for y in top..<bottom {
-                for x in a..<b {
-                    let i = (y * w + x) * 3
-                    rgb[i] = c.r
-                    rgb[i + 1] = c.g
-                    rgb[i + 2] = c.b
-                }
-            }
-        }
-        func segment(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, _ c: FigureColor, _ lw: Double) {
-            let steps = max(1, Int((max(abs(x2 - x1), abs(y2 - y1)) * scale).rounded(.up)))
-            let half = max(lw * scale, 1) / 2 / scale
-            for s in 0...steps {
-                let t = Double(s) / Double(steps)
-                let x = x1 + (x2 - x1) * t, y = y1 + (y2 - y1) * t
-                fill(x - half, y - half, x + half, y + half, c)
-            }
-        }
-        for item in items {
-            switch item {
-            case .rect(let x, let y, let rw, let rh, let f, let stroke, let sw):
-                if let f { fill(x, y, x + rw, y + rh, f) }
-                if let stroke {
-                    segment(x, y, x + rw, y, stroke, sw)
-                    segment(x, y + rh, x + rw, y + rh, stroke, sw)
-                    segment(x, y, x, y + rh, stroke, sw)
-                    segment(x + rw, y, x + rw, y + rh, stroke, sw)
-                }
-            case .line(let x1, let y1, let x2, let y2, let c, let lw):
-                segment(x1, y1, x2, y2, c, lw)
-            case .polyline(let points, let c, let lw):
-                for (p, q) in zip(points, points.dropFirst()) { segment(p.x, p.y, q.x, q.y, c, lw) }
-            case .text:
-                break
-            }
-        }
-        return (w, h, rgb)
-    }
 }
 
-/// The file formats a figure is written in, chosen by the file's extension.
-public enum FigureFormat: String, Sendable {
-    case svg, png
+/// The file formats a figure is written in, chosen by the file's extension: `svg`
+/// (`Figure.svg()`), `png` and `pdf` (`FigureFile` in NablaFigures).
+public enum FigureFormat: String, Sendable, CaseIterable {
+    case svg, png, pdf
 
     /// The format of `path` by its extension (any case), or `nil` for another one.
     public init?(path: String) {
@@ -159,14 +156,6 @@ public enum FigureFormat: String, Sendable {
         self.init(rawValue: path[path.index(after: dot)...].lowercased())
     }
 
-    /// The file's bytes: SVG text (refused over `Figures.svgByteLimit`), or PNG at
-    /// `scale` pixels per unit. `name` names the file in errors.
-    /// - Throws: `NablaError.badArgument` for an SVG over the limit, `.writeFailed` when
-    ///   PNG compression fails.
-    public func encode(_ figure: Figure, scale: Double, name: String) throws -> [UInt8] {
-        switch self {
-        case .svg: try Figures.svgBytes(figure, name: name)
-        case .png: try figure.png(scale: scale)
-        }
-    }
+    /// `.svg, .png or .pdf`, for messages.
+    public static var extensionList: String { ".svg, .png or .pdf" }
 }

@@ -140,9 +140,20 @@ public enum Figures {
         let slabs = mask.statistics.slabs, k = cellStride(slabs, cap: 115), tb = (slabs + k - 1) / k
         let cell = min(40, 460 / Double(max(tb, 1)))
         let side = cell * Double(tb)
-        var fig = Figure(width: side + 160, height: side + 110)
+        // At least 560 wide and 240 tall, so the title, caption and colour bar fit a small grid.
+        var fig = Figure(width: max(side + 160, 560), height: max(side + 110, 240))
         fig.add(.text(x: 20, y: 22, title, size: 14))
         if let note = scaleNote(n: slabs, cap: 115, what: "slabs") { fig.add(.text(x: 60, y: 40, note + " (their mean)", size: 10, color: .grey)) }
+        // Colours span 0 to the largest cell (coverage is often a few percent: a 0-100%
+        // scale would draw it in one colour); the colour bar says the range (item 6).
+        var top = 0.0
+        for a in 0..<tb { for b in 0..<tb {
+            let rows = (a * k)..<min(slabs, (a + 1) * k), cols = (b * k)..<min(slabs, (b + 1) * k)
+            var v = 0.0
+            for r in rows { for c in cols { v += mask.statistics.coverage(head: h, querySlab: r, keySlab: c) } }
+            top = max(top, v / Double(rows.count * cols.count))
+        } }
+        let scale = top > 0 ? top : 1
         for a in 0..<tb {
             for b in 0..<tb {
                 var v = 0.0
@@ -150,10 +161,10 @@ public enum Figures {
                 for r in rows { for c in cols { v += mask.statistics.coverage(head: h, querySlab: r, keySlab: c) } }
                 v /= Double(rows.count * cols.count)
                 let x = 60 + Double(b) * cell, y = 60 + Double(a) * cell
-                fig.add(.rect(x: x, y: y, width: cell, height: cell, fill: v > 0 ? .viridis(v) : .light, stroke: .white, strokeWidth: 0.5))
+                fig.add(.rect(x: x, y: y, width: cell, height: cell, fill: v > 0 ? .viridis(v / scale) : .light, stroke: .white, strokeWidth: 0.5))
                 if cell >= 18 {
                     fig.add(.text(x: x + cell / 2, y: y + cell / 2 + 4, String(Int((v * 100).rounded())), size: min(11, cell / 2.5),
-                                  color: v > 0.55 ? .black : .white, anchor: "middle"))
+                                  color: v == 0 || v / scale > 0.55 ? .black : .white, anchor: "middle"))
                 }
             }
             if cell >= 8 || a % Int((8 / cell).rounded(.up)) == 0 {
@@ -161,8 +172,8 @@ public enum Figures {
                 fig.add(.text(x: 60 + (Double(a) + 0.5) * cell, y: 55, String(a * k), size: 9, color: .grey, anchor: "middle"))
             }
         }
-        fig.add(.text(x: 60 + side / 2, y: side + 85, "key frame slab (values: % of block pairs kept)", size: 11, anchor: "middle"))
-        colorBar(&fig, x: side + 90, y: 80, height: min(200, side - 40), low: "0%", high: "100%", title: "coverage")
+        fig.add(.text(x: 60 + max(side / 2, 150), y: max(side + 85, 215), "key frame slab (values: % of block pairs kept)", size: 11, anchor: "middle"))
+        colorBar(&fig, x: side + 90, y: 80, height: max(min(200, side - 40), 100), low: "0%", high: percent(top), title: "coverage")
         return fig
     }
 
@@ -241,10 +252,13 @@ public enum Figures {
                                recall: (a: Double, b: Double)? = nil, error: (a: Double, b: Double)? = nil) -> Figure {
         var fig = Figure(width: 620, height: 580)
         fig.add(.text(x: 20, y: 22, title, size: 14))
-        var line = "A \(c.a.spec) (\(percent(c.a.density[h])))  B \(c.b.spec) (\(percent(c.b.density[h])))  Jaccard \(fixed(c.jaccard(head: h), 3))"
-        if let recall { line += "  recall A \(fixed(recall.a, 3)) B \(fixed(recall.b, 3))" }
-        if let error { line += "  error A \(String(format: "%.2e", error.a)) B \(String(format: "%.2e", error.b))" }
+        let line = "A \(c.a.spec) (\(percent(c.a.density[h])))  B \(c.b.spec) (\(percent(c.b.density[h])))  Jaccard \(fixed(c.jaccard(head: h), 3))"
         fig.add(.text(x: 20, y: 40, line, size: 11))
+        // Recall and error on a line of their own under the map (one line ran off the edge).
+        var figures: [String] = []
+        if let recall { figures.append("recall A \(fixed(recall.a, 3)) B \(fixed(recall.b, 3))") }
+        if let error { figures.append("error A \(String(format: "%.2e", error.a)) B \(String(format: "%.2e", error.b))") }
+        if !figures.isEmpty { fig.add(.text(x: 50, y: 545, figures.joined(separator: "  "), size: 11)) }
         let n = c.a.n, k = cellStride(n), cells = (n + k - 1) / k, side = 460.0, cell = side / Double(cells)
         let onlyA = FigureColor.orange, onlyB = FigureColor.blue, both = FigureColor(60, 60, 60), mixed = FigureColor(150, 110, 190)
         for r in 0..<cells {
@@ -292,9 +306,14 @@ public enum Figures {
         let heads = map.heads, cols = Int(Double(heads).squareRoot().rounded(.up)), rows = (heads + cols - 1) / cols
         let side = 180.0, gap = 30.0
         let cap = overviewCap(heads: heads)
-        var fig = Figure(width: Double(cols) * (side + gap) + 40, height: Double(rows) * (side + gap) + 60)
+        // Room on the right for the colour bar, and at least 560 wide for the title.
+        let mapsWidth = Double(cols) * (side + gap) + 40
+        var fig = Figure(width: max(mapsWidth + 90, 560), height: max(Double(rows) * (side + gap) + 60, 300))
         fig.add(.text(x: 20, y: 22, title, size: 14))
+        let pooled = cellStride(map.n, cap: cap) > 1
         if let note = scaleNote(n: map.n, cap: cap) { fig.add(.text(x: 20, y: 40, note + "; colour: share kept", size: 10, color: .grey)) }
+        colorBar(&fig, x: mapsWidth + 10, y: 80, height: 180, low: pooled ? "0" : fixed(log10(1 / Double(map.n)) - 2, 1),
+                 high: pooled ? "1" : "0", title: pooled ? "share kept" : "log10 P")
         for h in 0..<heads {
             let x = 30 + Double(h % cols) * (side + gap), y = 60 + Double(h / cols) * (side + gap)
             drawMap(&fig, map: map, mask: mask, head: h, x: x, y: y, side: side, frames: false, maxCells: cap)

@@ -1,6 +1,6 @@
-"""Decodes a PNG with the standard library only (struct, zlib): checks the signature,
-every chunk's CRC, 8-bit RGB, filter 0 on every scanline; prints width, height and the
-number of distinct byte values."""
+"""Reads a PNG with the standard library only (struct, zlib): checks the signature, every
+chunk's CRC, 8-bit RGB or RGBA, the inflated size and a valid filter type (0-4) on every
+scanline; prints width, height and the number of distinct byte values."""
 import sys, struct, zlib
 data = open(sys.argv[1], 'rb').read()
 assert data[:8] == b'\x89PNG\r\n\x1a\n'
@@ -13,7 +13,8 @@ while pos < len(data):
     if kind == b'IDAT': idat += body
     pos += 12 + n
 w, h, depth, color = size[:4]
+bpp = {2: 3, 6: 4}[color]
 raw = zlib.decompress(idat)
-assert depth == 8 and color == 2 and len(raw) == h * (1 + 3 * w), (len(raw), w, h)
-assert all(raw[y * (1 + 3 * w)] == 0 for y in range(h))
+assert depth == 8 and len(raw) == h * (1 + bpp * w), (len(raw), w, h)
+assert all(raw[y * (1 + bpp * w)] <= 4 for y in range(h))
 print(w, h, len(set(raw)))
