@@ -451,8 +451,13 @@ struct PlotPromptTests {
         #expect(png.prefix(8) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] && String(decoding: png[12..<16], as: UTF8.self) == "IHDR")
         func be32(_ i: Int) -> Int { png[i..<(i + 4)].reduce(0) { $0 << 8 | Int($1) } }
         #expect(be32(16) == 1200 && be32(20) == 1120)
+        // PDF too, a vector page of the figure's size in points.
+        try app.keys(":plot \(dir)/map.pdf<Enter>")
+        #expect(app.screen.text.contains("wrote \(dir)/map.pdf"))
+        let pdf = try String(decoding: Data(contentsOf: URL(fileURLWithPath: "\(dir)/map.pdf")), as: UTF8.self)
+        #expect(pdf.hasPrefix("%PDF-") && pdf.contains("/MediaBox [ 0 0 600 560 ]"), "\(pdf.prefix(400))")
         try app.keys(":plot \(dir)/x.gif<Enter>")
-        #expect(app.screen.text.contains("give a .svg or .png file"))
+        #expect(app.screen.text.contains("give a .svg, .png or .pdf file"))
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/x.gif"))
     }
 }
