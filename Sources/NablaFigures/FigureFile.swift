@@ -93,9 +93,13 @@ public enum FigureFile {
             switch item {
             case .rect(let x, let y, let w, let h, let fill, let stroke, let strokeWidth):
                 if let fill {
+                    // Filled cells tile the maps edge to edge: without antialiasing their
+                    // shared edges leave no light seams.
                     color(fill)
+                    cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE)
                     cairo_rectangle(cr, x, y, w, h)
                     cairo_fill(cr)
+                    cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT)
                 }
                 if let stroke {
                     color(stroke)
