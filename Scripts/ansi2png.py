@@ -2,7 +2,7 @@
 """Render `tmux capture-pane -e -p` output (ANSI SGR) to a PNG, cell by cell.
 
 Made docs/screenshot.png (needs Pillow):
-    tmux new-session -d -s shot -x 120 -y 36 "TERM=xterm-256color .build/release/nabla"
+    tmux new-session -d -s shot -x 120 -y 50 "TERM=xterm-256color .build/release/nabla"
     tmux send-keys -t shot + +; tmux capture-pane -e -p -t shot > screen.txt
     python3 Scripts/ansi2png.py screen.txt docs/screenshot.png
 """
