@@ -21,7 +21,10 @@ extension AppState {
             return Figures.row(RowTrace(map: map, head: h, query: cursor.query, settings: settings),
                                title: "query block \(cursor.query) · head \(name) · \(label)")
         case .sweep(let view)?:
-            return view.sweep.map { Figures.sweep($0, head: h, headName: name, current: threshold, title: "threshold sweep · head \(name) · \(inputName)") }
+            // What the screen shows: the head's recall from its kernel sweep, all heads' when done.
+            let headRecall = view.kernels.flatMap { $0.head == h ? $0.sweep.recall?.map { $0[0] } : nil }
+            return view.sweep.map { Figures.sweep($0, head: h, headName: name, current: threshold, title: "threshold sweep · head \(name) · \(inputName)",
+                                                  headRecall: headRecall, allRecall: view.allHeadsRecall) }
         case nil:
             if overview {
                 let selected = headIndices != Array(0..<map.heads)

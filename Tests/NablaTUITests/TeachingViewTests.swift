@@ -413,6 +413,15 @@ struct SweepViewTests {
             #expect(abs(recall[i] - want) < 1e-5, "thr \(t): \(recall[i]) vs \(want)")
         }
         #expect(app.screen.text.contains("recall, all heads"))
+        // :plot draws what the screen shows: every curve of the chart's legend (item 6).
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-sweep-\(UUID().uuidString.prefix(8)).svg").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try app.keys(":plot \(file)<Enter>")
+        let svg = try String(contentsOfFile: file, encoding: .utf8)
+        let shown = app.state.headIndex
+        for curve in ["density, head \(shown)", "density, all heads", "mass kept, head \(shown)", "mass kept, all heads", "recall, all heads"] {
+            #expect(svg.contains(">\(curve)<"), "the sweep figure lacks '\(curve)'")
+        }
     }
 
     @Test("sweep view snapshots", arguments: [Size(width: 120, height: 40), Size(width: 80, height: 24)])

@@ -216,7 +216,11 @@ public enum Figures {
 
     /// Sweep curves over thr: density of head `h` and of all heads, mass kept, recall
     /// when computed; the current threshold marked.
-    public static func sweep(_ sweep: ThresholdSweep, head h: Int, headName: Int? = nil, current: Double, title: String) -> Figure {
+    /// The curves the app's sweep view draws: density and mass kept of head `h` and of all
+    /// heads, and recall of the head (`headRecall`, else `sweep.recall`) and of all heads
+    /// (`allRecall`, else the mean of `sweep.recall`) when known (issue 20, item 6).
+    public static func sweep(_ sweep: ThresholdSweep, head h: Int, headName: Int? = nil, current: Double, title: String,
+                             headRecall: [Double]? = nil, allRecall: [Double]? = nil) -> Figure {
         let name = headName ?? h
         var fig = Figure(width: 640, height: 440)
         fig.add(.text(x: 20, y: 22, title, size: 14))
@@ -231,8 +235,10 @@ public enum Figures {
             ("density, head \(name)", .blue, sweep.density.map { $0[h] }),
             ("density, all heads", .grey, sweep.overallDensity),
             ("mass kept, head \(name)", .viridis(0.6), sweep.massKept.map { $0[h] }),
+            ("mass kept, all heads", .viridis(0.85), ThresholdSweep.averaged(sweep.massKept)),
         ]
-        if let recall = sweep.recall { curves.append(("recall, head \(name)", .orange, recall.map { $0[h] })) }
+        if let recall = headRecall ?? sweep.recall?.map({ $0[h] }) { curves.append(("recall, head \(name)", .orange, recall)) }
+        if let recall = allRecall ?? sweep.recall.map(ThresholdSweep.averaged) { curves.append(("recall, all heads", .red, recall)) }
         for (i, c) in curves.enumerated() {
             fig.add(.polyline(zip(sweep.thresholds, c.2).map { point($0, $1) }, color: c.1, width: 2))
             fig.add(.line(x1: x0 + w + 15, y1: y0 + 20 + Double(i) * 18, x2: x0 + w + 35, y2: y0 + 20 + Double(i) * 18, color: c.1, width: 2))
