@@ -18,8 +18,11 @@ extension AppState {
                                 error: quality?.error.map { ($0[0].overall, $0[1].overall) })
             }
         case .follow?:
+            // With `t` on and the head's true block mass computed, the figure marks it as the screen shades it.
+            let trueMass = showTrueMass ? attention.flatMap { $0.head == h ? $0.mass : nil } : nil
             return Figures.row(RowTrace(map: map, head: h, query: cursor.query, settings: settings),
-                               title: "query block \(cursor.query) · head \(name) · \(label)")
+                               title: "query block \(cursor.query) · head \(name) · \(label)",
+                               trueMass: trueMass.map { m in (0..<map.n).map { m.mass(slot: 0, query: cursor.query, key: $0) } })
         case .sweep(let view)?:
             // What the screen shows: the head's recall from its kernel sweep, all heads' when done.
             let headRecall = view.kernels.flatMap { $0.head == h ? $0.sweep.recall?.map { $0[0] } : nil }

@@ -39,6 +39,8 @@ struct FigureTextTests {
             ("map", Figures.map(map: map, mask: mask, head: 0, title: "head 0 · \(percent(mask.statistics.density[0])) kept · \(label)")),
             ("coverage", Figures.coverage(mask: mask, head: 0, title: "frame coverage · head 0 · \(label)")),
             ("row", Figures.row(RowTrace(map: map, head: 0, query: map.n / 2, settings: settings), title: "row · head 0 · \(label)")),
+            ("row with true mass", Figures.row(RowTrace(map: map, head: 0, query: map.n / 2, settings: settings), title: "row · head 0 · \(label)",
+                                               trueMass: (0..<map.n).map { map.probability(head: 0, query: map.n / 2, key: $0) })),
             ("sweep", Figures.sweep(sweep, head: 0, current: 0.9, title: "threshold sweep · head 0 · \(label)")),
             ("compare", Figures.compare(MaskComparison(a, b), head: 0, title: "compare · head 0 · \(input.name)",
                                         recall: (0.912345, 0.812345), error: (1.2345e-2, 3.4567e-2))),

@@ -270,7 +270,14 @@ struct FollowViewTests {
         let changed = video.flatMap { y in (0..<60).filter { before[$0, y] != app.screen[$0, y] } }
         #expect(!changed.isEmpty)
         expectSnapshot(app.screen, "follow-true-mass-120x40", roles: true)
-        try app.keys("t")
+        // :plot draws the true mass as the screen shows it (item 6), with the same total kept.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-row-\(UUID().uuidString.prefix(8)).svg").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try app.keys(":plot \(file)<Enter>")
+        let svg = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(svg.contains(">true block mass<") && svg.contains("true block mass kept \(fixed(want, 3))"), "\(want)")
+        try app.keys("t:plot \(file)<Enter>")
+        #expect(!(try String(contentsOfFile: file, encoding: .utf8)).contains("true block mass"))
         #expect(!app.screen.text.contains("true block mass"))
     }
 

@@ -179,8 +179,10 @@ public enum Figures {
 
     /// One row's stages: probabilities sorted descending as bars (kept by the cut, by STA
     /// only, dropped), the running sum, the threshold line and the cut.
-    public static func row(_ trace: RowTrace, title: String) -> Figure {
-        var fig = Figure(width: 700, height: 420)
+    /// `trueMass`: each key block's true (token-level) attention mass for this query block,
+    /// drawn as a marker over its bar on the same P scale (what the follow view's `t` shows).
+    public static func row(_ trace: RowTrace, title: String, trueMass: [Double]? = nil) -> Figure {
+        var fig = Figure(width: 700, height: trueMass == nil ? 420 : 440)
         fig.add(.text(x: 20, y: 22, title, size: 14))
         let n = trace.order.count
         let shown = min(n, max(2 * trace.keptCount, 32))
@@ -191,6 +193,12 @@ public enum Figures {
             let color: FigureColor = trace.cutKept[b] ? .viridis(0.35) : (trace.kept[b] ? .staOnly : .dropped)
             let bh = trace.probs[b] / top * h
             fig.add(.rect(x: x0 + Double(r) * bw, y: y0 + h - bh, width: max(bw - 0.5, 0.3), height: bh, fill: color))
+        }
+        if let trueMass {
+            for r in 0..<shown {
+                let m = min(trueMass[trace.order[r]] / top, 1.08)
+                fig.add(.rect(x: x0 + Double(r) * bw + bw * 0.2, y: y0 + h - m * h - 1.5, width: max(bw * 0.6, 1), height: 3, fill: .black))
+            }
         }
         let points = (0..<shown).map { (x: x0 + (Double($0) + 0.5) * bw, y: y0 + h - trace.runningSum[$0] * h) }
         fig.add(.polyline(points, color: .orange, width: 2))
@@ -206,10 +214,15 @@ public enum Figures {
         // The bars' own scale, above the plot's right end (issue 20, item 2).
         fig.add(.text(x: x0 + w, y: y0 - 6, "bar top = max P \(String(format: "%.3g", top))", size: 10, color: .grey, anchor: "end"))
         fig.add(.text(x: x0, y: y0 + h + 40, "cut keeps \(trace.cutCount) blocks (mass \(fixed(trace.cutMass, 3))); STA only \(trace.staOnlyCount); kept \(trace.keptCount), mass \(fixed(trace.mass, 3))", size: 11))
-        let legend: [(FigureColor, String)] = [(.viridis(0.35), "kept by the cut"), (.staOnly, "STA only"), (.dropped, "dropped"), (.orange, "running sum")]
+        var legend: [(FigureColor, String)] = [(.viridis(0.35), "kept by the cut"), (.staOnly, "STA only"), (.dropped, "dropped"), (.orange, "running sum")]
+        if let trueMass {
+            legend.append((.black, "true block mass"))
+            let kept = (0..<n).filter { trace.kept[$0] }.reduce(0.0) { $0 + trueMass[$1] }
+            fig.add(.text(x: x0, y: y0 + h + 80, "true block mass kept \(fixed(kept, 3)) (markers: each block's true mass on the bars' scale)", size: 11))
+        }
         for (i, item) in legend.enumerated() {
-            fig.add(.rect(x: x0 + Double(i) * 150, y: y0 + h + 52, width: 12, height: 10, fill: item.0))
-            fig.add(.text(x: x0 + Double(i) * 150 + 16, y: y0 + h + 61, item.1, size: 10))
+            fig.add(.rect(x: x0 + Double(i) * 125, y: y0 + h + 52, width: 12, height: 10, fill: item.0))
+            fig.add(.text(x: x0 + Double(i) * 125 + 16, y: y0 + h + 61, item.1, size: 10))
         }
         return fig
     }
