@@ -190,9 +190,19 @@ extension Renderer {
             } }
             return count > 0 ? sum / Double(count) : 0
         }
+        // The video's colours where known (the sample), else grey levels (issue 20, item 12).
+        func role(_ x: Int, _ y: Int) -> ColorRole {
+            guard preview.rgb != nil else { return .grey(Theme.greyLevel(value(x, y))) }
+            var r = 0.0, gr = 0.0, b = 0.0, count = 0.0
+            for ty in tokens(y, gh) { for tx in tokens(x, gw) {
+                if let c = preview.color(t: frame, y: ty, x: tx) { r += Double(c.r); gr += Double(c.g); b += Double(c.b); count += 1 }
+            } }
+            guard count > 0 else { return .grey(Theme.greyLevel(value(x, y))) }
+            return .video(r: Float(r / count), g: Float(gr / count), b: Float(b / count))
+        }
         func greyCell(_ x: Int, _ y: Int) -> Cell {
             let v = value(x, y)
-            if theme.mode.hasColor { return Cell(" ", foreground: .normal, background: .grey(Theme.greyLevel(v))) }
+            if theme.mode.hasColor { return Cell(" ", foreground: .normal, background: role(x, y)) }
             return Cell(g.greyShades[min(g.greyShades.count - 1, Int(v * Double(g.greyShades.count)))])
         }
         let outlineStyle = Style(theme.mode.hasColor ? .outline : .normal, .normal, .bold)
@@ -201,9 +211,9 @@ extension Renderer {
                 let y = row * pr
                 var cells: [Cell]
                 if theme.halfBlockPixels {
-                    let top: ColorRole = onOutline(x, y) ? .outline : .grey(Theme.greyLevel(value(x, y)))
+                    let top: ColorRole = onOutline(x, y) ? .outline : role(x, y)
                     let bottom: ColorRole = y + 1 >= height ? .normal
-                        : (onOutline(x, y + 1) ? .outline : .grey(Theme.greyLevel(value(x, y + 1))))
+                        : (onOutline(x, y + 1) ? .outline : role(x, y + 1))
                     cells = [Cell(g.upperHalf, foreground: top, background: bottom)]
                 } else if onOutline(x, y) {
                     // Box drawing over the pixels on the block's border; a pixel is `cx` cells.

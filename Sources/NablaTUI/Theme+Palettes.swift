@@ -22,6 +22,7 @@ extension Theme {
         case .kept(let l): keptRGB(l)
         case .dropped(let l): droppedRGB(l)
         case .grey(let l): greyRGB(l)
+        case .video(let i): xterm256[16 + Int(i)]
         }
     }
 
@@ -91,6 +92,7 @@ extension Theme {
         case .kept(let l): kept256[Int(l)]
         case .dropped(let l): dropped256[Int(l)]
         case .grey(let l): grey256[Int(l)]
+        case .video(let i): 16 + Int(i)
         }
     }
 
@@ -113,9 +115,15 @@ extension Theme {
         case .kept(let l): kept16[coarse(l, of: rampLevels, into: kept16.count)]
         case .dropped(let l): dropped16[coarse(l, of: droppedLevels, into: dropped16.count)]
         case .grey(let l): grey16[coarse(l, of: greyLevels, into: grey16.count)]
+        case .video(let i): nearest16(xterm256[16 + Int(i)])
         }
     }
 
     /// Level `level` of a ramp of `levels` on a shorter ramp of `count` colours.
     static func coarse(_ level: UInt8, of levels: Int, into count: Int) -> Int { Int(level) * count / levels }
+
+    /// The ANSI colour nearest `c` among xterm's 16 defaults.
+    static func nearest16(_ c: RGB) -> Int {
+        ansi16RGB.indices.min { ansi16RGB[$0].distanceSquared(c) < ansi16RGB[$1].distanceSquared(c) }!
+    }
 }

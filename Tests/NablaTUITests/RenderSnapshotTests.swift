@@ -90,6 +90,29 @@ struct RenderSnapshotTests {
         expectSnapshot(app.screen, "preview-mono-120x40")
     }
 
+    @Test("a preview with colours is drawn in them where the terminal has colour: the left half red, the right half blue (item 12)",
+          arguments: [ColorMode.truecolor, .palette256, .ansi16])
+    func colourPreview(mode: ColorMode) throws {
+        var input = TestApp.input(preview: true)
+        let g = input.grid
+        var rgb = [Float](repeating: 0, count: g.tokens * 3)
+        for tok in 0..<g.tokens { rgb[tok * 3 + (tok % g.w < g.w / 2 ? 0 : 2)] = 1 }
+        input.preview = VideoPreview(grid: g, luminance: input.preview!.luminance, rgb: rgb)
+        var app = HeadlessApp(config: AppConfig(arguments: [], inputName: "test", block: .nabla, threshold: 0.9,
+                                                theme: Theme(mode: mode, glyphs: .unicodeSet)),
+                              size: Size(width: 120, height: 40), loader: TestApp.loader(input))
+        app.send(.tick)
+        let red = ColorRole.video(r: 1, g: 0, b: 0), blue = ColorRole.video(r: 0, g: 0, b: 1)
+        #expect(red == .video(180) && blue == .video(5))
+        let roles = app.screen.cells.flatMap { [$0.foreground, $0.background] }
+        #expect(roles.contains(red) && roles.contains(blue))
+        #expect(!roles.contains { if case .grey = $0 { true } else { false } }, "no grey pixels in a colour preview")
+        // Each mode turns them into its own reds and blues.
+        let theme = Theme(mode: mode, glyphs: .unicodeSet)
+        #expect(theme.color(red) != theme.color(blue))
+        if mode == .ansi16 { #expect(theme.color(red) == .indexed(9) && theme.color(blue) == .indexed(4)) }
+    }
+
     @Test("map pixels follow the mask: kept on the ramp, dropped grey; pooled pixels by share kept",
           arguments: [Size(width: 120, height: 40), Size(width: 60, height: 16)])
     func mapColours(size: Size) throws {

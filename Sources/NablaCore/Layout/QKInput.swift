@@ -219,16 +219,28 @@ public struct QKInput: Sendable {
     }
 }
 
-/// A grey-level picture of the video on the token grid, for drawing beside the maps.
+/// A picture of the video on the token grid, for drawing beside the maps: grey levels,
+/// and the colours where the video's are known (the built-in sample).
 public struct VideoPreview: Sendable, Equatable {
     public let grid: TokenGrid
     /// `[T, H, W]` in raster order, values in `[0, 1]`.
     public let luminance: [Float]
+    /// `[T, H, W, 3]` RGB in `[0, 1]`, or `nil` when only grey levels are known.
+    public let rgb: [Float]?
 
-    public init(grid: TokenGrid, luminance: [Float]) {
+    public init(grid: TokenGrid, luminance: [Float], rgb: [Float]? = nil) {
         precondition(luminance.count == grid.tokens, "preview must have one value per token")
+        precondition(rgb == nil || rgb!.count == grid.tokens * 3, "a colour preview has three values per token")
         self.grid = grid
         self.luminance = luminance
+        self.rgb = rgb
+    }
+
+    /// The colour at frame `t`, row `y`, column `x`, or `nil` without colours.
+    public func color(t: Int, y: Int, x: Int) -> (r: Float, g: Float, b: Float)? {
+        guard let rgb else { return nil }
+        let i = ((t * grid.h + y) * grid.w + x) * 3
+        return (rgb[i], rgb[i + 1], rgb[i + 2])
     }
 
     /// The value at frame `t`, row `y`, column `x`.

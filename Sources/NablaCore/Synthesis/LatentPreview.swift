@@ -46,8 +46,9 @@ extension VideoPreview {
     /// `patch` onto the token grid and scaled so the smallest token is 0 and the largest
     /// 1 (all 0.5 when they are equal).
     /// - Throws: `NablaError.badGrid` when `patch` does not divide `T x H x W`.
+    /// `rgb` (`[T, H, W, 3]` in `[0, 1]`, optional) is mean-pooled the same way, unscaled.
     public static func pooled(_ voxels: [Float], frames: Int, height: Int, width: Int, patch: PatchShape,
-                              latentName: String = "latent") throws -> VideoPreview {
+                              latentName: String = "latent", rgb: [Float]? = nil) throws -> VideoPreview {
         precondition(voxels.count == frames * height * width, "one value per voxel is needed")
         let shape = VideoLatent(name: latentName, channels: 1, frames: frames, height: height, width: width, values: voxels)
         let grid = try shape.tokenGrid(patch: patch)
@@ -62,7 +63,18 @@ extension VideoPreview {
         }
         let lo = sums.min() ?? 0, hi = sums.max() ?? 0
         let luminance = sums.map { hi > lo ? Float(($0 - lo) / (hi - lo)) : 0.5 }
-        return VideoPreview(grid: grid, luminance: luminance)
+        var colours: [Float]?
+        if let rgb {
+            precondition(rgb.count == frames * height * width * 3, "three values per voxel are needed")
+            var c = [Double](repeating: 0, count: grid.tokens * 3)
+            for t in 0..<frames { for y in 0..<height {
+                let row = ((t / patch.pt) * grid.h + y / patch.ph) * grid.w
+                for x in 0..<width { for k in 0..<3 { c[(row + x / patch.pw) * 3 + k] += Double(rgb[((t * height + y) * width + x) * 3 + k]) } }
+            } }
+            let per = Double(patch.pt * patch.ph * patch.pw)
+            colours = c.map { Float(min(max($0 / per, 0), 1)) }
+        }
+        return VideoPreview(grid: grid, luminance: luminance, rgb: colours)
     }
 
     /// The unit eigenvector of the largest eigenvalue of a symmetric positive

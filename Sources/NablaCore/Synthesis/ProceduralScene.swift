@@ -61,6 +61,14 @@ public struct ProceduralScene: Sendable, Equatable {
     /// voxel's window, `[T, H, W]` in `[0, 1]` (for previews).
     /// - Complexity: O(frames * pixels); latent frames in parallel.
     public func encode(name: String = "sample") -> (latent: VideoLatent, luminance: [Float]) {
+        let e = encodeWithColour(name: name)
+        return (e.latent, e.luminance)
+    }
+
+    /// `encode(name:)` and the mean colour of every latent voxel's window, `[T, H, W, 3]`
+    /// RGB in `[0, 1]` (the first three features plus 0.5), for colour previews.
+    /// - Complexity: as `encode(name:)`.
+    public func encodeWithColour(name: String = "sample") -> (latent: VideoLatent, luminance: [Float], rgb: [Float]) {
         let background = Background(scene: self)
         let (lt, lh, lw) = (latentFrames, latentHeight, latentWidth)
         let plane = lh * lw
@@ -96,7 +104,9 @@ public struct ProceduralScene: Sendable, Equatable {
             }
         }
         let video = VideoLatent(name: name, channels: nc, frames: lt, height: lh, width: lw, values: latent)
-        return (video, luminance)
+        var rgb = [Float](repeating: 0, count: voxels * 3)
+        for i in 0..<voxels { for c in 0..<3 { rgb[i * 3 + c] = min(max(features[c * voxels + i] + 0.5, 0), 1) } }
+        return (video, luminance, rgb)
     }
 
     /// Renders the frames of latent frame `t` and writes its features (`[7, T, H, W]`)

@@ -103,4 +103,19 @@ struct SceneTests {
         #expect(scene.frameCount == 13)
         #expect((0..<4).map(scene.frames(ofLatentFrame:)) == [0..<1, 1..<5, 5..<9, 9..<13])
     }
+
+    @Test("the sample's preview has the video's colours: a red ball and a blue car on a frame (issue 20, item 12)")
+    func samplePreviewColours() throws {
+        let preview = try #require(try BuiltinSample.load().preview)
+        let colours = try #require(preview.rgb)
+        #expect(colours.count == preview.grid.tokens * 3 && colours.allSatisfy { (0...1).contains($0) })
+        var reds = 0, blues = 0
+        for tok in 0..<preview.grid.tokens {
+            let r = colours[tok * 3], g = colours[tok * 3 + 1], b = colours[tok * 3 + 2]
+            if r > g + 0.25 && r > b + 0.25 { reds += 1 }
+            if b > r + 0.15 && b > g + 0.05 && b < 0.6 { blues += 1 }
+        }
+        #expect(reds > 0, "no red token: the ball")
+        #expect(blues > 0, "no dark blue token: the car")
+    }
 }

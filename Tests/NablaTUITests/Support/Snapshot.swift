@@ -37,6 +37,7 @@ func roleText(_ screen: Screen) -> String {
         case .kept(let l): kept[Int(l)]
         case .dropped(let l): dropped[Int(l)]
         case .grey(let l): grey[Int(l)]
+        case .video: "^"
         }
     }
     let w = screen.size.width
