@@ -30,12 +30,17 @@ struct MaskCommand: ParsableCommand {
     @Flag(help: "Compute every Q/K pair (PREFIX.q, PREFIX.k) of a whole-model dump, one at a time; with --out, write --out/PREFIX/ and --out/model.json.")
     var all = false
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --all: compute only the I-th of N shares of the pairs (balanced by size), for a job array; nabla merge combines the outputs.", valueName: "I/N"),
+            transform: { try ShardSpec(parsing: $0) })
+    var shard: ShardSpec?
+
     @Flag(help: "With --all: also each head's recall, the share of the true attention mass its mask keeps (dense scores, O(S^2 D) per head).")
     var recall = false
 
     func validate() throws {
         guard mask.threshold != nil else { throw ValidationError("Missing expected argument '--threshold <THR>'") }
         if recall && !all { throw ValidationError("--recall goes with --all (nabla attend reports one pair's recall)") }
+        if shard != nil && !all { throw ValidationError("--shard goes with --all (it shares out the pairs of a whole-model dump)") }
     }
 
     func run() throws {
@@ -82,7 +87,7 @@ struct MaskCommand: ParsableCommand {
         // Progress as for one pair: on a terminal only, after the first second.
         let progress = StderrProgress(label: "mask --all")
         let report = try ModelReport.compute(dump: dump, base: spec, block: mask.block, settings: settings,
-                                             recall: recall, directory: out) { i, pair in
+                                             recall: recall, directory: out, shard: shard) { i, pair in
             progress.show("pair \(i + 1) of \(dump.pairs.count) done (\(Shown.path(ModelDump.name(ofPrefix: pair.prefix))): density \(percent(pair.overallDensity)))")
         }
         progress.finish()
@@ -90,7 +95,10 @@ struct MaskCommand: ParsableCommand {
             print(report.json().rendered())
         } else {
             print(report.text())
-            if let out { print("wrote      \(dump.pairs.count) pair folders and model.json to \(Shown.path(out))") }
+            if let out {
+                print("wrote      \(report.pairs.count) pair folders and model.json to \(Shown.path(out))"
+                      + (shard.map { " (shard \($0) of the \(dump.pairs.count) pairs; nabla merge combines the shards)" } ?? ""))
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ struct Nabla: ParsableCommand {
         """,
         version: "0.1.0",
         subcommands: [ViewCommand.self, MaskCommand.self, AttendCommand.self, DiffCommand.self, SweepCommand.self, PlotCommand.self, RenderCommand.self, BenchCommand.self,
-                      InfoCommand.self, SampleCommand.self],
+                      InfoCommand.self, SampleCommand.self, MergeCommand.self],
         defaultSubcommand: ViewCommand.self
     )
 

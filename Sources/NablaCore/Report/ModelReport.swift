@@ -38,6 +38,21 @@ public struct ModelReport: Sendable {
             keptBlocks = s.keptBlocks
             overallDensity = s.overallDensity
         }
+
+        /// A pair as a `model.json` recorded it (`ModelShards.merge`).
+        init(prefix: String, grid: TokenGrid, blocks: BlockGrid, headIndices: [Int], density: [Double], massKept: [Double],
+             keptBlocks: [Int], overallDensity: Double, recall: [Double]?) {
+            self.prefix = prefix
+            self.grid = grid
+            self.blocks = blocks
+            heads = headIndices.count
+            self.headIndices = headIndices
+            self.density = density
+            self.massKept = massKept
+            self.keptBlocks = keptBlocks
+            self.overallDensity = overallDensity
+            self.recall = recall
+        }
     }
 
     /// The dump's path as given.
@@ -45,12 +60,16 @@ public struct ModelReport: Sendable {
     public let block: BlockShape
     public let settings: MaskSettings
     public let pairs: [PairResult]
+    /// For one shard of a run (`mask --all --shard I/N`): which, and every pair of the
+    /// dump in order (what `nabla merge` checks and orders by); `nil` for a whole run.
+    public let shard: ShardSpec.Record?
 
-    public init(path: String, block: BlockShape, settings: MaskSettings, pairs: [PairResult]) {
+    public init(path: String, block: BlockShape, settings: MaskSettings, pairs: [PairResult], shard: ShardSpec.Record? = nil) {
         self.path = path
         self.block = block
         self.settings = settings
         self.pairs = pairs
+        self.shard = shard
     }
 
     /// Computes `pair` of `dump` with the layout of `base`; with `recall`, also the
@@ -84,12 +103,17 @@ public struct ModelReport: Sendable {
     /// - Parameter each: called after each pair, with its index.
     /// - Throws: `NablaError` naming the pair whose input or output failed, two pairs
     ///   whose folders would clash, or a folder name too long for the file system.
+    /// - Parameter shard: compute only this shard's pairs (`ShardSpec.pairs(of:)`), and
+    ///   record it in `model.json`.
     public static func compute(dump: ModelDump, base: InputSpec, block: BlockShape, settings: MaskSettings,
-                               recall: Bool = false, directory: String?,
+                               recall: Bool = false, directory: String?, shard: ShardSpec? = nil,
                                each: (Int, PairResult) -> Void = { _, _ in }) throws -> ModelReport {
         var results: [PairResult] = []
+        let chosen = shard.map { $0.pairs(of: dump) } ?? Array(dump.pairs.indices)
+        let record = shard.map { ShardSpec.Record(index: $0.index, count: $0.count, pairs: dump.pairs.map(\.prefix)) }
         func run(_ write: ((Int, MaskReport) throws -> Void)?) throws {
-            for (i, pair) in dump.pairs.enumerated() {
+            for i in chosen {
+                let pair = dump.pairs[i]
                 let (result, report) = try compute(pair, of: dump, base: base, block: block, settings: settings, recall: recall)
                 try write?(i, report)
                 results.append(result)
@@ -98,7 +122,7 @@ public struct ModelReport: Sendable {
         }
         guard let directory else {
             try run(nil)
-            return ModelReport(path: dump.path, block: block, settings: settings, pairs: results)
+            return ModelReport(path: dump.path, block: block, settings: settings, pairs: results, shard: record)
         }
         var folders: [String] = []
         try OutputSet.replaceTree(directory: directory, oldMembers: Self.members(ofEarlierOutput:), check: { parent in
@@ -108,10 +132,10 @@ public struct ModelReport: Sendable {
                 let folder = try stage.folder(named: folders[i])
                 _ = try report.write(into: folder, shownAs: OutputPath.join(directory, folders[i]))
             }
-            let model = ModelReport(path: dump.path, block: block, settings: settings, pairs: results)
+            let model = ModelReport(path: dump.path, block: block, settings: settings, pairs: results, shard: record)
             try stage.write(Array((model.json().rendered() + "\n").utf8), named: summaryName)
         }
-        return ModelReport(path: dump.path, block: block, settings: settings, pairs: results)
+        return ModelReport(path: dump.path, block: block, settings: settings, pairs: results, shard: record)
     }
 
     /// The entries of an earlier output in `directory` that a new one replaces:
@@ -145,6 +169,8 @@ public struct ModelReport: Sendable {
             ("threshold", .number(settings.threshold)),
             ("sta", settings.sta.map { triple($0.wt, $0.wh, $0.ww) } ?? .null),
             ("density", .number(overallDensity)),
+        ] + (shard.map { s in [("shard", JSON.object([("index", .int(s.index)), ("count", .int(s.count)),
+                                                      ("pairs", .array(s.pairs.map { .string($0) }))]))] } ?? []) + [
             ("pairs", .array(pairs.map { p in
                 .object([
                     ("prefix", .string(p.prefix)),
