@@ -4,7 +4,11 @@ import NablaCore
 /// Reads an input from arguments in the commands' input syntax (`[]` is the built-in
 /// sample), telling `observer` how far it is. The executable implements it with
 /// `InputOptions`; tests inject their own.
-public typealias InputLoader = @Sendable (_ arguments: [String], _ observer: LoadObserver) throws -> QKInput
+///
+/// `block` is the block shape the app is at when it asks (after `b`, not the one it
+/// started with): an `--order block` input is read in that block's order and the memory
+/// check counts that block's map.
+public typealias InputLoader = @Sendable (_ arguments: [String], _ block: BlockShape, _ observer: LoadObserver) throws -> QKInput
 
 /// What a loader reports while it reads an input, and how the app asks it to stop.
 public struct LoadObserver: Sendable {
@@ -311,7 +315,7 @@ public enum Jobs {
             let observer = LoadObserver(progress: { progress(.reading(tensor: $0, bytesDone: $1, bytesTotal: $2)) },
                                         isCancelled: isCancelled)
             testDelay()
-            let input = try loader(pairs.map { $0.arguments(for: $0.index) } ?? arguments, observer)
+            let input = try loader(pairs.map { $0.arguments(for: $0.index) } ?? arguments, block, observer)
             if isCancelled() { return .cancelled }
             var use = block
             var note: String?

@@ -194,7 +194,7 @@ extension Jobs {
         var rows: [[Double]] = []
         for i in pairs.prefixes.indices {
             if isCancelled() { return nil }
-            let input = try loader(pairs.arguments(for: i), LoadObserver(progress: { _, _, _ in }, isCancelled: isCancelled))
+            let input = try loader(pairs.arguments(for: i), block, LoadObserver(progress: { _, _, _ in }, isCancelled: isCancelled))
             guard let map = try PooledMap.compute(input, block: block, isCancelled: isCancelled) else { return nil }
             rows.append(map.cut(settings).statistics.density)
         }

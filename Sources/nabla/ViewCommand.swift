@@ -47,11 +47,12 @@ struct ViewSettings: ParsableArguments {
                          sta: mask.sta, head: head, theme: theme, mouse: mouse)
     }
 
-    /// Opens inputs given in the commands' syntax; `--order block` means block order of `--block`.
+    /// Opens inputs given in the commands' syntax; `--order block` means block order of the
+    /// block the app is at when it asks (issue 16: it was the start-up `--block`, so after
+    /// `b` an `:open` checked memory and read block order for the old block).
     /// The observer hears how far the data is read and can stop the read.
     func loader() -> InputLoader {
-        let orderBlock = mask.block
-        return { arguments, observer in
+        return { arguments, orderBlock, observer in
             let options: InputOptions
             do {
                 options = try InputOptions.parse(arguments)

@@ -33,7 +33,7 @@ struct ModelViewTests {
     }
 
     /// The loader the executable uses, reduced to what the dump needs.
-    static let loader: InputLoader = { arguments, _ in
+    static let loader: InputLoader = { arguments, _, _ in
         try InputSpec(source: .latent(TensorSource(parsing: arguments[0]))).load()
     }
 
@@ -74,7 +74,7 @@ struct ModelViewTests {
         let density = try #require(app.state.model?.density)
         // Each pair's densities as the engine gives them for that pair loaded on its own.
         for (i, prefix) in Self.prefixes.enumerated() {
-            let input = try Self.loader([dir.appendingPathComponent("dump.safetensors").path + ":" + prefix], .none)
+            let input = try Self.loader([dir.appendingPathComponent("dump.safetensors").path + ":" + prefix], .nabla, .none)
             let map = try #require(try PooledMap.compute(input, block: .nabla))
             let expected = map.cut(MaskSettings(threshold: 0.9, sta: nil))
             #expect(density[i] == expected.statistics.density, "\(prefix)")

@@ -181,7 +181,7 @@ struct RecutTests {
         #expect(state.job == nil && state.input?.name == input.name && state.map === map)
         // The loader sees the cancel through its observer; the job reports cancelled.
         let asked = Mutex(false)
-        let loader: InputLoader = { _, observer in
+        let loader: InputLoader = { _, _, observer in
             observer.progress("q.npy", 1, 2)
             asked.withLock { $0 = observer.isCancelled() }
             throw NablaError(.badArgument, "stopped")

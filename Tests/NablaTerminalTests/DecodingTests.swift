@@ -91,7 +91,7 @@ struct JobQueueTests {
     func overtake(keeping: Int?) throws -> [(generation: Int, outcome: JobOutcome)] {
         let wake = try WakePipe()
         let loader = GatedLoader()
-        let queue = JobQueue(wake: wake, loader: { arguments, _ in try loader.load(arguments) })
+        let queue = JobQueue(wake: wake, loader: { arguments, _, _ in try loader.load(arguments) })
         queue.setNewest(1)
         queue.submit(.loadInput(arguments: ["old"], block: .nabla, generation: 1))
         while loader.started.withLock({ $0.isEmpty }) { Thread.sleep(forTimeInterval: 0.001) }

@@ -118,3 +118,47 @@ struct FirstContactTests {
         #expect(all.status == 0 && all.stdout.contains("\n_ ") && !all.stdout.contains("(q, k)"), "\(all.stdout) \(all.stderr)")
     }
 }
+
+/// The app's loader reads `--order block` in the block the app is at (issue 16: it kept
+/// the start-up `--block`, so after `B` an `:open` read block order for the old block).
+@Suite("the app's :open after a block change")
+struct OpenAfterBlockChangeTests {
+    @Test(":open of a block-order file after B (1x8x8 to 1x4x4) reads it in 1x4x4 block order, as mask does")
+    func orderFollowsBlock() throws {
+        let dir = try Fixtures.temporaryDirectory("nabla-open-block")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (t, h, w, d) = (2, 16, 16, 8)
+        // Raster values with structure, then stored in 1x4x4 block order.
+        func raster(_ phase: Double) -> [Float] {
+            (0..<(t * h * w)).flatMap { tok -> [Float] in
+                let y = (tok / w) % h, x = tok % w
+                return (0..<d).map { Float(sin(Double(y * (($0 % 3) + 1)) * 0.4 + Double(x) * 0.3 * Double($0 + 1) + phase)) * 3 }
+            }
+        }
+        func blockOrder(_ r: [Float]) -> [Float] {
+            var out: [Float] = []
+            for bt in 0..<t { for by in 0..<(h / 4) { for bx in 0..<(w / 4) {
+                for yy in 0..<4 { for xx in 0..<4 {
+                    let tok = (bt * h + by * 4 + yy) * w + bx * 4 + xx
+                    out += r[(tok * d)..<((tok + 1) * d)]
+                } }
+            } } }
+            return out
+        }
+        try NPY.write(blockOrder(raster(0)), shape: [1, t * h * w, d], to: dir + "/q.npy")
+        try NPY.write(blockOrder(raster(0.7)), shape: [1, t * h * w, d], to: dir + "/k.npy")
+        let open = ":open \(dir)/q.npy \(dir)/k.npy --grid 2x16x16 --order block<Enter>"
+        let r = try NablaProcess.run(["render", "--size", "120x40", "--no-color", "--keys", "B" + open])
+        #expect(r.status == 0, "\(r.stderr)")
+        let status = try #require(r.stdout.split(separator: "\n").last.map(String.init))
+        #expect(status.contains("block 1x4x4") && status.contains("q.npy"), "\(status)")
+        let mask = try NablaProcess.run(["mask", dir + "/q.npy", dir + "/k.npy", "--grid", "2x16x16", "--order", "block",
+                                         "--block", "1x4x4", "--threshold", "0.9", "--json"])
+        let density = try #require(FirstContactTests.density(mask.stdout))
+        #expect(status.contains("density \(String(format: "%.1f", density * 100))%"), "\(status) vs \(density)")
+        // Read in 1x8x8 block order instead, the map is another: the check can tell.
+        let wrong = try NablaProcess.run(["mask", dir + "/q.npy", dir + "/k.npy", "--grid", "2x16x16", "--order", "block",
+                                          "--block", "1x8x8", "--threshold", "0.9", "--json"])
+        #expect(FirstContactTests.density(wrong.stdout) != density)
+    }
+}

@@ -43,7 +43,7 @@ enum TestApp {
     /// A loader that opens the test input for `[]` and `["preview"]`, and fails otherwise.
     static func loader(_ input: QKInput = input()) -> InputLoader {
         let withPreview = TestApp.input(preview: true)
-        return { arguments, _ in
+        return { arguments, _, _ in
             switch arguments {
             case []: return input
             case ["preview"]: return withPreview
