@@ -147,9 +147,9 @@ struct KeymapTests {
     func goodCommands(line: String, what: String) throws {
         var app = TestApp.make()
         try app.keys(line + "<Enter>")
-        // The test input's block grid is 4x2x2: 11x3x3 reaches every block, which :sta says.
+        // The test input's block grid is 4x2x2: 11 frames reach past all 4, which :sta says.
         if what == "sta" {
-            #expect(app.state.message == .info("STA 11x3x3 covers every block in frames, height and width of the 4x2x2 block grid"))
+            #expect(app.state.message == .info("STA 11x3x3 covers every block in frames of the 4x2x2 block grid"))
         } else {
             #expect(app.state.message == nil)
         }

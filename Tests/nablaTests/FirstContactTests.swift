@@ -65,11 +65,12 @@ struct FirstContactTests {
         let whole = try NablaProcess.run(["mask", "--threshold", "0.9", "--sta", "99x3x3", "--json"])
         #expect(whole.status == 0, "\(whole.stderr)")
         #expect(whole.stderr == "warning: STA 99x3x3 covers every block in frames of the 16x4x6 block grid\n", "\(whole.stderr)")
-        let both = try NablaProcess.run(["mask", "--threshold", "0.9", "--sta", "31x9x3", "--json"])
+        let both = try NablaProcess.run(["mask", "--threshold", "0.9", "--sta", "33x9x3", "--json"])
         #expect(both.stderr.contains("covers every block in frames and height of the 16x4x6"), "\(both.stderr)")
         let part = try NablaProcess.run(["mask", "--threshold", "0.9", "--sta", "11x3x3", "--json"])
         #expect(part.status == 0 && part.stderr.isEmpty, "\(part.stderr)")
-        // Covered exactly: 31 frames reach 15 either side, the same mask as 99.
+        // 31 frames reach 15 either side, all 16: the same mask as 99, and no note.
+        #expect(try NablaProcess.run(["mask", "--threshold", "0.9", "--sta", "31x3x3", "--json"]).stderr.isEmpty)
         #expect(Self.density(whole.stdout) == Self.density(try NablaProcess.run(["mask", "--threshold", "0.9", "--sta", "31x3x3", "--json"]).stdout))
     }
 

@@ -110,9 +110,11 @@ public struct STAWindow: Hashable, Sendable, CustomStringConvertible {
         self.init(wt: v.0, wh: v.1, ww: v.2)
     }
 
-    /// The axes of `blocks` this window covers whole (every key block of the axis within
-    /// reach of every query block: `w/2 >= n - 1`), as words: `frames`, `frames and height`,
-    /// `frames, height and width`; `nil` when it covers none. Said when a window is set.
+    /// The axes of `blocks` this window is larger than (it reaches past both ends from
+    /// every block, `w/2 > n - 1`: every block pair of the axis is in, as with any larger
+    /// window), as words: `frames`, `frames and height`, `frames, height and width`; `nil`
+    /// when it is larger than none. Said when a window is set (a 3-wide window on 2 blocks
+    /// is its natural size and is not).
     public func coveredAxesText(of blocks: BlockGrid) -> String? {
         let axes = coveredAxisList(blocks)
         guard let last = axes.last else { return nil }
@@ -121,9 +123,9 @@ public struct STAWindow: Hashable, Sendable, CustomStringConvertible {
 
     private func coveredAxisList(_ blocks: BlockGrid) -> [String] {
         var axes: [String] = []
-        if wt / 2 >= blocks.tb - 1 { axes.append("frames") }
-        if wh / 2 >= blocks.hb - 1 { axes.append("height") }
-        if ww / 2 >= blocks.wb - 1 { axes.append("width") }
+        if wt / 2 > blocks.tb - 1 { axes.append("frames") }
+        if wh / 2 > blocks.hb - 1 { axes.append("height") }
+        if ww / 2 > blocks.wb - 1 { axes.append("width") }
         return axes
     }
 }
