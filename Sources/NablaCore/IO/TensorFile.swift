@@ -48,7 +48,14 @@ public struct TensorFile: Sendable {
     /// - Throws: `NablaError.fileUnreadable`, `.malformedFile`, `.unsupported` from the
     ///   readers, or `.unsupported` for a file that is neither format.
     public static func open(path: String) throws -> TensorFile {
-        let source = try FileBytes(path: path)
+        try open(FileBytes(path: path))
+    }
+
+    /// Opens the file `source` reads (a file, or bytes in memory: the fuzz targets) and
+    /// validates its header; an archive (`.npz`, `torch.save`) is opened again by its
+    /// path (ZIPFoundation reads the file itself).
+    /// - Throws: as `open(path:)`.
+    static func open(_ source: ByteSource) throws -> TensorFile {
         // The first bytes decide the format (262 covers the tar magic).
         let (bytes, owner) = try source.bytes(0..<min(source.size, 262))
         return try withExtendedLifetime(owner) { try open(source, head: bytes) }

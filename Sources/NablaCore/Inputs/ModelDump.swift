@@ -53,19 +53,7 @@ public struct ModelDump: Sendable {
             do { entries = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
                 throw NablaError(.fileUnreadable, "\(path): cannot list the folder: \(error.localizedDescription)")
             }
-            let tensorFiles = entries.filter { n in Self.extensions.contains { n.lowercased().hasSuffix($0) } }
-                .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
-            for name in tensorFiles {
-                let file = (path as NSString).appendingPathComponent(name)
-                let stem = (name as NSString).deletingPathExtension
-                guard let keys = try files.file(file).keys else {
-                    names.append((stem, TensorSource(path: file)))
-                    continue
-                }
-                for key in keys {
-                    names.append((key.isEmpty ? stem : "\(stem).\(key)", TensorSource(path: file, key: key.isEmpty ? nil : key)))
-                }
-            }
+            names = try Self.names(inFolder: path, entries: entries) { try files.file($0).keys }
         } else if let keys = try files.file(path).keys {
             names = keys.map { ($0, TensorSource(path: path, key: $0)) }
         }
@@ -105,6 +93,29 @@ public struct ModelDump: Sendable {
             }
         }
         pairs = split
+    }
+
+    /// The tensors a folder holding the files `entries` names: the tensor files among
+    /// them in natural order, each giving `STEM` (no keys: a .npy file) or `STEM.KEY`
+    /// for each of its keys (`keys`, given the file's path; `""` gives `STEM`).
+    /// - Throws: what `keys` throws.
+    static func names(inFolder path: String, entries: [String],
+                      keys: (String) throws -> [String]?) rethrows -> [(String, TensorSource)] {
+        var names: [(String, TensorSource)] = []
+        let tensorFiles = entries.filter { n in Self.extensions.contains { n.lowercased().hasSuffix($0) } }
+            .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
+        for name in tensorFiles {
+            let file = (path as NSString).appendingPathComponent(name)
+            let stem = (name as NSString).deletingPathExtension
+            guard let keys = try keys(file) else {
+                names.append((stem, TensorSource(path: file)))
+                continue
+            }
+            for key in keys {
+                names.append((key.isEmpty ? stem : "\(stem).\(key)", TensorSource(path: file, key: key.isEmpty ? nil : key)))
+            }
+        }
+        return names
     }
 
     /// The pairs among named tensors, in the order of their `q`.
@@ -211,11 +222,16 @@ public struct ModelDump: Sendable {
     ///   pair whose folder name is too long.
     /// - Complexity: O(total length of the prefixes).
     public func folderNames(in directory: String, nameMax: Int) throws -> [String] {
-        let names = pairs.map { Self.directoryName($0.prefix) }
+        try Self.folderNames(of: pairs.map(\.prefix), in: directory, nameMax: nameMax)
+    }
+
+    /// `folderNames(in:nameMax:)` for pairs named `prefixes`.
+    static func folderNames(of prefixes: [String], in directory: String, nameMax: Int) throws -> [String] {
+        let names = prefixes.map(directoryName)
         var seen: [String: Int] = [:]
         for (i, name) in names.enumerated() {
             if name.utf8.count > nameMax {
-                throw NablaError(.writeFailed, "cannot write \(directory)/\(TensorIO.shown(name)): the folder name of pair '\(TensorIO.shown(pairs[i].prefix))' is \(name.utf8.count) bytes, more than the \(nameMax) the file system allows")
+                throw NablaError(.writeFailed, "cannot write \(directory)/\(TensorIO.shown(name)): the folder name of pair '\(TensorIO.shown(prefixes[i]))' is \(name.utf8.count) bytes, more than the \(nameMax) the file system allows")
             }
             #if canImport(Darwin)
             let key = name.lowercased().precomposedStringWithCanonicalMapping
@@ -223,7 +239,7 @@ public struct ModelDump: Sendable {
             let key = name
             #endif
             if let j = seen[key] {
-                throw NablaError(.writeFailed, "cannot write \(directory): pairs '\(TensorIO.shown(pairs[j].prefix))' and '\(TensorIO.shown(pairs[i].prefix))' would both write the folder \(TensorIO.shown(name))")
+                throw NablaError(.writeFailed, "cannot write \(directory): pairs '\(TensorIO.shown(prefixes[j]))' and '\(TensorIO.shown(prefixes[i]))' would both write the folder \(TensorIO.shown(name))")
             }
             seen[key] = i
         }
