@@ -44,9 +44,11 @@ for t in "${targets[@]}"; do
     rm -f "$artifacts"/*
     echo "fuzz: $t for $seconds s (corpus Corpus/$t, new inputs in Fuzz/$work)"
     set +e
-    # Leak checks are off: the Swift runtime's caches read as leaks at exit.
+    # Leak checks are off: the Swift runtime's caches read as leaks at exit. Swift's own
+    # backtracer is off: under AddressSanitizer it reports its own reads of the stack;
+    # libFuzzer prints the stack of a crash.
     # shellcheck disable=SC2086
-    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" "$bin/fuzz-$t" \
+    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=no}" "$bin/fuzz-$t" \
         -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-10}" \
         -rss_limit_mb="${FUZZ_RSS_MB:-2048}" -malloc_limit_mb="${FUZZ_MALLOC_MB:-1024}" \
         -artifact_prefix="$artifacts/" -print_final_stats=1 ${FUZZ_FLAGS:-} \

@@ -162,13 +162,13 @@ public struct TensorFile: Sendable {
         case .torch(let t):
             let key = try key ?? onlyKey(t.keys)
             let e = try t.entry(key)
-            return try Self.inArchive(name: key.isEmpty ? path : "\(path):\(key)", dtype: e.dtype, shape: e.shape,
+            return try Self.inArchive(name: key.isEmpty ? path : "\(path):\(Shown.path(key))", dtype: e.dtype, shape: e.shape,
                                       byteOrder: t.byteOrder, fortranOrder: false, index: index,
                                       bytesToRead: t.bytesToRead(key)) { try t.tensor(key, progress: $0) }
         case .npz(let z):
             let key = try key ?? onlyKey(z.keys)
             let e = try z.entry(key)
-            return try Self.inArchive(name: "\(path):\(key)", dtype: e.dtype, shape: e.shape, byteOrder: e.byteOrder,
+            return try Self.inArchive(name: "\(path):\(Shown.path(key))", dtype: e.dtype, shape: e.shape, byteOrder: e.byteOrder,
                                       fortranOrder: e.fortranOrder, index: index,
                                       bytesToRead: z.bytesToRead(key)) { try z.tensor(key, progress: $0) }
         }

@@ -69,7 +69,7 @@ public struct ModelDump: Sendable {
         for pair in named {
             let shape = try files.tensor(pair.q).shape
             guard shape.count > leading.letters.count else {
-                throw NablaError(.badShape, "\(pair.q): shape \(shapeText(shape)) has no room for the layer/step axes of --axes '\(axes ?? "")'")
+                throw NablaError(.badShape, "\(pair.q.shown): shape \(shapeText(shape)) has no room for the layer/step axes of --axes '\(axes ?? "")'")
             }
             let sizes = Array(shape.prefix(leading.letters.count))
             var index = [Int](repeating: 0, count: sizes.count)
@@ -140,7 +140,7 @@ public struct ModelDump: Sendable {
             let member = ["q", "k", "v"].contains { name == $0 || name.hasSuffix(".\($0)") }
             guard member else { continue }
             if let first = seen[name] {
-                throw NablaError(.badArgument, "\(path): two tensors are named \(TensorIO.shown(name)) (\(first) and \(source)); rename or move one")
+                throw NablaError(.badArgument, "\(path): two tensors are named \(TensorIO.shown(name)) (\(first.shown) and \(source.shown)); rename or move one")
             }
             seen[name] = source
         }
@@ -156,7 +156,7 @@ public struct ModelDump: Sendable {
                 if name == mine { prefix = "" } else if name.hasSuffix(".\(mine)") { prefix = String(name.dropLast(2)) } else { continue }
                 let partner = prefix.isEmpty ? other : "\(prefix).\(other)"
                 if !known.contains(partner) {
-                    lines.append("\(source): tensor \(TensorIO.shown(name)) has no \(TensorIO.shown(partner)) beside it; not a Q/K pair, skipped")
+                    lines.append("\(source.shown): tensor \(TensorIO.shown(name)) has no \(TensorIO.shown(partner)) beside it; not a Q/K pair, skipped")
                 }
             }
         }

@@ -122,6 +122,36 @@ struct FuzzCorpusTests {
         for (prefix, folder) in folders { #expect(ReaderFuzzing.decodeDirectoryName(folder) == prefix) }
     }
 
+    /// Found by the dumpnames target: a key holding a newline reached a message raw
+    /// through the tensor source naming it (`two tensors are named ...`), splitting the
+    /// one line. Class: a key from a file is escaped wherever a message names its
+    /// tensor: dump clashes and lone members, and tensors of each format by name.
+    @Test func keysFromFilesAreEscapedInMessages() throws {
+        let key = "a\nb\u{1B}[31m"
+        let names = [("\(key).q", TensorSource(path: "x.pt", key: "\(key).q")),
+                     ("\(key).q", TensorSource(path: "y.pt", key: "\(key).q"))]
+        let clash = expectNablaError(.badArgument, ["dump", "a\\nb\\u{1B}[31m.q (x.pt:a\\nb\\u{1B}[31m.q and y.pt:"]) {
+            try ModelDump.checkUnique(names, in: "dump")
+        }
+        #expect(clash != nil)
+        for line in ModelDump.unpaired(in: Array(names.prefix(1))) {
+            #expect(!line.contains("\n") && !line.contains("\u{1B}") && line.hasPrefix("x.pt:a\\nb"), "\(line)")
+        }
+        let dir = try TempDir()
+        // safetensors: a dtype nabla does not read, named in the message.
+        let header = Array("{\"a\\nb\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[0,1]}}".utf8)
+        let st = try dir.write("k.safetensors", (0..<8).map { UInt8(header.count >> (8 * $0) & 0xFF) } + header + [0])
+        expectNablaError(.unsupported, ["k.safetensors:a\\nb has dtype"]) { try TensorFile.open(path: st).planned("a\nb") }
+        // .npz and torch.save: an index out of range names the tensor.
+        let npy = try NPY.encode([Float](repeating: 1, count: 4), shape: [2, 2], name: "m")
+        let npz = try dir.write("k.npz", StoredZip.make([("a\nb.npy", npy)], flags: ["a\nb.npy": 0x800])) // UTF-8 names
+        expectNablaError(.badShape, ["k.npz:a\\nb"]) { try TensorFile.open(path: npz).planned("a\nb", index: [5]) }
+        let torch = try dir.write("k.pt", StoredZip.torch(
+            pickle: Pickle.proto + Pickle.dict([("a\nb", Pickle.tensor(key: "0", numel: 4, shape: [2, 2], stride: [2, 1]))]) + Pickle.stop,
+            storages: [("0", leBytes([1, 2, 3, 4]))]))
+        expectNablaError(.badShape, ["k.pt:a\\nb"]) { try TensorFile.open(path: torch).planned("a\nb", index: [5]) }
+    }
+
     /// The ZIPFoundation trap of issue 22: directory values of 2^63 and more are
     /// refused, naming the record and field, before ZIPFoundation reads them.
     @Test func zipFoundationTrapReproducersAreRefused() throws {
