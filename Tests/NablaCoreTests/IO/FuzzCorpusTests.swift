@@ -152,6 +152,26 @@ struct FuzzCorpusTests {
         expectNablaError(.badShape, ["k.pt:a\\nb"]) { try TensorFile.open(path: torch).planned("a\nb", index: [5]) }
     }
 
+    /// Found by the dumpnames target: `q` and `.q` (a file `.q.npy`, or a key `.q`)
+    /// both name `q` of pair `""`, and made two pairs `""`, one shadowing the other.
+    /// Class: a member is its (prefix, letter) however it is spelled; a second spelling
+    /// of a member is refused, and `.k` pairs with `q`.
+    @Test func oneMemberSpelledTwiceIsRefused() throws {
+        func s(_ path: String) -> TensorSource { TensorSource(path: path) }
+        expectNablaError(.badArgument, ["dump: tensors q (q.npy) and .q (.q.npy) are both q of pair ''"]) {
+            try ModelDump.checkUnique([("q", s("q.npy")), (".q", s(".q.npy")), ("k", s("k.npy"))], in: "dump")
+        }
+        expectNablaError(.badArgument, ["dump: tensors b.v (b.v.npy) and b.v (x.pt:b.v) are both v", "two tensors are named b.v"].suffix(1)) {
+            try ModelDump.checkUnique([("b.v", s("b.v.npy")), ("b.v", TensorSource(path: "x.pt", key: "b.v"))], in: "dump")
+        }
+        let names = [("q", s("q.npy")), (".k", s(".k.npy")), ("a..q", s("a..q.npy")), ("a..k", s("a..k.npy"))]
+        try ModelDump.checkUnique(names, in: "dump")
+        #expect(ModelDump.pairs(in: names).map(\.prefix) == ["", "a."])
+        #expect(ModelDump.pairs(in: names).first?.k == s(".k.npy"))
+        #expect(ModelDump.unpaired(in: names).isEmpty)
+        #expect(ModelDump.unpaired(in: [(".q", s(".q.npy"))]) == [".q.npy: tensor .q has no k beside it; not a Q/K pair, skipped"])
+    }
+
     /// The ZIPFoundation trap of issue 22: directory values of 2^63 and more are
     /// refused, naming the record and field, before ZIPFoundation reads them.
     @Test func zipFoundationTrapReproducersAreRefused() throws {
