@@ -116,9 +116,12 @@ import Foundation
             let prefixes = pairs.map(\.prefix)
             check(Set(prefixes).count == prefixes.count, "two pairs share a name after checkUnique: \(prefixes)")
             for p in pairs {
-                let named = Set(names.map(\.0))
-                check(named.contains(p.prefix.isEmpty ? "q" : "\(p.prefix).q") && named.contains(p.prefix.isEmpty ? "k" : "\(p.prefix).k"),
-                      "pair '\(p.prefix)' without its q and k")
+                // Its q and k are tensors named as q and k of this pair (`q`, `.q`, `P.q`).
+                func named(_ letter: String, _ source: TensorSource) -> Bool {
+                    names.contains { ModelDump.Member($0.0) == ModelDump.Member(prefix: p.prefix, letter: letter) && $0.1 == source }
+                }
+                check(named("q", p.q) && named("k", p.k) && (p.v.map { named("v", $0) } ?? true),
+                      "pair '\(p.prefix)' made of tensors not named as its members")
             }
             for prefix in prefixes {
                 let dir = ModelDump.directoryName(prefix)
