@@ -7,7 +7,7 @@ public struct TensorEntry: Sendable, Equatable {
     public let file: String
     /// How the tensor is named in messages: `q.npy` or `qk.safetensors:q` (made when
     /// asked, so a header of 100,000 tensors does not hold 100,000 more strings).
-    public var name: String { key.map { "\(file):\($0)" } ?? file }
+    public var name: String { key.map { "\(file):\(Shown.path($0))" } ?? file }
     /// The dtype as the file names it (`F32`, `F8_E4M3`, `<f4`).
     public let dtypeName: String
     /// The dtype, or `nil` for one nabla does not read (listed, refused only when chosen).

@@ -48,7 +48,14 @@ public struct TensorFile: Sendable {
     /// - Throws: `NablaError.fileUnreadable`, `.malformedFile`, `.unsupported` from the
     ///   readers, or `.unsupported` for a file that is neither format.
     public static func open(path: String) throws -> TensorFile {
-        let source = try FileBytes(path: path)
+        try open(FileBytes(path: path))
+    }
+
+    /// Opens the file `source` reads (a file, or bytes in memory: the fuzz targets) and
+    /// validates its header; an archive (`.npz`, `torch.save`) is opened again by its
+    /// path (ZIPFoundation reads the file itself).
+    /// - Throws: as `open(path:)`.
+    static func open(_ source: ByteSource) throws -> TensorFile {
         // The first bytes decide the format (262 covers the tar magic).
         let (bytes, owner) = try source.bytes(0..<min(source.size, 262))
         return try withExtendedLifetime(owner) { try open(source, head: bytes) }
@@ -155,13 +162,13 @@ public struct TensorFile: Sendable {
         case .torch(let t):
             let key = try key ?? onlyKey(t.keys)
             let e = try t.entry(key)
-            return try Self.inArchive(name: key.isEmpty ? path : "\(path):\(key)", dtype: e.dtype, shape: e.shape,
+            return try Self.inArchive(name: key.isEmpty ? path : "\(path):\(Shown.path(key))", dtype: e.dtype, shape: e.shape,
                                       byteOrder: t.byteOrder, fortranOrder: false, index: index,
                                       bytesToRead: t.bytesToRead(key)) { try t.tensor(key, progress: $0) }
         case .npz(let z):
             let key = try key ?? onlyKey(z.keys)
             let e = try z.entry(key)
-            return try Self.inArchive(name: "\(path):\(key)", dtype: e.dtype, shape: e.shape, byteOrder: e.byteOrder,
+            return try Self.inArchive(name: "\(path):\(Shown.path(key))", dtype: e.dtype, shape: e.shape, byteOrder: e.byteOrder,
                                       fortranOrder: e.fortranOrder, index: index,
                                       bytesToRead: z.bytesToRead(key)) { try z.tensor(key, progress: $0) }
         }

@@ -66,6 +66,10 @@ public struct TensorSource: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         (key.map { "\(path):\($0)" } ?? path) + (index.isEmpty ? "" : "[\(index.map(String.init).joined(separator: ", "))]")
     }
+
+    /// `description` for messages: control characters escaped (`Shown.path`), since a
+    /// key comes from a file and may hold a newline.
+    var shown: String { Shown.path(description) }
 }
 
 // MARK: - Helpers shared by the readers and writers

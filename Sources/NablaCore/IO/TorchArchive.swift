@@ -237,7 +237,7 @@ public struct TorchArchive: @unchecked Sendable {
     /// Checks that every element of the view lies inside its storage.
     /// - Returns: the storage elements it reaches, `offset...last` (strides are not
     ///   negative), or `nil` when it has no elements.
-    private static func checkBounds(_ ref: PickleReader.TensorRef, name: String) throws -> Range<Int>? {
+    static func checkBounds(_ ref: PickleReader.TensorRef, name: String) throws -> Range<Int>? {
         func bad(_ what: String) -> NablaError { NablaError(.malformedFile, "\(name): \(what)") }
         if let d = ref.shape.firstIndex(where: { $0 < 0 }) { throw bad("size \(ref.shape) has negative dimension \(ref.shape[d])") }
         guard ref.offset >= 0 else { throw bad("negative storage offset \(ref.offset)") }

@@ -51,12 +51,16 @@ final class ZipContainer: @unchecked Sendable {
     private let lock = NSLock()
 
     /// Opens the ZIP archive at `path`, opened as `source`.
-    /// - Throws: `NablaError.malformedFile` when ZIPFoundation cannot read the central
-    ///   directory (a truncated or corrupt archive), or two members share a name;
+    /// - Throws: `NablaError.malformedFile` when a value of the end records or the
+    ///   central directory lies outside the file (`ZipDirectory`), ZIPFoundation cannot
+    ///   read the directory (a truncated or corrupt archive), or two members share a name;
     ///   `.unsupported` when a member is encrypted (general purpose flag bit 0).
     init(path: String, source: ByteSource) throws {
         self.path = path
         self.source = source
+        // Every value ZIPFoundation takes from the directory is range-checked first: it
+        // traps on offsets of 2^63 and more, and overflows on huge sizes.
+        let directory = try ZipDirectory.read(source)
         let archive: Archive
         do {
             archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
@@ -75,7 +79,13 @@ final class ZipContainer: @unchecked Sendable {
                 throw NablaError(.malformedFile, "\(path): member '\(TensorIO.shown(entry.path))' declares \(entry.uncompressedSize) bytes (\(entry.compressedSize) compressed)")
             }
 
-            let stored = entry.isCompressed ? nil : try Self.storedRange(of: entry, size: size, in: source)
+            // ZIPFoundation lists the records in directory order, stopping at the first it
+            // cannot read: entry `listed - 1` is record `listed - 1`.
+            guard listed <= directory.records.count else {
+                throw NablaError(.malformedFile, "\(path): ZIPFoundation lists more members than the \(directory.count) of the central directory (corrupt archive)")
+            }
+            let record = directory.records[listed - 1]
+            let stored = entry.isCompressed ? nil : try Self.storedRange(of: entry, size: size, at: record.localHeaderOffset, in: source)
             if !entry.isCompressed && stored == nil {
                 throw NablaError(.malformedFile, "\(path): member '\(TensorIO.shown(entry.path))' runs past the end of the file or its local header is corrupt")
             }
@@ -90,54 +100,15 @@ final class ZipContainer: @unchecked Sendable {
         // ZIPFoundation ends its listing at the first record it cannot make an entry of
         // (an encrypted member among them), silently: every member after it would be
         // "missing". The directory's own count says whether that happened.
-        if let total = Self.directoryCount(archive), listed < total {
-            let record = try? Self.directoryRecord(listed, of: archive, in: source)
-            if let record, record.flags & 1 != 0 {
+        if listed < directory.count {
+            let record = directory.records[listed]
+            if record.flags & 1 != 0 {
                 throw NablaError(.unsupported, "\(path): member '\(TensorIO.shown(record.name))' is encrypted; nabla reads unencrypted archives only")
             }
-            throw NablaError(.malformedFile, "\(path): the central directory lists \(total) members, but member \(listed + 1)\(record.map { " ('\(TensorIO.shown($0.name))')" } ?? "") cannot be read (corrupt archive)")
+            throw NablaError(.malformedFile, "\(path): the central directory lists \(directory.count) members, but member \(listed + 1) ('\(TensorIO.shown(record.name))') cannot be read (corrupt archive)")
         }
         self.members = members
         self.byPath = byPath
-    }
-
-    /// The number of members the archive's end record gives (ZIPFoundation keeps it
-    /// internal: read by reflection, as `storedRange` reads header offsets).
-    private static func directoryCount(_ archive: Archive) -> Int? {
-        let m = Mirror(reflecting: archive)
-        if let big = m.descendant("zip64EndOfCentralDirectory", "some", "record", "totalNumberOfEntriesInCentralDirectory") as? UInt64 {
-            return Int(exactly: big)
-        }
-        return (m.descendant("endOfCentralDirectoryRecord", "totalNumberOfEntriesInCentralDirectory") as? UInt16).map(Int.init)
-    }
-
-    /// The general purpose flags and name of central directory record `index`, walked
-    /// from the directory's start.
-    private static func directoryRecord(_ index: Int, of archive: Archive, in source: ByteSource) throws -> (flags: UInt16, name: String)? {
-        let m = Mirror(reflecting: archive)
-        let offset: Int?
-        if let big = m.descendant("zip64EndOfCentralDirectory", "some", "record", "offsetToStartOfCentralDirectory") as? UInt64 {
-            offset = Int(exactly: big)
-        } else {
-            offset = (m.descendant("endOfCentralDirectoryRecord", "offsetToStartOfCentralDirectory") as? UInt32).map(Int.init)
-        }
-        guard var at = offset else { return nil }
-        for i in 0...index {
-            guard at >= 0, at <= source.size - 46 else { return nil }
-            let (head, owner) = try source.bytes(at..<(at + 46))
-            let (ok, flags, name, rest) = withExtendedLifetime(owner) { () -> (Bool, UInt16, Int, Int) in
-                func u16(_ o: Int) -> Int { Int(head[o]) | Int(head[o + 1]) << 8 }
-                let ok = head[0] == 0x50 && head[1] == 0x4B && head[2] == 1 && head[3] == 2
-                return (ok, UInt16(u16(8)), u16(28), u16(30) + u16(32))
-            }
-            guard ok, name <= source.size - at - 46 else { return nil }
-            if i == index {
-                let (bytes, owner) = try source.bytes((at + 46)..<(at + 46 + name))
-                return (flags, withExtendedLifetime(owner) { String(decoding: bytes, as: UTF8.self) })
-            }
-            at += 46 + name + rest
-        }
-        return nil
     }
 
     func member(_ path: String) -> Member? {
@@ -281,22 +252,13 @@ final class ZipContainer: @unchecked Sendable {
         }
     }
 
-    /// Where a stored member's data lie in the file: after its local header, whose
-    /// offset comes from the central directory record. ZIPFoundation 0.9.20 keeps that
-    /// record internal, so its stored fields are read by reflection; the local header
-    /// found there is checked (signature, method, name) before the range is trusted.
-    private static func storedRange(of entry: Entry, size: Int, in source: ByteSource) throws -> Range<Int>? {
-        guard let cd = Mirror(reflecting: entry).descendant("centralDirectoryStructure") else { return nil }
-        let cdMirror = Mirror(reflecting: cd)
-        guard let small = cdMirror.descendant("relativeOffsetOfLocalHeader") as? UInt32 else { return nil }
-        var offset = UInt64(small)
-        if small == UInt32.max,
-           let zip64 = cdMirror.descendant("zip64ExtendedInformation"),
-           let big = Mirror(reflecting: zip64).descendant("some", "relativeOffsetOfLocalHeader") as? UInt64 {
-            offset = big
-        }
+    /// Where a stored member's data lie in the file: after its local header, at `start`
+    /// (from the central directory record, zip64 field included: `ZipDirectory`); the
+    /// local header found there is checked (signature, method, name) before the range
+    /// is trusted.
+    private static func storedRange(of entry: Entry, size: Int, at start: Int, in source: ByteSource) throws -> Range<Int>? {
         let fileSize = source.size
-        guard let start = Int(exactly: offset), start <= fileSize - 30 else { return nil }
+        guard start >= 0, start <= fileSize - 30 else { return nil }
         // The local header alone (30 bytes, then the name), not the member's data.
         let (head, headOwner) = try source.bytes(start..<(start + 30))
         let fields = withExtendedLifetime(headOwner) { () -> (ok: Bool, name: Int, extra: Int) in

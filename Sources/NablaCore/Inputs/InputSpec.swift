@@ -106,7 +106,7 @@ public struct InputSpec: Sendable, Equatable {
             return .sample(synthesis)
         case .latent(let source):
             if let given = layout.given([.grid, .order]) {
-                throw NablaError(.badArgument, "\(wording: given) applies to Q/K tensors; the grid of latent \(source) comes from its shape and \(wanted: .patch)")
+                throw NablaError(.badArgument, "\(wording: given) applies to Q/K tensors; the grid of latent \(source.shown) comes from its shape and \(wanted: .patch)")
             }
             let raw = try files.tensor(source)
             try raw.requireFloatingPoint(as: "a latent")

@@ -67,19 +67,7 @@ public struct ModelDump: Sendable {
             do { entries = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
                 throw NablaError(.fileUnreadable, "\(path): cannot list the folder: \(error.localizedDescription)")
             }
-            let tensorFiles = entries.filter { n in Self.extensions.contains { n.lowercased().hasSuffix($0) } }
-                .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
-            for name in tensorFiles {
-                let file = (path as NSString).appendingPathComponent(name)
-                let stem = (name as NSString).deletingPathExtension
-                guard let keys = try files.file(file).keys else {
-                    names.append((stem, TensorSource(path: file)))
-                    continue
-                }
-                for key in keys {
-                    names.append((key.isEmpty ? stem : "\(stem).\(key)", TensorSource(path: file, key: key.isEmpty ? nil : key)))
-                }
-            }
+            names = try Self.names(inFolder: path, entries: entries) { try files.file($0).keys }
         } else if let keys = try files.file(path).keys {
             names = keys.map { ($0, TensorSource(path: path, key: $0)) }
         }
@@ -95,7 +83,7 @@ public struct ModelDump: Sendable {
         for pair in named {
             let shape = try files.tensor(pair.q).shape
             guard shape.count > leading.letters.count else {
-                throw NablaError(.badShape, "\(pair.q): shape \(shapeText(shape)) has no room for the layer/step axes of --axes '\(axes ?? "")'")
+                throw NablaError(.badShape, "\(pair.q.shown): shape \(shapeText(shape)) has no room for the layer/step axes of --axes '\(axes ?? "")'")
             }
             let sizes = Array(shape.prefix(leading.letters.count))
             var index = [Int](repeating: 0, count: sizes.count)
@@ -121,46 +109,98 @@ public struct ModelDump: Sendable {
         pairs = split
     }
 
-    /// The pairs among named tensors, in the order of their `q`.
+    /// The tensors a folder holding the files `entries` names: the tensor files among
+    /// them in natural order, each giving `STEM` (no keys: a .npy file) or `STEM.KEY`
+    /// for each of its keys (`keys`, given the file's path; `""` gives `STEM`).
+    /// - Throws: what `keys` throws.
+    static func names(inFolder path: String, entries: [String],
+                      keys: (String) throws -> [String]?) rethrows -> [(String, TensorSource)] {
+        var names: [(String, TensorSource)] = []
+        let tensorFiles = entries.filter { n in Self.extensions.contains { n.lowercased().hasSuffix($0) } }
+            .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
+        for name in tensorFiles {
+            let file = (path as NSString).appendingPathComponent(name)
+            let stem = (name as NSString).deletingPathExtension
+            guard let keys = try keys(file) else {
+                names.append((stem, TensorSource(path: file)))
+                continue
+            }
+            for key in keys {
+                names.append((key.isEmpty ? stem : "\(stem).\(key)", TensorSource(path: file, key: key.isEmpty ? nil : key)))
+            }
+        }
+        return names
+    }
+
+    /// The pair member a tensor name gives: `PREFIX.q` is `q` of pair `PREFIX`, bare `q`
+    /// is `q` of pair `""`, and so is `.q` (an empty prefix: the same member, two
+    /// spellings); likewise `k` and `v`. `nil` for other names.
+    struct Member: Hashable {
+        let prefix: String
+        let letter: String
+
+        init?(_ name: String) {
+            for letter in ["q", "k", "v"] {
+                if name == letter {
+                    (prefix, self.letter) = ("", letter)
+                    return
+                }
+                if name.hasSuffix(".\(letter)") {
+                    (prefix, self.letter) = (String(name.dropLast(2)), letter)
+                    return
+                }
+            }
+            return nil
+        }
+
+        init(prefix: String, letter: String) { (self.prefix, self.letter) = (prefix, letter) }
+
+        /// The member's usual name: `PREFIX.letter`, or the bare letter for pair `""`.
+        var name: String { prefix.isEmpty ? letter : "\(prefix).\(letter)" }
+    }
+
+    /// The pairs among named tensors, in the order of their `q`; the first tensor of
+    /// each member is taken (`checkUnique` refuses a second).
     static func pairs(in names: [(String, TensorSource)]) -> [Pair] {
-        let byName = Dictionary(names, uniquingKeysWith: { first, _ in first })
+        var byMember: [Member: TensorSource] = [:]
+        for (name, source) in names {
+            if let m = Member(name), byMember[m] == nil { byMember[m] = source }
+        }
+        var seen: Set<String> = []
         return names.compactMap { name, q in
-            let prefix: String
-            if name == "q" { prefix = "" } else if name.hasSuffix(".q") { prefix = String(name.dropLast(2)) } else { return nil }
-            func member(_ letter: String) -> TensorSource? { byName[prefix.isEmpty ? letter : "\(prefix).\(letter)"] }
-            guard let k = member("k") else { return nil }
-            return Pair(prefix: prefix, q: q, k: k, v: member("v"))
+            guard let m = Member(name), m.letter == "q", seen.insert(m.prefix).inserted else { return nil }
+            guard let k = byMember[Member(prefix: m.prefix, letter: "k")] else { return nil }
+            return Pair(prefix: m.prefix, q: q, k: k, v: byMember[Member(prefix: m.prefix, letter: "v")])
         }
     }
 
     /// The members of a pair (`q`, `k`, `v`, `PREFIX.q`, ...) named twice, as by
-    /// `blocks.3.pt` holding `q` and a file `blocks.3.q.npy`, are refused: which one
-    /// is meant cannot be told.
-    /// - Throws: `NablaError.badArgument` naming the name and both sources.
+    /// `blocks.3.pt` holding `q` and a file `blocks.3.q.npy`, or spelled twice (`q` and
+    /// `.q`), are refused: which one is meant cannot be told.
+    /// - Throws: `NablaError.badArgument` naming the name(s) and both sources.
     static func checkUnique(_ names: [(String, TensorSource)], in path: String) throws {
-        var seen: [String: TensorSource] = [:]
+        var seen: [Member: (name: String, source: TensorSource)] = [:]
         for (name, source) in names {
-            let member = ["q", "k", "v"].contains { name == $0 || name.hasSuffix(".\($0)") }
-            guard member else { continue }
-            if let first = seen[name] {
-                throw NablaError(.badArgument, "\(path): two tensors are named \(TensorIO.shown(name)) (\(first) and \(source)); rename or move one")
+            guard let member = Member(name) else { continue }
+            if let first = seen[member] {
+                if first.name == name {
+                    throw NablaError(.badArgument, "\(path): two tensors are named \(TensorIO.shown(name)) (\(first.source.shown) and \(source.shown)); rename or move one")
+                }
+                throw NablaError(.badArgument, "\(path): tensors \(TensorIO.shown(first.name)) (\(first.source.shown)) and \(TensorIO.shown(name)) (\(source.shown)) are both \(member.letter) of pair '\(TensorIO.shown(member.prefix))'; rename or move one")
             }
-            seen[name] = source
+            seen[member] = (name, source)
         }
     }
 
     /// The `q` without a `k` and the `k` without a `q` among `names`, one line each.
     static func unpaired(in names: [(String, TensorSource)]) -> [String] {
-        let known = Set(names.map(\.0))
+        let known = Set(names.compactMap { Member($0.0) })
         var lines: [String] = []
         for (name, source) in names {
-            for (mine, other) in [("q", "k"), ("k", "q")] {
-                let prefix: String
-                if name == mine { prefix = "" } else if name.hasSuffix(".\(mine)") { prefix = String(name.dropLast(2)) } else { continue }
-                let partner = prefix.isEmpty ? other : "\(prefix).\(other)"
-                if !known.contains(partner) {
-                    lines.append("\(source): tensor \(TensorIO.shown(name)) has no \(TensorIO.shown(partner)) beside it; not a Q/K pair, skipped")
-                }
+            guard let m = Member(name), m.letter != "v" else { continue }
+            let partner = Member(prefix: m.prefix, letter: m.letter == "q" ? "k" : "q")
+            if !known.contains(partner) {
+                lines.append("\(source.shown): tensor \(TensorIO.shown(name)) has no \(TensorIO.shown(partner.name)) beside it; not a Q/K pair, skipped")
             }
         }
         return lines
@@ -225,11 +265,16 @@ public struct ModelDump: Sendable {
     ///   pair whose folder name is too long.
     /// - Complexity: O(total length of the prefixes).
     public func folderNames(in directory: String, nameMax: Int) throws -> [String] {
-        let names = pairs.map { Self.directoryName($0.prefix) }
+        try Self.folderNames(of: pairs.map(\.prefix), in: directory, nameMax: nameMax)
+    }
+
+    /// `folderNames(in:nameMax:)` for pairs named `prefixes`.
+    static func folderNames(of prefixes: [String], in directory: String, nameMax: Int) throws -> [String] {
+        let names = prefixes.map(directoryName)
         var seen: [String: Int] = [:]
         for (i, name) in names.enumerated() {
             if name.utf8.count > nameMax {
-                throw NablaError(.writeFailed, "cannot write \(directory)/\(TensorIO.shown(name)): the folder name of pair '\(TensorIO.shown(pairs[i].prefix))' is \(name.utf8.count) bytes, more than the \(nameMax) the file system allows")
+                throw NablaError(.writeFailed, "cannot write \(directory)/\(TensorIO.shown(name)): the folder name of pair '\(TensorIO.shown(prefixes[i]))' is \(name.utf8.count) bytes, more than the \(nameMax) the file system allows")
             }
             #if canImport(Darwin)
             let key = name.lowercased().precomposedStringWithCanonicalMapping
@@ -237,7 +282,7 @@ public struct ModelDump: Sendable {
             let key = name
             #endif
             if let j = seen[key] {
-                throw NablaError(.writeFailed, "cannot write \(directory): pairs '\(TensorIO.shown(pairs[j].prefix))' and '\(TensorIO.shown(pairs[i].prefix))' would both write the folder \(TensorIO.shown(name))")
+                throw NablaError(.writeFailed, "cannot write \(directory): pairs '\(TensorIO.shown(prefixes[j]))' and '\(TensorIO.shown(prefixes[i]))' would both write the folder \(TensorIO.shown(name))")
             }
             seen[key] = i
         }
