@@ -25,8 +25,10 @@ typedef int64_t vl __attribute__((vector_size(VD * 8), aligned(8)));
 #else
 #define FMAF(a, b, c) ((a) * (b) + (c))
 #endif
-#define SPLATF(s) ((vf){0} + (float)(s))
-#define SPLATD(s) ((vd){0} + (double)(s))
+// A scalar in every lane: `s - 0` is `s` for every float (also -0), so the subtraction folds
+// away and leaves a plain broadcast (`0 + s` would not fold: it turns -0 into +0).
+#define SPLATF(s) ((float)(s) - (vf){0})
+#define SPLATD(s) ((double)(s) - (vd){0})
 #define LOADF(ptr) (*(const vf *)(const void *)(ptr))
 #define STOREF(ptr, x) (*(vf *)(void *)(ptr) = (x))
 #define LOADD(ptr) (*(const vd *)(const void *)(ptr))
@@ -95,21 +97,51 @@ static inline __attribute__((always_inline)) vd NK(expv)(vd x) {
     return (p * (vd)hBits) * (vd)restBits;
 }
 
+// Lane swaps for the horizontal reductions: lane i meets lane i + w (w = VF/2, ..., 1),
+// in registers. The sum's order is a fixed halving tree (the same at every call).
+#if VF == 16
+#define NK_SWAP8(v) __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7)
+#endif
+#if VF >= 8
+#define NK_SWAP4(v) __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3 NK_REST8)
+#endif
+#define NK_SWAP2(v) __builtin_shufflevector(v, v, 2, 3, 0, 1 NK_REST4)
+#define NK_SWAP1(v) __builtin_shufflevector(v, v, 1, 0, 3, 2 NK_REST4)
+#if VF == 16
+#define NK_REST8 , 12, 13, 14, 15, 8, 9, 10, 11
+#define NK_REST4 , 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13
+#elif VF == 8
+#define NK_REST8
+#define NK_REST4 , 6, 7, 4, 5
+#else
+#define NK_REST8
+#define NK_REST4
+#endif
+
+/// The largest lane of `v` (no NaN expected).
 static inline __attribute__((always_inline)) float NK(hmax)(vf v) {
-    float t[VF];
-    STOREF(t, v);
-    float m = t[0];
-    for (int i = 1; i < VF; i++) m = t[i] > m ? t[i] : m;
-    return m;
+#if VF == 16
+    v = NK(self)(NK_SWAP8(v) > v, v, NK_SWAP8(v));
+#endif
+#if VF >= 8
+    v = NK(self)(NK_SWAP4(v) > v, v, NK_SWAP4(v));
+#endif
+    v = NK(self)(NK_SWAP2(v) > v, v, NK_SWAP2(v));
+    v = NK(self)(NK_SWAP1(v) > v, v, NK_SWAP1(v));
+    return v[0];
 }
 
 /// The lanes of `v` summed pairwise by halving (a fixed order).
 static inline __attribute__((always_inline)) float NK(hsum)(vf v) {
-    float t[VF];
-    STOREF(t, v);
-    for (int w = VF / 2; w >= 1; w /= 2)
-        for (int i = 0; i < w; i++) t[i] = t[i] + t[i + w];
-    return t[0];
+#if VF == 16
+    v = v + NK_SWAP8(v);
+#endif
+#if VF >= 8
+    v = v + NK_SWAP4(v);
+#endif
+    v = v + NK_SWAP2(v);
+    v = v + NK_SWAP1(v);
+    return v[0];
 }
 
 // MARK: - Attention
@@ -204,8 +236,10 @@ static void NK(attn_query_block)(const nabla_attn_block *job, const nabla_attn_w
                     const float mOld = m[t + r];
                     const float top = NK(hmax)(mx);
                     const float mNew = top > mOld ? top : mOld;
-                    float sc = 0;
-                    if (mOld != -__builtin_inff()) {
+                    // The rescale factor 2^(mOld - mNew): 0 for a row's first keys, exactly 1
+                    // when the maximum did not move (as the polynomial gives at 0).
+                    float sc = mOld == mNew ? 1.0f : 0.0f;
+                    if (mOld != -__builtin_inff() && mOld != mNew) {
                         vf s = NK(exp2v)(SPLATF(mOld - mNew));
                         sc = s[0];
                     }
@@ -394,7 +428,8 @@ typedef double NK(v8d) __attribute__((vector_size(64), aligned(8)));
 typedef uint16_t NK(v8h) __attribute__((vector_size(16), aligned(2)));
 typedef uint32_t NK(v8u) __attribute__((vector_size(32), aligned(4)));
 
-/// Adds eight elements j..<j+8 of a row, widened to double, (exactly: every float16 and bfloat16 is a float).
+/// Adds elements j..<j+8 of a row, widened to double, to `acc` (exactly: every float16
+/// and bfloat16 is a float).
 static inline __attribute__((always_inline)) void NK(add8)(NK(v8d) *acc, const char *row, int element, int j) {
     NK(v8f) r;
     if (element == 0) {
@@ -508,3 +543,9 @@ const nabla_kernels NK(nabla_kernels) = {
 #undef vl
 #undef FMAF
 #undef MAP_PANEL
+#undef NK_SWAP8
+#undef NK_SWAP4
+#undef NK_SWAP2
+#undef NK_SWAP1
+#undef NK_REST8
+#undef NK_REST4

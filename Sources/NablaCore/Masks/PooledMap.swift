@@ -173,7 +173,7 @@ public final class PooledMap: @unchecked Sendable {
 
     /// How the softmax exponentiates.
     enum Exponential {
-        /// `expVector`, eight entries at a time (the engine).
+        /// The kernels' vector exp (`nabla_kernels.map_rows`, the engine).
         case vector
         /// libm's `exp`, one entry at a time, summed sequentially (the previous kernel).
         case libm
