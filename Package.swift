@@ -1,35 +1,12 @@
 // swift-tools-version:6.1
 import PackageDescription
-import Foundation
 
-// Release builds: the mask kernels are written for SIMD and need the instruction set
-// that makes SIMD8<Double>/SIMD16<Float> map onto real vector registers. The default
-// targets `haswell` (AVX2 + FMA, the x86-64-v3 level: every x86-64 CPU since about
-// 2015); set NABLA_TARGET_CPU (for example `znver4` or `skylake-avx512`) to build for
-// another CPU.
-// Exclusivity checks are dropped in release builds only: the hot loops work on
-// unsafe buffer pointers taken once per call, where the checks buy nothing.
-let targetCPU = ProcessInfo.processInfo.environment["NABLA_TARGET_CPU"] ?? "haswell"
-
-#if arch(x86_64)
-let cpuFlags = ["-target-cpu", targetCPU]
-#else
-let cpuFlags: [String] = []
-#endif
-
-let releaseFlags: [SwiftSetting] = [
-    .unsafeFlags(cpuFlags + ["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
-]
-
-// NablaCore is optimised in debug builds too (`-O`, with the same CPU): the engine and
-// the sample's stand-in layer are numeric loops that run 10-50x slower unoptimised, which
-// would make `swift run nabla` take seconds to show the first map and stretch the tests.
-// Everything above NablaCore (the app, the terminal, the commands) stays unoptimised
-// and debuggable.
-let coreFlags: [SwiftSetting] = releaseFlags + [
-    .unsafeFlags(cpuFlags + ["-O"], .when(configuration: .debug)),
-]
-
+// No compiler flags: the hot loops live in the C target CNablaKernels, compiled once per
+// instruction-set level (x86-64 baseline, AVX2+FMA, AVX-512; arm64 NEON) through
+// per-function `target` attributes, and the best level the CPU runs is chosen at start
+// (NABLA_CPU=baseline|avx2|avx512 forces one; docs/engine.md). So one binary runs on any
+// x86-64, and NablaCore carries no unsafeFlags that would stop another package from
+// depending on it by URL. Build with `-c release`: C targets are not optimised in debug.
 let package = Package(
     name: "nabla",
     platforms: [.macOS(.v15)],
@@ -44,12 +21,13 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
+        .target(name: "CNablaKernels"),
         .target(
             name: "NablaCore",
             dependencies: [
+                "CNablaKernels",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-            ],
-            swiftSettings: coreFlags
+            ]
         ),
         // Figures as PNG and PDF with their text, through Cairo (Debian's libcairo2-dev);
         // SVG stays nabla's own writer (text as text). NablaCore needs no system library.
@@ -58,20 +36,19 @@ let package = Package(
             pkgConfig: "cairo",
             providers: [.apt(["libcairo2-dev"]), .brew(["cairo"])]
         ),
-        .target(name: "NablaFigures", dependencies: ["NablaCore", "CCairo"], swiftSettings: releaseFlags),
-        .target(name: "NablaTUI", dependencies: ["NablaCore", "NablaFigures"], swiftSettings: releaseFlags),
+        .target(name: "NablaFigures", dependencies: ["NablaCore", "CCairo"]),
+        .target(name: "NablaTUI", dependencies: ["NablaCore", "NablaFigures"]),
         .systemLibrary(
             name: "CNcursesw",
             providers: [.apt(["libncurses-dev"]), .brew(["ncurses"])]
         ),
-        .target(name: "NablaTerminal", dependencies: ["NablaTUI", "CNcursesw"], swiftSettings: releaseFlags),
+        .target(name: "NablaTerminal", dependencies: ["NablaTUI", "CNcursesw"]),
         .executableTarget(
             name: "nabla",
             dependencies: [
                 "NablaCore", "NablaTUI", "NablaTerminal", "NablaFigures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: releaseFlags
+            ]
         ),
         .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore"]),
         .testTarget(name: "NablaFiguresTests", dependencies: ["NablaFigures", "NablaCore"]),

@@ -13,8 +13,14 @@ of the token position plus noise, so the NABLA map has structure), the mask by
 Both sides are timed in this run, as medians of --repeat runs of the kernel alone, with
 the same number of threads (torch.set_num_threads = the cores nabla uses).
 
-    swift build -c release          # or NABLA_TARGET_CPU=znver4 ... for AVX-512
-    python3 Benchmarks/Scripts/torch_attention.py --nabla .build/release/nabla
+    swift build -c release
+    python3 Benchmarks/Scripts/torch_attention.py --nabla .build/release/nabla [--nabla OTHER ...]
+
+With several --nabla binaries (before and after a change), each is timed on the same
+inputs and mask (the mask is computed by the first), after PyTorch, in one run. For each,
+`nabla bench --cpu` names its kernel level (when it has the flag) and `nabla bench` on
+the same inputs measures its FP32 FMA peak, so dense attention is also given as a share
+of that peak.
 """
 import argparse
 import json
@@ -72,12 +78,13 @@ def median_ms(fn, repeat, warmup=2):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--nabla", default=".build/release/nabla", help="the nabla binary (a release build)")
+    ap.add_argument("--nabla", action="append", help="a nabla binary (a release build); repeatable")
     ap.add_argument("--density", type=float, default=0.28, help="target density of the NABLA+STA mask")
     ap.add_argument("--sta", default="5x3x3", help="STA window OR-ed into the mask")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
+    binaries = args.nabla or [".build/release/nabla"]
 
     import torch
     import torch.nn.functional as F
@@ -95,7 +102,7 @@ def main():
     best = None
     for thr in np.arange(0.05, 0.96, 0.05):
         out = os.path.join(work, "mask-%.2f" % thr)
-        r = subprocess.run([args.nabla, "mask", *files[:2], "--threshold", "%.2f" % thr, "--sta", args.sta,
+        r = subprocess.run([binaries[0], "mask", *files[:2], "--threshold", "%.2f" % thr, "--sta", args.sta,
                             "--out", out, "--json"], capture_output=True, text=True, check=True)
         density = json.loads(r.stdout)["density"]
         if best is None or abs(density - args.density) < abs(best[1] - args.density):
@@ -103,11 +110,6 @@ def main():
     thr, density, mask_dir = best
     mask = np.load(os.path.join(mask_dir, "mask.npy"))
     n = mask.shape[-1]
-
-    # nabla, sparse and dense, medians of the kernels alone.
-    r = subprocess.run([args.nabla, "attend", *files, "--mask", os.path.join(mask_dir, "mask.npy"), "--dense",
-                        "--repeat", str(args.repeat), "--json"], capture_output=True, text=True, check=True)
-    nabla = json.loads(r.stdout)
 
     # PyTorch on the same data, tokens in block order (64-token blocks contiguous).
     tq, tk, tv = (torch.from_numpy(block_order(x, block)).unsqueeze(0) for x in (q, k, v))
@@ -124,26 +126,38 @@ def main():
     dense_flops = 4 * heads * (grid[0] * grid[1] * grid[2]) ** 2 * d
     sparse_flops = dense_flops * density
     sdpa_gflops = dense_flops / (sdpa_ms * 1e6)
-    t = nabla["timing_ms"]
     print("torch %s, %d threads; grid 8x32x32, %d heads, D %d, block 1x8x8, N %d" % (torch.__version__, args.threads, heads, d, n))
     print("mask  thr %.2f + STA %s: density %.1f%%" % (thr, args.sta, 100 * density))
+    print("load  %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
     print("")
-    print("                              ms    GFLOP/s")
-    print("flex_attention (compiled) %7.1f %9.1f" % (flex_ms, sparse_flops / (flex_ms * 1e6)))
-    print("nabla sparse              %7.1f %9.1f" % (t["sparse"], sparse_flops / (t["sparse"] * 1e6)))
-    print("SDPA (dense)              %7.1f %9.1f" % (sdpa_ms, sdpa_gflops))
-    print("nabla dense               %7.1f %9.1f" % (t["dense"], dense_flops / (t["dense"] * 1e6)))
-    print("")
-    print("nabla sparse / flex_attention time:  %.2f   (target <= 1.0, aim 0.6)" % (t["sparse"] / flex_ms))
-    print("nabla dense rate / SDPA rate:        %.2f   (target >= 0.8)" % (sdpa_ms / t["dense"]))
-    print("nabla sparse/dense time vs density:  %.3f / %.3f = %.2f" % (t["sparse"] / t["dense"], density,
-                                                                       t["sparse"] / t["dense"] / density))
-    # Agreement, as a check that both ran the same attention.
-    ours = subprocess.run([args.nabla, "attend", *files, "--mask", os.path.join(mask_dir, "mask.npy"), "--out", work],
-                          capture_output=True, text=True, check=True)
-    mine = torch.from_numpy(block_order(np.load(os.path.join(work, "out.npy")), block)).unsqueeze(0)
-    rel = (torch.linalg.norm(mine - out_flex) / torch.linalg.norm(out_flex)).item()
-    print("relative L2 of nabla's sparse output against flex_attention's: %.2e" % rel)
+    print("flex_attention (compiled) %7.1f ms %9.1f GFLOP/s" % (flex_ms, sparse_flops / (flex_ms * 1e6)))
+    print("SDPA (dense)              %7.1f ms %9.1f GFLOP/s" % (sdpa_ms, sdpa_gflops))
+    for binary in binaries:
+        # nabla, sparse and dense, medians of the kernels alone.
+        r = subprocess.run([binary, "attend", *files, "--mask", os.path.join(mask_dir, "mask.npy"), "--dense",
+                            "--repeat", str(args.repeat), "--json"], capture_output=True, text=True, check=True)
+        t = json.loads(r.stdout)["timing_ms"]
+        cpu = subprocess.run([binary, "bench", "--cpu"], capture_output=True, text=True)
+        level = cpu.stdout.strip() if cpu.returncode == 0 else "kernels: (no --cpu: built with -target-cpu)"
+        b = subprocess.run([binary, "bench", *files, "--threshold", "%.2f" % thr, "--sta", args.sta,
+                            "--attention-heads", "1", "--repeat", "1", "--json"], capture_output=True, text=True, check=True)
+        peak = json.loads(b.stdout)["attention"]["peak_gflops"]
+        dense_rate = dense_flops / (t["dense"] * 1e6)
+        print("")
+        print("%s  (%s; FP32 FMA peak %.1f GFLOP/s, measured now)" % (binary, level, peak))
+        print("  nabla sparse            %7.1f ms %9.1f GFLOP/s" % (t["sparse"], sparse_flops / (t["sparse"] * 1e6)))
+        print("  nabla dense             %7.1f ms %9.1f GFLOP/s  = %.0f%% of peak (target >= 75%%)"
+              % (t["dense"], dense_rate, 100 * dense_rate / peak))
+        print("  nabla sparse / flex_attention time:  %.2f   (target <= 0.5)" % (t["sparse"] / flex_ms))
+        print("  nabla dense rate / SDPA rate:        %.2f" % (sdpa_ms / t["dense"]))
+        print("  nabla sparse/dense time vs density:  %.3f / %.3f = %.2f" % (t["sparse"] / t["dense"], density,
+                                                                          t["sparse"] / t["dense"] / density))
+        # Agreement, as a check that both ran the same attention.
+        subprocess.run([binary, "attend", *files, "--mask", os.path.join(mask_dir, "mask.npy"), "--out", work],
+                       capture_output=True, text=True, check=True)
+        mine = torch.from_numpy(block_order(np.load(os.path.join(work, "out.npy")), block)).unsqueeze(0)
+        rel = (torch.linalg.norm(mine - out_flex) / torch.linalg.norm(out_flex)).item()
+        print("  relative L2 of nabla's sparse output against flex_attention's: %.2e" % rel)
 
 
 if __name__ == "__main__":

@@ -175,6 +175,9 @@ public struct AppState: Sendable {
     public var cutTimes: StageTimes
     /// Times to show instead of the measured ones (tests and documentation).
     public var pinnedTimes: StageTimes?
+    /// The kernel level and FP32 peak (FLOP/s) the timing panel shows instead of the
+    /// machine's (tests and documentation pin them, as they pin times).
+    public var pinnedKernels: (name: String, peakFlops: Double)?
     public var quitRequested: Bool
 
     /// Sparse and dense attention, error and recall of the current head (the timing panel).

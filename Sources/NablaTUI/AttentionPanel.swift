@@ -24,6 +24,9 @@ public struct AttentionPanel: Sendable {
     var dense: [Float]?
     /// Relative L2 of sparse against dense.
     public var error: Double?
+    /// The FP32 peak (FLOP/s) of the kernels dense attention ran with
+    /// (`KernelVariant.activePeakFlops`), once dense attention is back.
+    public var peakFlops: Double?
     /// Stages asked for and not back yet.
     public var pending: Set<AttentionJob.Stage>
     public var failure: String?
@@ -92,6 +95,7 @@ extension AppState {
             } else {
                 panel.dense = out
                 panel.denseMs = ms
+                panel.peakFlops = KernelVariant.activePeakFlops
             }
             if let s = panel.sparse, let d = panel.dense {
                 panel.error = relativeL2Error(s, reference: d, heads: 1).overall

@@ -42,7 +42,9 @@ extension Renderer {
 
     /// Stage times of the last recomputation, then the current head's attention: sparse
     /// and dense time, the speed-up against the ideal 1/density, the error of sparse
-    /// against dense (with V) and the recall of the mask with its oracle.
+    /// against dense (with V) and the recall of the mask with its oracle; then the kernel
+    /// level in use and dense attention's rate as a share of that level's measured FP32
+    /// peak (`4 D B^2 N^2` flops for the head, as `nabla bench` counts them).
     mutating func drawTiming(_ rect: Rect) {
         guard !rect.isEmpty else { return }
         heading("time of last recompute, ms", in: rect)
@@ -84,6 +86,15 @@ extension Renderer {
             quality += "recall …"
         }
         screen.put(quality, in: rect, row: 7, ellipsis: g.ellipsis)
+        let kernelName = state.pinnedKernels?.name ?? KernelVariant.active.name
+        var kernels = "kernels " + kernelName
+        if let peak = state.pinnedKernels?.peakFlops ?? panel.peakFlops, let denseMs, denseMs > 0,
+           let input = state.input, let map = state.map {
+            let b = Double(map.blocks.block.tokens), n = Double(map.n)
+            let flops = 4 * Double(input.headDim) * b * b * n * n
+            kernels += " · dense " + fixed(100 * flops / (denseMs * 1e-3) / peak, 2) + "% of FMA peak"
+        }
+        screen.put(kernels, in: rect, row: 8, ellipsis: g.ellipsis)
     }
 
     /// The Tb x Tb frame coverage of the current head as a heatmap (values when each cell

@@ -10,7 +10,7 @@ public struct ScreenLayout: Sendable, Equatable {
     public static let minimum = Size(width: 60, height: 16)
     static let gutterWidth = 4
     static let infoHeight = 5
-    static let timingHeight = 8
+    static let timingHeight = 9
     /// The timing section without its attention rows.
     static let stageTimingHeight = 4
 

@@ -12,7 +12,8 @@ struct BenchCommand: ParsableCommand {
         against the full computation, and the arithmetic rate of the map stage. Then block-sparse and dense \
         attention on the first --attention-heads heads (when the input has V): medians, GFLOP/s of the work \
         done and the share of this machine's FP32 peak (an FMA loop on all cores, measured here), and \
-        sparse/dense time against density from 5% to 100%. Build with -c release.
+        sparse/dense time against density from 5% to 100%. The report names the kernel level in use \
+        (--cpu prints it alone). Build with -c release.
         """
     )
 
@@ -30,12 +31,20 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of the readable report.")
     var json = false
 
+    @Flag(help: "Print the kernel level in use (chosen from the CPU, or NABLA_CPU) and the levels this CPU runs, then exit.")
+    var cpu = false
+
     func validate() throws {
         guard (1...1000).contains(`repeat`) else { throw ValidationError("--repeat \(`repeat`) is outside 1...1000") }
         guard attentionHeads >= 0 else { throw ValidationError("--attention-heads \(attentionHeads) is negative") }
     }
 
     func run() throws {
+        if cpu {
+            let supported = KernelVariant.supported.map(\.name).joined(separator: ", ")
+            print("kernels: \(KernelVariant.active.name) (this CPU runs \(supported))")
+            return
+        }
         let spec = try input.spec(orderBlock: mask.block)
         // 16-bit Q/K stay in the file unless attention (which reads Float rows) runs too.
         var hasV = false

@@ -28,6 +28,7 @@ struct Nabla: ParsableCommand {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if let word = arguments.first, let message = unknownSubcommand(word) { fail(message, code: ExitCode.validationFailure.rawValue) }
         do {
+            _ = try KernelVariant.fromEnvironment()  // a bad NABLA_CPU: one line, exit 64
             var command = try parseAsRoot()
             try command.run()
         } catch let error as NablaError {

@@ -38,6 +38,12 @@ struct AttentionPanelTests {
         #expect(text.contains("speed-up 4.00x  ideal "))
         #expect(text.contains(String(format: "error %.1e", error)))
         #expect(text.contains("recall " + fixed(recall.recall(slot: 0), 3) + " / oracle " + fixed(recall.oracle(slot: 0), 3)))
+        // The kernel level and dense attention's share of the (pinned) peak: 4 D B^2 N^2
+        // flops of the head in the pinned 50 ms.
+        let map = try #require(app.state.map)
+        let b = Double(map.blocks.block.tokens), n = Double(map.n), d = Double(app.state.input!.headDim)
+        let share = 4 * d * b * b * n * n / 0.050 / TestApp.pinnedPeak * 100
+        #expect(text.contains("kernels avx2 · dense " + fixed(share, 2) + "% of FMA peak"), "\(text)")
     }
 
     @Test("a head change asks for attention in the background; an older result is dropped")

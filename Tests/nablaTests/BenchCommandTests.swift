@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import NablaCore
 
 /// `nabla bench` prints figures and ratios; it is never a test of speed.
 @Suite("nabla bench command")
@@ -36,18 +37,24 @@ struct BenchCommandTests {
         #expect(abs(try #require(attention["density"] as? Double) - 0.3090277777777778) < 1e-12)
         let peak = try #require(attention["peak_gflops"] as? Double)
         #expect(peak > 0)
+        // The kernel level in use (NABLA_CPU unset: the best this CPU runs), whose peak it is.
+        #expect(attention["kernels"] as? String == KernelVariant.best.name)
         for stage in ["sparse", "dense"] {
             let s = try #require(attention[stage] as? [String: Double])
             let (ms, gflops, share) = (try #require(s["median"]), try #require(s["gflops"]), try #require(s["share_of_peak"]))
             #expect(ms > 0 && gflops > 0)
             #expect(abs(share - gflops / peak) < 1e-2 * max(share, 0.01))
+            // The fastest of the runs (one here) is at least the median's share.
+            #expect(try #require(s["share_of_peak_fastest"]) >= share - 1e-3)
         }
         let sweep = try #require(attention["sweep"] as? [[String: Double]])
         let densities = sweep.compactMap { $0["density"] }
         #expect(densities.count == 6 && densities == densities.sorted() && densities.last == 1)
         #expect(densities.first! < 0.1)
 
-        let text = try NablaProcess.run(["bench", dir + "/q.npy", dir + "/k.npy", dir + "/v.npy", "--threshold", "0.5", "--repeat", "1"])
+        let text = try NablaProcess.run(["bench", dir + "/q.npy", dir + "/k.npy", dir + "/v.npy", "--threshold", "0.5", "--repeat", "1"],
+                                        environment: ["NABLA_CPU": "baseline"])
+        #expect(text.stdout.contains("float32, baseline kernels,") && text.stdout.contains("with the baseline kernels"))
         #expect(text.status == 0)
         #expect(text.stdout.contains("of peak") && text.stdout.contains("sparse/dense time against density"))
     }

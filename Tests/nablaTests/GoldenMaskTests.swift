@@ -65,14 +65,16 @@ struct GoldenMaskTests {
         }
     }
 
-    @Test("matches the reference", arguments: cases)
-    func goldenCase(name: String) throws {
+    /// Every case runs with every kernel level this machine runs (`NABLA_CPU`).
+    @Test("matches the reference, with every kernel level", arguments: cases, KernelVariant.supported.map(\.name))
+    func goldenCase(name: String, kernels: String) throws {
         let dir = Fixtures.path(name)
         let spec = try Case(directory: dir)
-        let out = try Fixtures.temporaryDirectory("golden-\(name.replacingOccurrences(of: "/", with: "-"))")
+        let out = try Fixtures.temporaryDirectory("golden-\(name.replacingOccurrences(of: "/", with: "-"))-\(kernels)")
         defer { try? FileManager.default.removeItem(atPath: out) }
 
-        let result = try NablaProcess.run(spec.arguments(directory: dir) + ["--out", out, "--json"])
+        let result = try NablaProcess.run(spec.arguments(directory: dir) + ["--out", out, "--json"],
+                                          environment: ["NABLA_CPU": kernels])
         #expect(result.status == 0, "nabla mask failed: \(result.stderr)")
         #expect(result.stderr.isEmpty)
 

@@ -92,9 +92,12 @@ public struct MaskStatistics: Sendable, Equatable {
         let kr = UnsafeRawPointer(kept), pr = UnsafeRawPointer(p)
         var b = 0
         while b + 8 <= n {
-            // kept is 0 or 1, so the product is the probability or 0, exactly.
+            // kept is 0 or 1, so the product is the probability or 0, exactly, and one
+            // rounding happens in the addition whether or not it is fused. (Unfused on
+            // purpose: NablaCore builds for baseline x86-64, where a fused multiply-add
+            // is a libm call per lane.)
             let k = V(SIMD8<Int32>(truncatingIfNeeded: kr.loadUnaligned(fromByteOffset: b, as: SIMD8<UInt8>.self)))
-            acc = acc.addingProduct(pr.loadUnaligned(fromByteOffset: b * 8, as: V.self), k)
+            acc += pr.loadUnaligned(fromByteOffset: b * 8, as: V.self) * k
             b += 8
         }
         var tail = V()

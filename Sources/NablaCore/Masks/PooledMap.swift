@@ -1,3 +1,4 @@
+import CNablaKernels
 import Foundation
 
 /// The pooled attention map of every head for one block shape, kept so that any
@@ -118,64 +119,48 @@ public final class PooledMap: @unchecked Sendable {
                                   exponential: Exponential = .vector, isCancelled: () -> Bool) -> Bool {
         precondition(out.count == pooled.heads * pooled.blocks.count * pooled.blocks.count, "probabilities must be [heads, N, N]")
         let n = pooled.blocks.count, d = pooled.headDim, heads = pooled.heads
-        let panels = (n + panelWidth - 1) / panelWidth
-        let npad = panels * panelWidth
+        // The kernel level is read here, on the caller's task, and handed to the workers.
+        let kernels = KernelVariant.current.table
+        let width = Int(kernels.pointee.map_panel)
+        let panels = (n + width - 1) / width
         let scale = Double(d).squareRoot()
-        // Keys packed in panels of 8 columns, [heads, panels, D, 8] (zero padded), so the
-        // kernel reads each panel front to back.
-        var packed = [Double](repeating: 0, count: heads * panels * d * panelWidth)
-        for h in 0..<heads {
-            for b in 0..<n {
-                let dst = ((h * panels + b / panelWidth) * d) * panelWidth + b % panelWidth
-                for j in 0..<d { packed[dst + j * panelWidth] = pooled.ka[(h * n + b) * d + j] }
+        // Keys packed in panels of the level's width, [heads, panels, D, width] (zero
+        // padded), so the kernel reads each panel front to back.
+        var packed = [Double](repeating: 0, count: heads * panels * d * width)
+        packed.withUnsafeMutableBufferPointer { dst in
+            pooled.ka.withUnsafeBufferPointer { ka in
+                for h in 0..<heads {
+                    kernels.pointee.map_pack_keys(ka.baseAddress! + h * n * d, Int32(n), Int32(d),
+                                                  dst.baseAddress! + h * panels * d * width)
+                }
             }
         }
-        let chunks = Parallel.chunks(n, minChunk: 2 * tileRows)
+        let group = groupRows
+        let chunks = Parallel.chunks(n, minChunk: group)
         // Set by a work item that saw the cancellation and stopped (items write only their own).
         var stopped = [Bool](repeating: false, count: heads * chunks.count)
+        let softmax: Int32 = exponential == .vector ? 1 : 0
         stopped.withUnsafeMutableBufferPointer { stop in
             pooled.qa.withUnsafeBufferPointer { qa in
                 packed.withUnsafeBufferPointer { kp in
                     Parallel.forEach(heads * chunks.count) { item in
                         let h = item / chunks.count
                         let rows = chunks[item % chunks.count]
-                        let dots = UnsafeMutablePointer<Double>.allocate(capacity: groupTiles * tileRows * npad)
-                        let qT = UnsafeMutablePointer<Double>.allocate(capacity: groupTiles * d * tileRows)
-                        defer { dots.deallocate(); qT.deallocate() }
+                        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: nabla_map_scratch(Int32(group), Int32(n), Int32(d)))
+                        defer { scratch.deallocate() }
                         let q = qa.baseAddress! + h * n * d
-                        let k = kp.baseAddress! + h * panels * d * panelWidth
+                        let k = kp.baseAddress! + h * panels * d * width
                         var r = rows.lowerBound
                         while r < rows.upperBound {
                             if isCancelled() {
                                 stop[item] = true
                                 return
                             }
-                            let m = min(groupTiles * tileRows, rows.upperBound - r)
-                            let tiles = (m + tileRows - 1) / tileRows
-                            // Each tile's query rows transposed to [D, 6], missing rows zero.
-                            for t in 0..<tiles {
-                                let tile = qT + t * d * tileRows
-                                for j in 0..<d {
-                                    for i in 0..<tileRows {
-                                        let row = t * tileRows + i
-                                        tile[j * tileRows + i] = row < m ? q[(r + row) * d + j] : 0
-                                    }
-                                }
-                            }
-                            // Every tile of the group against one key panel while it is in L1.
-                            for p in 0..<panels {
-                                let panel = k + p * d * panelWidth
-                                for t in 0..<tiles {
-                                    dotTile(qT: qT + t * d * tileRows, d: d, panel: panel,
-                                            out: dots + t * tileRows * npad + p * panelWidth, stride: npad)
-                                }
-                            }
-                            for i in 0..<m {
-                                let row = out.baseAddress! + (h * n + r + i) * n
-                                switch exponential {
-                                case .vector: softmaxRow(dots + i * npad, n: n, scale: scale, into: row)
-                                case .libm: softmaxRowLibm(dots + i * npad, n: n, scale: scale, into: row)
-                                }
+                            let m = min(group, rows.upperBound - r)
+                            let row = out.baseAddress! + (h * n + r) * n
+                            kernels.pointee.map_rows(q + r * d, Int32(m), Int32(d), k, Int32(n), scale, softmax, scratch, row)
+                            if softmax == 0 {
+                                for i in 0..<m { softmaxRowLibm(row + i * n, n: n, scale: scale, into: row + i * n) }
                             }
                             r += m
                         }
@@ -188,126 +173,16 @@ public final class PooledMap: @unchecked Sendable {
 
     /// How the softmax exponentiates.
     enum Exponential {
-        /// `expVector`, eight entries at a time (the engine).
+        /// The kernels' vector exp (`nabla_kernels.map_rows`, the engine).
         case vector
         /// libm's `exp`, one entry at a time, summed sequentially (the previous kernel).
         case libm
     }
 
-    static let tileRows = 6
-    static let panelWidth = 8
-    /// Tiles of query rows that share one pass over the keys: each key panel is read from
-    /// L2 or L3 once per 24 query rows instead of once per 6 (the panels of one head,
-    /// `8 * N * D` bytes, outgrow L2 from about N = 1000 at D = 128).
-    static let groupTiles = 4
-
-    /// `out[i * stride + c] = sum over j of qT[j, i] * panel[j, c]` for a tile of 6 query
-    /// rows and one panel of 8 key columns.
-    /// - Complexity: O(6 * 8 * D); twelve `SIMD4<Double>` accumulators stay in registers
-    ///   (one AVX2 register each), with two panel loads and six broadcasts per step.
-    @inline(__always)
-    static func dotTile(qT: UnsafePointer<Double>, d: Int, panel: UnsafePointer<Double>,
-                        out: UnsafeMutablePointer<Double>, stride: Int) {
-        typealias V = SIMD4<Double>
-        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
-        var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
-        let kraw = UnsafeRawPointer(panel)
-        for j in 0..<d {
-            let b0 = kraw.loadUnaligned(fromByteOffset: j * 64, as: V.self)
-            let b1 = kraw.loadUnaligned(fromByteOffset: j * 64 + 32, as: V.self)
-            let a = qT + j * 6
-            let a0 = V(repeating: a[0]), a1 = V(repeating: a[1]), a2 = V(repeating: a[2])
-            c00.addProduct(a0, b0); c01.addProduct(a0, b1)
-            c10.addProduct(a1, b0); c11.addProduct(a1, b1)
-            c20.addProduct(a2, b0); c21.addProduct(a2, b1)
-            let a3 = V(repeating: a[3]), a4 = V(repeating: a[4]), a5 = V(repeating: a[5])
-            c30.addProduct(a3, b0); c31.addProduct(a3, b1)
-            c40.addProduct(a4, b0); c41.addProduct(a4, b1)
-            c50.addProduct(a5, b0); c51.addProduct(a5, b1)
-        }
-        let o = UnsafeMutableRawPointer(out)
-        let s = stride * 8
-        o.storeBytes(of: c00, toByteOffset: 0, as: V.self); o.storeBytes(of: c01, toByteOffset: 32, as: V.self)
-        o.storeBytes(of: c10, toByteOffset: s, as: V.self); o.storeBytes(of: c11, toByteOffset: s + 32, as: V.self)
-        o.storeBytes(of: c20, toByteOffset: 2 * s, as: V.self); o.storeBytes(of: c21, toByteOffset: 2 * s + 32, as: V.self)
-        o.storeBytes(of: c30, toByteOffset: 3 * s, as: V.self); o.storeBytes(of: c31, toByteOffset: 3 * s + 32, as: V.self)
-        o.storeBytes(of: c40, toByteOffset: 4 * s, as: V.self); o.storeBytes(of: c41, toByteOffset: 4 * s + 32, as: V.self)
-        o.storeBytes(of: c50, toByteOffset: 5 * s, as: V.self); o.storeBytes(of: c51, toByteOffset: 5 * s + 32, as: V.self)
-    }
-
-    /// Divides `dots[0..<n]` by `scale`, subtracts the row maximum, exponentiates and
-    /// normalises, in the reference's order of operations (`dot / sqrt(D)`, then
-    /// `exp(l - max)`, then `e / sum`), writing `out[0..<n]`. `dots` must be readable
-    /// up to `n` rounded up to a multiple of 8 (the padded panel width).
-    ///
-    /// The maximum is taken over the raw dots and divided once: division by a positive
-    /// number is monotone and so is its rounding, so `max(d) / s == max(d / s)` bit for
-    /// bit. The exponentials come from `expVector` (within 2 ulp of libm's `exp`); their
-    /// sum runs in eight `Double` lanes added in a fixed order at the end (error at most
-    /// `(n / 8 + 3) * 2^-53` relative, Higham section 4.2), so a row's result does not
-    /// depend on how rows are split among threads.
-    /// - Complexity: O(N): three passes over the row, eight entries per step.
-    @inline(__always)
-    static func softmaxRow(_ dots: UnsafeMutablePointer<Double>, n: Int, scale: Double,
-                           into out: UnsafeMutablePointer<Double>) {
-        typealias V = SIMD8<Double>
-        let raw = UnsafeMutableRawPointer(dots)
-        let whole = n & ~7
-        var mv = V(repeating: -.infinity)
-        var b = 0
-        while b < whole {
-            let v = raw.loadUnaligned(fromByteOffset: b * 8, as: V.self)
-            mv = mv.replacing(with: v, where: v .> mv)
-            b += 8
-        }
-        var top = -Double.infinity
-        for i in 0..<8 { top = Swift.max(top, mv[i]) }
-        for i in whole..<n { top = Swift.max(top, dots[i]) }
-        let m = top / scale
-        let mvec = V(repeating: m)
-        let o = UnsafeMutableRawPointer(out)
-        var acc = V()
-        // When sqrt(D) is a power of two (D = 16, 64, 256, ...), multiplying by its inverse
-        // is exact and so equals the division bit for bit; it is much cheaper.
-        let inverse = 1 / scale
-        if inverse * scale == 1, scale.significandBitPattern == 0 {
-            let iv = V(repeating: inverse)
-            b = 0
-            while b < whole {
-                let e = expVector(raw.loadUnaligned(fromByteOffset: b * 8, as: V.self) * iv - mvec)
-                o.storeBytes(of: e, toByteOffset: b * 8, as: V.self)
-                acc += e
-                b += 8
-            }
-        } else {
-            let sv = V(repeating: scale)
-            b = 0
-            while b < whole {
-                let e = expVector(raw.loadUnaligned(fromByteOffset: b * 8, as: V.self) / sv - mvec)
-                o.storeBytes(of: e, toByteOffset: b * 8, as: V.self)
-                acc += e
-                b += 8
-            }
-        }
-        if whole < n {
-            // The last partial group: lanes past n exponentiate -infinity to 0.
-            var x = V(repeating: -.infinity)
-            for i in whole..<n { x[i - whole] = dots[i] / scale - m }
-            let e = expVector(x)
-            for i in whole..<n { out[i] = e[i - whole] }
-            acc += e
-        }
-        let a4 = acc.lowHalf + acc.highHalf
-        let a2 = a4.lowHalf + a4.highHalf
-        let sum = a2[0] + a2[1]
-        let total = V(repeating: sum)
-        b = 0
-        while b < whole {
-            o.storeBytes(of: o.loadUnaligned(fromByteOffset: b * 8, as: V.self) / total, toByteOffset: b * 8, as: V.self)
-            b += 8
-        }
-        for i in whole..<n { out[i] /= sum }
-    }
+    /// Query rows per call of the map kernel: each key panel is read from L2 or L3 once per
+    /// 24 query rows (the panels of one head, `8 * N * D` bytes, outgrow L2 from about
+    /// N = 1000 at D = 128), and cancellation is polled as often.
+    static let groupRows = 24
 
     /// `softmaxRow` with libm's `exp` one entry at a time and a sequential sum: the
     /// previous kernel, kept as the same-run baseline of `nabla bench`.

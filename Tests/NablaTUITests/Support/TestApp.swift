@@ -38,6 +38,9 @@ enum TestApp {
                        preview: preview ? VideoPreview(grid: grid, luminance: luminance) : nil)
     }
 
+    /// The FP32 peak the timing panel's share of peak is pinned to (FLOP/s).
+    static let pinnedPeak = 1e11
+
     static let times = StageTimes([("pool", 1.5), ("map", 2.25), ("sort", 0.75), ("cut", 0.125), ("sta", 0.0), ("stats", 0.0625)])
 
     /// A loader that opens the test input for `[]` and `["preview"]`, and fails otherwise.
@@ -59,6 +62,7 @@ enum TestApp {
                                theme: Theme(mode: mode, glyphs: unicode ? .unicodeSet : .asciiSet))
         var app = HeadlessApp(config: config, size: size, loader: loader(input))
         app.state.pinnedTimes = times
+        app.state.pinnedKernels = (name: "avx2", peakFlops: pinnedPeak)
         return app
     }
 }
