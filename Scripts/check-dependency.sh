@@ -41,7 +41,7 @@ let grid = TokenGrid(t: 4, h: 16, w: 16)
 let heads = 2, d = 32
 var q = [Float](), k = [Float]()
 var state: UInt64 = 12345
-func noise() -> Float {
+let noise = { () -> Float in
     state = state &* 6364136223846793005 &+ 1442695040888963407
     return Float(Int64(bitPattern: state >> 11) % 1000) / 4000
 }

@@ -46,8 +46,7 @@ static inline __attribute__((always_inline)) vd NK(seld)(vl mask, vd a, vd b) {
 /// polynomial (max relative error 4.4e-9 in exact arithmetic), 2^n in the exponent bits.
 /// Inputs at or below -127 (and -inf) give exactly 0. Cephes' exp2f scheme.
 static inline __attribute__((always_inline)) vf NK(exp2v)(vf x) {
-    vf lo = SPLATF(-127.0f);
-    x = NK(self)(x < lo, x, lo);
+    x = __builtin_elementwise_max(x, SPLATF(-127.0f));  // -inf and NaN-free inputs: one max
     vf magic = SPLATF(12582912.0f);
     vf shifted = x + magic;
     vf n = shifted - magic;
@@ -148,7 +147,7 @@ static inline __attribute__((always_inline)) float NK(hsum)(vf v) {
 
 /// Scores of 4 query rows against nv * VF keys: p[r * 64 + c] = sum_j q[r, j] * kT[j, c].
 static inline __attribute__((always_inline)) void NK(scores)(const float *q, int d, const float *kT, int ldk,
-                                                          float *p, const int nv) {
+                                                          float *p, const int nv, vf *rowmax) {
     vf c[4][ATT_NV];
 #pragma clang loop unroll(full)
     for (int r = 0; r < 4; r++)
@@ -168,7 +167,11 @@ static inline __attribute__((always_inline)) void NK(scores)(const float *q, int
 #pragma clang loop unroll(full)
     for (int r = 0; r < 4; r++)
 #pragma clang loop unroll(full)
-        for (int g = 0; g < ATT_NV; g++) if (g < nv) STOREF(p + r * 64 + g * VF, c[r][g]);
+        for (int g = 0; g < ATT_NV; g++)
+            if (g < nv) {
+                STOREF(p + r * 64 + g * VF, c[r][g]);
+                rowmax[r] = NK(self)(c[r][g] > rowmax[r], rowmax[r], c[r][g]);
+            }
 }
 
 /// o[r, 0..<nv*VF] = o[r, ...] * scale[r] + sum_j p[r * 64 + j] * v[j, ...] for 4 rows:
@@ -216,22 +219,29 @@ static void NK(attn_query_block)(const nabla_attn_block *job, const nabla_attn_w
             for (int c = 0; c < bk; c += 64) {
                 const int width = bk - c < 64 ? bk - c : 64;
                 const int valid = b - c < 64 ? b - c : 64;
+                // Each row's maximum comes out of the score tile's registers (padded keys
+                // score 0, so rows with padding take their maximum from memory below).
+                vf rowmax[4];
+                for (int r = 0; r < 4; r++) rowmax[r] = SPLATF(-__builtin_inff());
                 int w = 0;
                 for (; w + ATT_NV * VF <= width; w += ATT_NV * VF)
-                    NK(scores)(qt, d, kBlock + c + w, bk, p + w, ATT_NV);
+                    NK(scores)(qt, d, kBlock + c + w, bk, p + w, ATT_NV, rowmax);
                 if (ATT_NV > 2)
-                    for (; w + 2 * VF <= width; w += 2 * VF) NK(scores)(qt, d, kBlock + c + w, bk, p + w, 2);
-                for (; w < width; w += VF) NK(scores)(qt, d, kBlock + c + w, bk, p + w, 1);
+                    for (; w + 2 * VF <= width; w += 2 * VF) NK(scores)(qt, d, kBlock + c + w, bk, p + w, 2, rowmax);
+                for (; w < width; w += VF) NK(scores)(qt, d, kBlock + c + w, bk, p + w, 1, rowmax);
                 // Online softmax per row: running max m, running sum l, and the factor the
                 // row's output so far is rescaled by.
                 float scale[4];
                 for (int r = 0; r < 4; r++) {
                     float *row = p + r * 64;
-                    for (int j = valid; j < width; j++) row[j] = -__builtin_inff();
-                    vf mx = SPLATF(-__builtin_inff());
-                    for (int j = 0; j < width; j += VF) {
-                        vf x = LOADF(row + j);
-                        mx = NK(self)(x > mx, mx, x);
+                    vf mx = rowmax[r];
+                    if (valid < width) {
+                        for (int j = valid; j < width; j++) row[j] = -__builtin_inff();
+                        mx = SPLATF(-__builtin_inff());
+                        for (int j = 0; j < width; j += VF) {
+                            vf x = LOADF(row + j);
+                            mx = NK(self)(x > mx, mx, x);
+                        }
                     }
                     const float mOld = m[t + r];
                     const float top = NK(hmax)(mx);
