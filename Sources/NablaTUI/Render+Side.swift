@@ -112,12 +112,13 @@ extension Renderer {
         // of the head (so that shares of a few percent still differ), and the title says so.
         let shares = (0..<tb).map { a in (0..<tb).reduce(0.0) { $0 + mask.coverage(querySlab: a, keySlab: $1) } / Double(max(tb, 1)) }
         let barScale = shares.max() ?? 0
-        var title = "frame coverage, head \(state.headIndex(head))"
+        let cellWidth = min(3, max(1, (rect.width - 13) / max(tb, 1)))
+        let values = cellWidth >= 3
+        // The cells' numbers are percents of the frame pair's block pairs: the title says so.
+        var title = "frame coverage\(values ? " %" : ""), head \(state.headIndex(head))"
         if shown < tb { title += " (t \(first)–\(first + shown - 1) of \(tb))" }
         title += "; bars 0–\(Renderer.sharePercent(barScale))"
         heading(title, in: rect)
-        let cellWidth = min(3, max(1, (rect.width - 13) / max(tb, 1)))
-        let values = cellWidth >= 3
         for r in 0..<shown {
             let a = first + r
             let y = rect.y + 1 + r

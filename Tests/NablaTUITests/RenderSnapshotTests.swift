@@ -238,7 +238,7 @@ struct CoverageBarTests {
         let app = TestApp.make(size: size)
         let eighths = Array("▏▎▍▌▋▊▉█")
         let lines = app.screen.lines
-        let titleLine = try #require(lines.first { $0.contains("frame coverage, head 0") })
+        let titleLine = try #require(lines.first { $0.contains("frame coverage %, head 0") })
         let scaleText = try #require(titleLine.range(of: #"bars 0–[0-9.]+%"#, options: .regularExpression).map { String(titleLine[$0]) })
         var rows: [(share: Double, bar: Int)] = []
         for line in lines {
