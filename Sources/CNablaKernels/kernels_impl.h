@@ -1,5 +1,6 @@
 // The kernels of one instruction-set level. Included once per level by kernels_x86.c and
-// kernels_arm64.c with these macros defined (no include guard on purpose):
+// kernels_arm64.c with these macros defined (no include guard on purpose); it undefines
+// them at its end, so the next level defines its own:
 //   NK(name)   the level's name for `name` (name##_avx2, ...)
 //   VF, VD     floats, doubles per vector register
 //   NK_FMA     1 when multiply-add is fused (one rounding), 0 for baseline SSE2
@@ -559,3 +560,16 @@ const nabla_kernels NK(nabla_kernels) = {
 #undef NK_SWAP1
 #undef NK_REST8
 #undef NK_REST4
+
+// The level's parameters, for the next inclusion.
+#undef NK
+#undef VF
+#undef VD
+#undef NK_FMA
+#undef ATT_NV
+#undef MAP_MR
+#undef MAP_NV
+#undef POOL_NV8
+#undef NK_F16C
+#undef NK_LEVEL
+#undef NK_NAME

@@ -18,17 +18,6 @@
 #define NK_LEVEL NABLA_ISA_BASELINE
 #define NK_NAME "baseline"
 #include "kernels_impl.h"
-#undef NK
-#undef VF
-#undef VD
-#undef NK_FMA
-#undef ATT_NV
-#undef MAP_MR
-#undef MAP_NV
-#undef POOL_NV8
-#undef NK_F16C
-#undef NK_LEVEL
-#undef NK_NAME
 
 // AVX2 + FMA: 16 ymm registers. Score and P.V tiles of 4 rows x 2 vectors (8 accumulators,
 // 2 loads, 1 broadcast live); the map's 6 x 2 tile of doubles (12 accumulators).
@@ -45,17 +34,6 @@
 #define NK_LEVEL NABLA_ISA_AVX2
 #define NK_NAME "avx2"
 #include "kernels_impl.h"
-#undef NK
-#undef VF
-#undef VD
-#undef NK_FMA
-#undef ATT_NV
-#undef MAP_MR
-#undef MAP_NV
-#undef POOL_NV8
-#undef NK_F16C
-#undef NK_LEVEL
-#undef NK_NAME
 #pragma clang attribute pop
 
 // AVX-512: 32 zmm registers. Score and P.V tiles of 4 rows x 4 vectors (16 accumulators,
