@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Rewrites the README's text screens with what the commands they name print.
+"""Rewrites the text screens in docs/app.md with what the commands they name print.
 
-Each screen in README.md follows a line naming `nabla render --size 100x28 --no-color
---keys ...`; this runs that command with the binary given (default: the debug build)
+Each screen in docs/app.md follows a line naming `nabla render --size 100x28 --no-color
+--keys ...`; this runs that command with the binary given (default: the release build)
 and puts its output in the code block after the line. Tests/nablaTests/ReadmeTeachingTests
 and RenderCommandTests check the same screens (times masked).
 
-    python3 Scripts/update-readme-screens.py [.build/debug/nabla]
+    python3 Scripts/update-readme-screens.py [.build/release/nabla]
 """
 import os
 import re
@@ -14,8 +14,8 @@ import subprocess
 import sys
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, ".build", "debug", "nabla")
-path = os.path.join(root, "README.md")
+binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, ".build", "release", "nabla")
+path = os.path.join(root, "docs", "app.md")
 text = open(path, encoding="utf-8").read()
 marker = re.compile(r"`nabla render --size 100x28 --no-color --keys ('[^']*'|\S+)`")
 out, at, count = [], 0, 0
@@ -37,4 +37,4 @@ if new != text:
     tmp = path + ".tmp"
     open(tmp, "w", encoding="utf-8").write(new)
     os.replace(tmp, path)
-print(f"{count} screens checked, README.md {'rewritten' if new != text else 'unchanged'}")
+print(f"{count} screens checked, docs/app.md {'rewritten' if new != text else 'unchanged'}")

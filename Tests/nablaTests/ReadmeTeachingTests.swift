@@ -1,15 +1,16 @@
 import Foundation
 import Testing
 
-/// The README's screens of the teaching views are what the commands they name print.
-@Suite("README teaching screens")
+/// The screens of the teaching views in docs/app.md are what the commands they name print.
+@Suite("docs/app.md teaching screens")
 struct ReadmeTeachingTests {
+    /// `docs/app.md`, where the app's text screens live (the README links to it).
     static func readme() throws -> String {
         try String(contentsOfFile: Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("README.md").path, encoding: .utf8)
+            .appendingPathComponent("docs/app.md").path, encoding: .utf8)
     }
 
-    @Test("each teaching view's screen in the README equals nabla render's", arguments: [
+    @Test("each teaching view's screen in docs/app.md equals nabla render's", arguments: [
         ("c", "--keys c`"), (":sta 11x3x3<Enter>f", "--keys ':sta 11x3x3<Enter>f'`"), ("w", "--keys w`"),
     ])
     func screen(keys: String, marker: String) throws {
@@ -21,7 +22,7 @@ struct ReadmeTeachingTests {
         let r = try NablaProcess.run(["render", "--size", "100x28", "--no-color", "--keys", keys],
                                      environment: ["LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"])
         #expect(r.status == 0)
-        #expect(Self.untimed(shown) == Self.untimed(r.stdout), "README screen for \(keys) differs from nabla render's")
+        #expect(Self.untimed(shown) == Self.untimed(r.stdout), "docs/app.md screen for \(keys) differs from nabla render's")
     }
 
     /// The screen with the sweep's kernel timings (milliseconds and the measured speed-up,

@@ -25,11 +25,11 @@ struct RenderCommandTests {
     }
 }
 
-@Suite("README")
+@Suite("docs/app.md")
 struct ReadmeScreenTests {
-    @Test("the README's text screen is exactly what the command it names prints")
+    @Test("the app's text screen in docs/app.md is exactly what the command it names prints")
     func textScreenIsHonest() throws {
-        let readme = try String(contentsOfFile: Fixtures.root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("README.md").path, encoding: .utf8)
+        let readme = try ReadmeTeachingTests.readme()
         let marker = "`nabla render --size 100x28 --no-color --keys '+'` prints; only the times, the speed-up and the kernel level differ from run to run):\n\n```\n"
         let start = try #require(readme.range(of: marker)).upperBound
         let end = try #require(readme[start...].range(of: "```\n")).lowerBound
