@@ -83,7 +83,7 @@ public enum PromptCommand: Equatable, Sendable {
             let text = try one("head N (0-based)")
             guard let v = Int(text) else { throw NablaError(.badArgument, "head '\(text)' is not a whole number") }
             if let headIndices, !headIndices.contains(v) {
-                throw NablaError(.badArgument, PromptCommand.headMissing(v, headIndices: headIndices))
+                throw NablaError(.badArgument, HeadSelection.missing(v, headIndices: headIndices))
             }
             return .head(v)
         case "block":
@@ -154,18 +154,6 @@ public enum PromptCommand: Equatable, Sendable {
         }
         if inWord { words.append(current) }
         return words
-    }
-
-    /// The message for head `head` of an input with `heads` heads (0-based indices).
-    public static func headOutOfRange(_ head: Int, heads: Int) -> String {
-        "head \(head) is out of range: the input has \(heads) head\(heads == 1 ? "" : "s"), 0-\(heads - 1)"
-    }
-
-    /// Why `head` (a tensor index) names none of the loaded heads `headIndices`: out of
-    /// range, or (under a head selection) not among the selected ones.
-    public static func headMissing(_ head: Int, headIndices: [Int]) -> String {
-        if headIndices == Array(0..<headIndices.count) { return headOutOfRange(head, heads: headIndices.count) }
-        return "head \(head) is not among the selected heads \(HeadSelection(headIndices))"
     }
 
     /// `~` and `~/...` as the shell expands them, from `HOME`; `~user` is left alone.

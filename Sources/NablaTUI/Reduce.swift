@@ -478,7 +478,7 @@ extension AppState {
             // A head asked for that the input does not have is an error; the head of the
             // previous input missing from a new one is only a notice.
             if !newInput.headIndices.contains(wanted) {
-                let text = PromptCommand.headMissing(wanted, headIndices: newInput.headIndices) + "; showing head \(headIndex)"
+                let text = HeadSelection.missing(wanted, headIndices: newInput.headIndices) + "; showing head \(headIndex)"
                 message = asked ? .error(text) : .info(text)
             }
         case .surveyed(let density, let shape, let used):

@@ -64,6 +64,6 @@ struct TimingLog {
     }
 
     static func ms(_ d: Duration) -> String {
-        String(format: "%.1f ms", Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15)
+        String(format: "%.1f ms", d.milliseconds)
     }
 }

@@ -57,7 +57,7 @@ struct PlotCommand: ParsableCommand {
         // hold the loaded heads in order.
         let head = self.head ?? qk.headIndices[0]
         guard let h = qk.headIndices.firstIndex(of: head) else {
-            throw NablaError(.badArgument, "--" + PromptCommand.headMissing(head, headIndices: qk.headIndices))
+            throw NablaError(.badArgument, "--" + HeadSelection.missing(head, headIndices: qk.headIndices))
         }
         guard let map = try PooledMap.compute(qk, block: mask.block) else { preconditionFailure("uncancellable") }
         let settings = mask.settings

@@ -46,7 +46,7 @@ struct RenderCommand: ParsableCommand {
             throw NablaError(.fileUnreadable, message)
         }
         if app.state.heads > 0, let head = config.head, !app.state.headIndices.contains(head) {
-            throw NablaError(.badArgument, "--" + PromptCommand.headMissing(head, headIndices: app.state.headIndices))
+            throw NablaError(.badArgument, "--" + HeadSelection.missing(head, headIndices: app.state.headIndices))
         }
     }
 }

@@ -36,7 +36,7 @@ struct ViewSettings: ParsableArguments {
         }
         let indices = selection?.indices.filter { $0 < total } ?? Array(0..<total)
         if let head, !indices.contains(head) {
-            throw NablaError(.badArgument, "--" + PromptCommand.headMissing(head, headIndices: indices))
+            throw NablaError(.badArgument, "--" + HeadSelection.missing(head, headIndices: indices))
         }
     }
 

@@ -133,10 +133,6 @@ public final class AttentionOperands: @unchecked Sendable {
 
 func roundUp(_ x: Int, _ m: Int) -> Int { (x + m - 1) / m * m }
 
-func milliseconds(since start: ContinuousClock.Instant) -> Double {
-    let d = ContinuousClock.now - start
-    return Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15
-}
 
 extension HeadTokens {
     /// Copies the `D` values of token `s` of head `h` into `out` as `Float`, whatever the

@@ -50,3 +50,19 @@ public struct HeadSelection: Sendable, Equatable, CustomStringConvertible {
 }
 
 import Foundation
+
+extension HeadSelection {
+    /// Why `head` is out of range for an input of `heads` heads, naming the range of
+    /// tensor indices: `head 9 is out of range: the input has 8 heads, 0-7`.
+    public static func outOfRange(_ head: Int, heads: Int) -> String {
+        "head \(head) is out of range: the input has \(heads) head\(heads == 1 ? "" : "s"), 0-\(heads - 1)"
+    }
+
+    /// Why `head` (a tensor index) names none of the loaded heads `headIndices`: out of
+    /// range, or (under a head selection) not among the selected ones. The commands, the
+    /// app's prompt and its loader all say it this way.
+    public static func missing(_ head: Int, headIndices: [Int]) -> String {
+        if headIndices == Array(0..<headIndices.count) { return outOfRange(head, heads: headIndices.count) }
+        return "head \(head) is not among the selected heads \(HeadSelection(headIndices))"
+    }
+}

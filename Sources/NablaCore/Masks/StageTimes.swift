@@ -17,8 +17,7 @@ public struct StageTimes: Sendable, Equatable {
     public mutating func measure<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
         let start = ContinuousClock.now
         let result = try body()
-        let d = ContinuousClock.now - start
-        stages.append((name, Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15))
+        stages.append((name, (ContinuousClock.now - start).milliseconds))
         return result
     }
 

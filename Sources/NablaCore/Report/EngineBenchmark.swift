@@ -174,8 +174,3 @@ public struct EngineBenchmark: Sendable {
     }
 }
 
-func median(_ values: [Double]) -> Double {
-    guard !values.isEmpty else { return 0 }
-    let s = values.sorted()
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-}

@@ -238,8 +238,3 @@ public struct MaskReport: Sendable {
     }
 }
 
-func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
-
-func pad(_ s: String, _ width: Int) -> String {
-    s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
-}
