@@ -1,6 +1,8 @@
 extension AppState {
     /// The help's lines, generated from the keymap the app dispatches on and the prompt's
-    /// command catalog: headers (`header` true) and entries.
+    /// command catalog: headers (`header` true) and entries. (The help's own keys, the
+    /// prompt's editing keys and the model view's are tables too, `Keymap.help`,
+    /// `.prompt`, `.model`; docs/app.md lists them, checked by KeymapTests.)
     public var helpLines: [(text: String, header: Bool)] {
         var lines: [(text: String, header: Bool)] = []
         let keyWidth = keymap.bindings.map(\.keysText.count).max() ?? 0

@@ -2,8 +2,12 @@ import NablaCore
 
 /// How the app starts: what to open and the initial settings.
 public struct AppConfig: Sendable {
-    /// Input arguments for the loader (`[]` opens the built-in sample).
-    public var arguments: [String]
+    /// What the first load opens (the built-in sample by default): a typed request, read
+    /// by the loader with the block the app is at (`InputLoader`).
+    public var input: InputSpec
+    /// Turns the words typed after `:open` into a request; the front end's own parser
+    /// (the commands' input syntax). The default takes paths only (`positionalInputs`).
+    public var openParser: InputParser
     /// The name shown while the input loads.
     public var inputName: String
     public var block: BlockShape
@@ -14,10 +18,12 @@ public struct AppConfig: Sendable {
     public var theme: Theme
     public var mouse: Bool
 
-    public init(arguments: [String] = [], inputName: String = "sample", block: BlockShape = .nabla,
+    public init(input: InputSpec = InputSpec(source: .sample), openParser: @escaping InputParser = AppConfig.positionalInputs,
+                inputName: String = "sample", block: BlockShape = .nabla,
                 threshold: Double = 0.9, sta: STAWindow? = nil, head: Int? = nil,
                 theme: Theme = Theme(mode: .palette256, glyphs: .unicodeSet), mouse: Bool = true) {
-        self.arguments = arguments
+        self.input = input
+        self.openParser = openParser
         self.inputName = inputName
         self.block = block
         self.threshold = threshold
@@ -72,48 +78,22 @@ public struct AppState: Sendable {
         }
     }
 
-    /// The re-cut after a threshold or STA change: the head on screen is cut at once,
-    /// the other heads in the background (`Effect.cutHeads`) until the mask of every head
-    /// arrives.
-    public struct PendingCut: Sendable {
-        /// The generation of the background job (`AppState.cutGeneration`).
-        public var generation: Int
-        /// The map it cuts (the map on screen: a new map ends the re-cut).
-        var map: ObjectIdentifier
-        public var settings: MaskSettings
-        /// Heads already cut at `settings`, one head each, keyed by head.
-        public var done: [Int: BlockMask]
-        /// The head the background job reported last.
-        public var progress: JobProgress?
-
-        /// Heads cut so far: those in `done` and those the job went past (it cuts in
-        /// head order).
-        public var headsCut: Int {
-            guard case .cut(let head, _)? = progress else { return done.count }
-            return Set(done.keys).union(0..<head).count
-        }
-    }
-
     public var theme: Theme
     public var keymap: Keymap
     public var mouseEnabled: Bool
     public var size: Size
 
     public var inputName: String
-    /// What the first load opens (`AppConfig.arguments`).
-    let initialArguments: [String]
+    /// What the first load opens (`AppConfig.input`).
+    let initialRequest: InputSpec
+    /// How `:open` reads its words (`AppConfig.openParser`).
+    let openParser: InputParser
     public var input: QKInput?
-    public var map: PooledMap?
-    /// The mask of every head of `map`; while `pendingCut` runs, at older settings (or
-    /// `nil` after a new map): see `headMask(_:)` for what each head shows.
-    public var mask: BlockMask?
-    /// The other heads' re-cut, while it runs.
-    public var pendingCut: PendingCut?
-    /// The generation of the newest re-cut; results of older ones are dropped.
-    public var cutGeneration = 0
-    /// Cuts of the current head at the settings one key away, made in the background
-    /// after each change (see `refreshPrefetch()`).
-    public var prefetched: PrefetchedCuts?
+    /// The map on screen, the mask of its heads, the re-cut and the cuts made ahead of
+    /// time: what the head on screen shows, as one value (`CurrentCut`).
+    public var cut = CurrentCut()
+    /// The newest generation of each job lane; results of older jobs are dropped.
+    public var generations = Generations()
 
     public var threshold: Double
     /// The STA window in use, or `nil` (off).
@@ -160,8 +140,6 @@ public struct AppState: Sendable {
     public var teaching: TeachingView?
     public var message: Message?
     public var job: Job?
-    /// The generation of the newest job; results of older ones are dropped, except:
-    public var generation: Int
     /// A load that was running when a newer one started: kept until the newer one
     /// succeeds, so that a failed `:open` never loses what was being loaded.
     public var fallbackLoad: Job?
@@ -169,10 +147,6 @@ public struct AppState: Sendable {
     var fallbackOutcome: JobOutcome?
     public var spinner: Int
 
-    /// Stage times of the last map computation (pool, map) and the last cut of the head on
-    /// screen (cut, sta, stats).
-    public var mapTimes: StageTimes
-    public var cutTimes: StageTimes
     /// Times to show instead of the measured ones (tests and documentation).
     public var pinnedTimes: StageTimes?
     /// The kernel level and FP32 peak (FLOP/s) the timing panel shows instead of the
@@ -184,13 +158,8 @@ public struct AppState: Sendable {
     public var attention: AttentionPanel?
     /// The attention stages running, for the progress indication.
     public var attentionJob: Job?
-    /// The generation of the newest attention request; older results are dropped.
-    public var attentionGeneration: Int
     /// The block map shows the true block mass instead of the pooled estimate.
     public var showTrueMass: Bool
-    /// The generation of the newest teaching-view kernel request (`TeachingJob`); older
-    /// results are dropped.
-    public var teachingGeneration = 0
 
     public init(config: AppConfig) {
         theme = config.theme
@@ -210,14 +179,11 @@ public struct AppState: Sendable {
         mode = .normal
         overview = false
         helpOffset = 0
-        generation = 0
         spinner = 0
-        mapTimes = StageTimes()
-        cutTimes = StageTimes()
         quitRequested = false
-        attentionGeneration = 0
         showTrueMass = false
-        initialArguments = config.arguments
+        initialRequest = config.input
+        openParser = config.openParser
     }
 
     /// The block shape of the map on screen.
@@ -230,8 +196,11 @@ public struct AppState: Sendable {
         let indices = headIndices
         return indices.indices.contains(position) ? indices[position] : position
     }
+    /// The head on screen, clamped to the loaded heads (position, `0..<heads`): what every
+    /// view, job and figure reads.
+    public var currentHead: Int { min(max(head, 0), max(heads - 1, 0)) }
     /// The tensor index of the head on screen.
-    public var headIndex: Int { headIndex(min(head, max(heads - 1, 0))) }
+    public var headIndex: Int { headIndex(currentHead) }
     /// The head on screen as the status line and map title name it, by tensor index with
     /// the range of indices beside it, so a 0-based index never reads as a count: `3 (0-7)`,
     /// or under a head selection the indices selected, `3 (sel. 3,5)` (`3 (sel. 12 heads)`
@@ -246,23 +215,10 @@ public struct AppState: Sendable {
     /// The stage times shown: pool, map, cut, sta, stats.
     public var times: StageTimes { pinnedTimes ?? (mapTimes + cutTimes) }
 
-    /// Cuts of one head of one map at several settings, each `[1, N, N]`.
-    public struct PrefetchedCuts: Sendable {
-        var map: ObjectIdentifier
-        public var head: Int
-        public var cuts: [MaskSettings: BlockMask]
-        /// The settings asked for (some may not be cut yet).
-        var asked: Set<MaskSettings>
-    }
-
     /// The mask head `h` shows: its own cut at the current settings when the re-cut did it
     /// first, else its part of `mask` (at older settings while the re-cut is pending);
     /// `nil` when neither exists for the current map.
-    public func headMask(_ h: Int) -> HeadMask? {
-        if let part = pendingCut?.done[h] { return HeadMask(mask: part, index: 0, isCurrent: true) }
-        guard let mask, let map, mask.blocks == map.blocks, h < mask.heads else { return nil }
-        return HeadMask(mask: mask, index: h, isCurrent: pendingCut == nil && mask.settings == settings)
-    }
+    public func headMask(_ h: Int) -> HeadMask? { cut.headMask(h, settings: settings) }
 
     /// The map view for the current size and zoom.
     public var viewport: Viewport? {

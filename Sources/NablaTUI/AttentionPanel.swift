@@ -9,7 +9,7 @@ import NablaCore
 /// cached mass at once.
 public struct AttentionPanel: Sendable {
     /// The map (by identity) and head the figures are for.
-    let map: ObjectIdentifier
+    let map: PooledMap.ID
     public let head: Int
     /// The mask settings of `sparse`, `sparseMs` and `recall`.
     public var settings: MaskSettings
@@ -43,10 +43,9 @@ extension AppState {
     mutating func refreshAttention() -> [Effect] {
         // The mask of every head at the current settings (not while the other heads' re-cut
         // is pending: the panel then shows its previous figures as pending).
-        guard let input, let map, let mask, map.blocks == mask.blocks, mask.settings == settings,
-              pendingCut == nil else { return [] }
-        let head = min(self.head, map.heads - 1)
-        let id = ObjectIdentifier(map)
+        guard let input, let map, let mask = currentMask else { return [] }
+        let head = currentHead
+        let id = map.id
         var stages: [AttentionJob.Stage]
         if var panel = attention, panel.map == id, panel.head == head {
             guard panel.settings != settings else { return [] }

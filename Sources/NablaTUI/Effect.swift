@@ -1,14 +1,35 @@
 import Foundation
 import NablaCore
+import NablaFigures
 
-/// Reads an input from arguments in the commands' input syntax (`[]` is the built-in
-/// sample), telling `observer` how far it is. The executable implements it with
-/// `InputOptions`; tests inject their own.
+/// Reads the input a request names, telling `observer` how far it is. The executable
+/// implements it with `InputSpec.load`; tests inject their own.
 ///
 /// `block` is the block shape the app is at when it asks (after `b`, not the one it
 /// started with): an `--order block` input is read in that block's order and the memory
 /// check counts that block's map.
-public typealias InputLoader = @Sendable (_ arguments: [String], _ block: BlockShape, _ observer: LoadObserver) throws -> QKInput
+public typealias InputLoader = @Sendable (_ request: InputSpec, _ block: BlockShape, _ observer: LoadObserver) throws -> QKInput
+
+/// Turns the words typed after `:open` into a request, in the front end's input syntax.
+/// - Throws: `NablaError.badArgument` with a one-line message.
+public typealias InputParser = @Sendable (_ words: [String]) throws -> InputSpec
+
+extension AppConfig {
+    /// The parser of a front end without options: no words open the built-in sample, one
+    /// a file (Q and K, or a latent), two or three Q K [V].
+    public static let positionalInputs: InputParser = { words in
+        if let option = words.first(where: { $0.hasPrefix("-") }) {
+            throw NablaError(.badArgument, "open: \(option): this front end takes paths only")
+        }
+        let sources = words.map { TensorSource(path: $0) }
+        switch sources.count {
+        case 0: return InputSpec(source: .sample)
+        case 1: return InputSpec(source: .file(words[0]))
+        case 2, 3: return InputSpec(source: .tensors(q: sources[0], k: sources[1], v: sources.count == 3 ? sources[2] : nil))
+        default: throw NablaError(.badArgument, "open: \(words.count) paths given; expected Q K [V] or one file")
+        }
+    }
+}
 
 /// What a loader reports while it reads an input, and how the app asks it to stop.
 public struct LoadObserver: Sendable {
@@ -65,6 +86,20 @@ public enum JobLane: Sendable, Hashable {
     case attention
     /// A teaching view's kernel work (`AppState.teachingGeneration`).
     case teaching
+    /// File-system work a person asked for at the prompt: figures written by `:plot`,
+    /// directories listed for Tab completion.
+    case files
+}
+
+/// One entry of a directory listing (Tab completion at the prompt).
+public struct DirectoryEntry: Sendable, Equatable {
+    public var name: String
+    public var isDirectory: Bool
+
+    public init(name: String, isDirectory: Bool) {
+        self.name = name
+        self.isDirectory = isDirectory
+    }
 }
 
 /// Work the app asks its host to do; the host runs jobs off the UI thread (or, headless,
@@ -72,9 +107,9 @@ public enum JobLane: Sendable, Hashable {
 public enum Effect: Sendable {
     /// Pool `input` into `block` blocks and build the map, then cut `firstCut`'s head.
     case computeMap(input: QKInput, block: BlockShape, generation: Int, firstCut: FirstCut? = nil)
-    /// Load an input with the loader, then build its map with `block` (or the first
+    /// Load the input `request` names with the loader, then build its map with `block` (or the first
     /// standard shape that divides its grid), then cut `firstCut`'s head.
-    case loadInput(arguments: [String], block: BlockShape, generation: Int, firstCut: FirstCut? = nil)
+    case loadInput(request: InputSpec, block: BlockShape, generation: Int, firstCut: FirstCut? = nil)
     /// One stage of the timing panel's attention for one head; attention jobs have their
     /// own generations (`AppState.attentionGeneration`), so they never cancel map jobs.
     case computeAttention(AttentionJob, generation: Int)
@@ -83,34 +118,31 @@ public enum Effect: Sendable {
     case computeTeaching(TeachingJob, generation: Int)
     /// Compute the density of every head of every pair of a whole-model dump.
     case surveyModel(pairs: DumpPairs, block: BlockShape, settings: MaskSettings, generation: Int)
-    /// Write the mask of `input` with `block` and `settings` to `directory`: the files
-    /// `nabla mask --out` writes (`MaskReport.write(to:)`).
-    case saveMask(input: QKInput, block: BlockShape, settings: MaskSettings, directory: String, generation: Int)
+    /// Write the map on screen and its mask at `settings` to `directory`: the files
+    /// `nabla mask --out` writes (`MaskReport.write(to:)`). `mask` is the mask of every
+    /// head when the screen holds it; otherwise (a re-cut pending) the job cuts `map`.
+    case saveMask(input: QKInput, map: PooledMap, mask: BlockMask?, settings: MaskSettings, directory: String, generation: Int)
     /// Cut every head of `map` at `settings` except those in `done` (already cut, one head
     /// each, keyed by head) and join them into the mask of every head.
     case cutHeads(map: PooledMap, settings: MaskSettings, done: [Int: BlockMask], generation: Int)
     /// Cut head `head` of `map` at each of `settings` ahead of time (the settings one key
     /// away), so that the key's redraw finds its cut done.
     case prefetchCuts(map: PooledMap, head: Int, settings: [MaskSettings], generation: Int)
+    /// Write `figure` to `path`, SVG, PNG or PDF by its extension, as `nabla plot` does
+    /// (`:plot`; the file is replaced whole).
+    case writeFigure(Figure, path: String, generation: Int)
+    /// List directory `path` for Tab completion of `line`, the prompt's text before the
+    /// cursor when Tab was pressed.
+    case listDirectory(path: String, line: String, generation: Int)
     case quit
 
     /// The generation of a job effect.
     public var generation: Int? {
         switch self {
-        case .computeMap(_, _, let g, _), .loadInput(_, _, let g, _), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, let g),
+        case .computeMap(_, _, let g, _), .loadInput(_, _, let g, _), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, _, let g),
              .computeAttention(_, let g), .cutHeads(_, _, _, let g), .prefetchCuts(_, _, _, let g),
-             .computeTeaching(_, let g): g
+             .computeTeaching(_, let g), .writeFigure(_, _, let g), .listDirectory(_, _, let g): g
         case .quit: nil
-        }
-    }
-
-    /// What a job of this effect reports when it stops because it became stale.
-    var cancelledOutcome: JobOutcome {
-        switch self {
-        case .computeAttention(let job, _): .attention(job.stage, .cancelled)
-        case .cutHeads: .recut(nil)
-        case .prefetchCuts(let map, let head, _, _): .prefetched(ObjectIdentifier(map), head: head, [:])
-        default: .cancelled
         }
     }
 
@@ -128,6 +160,7 @@ public enum Effect: Sendable {
         case .computeAttention: .attention
         case .computeTeaching: .teaching
         case .cutHeads, .prefetchCuts: .cut
+        case .writeFigure, .listDirectory: .files
         default: .map
         }
     }
@@ -188,9 +221,12 @@ public struct FirstCut: Sendable {
     public var head: Int
     public var settings: MaskSettings
 
-    /// The cut of the head (the last one if the map has fewer heads), `[1, N, N]`.
+    /// The head it cuts in `map`: `head`, or the last one if the map has fewer heads.
+    func head(in map: PooledMap) -> Int { min(max(head, 0), map.heads - 1) }
+
+    /// The cut of the head, `[1, N, N]`.
     func cut(_ map: PooledMap) -> BlockMask {
-        let h = min(max(head, 0), map.heads - 1)
+        let h = head(in: map)
         return map.cut(settings, heads: h..<(h + 1))
     }
 }
@@ -206,19 +242,22 @@ public enum JobOutcome: Sendable {
     case surveyed([[Double]], block: BlockShape, settings: MaskSettings)
     /// The files a save wrote, and where.
     case saved([String], directory: String)
-    /// The mask of every head at the settings of a `cutHeads` job, or `nil` when it was
-    /// cancelled (always this case, like `attention`).
-    case recut(BlockMask?)
+    /// The figure `:plot` wrote.
+    case wroteFigure(path: String)
+    /// The entries of the directory listed for completing `line`.
+    case listed(line: String, [DirectoryEntry])
+    /// The mask of every head at the settings of a `cutHeads` job.
+    case recut(BlockMask)
     /// Cuts of head `head` of the map `map` made ahead of time, by settings (those done
-    /// before a cancel; always this case).
-    case prefetched(ObjectIdentifier, head: Int, [MaskSettings: BlockMask])
+    /// before a cancel).
+    case prefetched(PooledMap.ID, head: Int, [MaskSettings: BlockMask])
     case failed(String)
-    /// One attention stage of the timing panel (always this case, even when cancelled or
-    /// failed, so it is never taken for a map job of the same generation number).
+    /// One attention stage of the timing panel.
     case attention(AttentionJob.Stage, AttentionJob.Outcome)
-    /// A teaching view's kernel figures (always this case, as for attention).
+    /// A teaching view's kernel figures.
     case teaching(TeachingJob.Outcome)
-    /// The job saw that it had become stale and stopped.
+    /// The job saw that it had become stale and stopped (on any lane: the event that
+    /// carries an outcome names its lane, `InputEvent.jobFinished`).
     case cancelled
 }
 
@@ -230,34 +269,14 @@ public enum Jobs {
     public static func perform(_ effect: Effect, loader: InputLoader,
                                isCancelled: @escaping @Sendable () -> Bool = { false },
                                progress: @escaping @Sendable (JobProgress) -> Void = { _ in }) -> JobOutcome {
-        // Attention and re-cut outcomes keep their own cases when cancelled, so that they are
-        // never taken for a map job's of the same generation number.
-        if case .computeAttention(let job, _) = effect { return job.perform(isCancelled: isCancelled) }
-        if case .computeTeaching(let job, _) = effect { return .teaching(job.perform(isCancelled: isCancelled)) }
-        if case .prefetchCuts = effect {
-            // Cuts done before a cancel are kept: they stay valid for their map and head.
-            return (try? run(effect, loader: loader, isCancelled: isCancelled, progress: progress)) ?? effect.cancelledOutcome
-        }
         do {
-            let outcome = try run(effect, loader: loader, isCancelled: isCancelled, progress: progress)
-            // Whatever a cancelled job produced (a loader stops by throwing) is dropped.
-            return isCancelled() ? effect.cancelledOutcome : outcome
-        } catch let error as NablaError {
-            return isCancelled() ? effect.cancelledOutcome : .failed(error.message)
+            return try run(effect, loader: loader, isCancelled: isCancelled, progress: progress)
         } catch {
-            return isCancelled() ? effect.cancelledOutcome
-                : .failed(String(describing: error).split(separator: "\n").first.map(String.init) ?? "failed")
+            // A loader stops by throwing when cancelled: that is no failure to show.
+            if isCancelled() { return .cancelled }
+            if let error = error as? NablaError { return .failed(error.message) }
+            return .failed(String(describing: error).split(separator: "\n").first.map(String.init) ?? "failed")
         }
-    }
-
-    /// Test-only: with `NABLA_TEST_HEAD_DELAY_MS=N` in the environment, map and re-cut jobs
-    /// wait N ms before each head (and a load before it reads), so that terminal tests can
-    /// see their progress and cancel them on any machine.
-    static let testHeadDelay: UInt32? = ProcessInfo.processInfo.environment["NABLA_TEST_HEAD_DELAY_MS"]
-        .flatMap { UInt32($0) }.map { $0 * 1000 }
-
-    static func testDelay() {
-        if let testHeadDelay { usleep(testHeadDelay) }
     }
 
     static func run(_ effect: Effect, loader: InputLoader, isCancelled: @escaping @Sendable () -> Bool,
@@ -265,19 +284,26 @@ public enum Jobs {
         /// The first cut of a new map, with its progress.
         func cutFirst(_ first: FirstCut?, of map: PooledMap) -> BlockMask? {
             guard let first, !isCancelled() else { return nil }
-            progress(.cut(head: min(max(first.head, 0), map.heads - 1), heads: map.heads))
+            progress(.cut(head: first.head(in: map), heads: map.heads))
             return first.cut(map)
         }
         /// Map stages as `JobProgress`.
         func mapProgress(_ stage: String, _ done: Int, _ total: Int) {
             progress(stage == "pool" ? .pool : .map(head: done, heads: total))
-            testDelay()
         }
         switch effect {
         case .quit:
             return .cancelled
-        case .saveMask(let input, let block, let settings, let directory, _):
-            let report = try MaskReport(input: input, block: block, settings: settings)
+        case .writeFigure(let figure, let path, _):
+            guard let format = FigureFormat(path: path) else {
+                throw NablaError(.badArgument, "\(path): give a \(FigureFormat.extensionList) file")
+            }
+            try AtomicFile.write(try FigureFile.bytes(figure, format: format, scale: 2, name: path), to: path)
+            return .wroteFigure(path: path)
+        case .listDirectory(let path, let line, _):
+            return .listed(line: line, PromptCompletion.listDirectory(path).map { DirectoryEntry(name: $0.name, isDirectory: $0.directory) })
+        case .saveMask(let input, let map, let mask, let settings, let directory, _):
+            let report = MaskReport(input: input, map: map, mask: mask ?? map.cut(settings))
             return .saved(try report.write(to: directory), directory: directory)
         case .computeAttention(let job, _):
             return job.perform(isCancelled: isCancelled)
@@ -290,13 +316,12 @@ public enum Jobs {
         case .cutHeads(let map, let settings, let done, _):
             var parts: [BlockMask] = []
             for h in 0..<map.heads {
-                if isCancelled() { return .recut(nil) }
+                if isCancelled() { return .cancelled }
                 if let part = done[h] {
                     parts.append(part)
                 } else {
                     progress(.cut(head: h, heads: map.heads))
-                    testDelay()
-                    if isCancelled() { return .recut(nil) }
+                    if isCancelled() { return .cancelled }
                     parts.append(map.cut(settings, heads: h..<(h + 1)))
                 }
             }
@@ -307,17 +332,16 @@ public enum Jobs {
                 if isCancelled() { break }
                 cuts[s] = map.cut(s, heads: head..<(head + 1))
             }
-            return .prefetched(ObjectIdentifier(map), head: head, cuts)
+            return .prefetched(map.id, head: head, cuts)
         case .surveyModel(let pairs, let block, let settings, _):
             guard let density = try survey(pairs, block: block, settings: settings, loader: loader,
                                            isCancelled: isCancelled) else { return .cancelled }
             return .surveyed(density, block: block, settings: settings)
-        case .loadInput(let arguments, let block, _, let firstCut):
-            let pairs = DumpPairs.detect(arguments)
+        case .loadInput(let request, let block, _, let firstCut):
+            let pairs = DumpPairs.detect(request)
             let observer = LoadObserver(progress: { progress(.reading(tensor: $0, bytesDone: $1, bytesTotal: $2)) },
                                         isCancelled: isCancelled)
-            testDelay()
-            let input = try loader(pairs.map { $0.arguments(for: $0.index) } ?? arguments, block, observer)
+            let input = try loader(pairs.map { $0.request(for: $0.index) } ?? request, block, observer)
             if isCancelled() { return .cancelled }
             var use = block
             var note: String?

@@ -43,13 +43,15 @@ public struct HeadlessApp {
                 guard generation == state.newestGeneration(effect.lane) else { continue }
                 // What a teaching view draws from (the sweep's cuts, compare's B) is made at
                 // once, as the app shows it before the next key can act on it.
-                if deferAttention && !effect.isTeachingBasis {
+                let background = effect.lane == .attention || effect.lane == .cut
+                    || (effect.lane == .teaching && !effect.isTeachingBasis)
+                if deferAttention && background {
                     deferred = deferred.filter { $0.lane != effect.lane || $0.generation == generation } + [effect]
                     continue
                 }
             }
             let outcome = Jobs.perform(effect, loader: loader)
-            queue += reduce(&state, .jobFinished(generation: generation, outcome: outcome))
+            queue += reduce(&state, .jobFinished(lane: effect.lane, generation: generation, outcome: outcome))
         }
     }
 

@@ -89,10 +89,15 @@ public enum InputEvent: Sendable {
     case key(Key)
     case mouse(MouseEvent)
     case resize(Size)
-    /// A background job ended; `generation` is the one it was started for.
-    case jobFinished(generation: Int, outcome: JobOutcome)
+    /// A background job of `lane` ended; `generation` is the one it was started for.
+    case jobFinished(lane: JobLane, generation: Int, outcome: JobOutcome)
     /// A running job of `lane` and `generation` reached a new stage (or moved on in it).
     case jobProgress(lane: JobLane, generation: Int, progress: JobProgress)
     /// Time passed while a job runs (animates the spinner).
     case tick
+
+    /// The event that reports `outcome` of the job `effect` started.
+    public static func finished(_ effect: Effect, _ outcome: JobOutcome) -> InputEvent {
+        .jobFinished(lane: effect.lane, generation: effect.generation ?? 0, outcome: outcome)
+    }
 }

@@ -1,35 +1,37 @@
 import NablaCore
 
 /// The Q/K pairs of a whole-model dump the app moves through (`ModelDump`): the dump's
-/// path, the pairs' prefixes, which one is open, and the other input arguments.
+/// path, the pairs' prefixes, which one is open, and the request it was opened with.
 public struct DumpPairs: Sendable, Equatable {
     /// The file or folder as typed.
     public var path: String
     public var prefixes: [String]
     /// The pair on screen.
     public var index: Int
-    /// The arguments after the dump (layout options), passed on with every pair.
-    public var rest: [String]
+    /// The request that opened the dump: its layout options and head selection go with
+    /// every pair.
+    public var base: InputSpec
 
-    /// The loader arguments that open pair `i`: `PATH:PREFIX` and the rest.
-    public func arguments(for i: Int) -> [String] {
-        ["\(path):\(ModelDump.name(ofPrefix: prefixes[i]))"] + rest
+    /// The request that opens pair `i`: `PATH:PREFIX` with the base request's options.
+    public func request(for i: Int) -> InputSpec {
+        var spec = base
+        spec.source = .latent(TensorSource(path: path, key: ModelDump.name(ofPrefix: prefixes[i])))
+        return spec
     }
 
-    /// The pairs named by `arguments` when their first is a whole-model dump of two or
-    /// more pairs (`PATH`, opened at its first pair, or `PATH:PREFIX`, at that pair);
-    /// `nil` otherwise (then the loader decides what the arguments are).
-    /// Reads headers only.
-    public static func detect(_ arguments: [String]) -> DumpPairs? {
-        guard let first = arguments.first, !first.hasPrefix("-") else { return nil }
-        let source = TensorSource(parsing: first)
-        // --axes with leading layer/step letters splits tensors into pairs.
-        var axes: String?
-        for (i, a) in arguments.enumerated() {
-            if a == "--axes", i + 1 < arguments.count { axes = arguments[i + 1] }
-            if a.hasPrefix("--axes=") { axes = String(a.dropFirst("--axes=".count)) }
+    /// The pairs `request` names when it opens a whole-model dump of two or more pairs
+    /// (`PATH`, opened at its first pair, or `PATH:PREFIX`, at that pair); `nil`
+    /// otherwise (then the loader decides what the request is). Reads headers only.
+    public static func detect(_ request: InputSpec) -> DumpPairs? {
+        let source: TensorSource
+        switch request.source {
+        case .file(let path): source = TensorSource(path: path)
+        // PATH:PAIR names a pair; `--latent FILE` (no key) is a latent, never a dump.
+        case .latent(let tensor) where tensor.key != nil: source = tensor
+        case .sample, .tensors, .latent: return nil
         }
-        guard let dump = try? ModelDump(path: source.path, axes: axes), dump.pairs.count > 1 else { return nil }
+        // --axes with leading layer/step letters splits tensors into pairs.
+        guard let dump = try? ModelDump(path: source.path, axes: request.layout.axes), dump.pairs.count > 1 else { return nil }
         let prefixes = dump.pairs.map(\.prefix)
         let index: Int
         if let key = source.key {
@@ -38,7 +40,7 @@ public struct DumpPairs: Sendable, Equatable {
         } else {
             index = 0
         }
-        return DumpPairs(path: source.path, prefixes: prefixes, index: index, rest: Array(arguments.dropFirst()))
+        return DumpPairs(path: source.path, prefixes: prefixes, index: index, base: request)
     }
 }
 
@@ -128,7 +130,8 @@ extension AppState {
         }
         pairs.index = (i % pairs.prefixes.count + pairs.prefixes.count) % pairs.prefixes.count
         self.pairs = pairs
-        return startLoad(pairs.arguments(for: pairs.index))
+        return startLoad(pairs.request(for: pairs.index),
+                         label: "\(pairs.path):\(ModelDump.name(ofPrefix: pairs.prefixes[pairs.index]))")
     }
 
     /// Selects a cell of the model view from a click; `true` when the click was on one.
@@ -194,7 +197,7 @@ extension Jobs {
         var rows: [[Double]] = []
         for i in pairs.prefixes.indices {
             if isCancelled() { return nil }
-            let input = try loader(pairs.arguments(for: i), block, LoadObserver(progress: { _, _, _ in }, isCancelled: isCancelled))
+            let input = try loader(pairs.request(for: i), block, LoadObserver(progress: { _, _, _ in }, isCancelled: isCancelled))
             guard let map = try PooledMap.compute(input, block: block, isCancelled: isCancelled) else { return nil }
             rows.append(map.cut(settings).statistics.density)
         }

@@ -75,8 +75,8 @@ extension Renderer {
     mutating func drawCompare(_ view: CompareView) {
         drawMapPanel()
         let l = layout
-        guard let map = state.map, let vp = state.viewport else { return }
-        let head = min(state.head, map.heads - 1)
+        guard state.map != nil, let vp = state.viewport else { return }
+        let head = state.currentHead
         let c = view.comparison
         var title = " compare · head \(state.headIndex(head))"
         if let c { title += " · Jaccard " + fixed(c.jaccard(head: head), 3) }
@@ -162,11 +162,11 @@ extension Renderer {
         screen.fill(side)
         let rect = Rect(x: side.x + 1, y: side.y, width: max(side.width - 1, 0), height: side.height)
         heading("compare masks", in: rect)
-        guard let map = state.map, let c = view.comparison else {
+        guard state.map != nil, let c = view.comparison else {
             screen.put("c: next B · :compare SPEC · Esc back", in: rect, row: 1, style: mutedStyle, ellipsis: g.ellipsis)
             return
         }
-        let head = min(state.head, map.heads - 1)
+        let head = state.currentHead
         let da = c.a.density, db = c.b.density
         let pairs = Double(c.a.blocks.grid.tokens * c.a.blocks.grid.tokens)
         var lines: [(String, Style)] = [

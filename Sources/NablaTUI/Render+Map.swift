@@ -160,7 +160,7 @@ extension Renderer {
 
     mutating func drawMapPanel() {
         let l = layout
-        guard let map = state.map, let mask = state.headMask(min(state.head, map.heads - 1)), let view = state.viewport else {
+        guard let map = state.map, let mask = state.headMask(state.currentHead), let view = state.viewport else {
             let text: [String]
             if let job = state.job {
                 text = [job.label + " " + String(g.spinner[state.spinner % g.spinner.count])]
@@ -172,7 +172,7 @@ extension Renderer {
             centred(text, in: l.mapArea, style: accentStyle)
             return
         }
-        let head = min(state.head, map.heads - 1)
+        let head = state.currentHead
         let perSlab = map.blocks.blocksPerSlab
         let rows = view.visibleRows, cols = view.visibleColumns
         let position = "q \(view.origin.query)–\(view.origin.query + rows - 1) k \(view.origin.key)–\(view.origin.key + cols - 1)"

@@ -9,7 +9,7 @@ extension Renderer {
     /// and the cut), and the row's figures. `f` again steps through the stages.
     mutating func drawFollow(_ view: FollowView) {
         guard let map = state.map else { return }
-        let head = min(state.head, map.heads - 1)
+        let head = state.currentHead
         let a = state.cursor.query
         let trace = RowTrace(map: map, head: head, query: a, settings: state.settings)
         let c = map.blocks.coordinates(of: a)

@@ -17,8 +17,8 @@ extension Renderer {
     mutating func drawInfo(_ rect: Rect) {
         guard !rect.isEmpty else { return }
         heading("cursor", in: rect)
-        guard let map = state.map, let mask = state.headMask(min(state.head, map.heads - 1)) else { return }
-        let head = min(state.head, map.heads - 1)
+        guard let map = state.map, let mask = state.headMask(state.currentHead) else { return }
+        let head = state.currentHead
         let a = state.cursor.query, b = state.cursor.key
         func coords(_ n: Int) -> String {
             let c = map.blocks.coordinates(of: n)
@@ -100,9 +100,9 @@ extension Renderer {
     /// The Tb x Tb frame coverage of the current head as a heatmap (values when each cell
     /// gets three columns), and per query frame the share of key blocks kept as a bar.
     mutating func drawCoverage(_ rect: Rect) {
-        guard !rect.isEmpty, let map = state.map, let mask = state.headMask(min(state.head, map.heads - 1)) else { return }
+        guard !rect.isEmpty, let map = state.map, let mask = state.headMask(state.currentHead) else { return }
         let tb = mask.mask.statistics.slabs
-        let head = min(state.head, map.heads - 1)
+        let head = state.currentHead
         let perSlab = map.blocks.blocksPerSlab
         let ta = state.cursor.query / perSlab, tk = state.cursor.key / perSlab
         let rowsAvailable = rect.height - 1

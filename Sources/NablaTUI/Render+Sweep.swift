@@ -7,7 +7,7 @@ extension Renderer {
     /// marked, and a table with the predicted speed-up beside it.
     mutating func drawSweep(_ view: SweepView) {
         guard let map = state.map else { return }
-        let head = min(state.head, map.heads - 1)
+        let head = state.currentHead
         let body = Rect(x: 0, y: 0, width: screen.size.width, height: max(screen.size.height - 1, 0))
         screen.put(" threshold sweep · head \(state.headIndex(head)) and all heads · block \(map.blocks.block) · STA \(state.sta.map(\.description) ?? "off")"
                    + " · < > thr · [ ] head · Esc back", in: body.row(0), style: titleStyle, ellipsis: g.ellipsis)

@@ -56,7 +56,7 @@ public struct TeachingJob: Sendable {
         /// Recall averaged over every head, per threshold of the sweep.
         case sweepAllHeads(recall: [Double])
         /// The cuts of `map` (its identity) with `sta`.
-        case sweepCuts(ThresholdSweep, map: ObjectIdentifier, sta: STAWindow?)
+        case sweepCuts(ThresholdSweep, map: PooledMap.ID, sta: STAWindow?)
         /// B and the comparison, or why B cannot be made, for `key`.
         case compareMasks(MaskComparison?, problem: String?, key: TeachingWorkKey)
         case cancelled
@@ -92,7 +92,7 @@ public struct TeachingJob: Sendable {
                 return .sweepAllHeads(recall: ThresholdSweep.averaged(recall))
             case .sweepCuts(let map, let sta, let thresholds):
                 let sweep = try ThresholdSweep(map: map, sta: sta, thresholds: thresholds)
-                return isCancelled() ? .cancelled : .sweepCuts(sweep, map: ObjectIdentifier(map), sta: sta)
+                return isCancelled() ? .cancelled : .sweepCuts(sweep, map: map.id, sta: sta)
             case .compareMasks(let a, let spec, let map, let key):
                 do {
                     var maps = [map.blocks.block: map]
@@ -125,10 +125,10 @@ extension AppState {
     /// job runs them itself.
     mutating func requestTeachingWork() -> [Effect] {
         guard let input, let map, teaching != nil else { return [] }
-        let head = min(self.head, map.heads - 1)
+        let head = currentHead
         if let basis = requestTeachingBasis(input: input, map: map, head: head) { return basis }
         var known = TeachingJob.Known()
-        if let panel = attention, panel.map == ObjectIdentifier(map), panel.head == head, panel.failure == nil {
+        if let panel = attention, panel.map == map.id, panel.head == head, panel.failure == nil {
             let waiting = panel.pending.contains(.recall) || panel.pending.contains(.dense)
             if waiting && (panel.mass == nil || (panel.hasValues && panel.dense == nil)) { return [] }
             known = TeachingJob.Known(mass: panel.mass, dense: panel.dense, denseMs: panel.denseMs)
@@ -137,7 +137,7 @@ extension AppState {
         switch teaching {
         case .compare(var view)?:
             guard let c = view.comparison else { return [] }
-            let key = TeachingWorkKey(map: ObjectIdentifier(map), head: head, settings: settings, spec: view.spec)
+            let key = TeachingWorkKey(map: map.id, head: head, settings: settings, spec: view.spec)
             guard view.workKey != key else { return [] }
             view.workKey = key
             view.figures = nil
@@ -145,11 +145,11 @@ extension AppState {
             teaching = .compare(view)
             job = TeachingJob(input: input, blocks: map.blocks, head: head, work: .compare(a: c.a.keptKeyBlocks, b: c.b.keptKeyBlocks, known: known))
         case .sweep(var view)?:
-            let key = TeachingWorkKey(map: ObjectIdentifier(map), head: head, settings: MaskSettings(threshold: 0, sta: sta), spec: nil)
+            let key = TeachingWorkKey(map: map.id, head: head, settings: MaskSettings(threshold: 0, sta: sta), spec: nil)
             if view.workKey == key {
                 // The head's figures first; then, once, the recall of every head (the
                 // head's key stands for the map and STA window; the head is left out).
-                let allKey = TeachingWorkKey(map: ObjectIdentifier(map), head: -1, settings: key.settings, spec: nil)
+                let allKey = TeachingWorkKey(map: map.id, head: -1, settings: key.settings, spec: nil)
                 guard view.kernels != nil || view.kernelProblem != nil, view.allHeadsKey != allKey else { return [] }
                 view.allHeadsKey = allKey
                 view.allHeadsRecall = nil
@@ -190,15 +190,15 @@ extension AppState {
         switch teaching {
         case .sweep(var view)?:
             guard view.sweep == nil else { return nil }
-            guard !view.cutsAsked, let target = view.computedFor, target.map == ObjectIdentifier(map) else { return [] }
+            guard !view.cutsAsked, let target = view.computedFor, target.map == map.id else { return [] }
             view.cutsAsked = true
             teaching = .sweep(view)
             return submitTeaching(TeachingJob(input: input, blocks: map.blocks, head: head,
                                               work: .sweepCuts(map: map, sta: target.sta, thresholds: SweepView.thresholds)))
         case .compare(var view)?:
             guard view.comparison == nil else { return nil }
-            guard view.problem == nil, let mask, mask.blocks == map.blocks, mask.settings == settings else { return [] }
-            let key = TeachingWorkKey(map: ObjectIdentifier(map), head: -1, settings: settings, spec: view.spec)
+            guard view.problem == nil, let mask, cut.isCurrent(mask, settings: settings) else { return [] }
+            let key = TeachingWorkKey(map: map.id, head: -1, settings: settings, spec: view.spec)
             guard view.masksKey != key else { return [] }
             view.masksKey = key
             // This request supersedes a figures job in flight: ask for the figures again.
@@ -251,7 +251,7 @@ extension AppState {
 /// What a teaching view's kernel figures were asked for: they are asked again when any
 /// part changes.
 public struct TeachingWorkKey: Equatable, Sendable {
-    var map: ObjectIdentifier
+    var map: PooledMap.ID
     var head: Int
     var settings: MaskSettings
     var spec: MaskSpec?

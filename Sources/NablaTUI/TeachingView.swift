@@ -53,7 +53,7 @@ public struct CompareView: Sendable {
         [MaskSpec(.sta(sta ?? staWindow)),
          MaskSpec(.cut(MaskSettings(threshold: threshold, sta: sta == nil ? staWindow : nil))),
          MaskSpec(.topK(density: nil)),
-         MaskSpec(.cut(MaskSettings(threshold: max(0, ((threshold * 100).rounded() - 10) / 100), sta: sta)))]
+         MaskSpec(.cut(MaskSettings(threshold: threshold, sta: sta).stepped(by: -10)))]
     }
 }
 
@@ -95,7 +95,7 @@ public struct FollowView: Sendable, Equatable {
 public struct SweepView: Sendable {
     public var sweep: ThresholdSweep?
     /// The map and STA window `sweep` is (being) computed for.
-    var computedFor: (map: ObjectIdentifier, sta: STAWindow?)?
+    var computedFor: (map: PooledMap.ID, sta: STAWindow?)?
     /// Whether the cuts for `computedFor` were asked of a background `TeachingJob` (at
     /// scale the 21 cuts of every head take seconds).
     var cutsAsked = false
@@ -150,9 +150,9 @@ extension AppState {
     /// for it.
     mutating func refreshTeaching() {
         if case .sweep(var view)? = teaching {
-            if let map, view.computedFor.map({ $0.map != ObjectIdentifier(map) || $0.sta != sta }) ?? true {
+            if let map, view.computedFor.map({ $0.map != map.id || $0.sta != sta }) ?? true {
                 view.sweep = nil
-                view.computedFor = (ObjectIdentifier(map), sta)
+                view.computedFor = (map.id, sta)
                 view.cutsAsked = false
             }
             teaching = .sweep(view)

@@ -21,57 +21,39 @@ import Synchronization
 /// at scale, where one head's attention takes minutes, they do not take the cores from
 /// what a person waits for.
 final class JobQueue: Sendable {
-    private let finished = Mutex<[(generation: Int, outcome: JobOutcome)]>([])
+    private let finished = Mutex<[(lane: JobLane, generation: Int, outcome: JobOutcome)]>([])
     /// The latest progress report of each lane's running job.
     private let progress = Mutex<[JobLane: (generation: Int, progress: JobProgress)]>([:])
-    private let newest = Atomic<Int>(0)
-    private let kept = Atomic<Int>(-1)
-    private let newestCut = Atomic<Int>(0)
-    private let newestAttention = Atomic<Int>(0)
-    private let newestTeaching = Atomic<Int>(0)
+    /// The app's newest generation of each lane (`AppState.generations`, copied here for
+    /// the job threads), and the map-lane generation kept alive for a fallback load.
+    private let newest = Mutex<(generations: Generations, kept: Int?)>((Generations(), nil))
     /// Interactive work running now (a key on the main loop, map and re-cut jobs).
     private let interactive = Atomic<Int>(0)
     /// One serial queue per lane.
     private let queues: [JobLane: DispatchQueue] = Dictionary(uniqueKeysWithValues:
-        ([(.map, "jobs"), (.cut, "cut"), (.attention, "attention"), (.teaching, "teaching")] as [(JobLane, String)])
+        ([(.map, "jobs"), (.cut, "cut"), (.attention, "attention"), (.teaching, "teaching"), (.files, "files")] as [(JobLane, String)])
             .map { ($0.0, DispatchQueue(label: "nabla." + $0.1, qos: .userInitiated)) })
     private let wake: WakePipe
     private let loader: InputLoader
+    /// Called on the job's thread after each progress report (`TerminalRuntime.Hooks`).
+    private let pace: (@Sendable (JobProgress) -> Void)?
 
-    init(wake: WakePipe, loader: @escaping InputLoader) {
+    init(wake: WakePipe, loader: @escaping InputLoader, pace: (@Sendable (JobProgress) -> Void)? = nil) {
         self.wake = wake
         self.loader = loader
+        self.pace = pace
     }
 
-    /// The app's current generation: jobs of older ones stop early and are dropped,
-    /// except the one of generation `keeping` (a load a newer load may fall back to).
-    func setNewest(_ generation: Int, keeping: Int? = nil) {
-        kept.store(keeping ?? -1, ordering: .relaxed)
-        newest.store(generation, ordering: .relaxed)
-    }
-
-    /// The app's current re-cut generation: older re-cuts stop at the next head.
-    func setNewestCut(_ generation: Int) { store(generation, lane: .cut) }
-
-    /// The app's current attention generation: older attention jobs stop early.
-    func setNewestAttention(_ generation: Int) { store(generation, lane: .attention) }
-
-    /// The app's current teaching generation: older teaching jobs stop early.
-    func setNewestTeaching(_ generation: Int) { store(generation, lane: .teaching) }
-
-    private func store(_ generation: Int, lane: JobLane) {
-        switch lane {
-        case .map: newest.store(generation, ordering: .relaxed)
-        case .cut: newestCut.store(generation, ordering: .relaxed)
-        case .attention: newestAttention.store(generation, ordering: .relaxed)
-        case .teaching: newestTeaching.store(generation, ordering: .relaxed)
-        }
+    /// The app's current generations: jobs of older ones stop early and are dropped,
+    /// except the map-lane job of generation `keeping` (a load a newer load may fall back to).
+    func setNewest(_ generations: Generations, keeping: Int? = nil) {
+        newest.withLock { $0 = (generations, keeping) }
     }
 
     func submit(_ effect: Effect) {
         guard let generation = effect.generation else { return }
         let lane = effect.lane
-        store(generation, lane: lane)
+        newest.withLock { $0.generations[lane] = generation }
         guard let run = queues[lane] else { preconditionFailure("no queue for lane \(lane)") }
         run.async { [self] in
             let yields = lane == .attention || lane == .teaching
@@ -82,19 +64,16 @@ final class JobQueue: Sendable {
                 return self.isStale(generation, lane: lane)
             }
             let outcome = Jobs.perform(effect, loader: loader, isCancelled: isCancelled,
-                                       progress: { self.report($0, lane: lane, generation: generation) })
-            finished.withLock { $0.append((generation, outcome)) }
+                                       progress: { self.report($0, lane: lane, generation: generation); self.pace?($0) })
+            finished.withLock { $0.append((lane, generation, outcome)) }
             wake.wake()
         }
     }
 
     /// Whether a job of `generation` in `lane` is no longer wanted.
     func isStale(_ generation: Int, lane: JobLane = .map) -> Bool {
-        switch lane {
-        case .map: newest.load(ordering: .relaxed) != generation && kept.load(ordering: .relaxed) != generation
-        case .cut: newestCut.load(ordering: .relaxed) != generation
-        case .attention: newestAttention.load(ordering: .relaxed) != generation
-        case .teaching: newestTeaching.load(ordering: .relaxed) != generation
+        newest.withLock { now in
+            now.generations[lane] != generation && !(lane == .map && now.kept == generation)
         }
     }
 
@@ -120,7 +99,7 @@ final class JobQueue: Sendable {
     }
 
     /// Outcomes that arrived since the last call, oldest first.
-    func take() -> [(generation: Int, outcome: JobOutcome)] {
+    func take() -> [(lane: JobLane, generation: Int, outcome: JobOutcome)] {
         finished.withLock { list in
             defer { list.removeAll() }
             return list

@@ -11,14 +11,27 @@ import NablaTUI
 /// `endwin()` runs on every way out, and SIGCONT (after Ctrl-Z and `fg`) sets the
 /// terminal's modes again.
 public final class TerminalRuntime {
+    /// Seams for end-to-end tests of the binary; production runs leave them empty.
+    public struct Hooks: Sendable {
+        /// Called on a job's thread after each progress report (a map head, a re-cut head):
+        /// a test slows jobs here so that it can watch their progress and cancel them.
+        public var pace: (@Sendable (JobProgress) -> Void)?
+
+        public init(pace: (@Sendable (JobProgress) -> Void)? = nil) {
+            self.pace = pace
+        }
+    }
+
     let config: AppConfig
     let loader: InputLoader
     let noColorFlag: Bool
+    let hooks: Hooks
 
-    public init(config: AppConfig, loader: @escaping InputLoader, noColorFlag: Bool) {
+    public init(config: AppConfig, loader: @escaping InputLoader, noColorFlag: Bool, hooks: Hooks = Hooks()) {
         self.config = config
         self.loader = loader
         self.noColorFlag = noColorFlag
+        self.hooks = hooks
     }
 
     /// Runs the app until it quits; returns the exit status (0, or 128 + the signal).
@@ -40,7 +53,7 @@ public final class TerminalRuntime {
         let mode = ColorMode.select(colors: session.colors, noColorEnv: environment["NO_COLOR"], noColorFlag: noColorFlag)
         appConfig.theme = Theme(mode: mode, glyphs: .forLocale(utf8: utf8))
         if appConfig.mouse { session.enableMouse() }
-        var loop = EventLoop(session: session, wake: wake, loader: loader, config: appConfig)
+        var loop = EventLoop(session: session, wake: wake, loader: loader, config: appConfig, pace: hooks.pace)
         return loop.run()
     }
 }
@@ -57,10 +70,11 @@ struct EventLoop {
     /// Keys were read and the screen showing them is not drawn yet.
     var keysPending = false
 
-    init(session: CursesSession, wake: WakePipe, loader: @escaping InputLoader, config: AppConfig) {
+    init(session: CursesSession, wake: WakePipe, loader: @escaping InputLoader, config: AppConfig,
+         pace: (@Sendable (JobProgress) -> Void)? = nil) {
         self.session = session
         self.wake = wake
-        jobs = JobQueue(wake: wake, loader: loader)
+        jobs = JobQueue(wake: wake, loader: loader, pace: pace)
         painter = CursesPainter(theme: config.theme, colors: session.colors, pairs: Int(nabla_color_pairs()))
         state = AppState(config: config)
         timing = TimingLog(environment: ProcessInfo.processInfo.environment)
@@ -105,8 +119,8 @@ struct EventLoop {
             switch Int32(byte) {
             case Int32(WakePipe.jobDone):
                 for event in jobs.takeProgress() { send(event) }
-                for (generation, outcome) in jobs.take() {
-                    send(.jobFinished(generation: generation, outcome: outcome))
+                for done in jobs.take() {
+                    send(.jobFinished(lane: done.lane, generation: done.generation, outcome: done.outcome))
                 }
             case SIGWINCH:
                 session.resize()
@@ -140,10 +154,7 @@ struct EventLoop {
 
     mutating func dispatch(_ effects: [Effect]) {
         // The fallback is marked wanted before a new job can make it look stale.
-        jobs.setNewest(state.generation, keeping: state.fallbackLoad?.generation)
-        jobs.setNewestCut(state.cutGeneration)
-        jobs.setNewestAttention(state.attentionGeneration)
-        jobs.setNewestTeaching(state.teachingGeneration)
+        jobs.setNewest(state.generations, keeping: state.fallbackLoad?.generation)
         for effect in effects { jobs.submit(effect) }
     }
 

@@ -32,7 +32,7 @@ struct TimingLog {
         case .key(let key):
             lastKey = ("\(key)", now)
             pending = ("key \(key)", "", now)
-        case .jobFinished(_, let outcome):
+        case .jobFinished(_, _, let outcome):
             let name: String
             switch outcome {
             case .recut: name = "recut"

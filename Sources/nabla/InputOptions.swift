@@ -102,27 +102,6 @@ struct InputOptions: ParsableArguments {
     }
 }
 
-extension InputOptions {
-    /// The options as an argument list in the commands' syntax, which `parse` reads back
-    /// to the same options (the terminal app loads its first input from these, as it
-    /// loads `:open` arguments).
-    var arguments: [String] {
-        var args = inputs
-        if let latent { args += ["--latent", latent] }
-        if let grid = layout.grid { args += ["--grid", grid] }
-        if let order = layout.order { args += ["--order", order.rawValue] }
-        if let axes = layout.axes { args += ["--axes", axes] }
-        if let batch = layout.batch { args += ["--batch", String(batch)] }
-        if let headSelect { args += ["--head-select", headSelect] }
-        let defaults = SynthesisOptions()
-        if standIn.heads != defaults.heads { args += ["--heads", String(standIn.heads)] }
-        if standIn.headDim != defaults.headDim { args += ["--head-dim", String(standIn.headDim)] }
-        if standIn.patch != defaults.patch { args += ["--patch", standIn.patch.description] }
-        if standIn.seed != defaults.seed { args += ["--seed", String(standIn.seed)] }
-        return args
-    }
-}
-
 /// Option transforms that keep NablaCore's explanation of a bad value in the message.
 enum Parse {
     static func block(_ text: String) throws -> BlockShape { try BlockShape(parsing: text) }

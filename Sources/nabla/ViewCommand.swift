@@ -20,9 +20,9 @@ struct ViewSettings: ParsableArguments {
     /// - Throws: the plan's `NablaError` (a missing or malformed file, a bad layout), or
     ///   `checkHead`'s.
     func checkStart(_ input: InputOptions) throws {
-        let first = try DumpPairs.detect(input.arguments).map { try InputOptions.parse($0.arguments(for: $0.index)) } ?? input
-        let spec = try first.spec(orderBlock: mask.block)
-        try checkHead(plan: try spec.plan(), selection: spec.heads)
+        let request = try input.spec(orderBlock: mask.block)
+        let first = DumpPairs.detect(request).map { $0.request(for: $0.index) } ?? request
+        try checkHead(plan: try first.plan(), selection: first.heads)
     }
 
     /// Refuses a `--head` the input does not have (by tensor index, within `selection`),
@@ -42,26 +42,35 @@ struct ViewSettings: ParsableArguments {
 
     /// The app's start: what to open and the settings.
     func config(input: InputOptions, theme: Theme, mouse: Bool) throws -> AppConfig {
-        let name = try input.spec(orderBlock: mask.block).displayName
-        return AppConfig(arguments: input.arguments, inputName: name, block: mask.block, threshold: mask.thresholdOrDefault,
+        let request = try input.spec(orderBlock: mask.block)
+        return AppConfig(input: request, openParser: ViewSettings.openParser, inputName: request.displayName,
+                         block: mask.block, threshold: mask.thresholdOrDefault,
                          sta: mask.sta, head: head, theme: theme, mouse: mouse)
     }
 
-    /// Opens inputs given in the commands' syntax; `--order block` means block order of the
-    /// block the app is at when it asks (issue 16: it was the start-up `--block`, so after
-    /// `b` an `:open` checked memory and read block order for the old block).
-    /// The observer hears how far the data is read and can stop the read.
+    /// `:open`'s words in the commands' input syntax (paths and the input options), parsed
+    /// once into a request.
+    static let openParser: InputParser = { words in
+        do {
+            return try InputOptions.parse(words).spec()
+        } catch let error as NablaError {
+            throw error.flagWorded
+        } catch {
+            let message = InputOptions.message(for: error)
+            throw NablaError(.badArgument, message.split(separator: "\n").first.map(String.init) ?? message)
+        }
+    }
+
+    /// Reads a request; `--order block` means block order of the block the app is at when
+    /// it asks (issue 16: it was the start-up `--block`, so after `b` an `:open` checked
+    /// memory and read block order for the old block). The observer hears how far the data
+    /// is read and can stop the read.
     func loader() -> InputLoader {
-        return { arguments, orderBlock, observer in
-            let options: InputOptions
+        return { request, orderBlock, observer in
+            TestSeams.pace()
             do {
-                options = try InputOptions.parse(arguments)
-            } catch {
-                let message = InputOptions.message(for: error)
-                throw NablaError(.badArgument, message.split(separator: "\n").first.map(String.init) ?? message)
-            }
-            do {
-                let spec = try options.spec(orderBlock: orderBlock)
+                var spec = request
+                spec.layout.orderBlock = orderBlock
                 try spec.checkMemory(block: orderBlock, use: .cachedMap)
                 let input = try spec.load(progress: observer.progress, isCancelled: observer.isCancelled)
                 try MaskMemory.check(input: input, block: orderBlock, use: .cachedMap)
@@ -100,7 +109,7 @@ struct ViewCommand: ParsableCommand {
         }
         // The runtime picks the colour mode and glyphs from the terminal and the locale.
         let config = try settings.config(input: input, theme: Theme(mode: .mono, glyphs: .asciiSet), mouse: !noMouse)
-        let runtime = TerminalRuntime(config: config, loader: settings.loader(), noColorFlag: noColor)
+        let runtime = TerminalRuntime(config: config, loader: settings.loader(), noColorFlag: noColor, hooks: TestSeams.hooks)
         let status = try runtime.run()
         if status != 0 { throw ExitCode(status) }
     }

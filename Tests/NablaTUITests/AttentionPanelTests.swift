@@ -64,18 +64,18 @@ struct AttentionPanelTests {
         // A result of the older request arrives late: dropped.
         guard case .computeAttention(let job, _) = effects[0] else { Issue.record("not attention"); return }
         let stale = Jobs.perform(.computeAttention(job, generation: before), loader: TestApp.loader())
-        _ = reduce(&app.state, .jobFinished(generation: before, outcome: stale))
+        _ = reduce(&app.state, .jobFinished(lane: .attention, generation: before, outcome: stale))
         #expect(app.state.attention?.mass == nil)
 
         // Another key before the jobs finish: a newer generation; the first ones' results
         // are dropped too.
         let newer = reduce(&app.state, .key(.character("]")))
         for effect in effects {
-            _ = reduce(&app.state, .jobFinished(generation: effect.generation!, outcome: Jobs.perform(effect, loader: TestApp.loader())))
+            _ = reduce(&app.state, .finished(effect, Jobs.perform(effect, loader: TestApp.loader())))
         }
         #expect(app.state.attention?.head == 2 && app.state.attention?.mass == nil)
         for effect in newer {
-            _ = reduce(&app.state, .jobFinished(generation: effect.generation!, outcome: Jobs.perform(effect, loader: TestApp.loader())))
+            _ = reduce(&app.state, .finished(effect, Jobs.perform(effect, loader: TestApp.loader())))
         }
         #expect(app.state.attention?.head == 2 && app.state.attention?.mass != nil && app.state.attention?.error != nil)
         #expect(app.state.attentionJob == nil)
@@ -88,8 +88,8 @@ struct AttentionPanelTests {
         // Attention waits for the mask of every head: the re-cut's outcome asks for it.
         let cut = reduce(&app.state, .key(.character("{"))).filter(\.isCutHeads)
         #expect(cut.count == 1)
-        let effects = reduce(&app.state, .jobFinished(generation: cut[0].generation!,
-                                                      outcome: Jobs.perform(cut[0], loader: TestApp.loader())))
+        let effects = reduce(&app.state, .finished(cut[0],
+                                                      Jobs.perform(cut[0], loader: TestApp.loader())))
         let stages = effects.compactMap { e -> AttentionJob.Stage? in
             if case .computeAttention(let job, _) = e { return job.stage }
             return nil

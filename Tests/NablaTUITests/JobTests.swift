@@ -43,12 +43,12 @@ struct JobTests {
         #expect(state.block == .nabla)  // the old map stays until the new one arrives
         #expect(render(state, size: state.size).lines.last?.contains("computing 1x16x16") == true)
         let outcome = Jobs.perform(effects[0], loader: TestApp.loader())
-        let cut = reduce(&state, .jobFinished(generation: g, outcome: outcome))
+        let cut = reduce(&state, .jobFinished(lane: .map, generation: g, outcome: outcome))
         #expect(state.block == block && state.job == nil)
         // The head on screen is cut at once, the others in the background.
         #expect(state.headMask(state.head)?.mask.blocks.block == block)
         for effect in cut where effect.lane == .cut {
-            _ = reduce(&state, .jobFinished(generation: effect.generation!, outcome: Jobs.perform(effect, loader: TestApp.loader())))
+            _ = reduce(&state, .finished(effect, Jobs.perform(effect, loader: TestApp.loader())))
         }
         #expect(state.mask?.blocks.block == block)
     }
@@ -64,13 +64,13 @@ struct JobTests {
         }
         #expect(g2 == g1 + 1)
         // The first job's result arrives late: dropped, still waiting for the second.
-        _ = reduce(&state, .jobFinished(generation: g1, outcome: Jobs.perform(first[0], loader: TestApp.loader())))
+        _ = reduce(&state, .jobFinished(lane: .map, generation: g1, outcome: Jobs.perform(first[0], loader: TestApp.loader())))
         #expect(state.block == .nabla && state.job?.generation == g2)
-        _ = reduce(&state, .jobFinished(generation: g2, outcome: Jobs.perform(second[0], loader: TestApp.loader())))
+        _ = reduce(&state, .jobFinished(lane: .map, generation: g2, outcome: Jobs.perform(second[0], loader: TestApp.loader())))
         #expect(state.block == b2 && state.job == nil)
         // A result for a generation already applied changes nothing either.
         let map = state.map
-        _ = reduce(&state, .jobFinished(generation: g2, outcome: .failed("late")))
+        _ = reduce(&state, .jobFinished(lane: .map, generation: g2, outcome: .failed("late")))
         #expect(state.map === map && state.message == nil)
     }
 
@@ -88,7 +88,7 @@ struct JobTests {
         let outcome = Jobs.perform(pending[0], loader: TestApp.loader(), isCancelled: { cancelled.withLock { $0 = true }; return true })
         #expect(cancelled.withLock { $0 })
         if case .cancelled = outcome {} else { Issue.record("expected cancelled, got \(outcome)") }
-        _ = reduce(&state, .jobFinished(generation: g, outcome: outcome))
+        _ = reduce(&state, .jobFinished(lane: .map, generation: g, outcome: outcome))
         #expect(state.block == .nabla)
     }
 
@@ -146,10 +146,10 @@ struct FallbackLoadTests {
     func openFailsFirst() throws {
         var (state, first, second) = try startThenOpen()
         let loader = TestApp.loader()
-        _ = reduce(&state, .jobFinished(generation: second.generation!, outcome: Jobs.perform(second, loader: loader)))
+        _ = reduce(&state, .finished(second, Jobs.perform(second, loader: loader)))
         #expect(state.message == .error("/nonexistent: no such file"))
         #expect(state.job?.generation == first.generation, "still waiting for the start-up load")
-        _ = reduce(&state, .jobFinished(generation: first.generation!, outcome: Jobs.perform(first, loader: loader)))
+        _ = reduce(&state, .finished(first, Jobs.perform(first, loader: loader)))
         #expect(state.map != nil && state.input?.name == "test" && state.job == nil)
         #expect(state.message == .error("/nonexistent: no such file"))
         #expect(render(state, size: state.size).lines.last?.contains("nothing loaded") != true)
@@ -159,9 +159,9 @@ struct FallbackLoadTests {
     func loadEndsFirst() throws {
         var (state, first, second) = try startThenOpen()
         let loader = TestApp.loader()
-        _ = reduce(&state, .jobFinished(generation: first.generation!, outcome: Jobs.perform(first, loader: loader)))
+        _ = reduce(&state, .finished(first, Jobs.perform(first, loader: loader)))
         #expect(state.map == nil, "the newer open is still wanted")
-        _ = reduce(&state, .jobFinished(generation: second.generation!, outcome: Jobs.perform(second, loader: loader)))
+        _ = reduce(&state, .finished(second, Jobs.perform(second, loader: loader)))
         #expect(state.map != nil && state.input?.name == "test" && state.job == nil && state.fallbackLoad == nil)
         #expect(state.message == .error("/nonexistent: no such file"))
     }
@@ -174,9 +174,9 @@ struct FallbackLoadTests {
         for key in try Key.parseSequence(":open preview<Enter>") { second = reduce(&state, .key(key)).first ?? second }
         let open = try #require(second)
         let loader = TestApp.loader()
-        _ = reduce(&state, .jobFinished(generation: open.generation!, outcome: Jobs.perform(open, loader: loader)))
+        _ = reduce(&state, .finished(open, Jobs.perform(open, loader: loader)))
         #expect(state.input?.preview != nil && state.fallbackLoad == nil)
-        _ = reduce(&state, .jobFinished(generation: first.generation!, outcome: Jobs.perform(first, loader: loader)))
+        _ = reduce(&state, .finished(first, Jobs.perform(first, loader: loader)))
         #expect(state.input?.preview != nil, "the superseded load did not overwrite the newer input")
     }
 }
@@ -190,15 +190,19 @@ struct SaveTests {
         let generation = state.generation
         var effects: [Effect] = []
         for key in try Key.parseSequence(":save /tmp/somewhere<Enter>") { effects = reduce(&state, .key(key)) }
-        guard case .saveMask(_, let block, let settings, let dir, let g)? = effects.first else {
+        guard case .saveMask(_, let map, let mask, let settings, let dir, let g)? = effects.first else {
             Issue.record("no save effect: \(effects)")
             return
         }
-        #expect(block == .nabla && settings.threshold == 0.5 && dir == "/tmp/somewhere" && g == generation)
+        #expect(map.blocks.block == .nabla && settings.threshold == 0.5 && dir == "/tmp/somewhere" && g == generation)
+        // The save writes what the screen holds: the map on screen, and its mask when every
+        // head is cut at the settings (else the job cuts the map, never pooling again).
+        #expect(map === state.map)
+        #expect(mask == nil || (mask!.settings == settings && mask!.blocks == map.blocks))
         #expect(state.job?.label == "saving to /tmp/somewhere")
         for key in try Key.parseSequence(":save /tmp/other<Enter>") { effects = reduce(&state, .key(key)) }
         #expect(effects.isEmpty && state.message == .error("wait for saving to /tmp/somewhere to finish, then :save again"))
-        _ = reduce(&state, .jobFinished(generation: g, outcome: .saved(["mask.npy"], directory: "/tmp/somewhere")))
+        _ = reduce(&state, .jobFinished(lane: .map, generation: g, outcome: .saved(["mask.npy"], directory: "/tmp/somewhere")))
         #expect(state.job == nil && state.message == .info("wrote mask.npy to /tmp/somewhere"))
 
         var empty = AppState(config: AppConfig())

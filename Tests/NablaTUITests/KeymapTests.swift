@@ -207,11 +207,13 @@ struct KeymapTests {
         for key in try Key.parseSequence(":open 'my file.npy' \"k q.npy\" --grid 4x16x16<Enter>") {
             let effects = reduce(&state, .key(key))
             if key == .enter {
-                guard case .loadInput(let args, _, let g, _)? = effects.first else {
+                guard case .loadInput(let request, _, let g, _)? = effects.first else {
                     Issue.record("no load effect")
                     continue
                 }
-                #expect(args == ["my file.npy", "k q.npy", "--grid", "4x16x16"])
+                // Parsed once, into a typed request (the loader never sees argv).
+                #expect(request.source == .tensors(q: TensorSource(path: "my file.npy"), k: TensorSource(path: "k q.npy"), v: nil))
+                #expect(request.layout.grid == (try TokenGrid(parsing: "4x16x16", what: "--grid")))
                 #expect(g == generation + 1)
             }
         }
@@ -398,5 +400,84 @@ struct PromptEditingTests {
         #expect(PromptCommand.expandingTilde("~/x") == home + "/x" && PromptCommand.expandingTilde("~") == home)
         #expect(PromptCommand.expandingTilde("~other/x") == "~other/x" && PromptCommand.expandingTilde("a~") == "a~")
         #expect(try PromptCommand.parse("open ~/q.npy", headIndices: nil) == .open([home + "/q.npy"]))
+    }
+
+    @Test("docs/app.md's key table names every key of the map's keymap")
+    func docsKeyTable() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/app.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        let table = text.split(separator: "\n").filter { $0.hasPrefix("| `") }.joined(separator: "\n")
+        func written(_ key: Key) -> String {
+            switch key {
+            case .left: "`←`"
+            case .right: "`→`"
+            case .up: "`↑`"
+            case .down: "`↓`"
+            case .pageUp: "`PgUp`"
+            case .pageDown: "`PgDn`"
+            case .escape: "`Esc`"
+            case .enter: "`Enter`"
+            case .control(let c): "`Ctrl-\(String(c).uppercased())`"
+            case .home: "`Home`"
+            case .end: "`End`"
+            case .tab: "`Tab`"
+            case .backspace: "`Backspace`"
+            case .delete: "`Delete`"
+            case .character(" "): "`Space`"
+            case .character(let c): "`\(c)`"
+            default: "\(key)"
+            }
+        }
+        for binding in Keymap.standard.bindings {
+            for key in binding.keys { #expect(table.contains(written(key)), "\(written(key)) (\(binding.help)) is missing from docs/app.md") }
+        }
+        // The other contexts' tables, each a row per entry: its keys and its words.
+        let rows = text.split(separator: "\n").filter { $0.hasPrefix("| `") }
+        func check<A>(_ table: KeyTable<A>) {
+            for entry in table.entries {
+                let row = rows.first { $0.contains(entry.help) }
+                #expect(row != nil, "\(table.name): '\(entry.help)' is missing from docs/app.md")
+                for key in entry.keys { #expect(row?.contains(written(key)) == true, "\(table.name): \(written(key)) for '\(entry.help)'") }
+            }
+        }
+        check(Keymap.help)
+        check(Keymap.prompt)
+        check(Keymap.model)
+    }
+
+    @Test("the help and prompt tables are what the app dispatches on")
+    func contextTables() throws {
+        var app = TestApp.make(size: Size(width: 60, height: 16))
+        try app.keys("?")
+        for entry in Keymap.help.entries where entry.action != .quit {
+            for key in entry.keys {
+                var state = app.state
+                state.helpOffset = 3
+                _ = reduce(&state, .key(key))
+                switch entry.action {
+                case .close: #expect(state.mode == .normal, "\(key)")
+                case .scroll(let d): #expect(state.helpOffset == 3 + d, "\(key)")
+                case .page(let d): #expect((state.helpOffset - 3).signum() == d.signum() || state.helpOffset == 0, "\(key)")
+                case .top: #expect(state.helpOffset == 0, "\(key)")
+                case .bottom: #expect(state.helpOffset == state.helpLineCount, "\(key)")
+                case .quit: break
+                }
+            }
+        }
+        // A key no help entry names changes nothing.
+        var state = app.state
+        _ = reduce(&state, .key(.character("x")))
+        #expect(state.mode == .help)
+        // At the prompt, every entry acts; other characters are typed.
+        var prompt = TestApp.make().state
+        for key in try Key.parseSequence(":thr 0.5") { _ = reduce(&prompt, .key(key)) }
+        for entry in Keymap.prompt.entries where entry.action != .quit {
+            var s = prompt
+            _ = reduce(&s, .key(entry.keys[0]))
+            let changed = s.mode != prompt.mode || s.promptCursor != prompt.promptCursor || s.threshold != prompt.threshold
+            #expect(changed || entry.action == .newer || entry.action == .older || entry.action == .right
+                    || entry.action == .end || entry.action == .deleteForward || entry.action == .complete, "\(entry.help)")
+        }
     }
 }

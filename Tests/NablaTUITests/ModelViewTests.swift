@@ -33,15 +33,13 @@ struct ModelViewTests {
     }
 
     /// The loader the executable uses, reduced to what the dump needs.
-    static let loader: InputLoader = { arguments, _, _ in
-        try InputSpec(source: .latent(TensorSource(parsing: arguments[0]))).load()
-    }
+    static let loader: InputLoader = { request, _, _ in try request.load() }
 
     static func makeApp(size: Size = Size(width: 100, height: 30), mode: ColorMode = .mono) throws -> (HeadlessApp, URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-model-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let path = try writeDump(in: dir)
-        let config = AppConfig(arguments: [path], inputName: "dump", threshold: 0.9,
+        let config = AppConfig(input: InputSpec(source: .file(path)), inputName: "dump", threshold: 0.9,
                                theme: Theme(mode: mode, glyphs: .unicodeSet))
         var app = HeadlessApp(config: config, size: size, loader: loader)
         app.state.pinnedTimes = TestApp.times
@@ -74,7 +72,8 @@ struct ModelViewTests {
         let density = try #require(app.state.model?.density)
         // Each pair's densities as the engine gives them for that pair loaded on its own.
         for (i, prefix) in Self.prefixes.enumerated() {
-            let input = try Self.loader([dir.appendingPathComponent("dump.safetensors").path + ":" + prefix], .nabla, .none)
+            let pair = InputSpec(source: .latent(TensorSource(path: dir.appendingPathComponent("dump.safetensors").path, key: prefix)))
+            let input = try Self.loader(pair, .nabla, .none)
             let map = try #require(try PooledMap.compute(input, block: .nabla))
             let expected = map.cut(MaskSettings(threshold: 0.9, sta: nil))
             #expect(density[i] == expected.statistics.density, "\(prefix)")
@@ -126,11 +125,17 @@ struct ModelViewTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = try Self.writeDump(in: dir)
-        #expect(DumpPairs.detect([path, "--grid", "4x16x16"]) == DumpPairs(path: path, prefixes: Self.prefixes, index: 0, rest: ["--grid", "4x16x16"]))
-        #expect(DumpPairs.detect([path + ":blocks.2"])?.index == 2)
-        #expect(DumpPairs.detect([path + ":blocks.9"]) == nil)
-        #expect(DumpPairs.detect([path + ":blocks.1.q"]) == nil, "a tensor, not a pair")
-        #expect(DumpPairs.detect(["--latent", path]) == nil)
-        #expect(DumpPairs.detect([]) == nil)
+        var withGrid = InputSpec(source: .file(path))
+        withGrid.layout.grid = TokenGrid(t: 4, h: 16, w: 16)
+        #expect(DumpPairs.detect(withGrid) == DumpPairs(path: path, prefixes: Self.prefixes, index: 0, base: withGrid))
+        // Each pair opens with the request's options.
+        #expect(DumpPairs.detect(withGrid)?.request(for: 2).layout.grid == withGrid.layout.grid)
+        #expect(DumpPairs.detect(withGrid)?.request(for: 2).source == .latent(TensorSource(path: path, key: "blocks.2")))
+        func named(_ key: String) -> InputSpec { InputSpec(source: .latent(TensorSource(path: path, key: key))) }
+        #expect(DumpPairs.detect(named("blocks.2"))?.index == 2)
+        #expect(DumpPairs.detect(named("blocks.9")) == nil)
+        #expect(DumpPairs.detect(named("blocks.1.q")) == nil, "a tensor, not a pair")
+        #expect(DumpPairs.detect(InputSpec(source: .latent(TensorSource(path: path)))) == nil, "--latent FILE is a latent")
+        #expect(DumpPairs.detect(InputSpec(source: .sample)) == nil)
     }
 }

@@ -18,7 +18,7 @@ struct RecutTests {
     /// Runs `effects` of `lane` through the engine and reduces their outcomes.
     static func finish(_ state: inout AppState, _ effects: [Effect], lane: JobLane) -> [Effect] {
         effects.filter { $0.lane == lane }.flatMap { effect in
-            reduce(&state, .jobFinished(generation: effect.generation!, outcome: Jobs.perform(effect, loader: TestApp.loader())))
+            reduce(&state, .finished(effect, Jobs.perform(effect, loader: TestApp.loader())))
         }
     }
 
@@ -113,7 +113,7 @@ struct RecutTests {
             return
         }
         #expect(cut.kept == map.cut(state.settings, heads: 0..<1).kept)
-        _ = reduce(&state, .jobFinished(generation: g, outcome: outcome))
+        _ = reduce(&state, .jobFinished(lane: .map, generation: g, outcome: outcome))
         #expect(state.pendingCut?.done[0]?.times == cut.times && state.cutTimes == cut.times)
     }
 
@@ -144,7 +144,7 @@ struct RecutTests {
         #expect(app.screen.lines.last?.contains("cancelled computing 1x16x16") == true)
         // The job finishes anyway (or stops): its result is not applied.
         let late = Jobs.perform(pending[0], loader: TestApp.loader())
-        _ = reduce(&app.state, .jobFinished(generation: pending[0].generation!, outcome: late))
+        _ = reduce(&app.state, .finished(pending[0], late))
         #expect(app.state.map === map && app.state.block == block)
         // Fully usable: a threshold key re-cuts the kept map.
         try app.keys("}")
@@ -161,9 +161,9 @@ struct RecutTests {
         let second = reduce(&state, .key(.character("b")))
         let wanted = state.requestedBlock
         #expect(wanted != BlockShape(bt: 1, bh: 16, bw: 16) && wanted != .nabla)
-        _ = reduce(&state, .jobFinished(generation: first[0].generation!, outcome: Jobs.perform(first[0], loader: TestApp.loader())))
+        _ = reduce(&state, .finished(first[0], Jobs.perform(first[0], loader: TestApp.loader())))
         #expect(state.block == .nabla && state.job != nil)
-        _ = reduce(&state, .jobFinished(generation: second[0].generation!, outcome: Jobs.perform(second[0], loader: TestApp.loader())))
+        _ = reduce(&state, .finished(second[0], Jobs.perform(second[0], loader: TestApp.loader())))
         #expect(state.block == wanted && state.job == nil)
     }
 
@@ -189,7 +189,7 @@ struct RecutTests {
         let outcome = Jobs.perform(effects[0], loader: loader, isCancelled: { true })
         #expect(asked.withLock { $0 })
         if case .cancelled = outcome {} else { Issue.record("expected cancelled, got \(outcome)") }
-        _ = reduce(&state, .jobFinished(generation: g, outcome: outcome))
+        _ = reduce(&state, .jobFinished(lane: .map, generation: g, outcome: outcome))
         #expect(state.map === map && state.message?.text.hasPrefix("cancelled loading preview") == true)
     }
 

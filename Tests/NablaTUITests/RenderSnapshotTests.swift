@@ -98,7 +98,7 @@ struct RenderSnapshotTests {
         var rgb = [Float](repeating: 0, count: g.tokens * 3)
         for tok in 0..<g.tokens { rgb[tok * 3 + (tok % g.w < g.w / 2 ? 0 : 2)] = 1 }
         input.preview = VideoPreview(grid: g, luminance: input.preview!.luminance, rgb: rgb)
-        var app = HeadlessApp(config: AppConfig(arguments: [], inputName: "test", block: .nabla, threshold: 0.9,
+        var app = HeadlessApp(config: AppConfig(inputName: "test", block: .nabla, threshold: 0.9,
                                                 theme: Theme(mode: mode, glyphs: .unicodeSet)),
                               size: Size(width: 120, height: 40), loader: TestApp.loader(input))
         app.send(.tick)

@@ -15,7 +15,7 @@ func settleTeaching(_ app: inout HeadlessApp, _ effects: [Effect], input: QKInpu
         guard let g = e.generation else { continue }
         if e.isTeaching && !e.isTeachingBasis { held.append(e); continue }
         if e.lane == .attention { continue }
-        queue += reduce(&app.state, .jobFinished(generation: g, outcome: Jobs.perform(e, loader: TestApp.loader(input))))
+        queue += reduce(&app.state, .finished(e, Jobs.perform(e, loader: TestApp.loader(input))))
     }
     return held
 }
@@ -148,7 +148,7 @@ struct TeachingViewTests {
         #expect(open.figures == nil)
         #expect(app.screen.text.contains("recall, error of head 1: computing…"))
         let outcome = Jobs.perform(effects[0], loader: TestApp.loader(input))
-        _ = reduce(&app.state, .jobFinished(generation: effects[0].generation!, outcome: outcome))
+        _ = reduce(&app.state, .finished(effects[0], outcome))
         guard case .compare(let view)? = app.state.teaching, let (q, head) = view.figures else { Issue.record("no figures"); return }
         #expect(head == 1)
         let blocks = c.a.blocks
@@ -181,10 +181,10 @@ struct TeachingViewTests {
             Issue.record("a stale job ran to its end")
             return
         }
-        _ = reduce(&app.state, .jobFinished(generation: first[0].generation!, outcome: Jobs.perform(first[0], loader: TestApp.loader(input))))
+        _ = reduce(&app.state, .finished(first[0], Jobs.perform(first[0], loader: TestApp.loader(input))))
         guard case .compare(let view)? = app.state.teaching else { Issue.record("compare closed"); return }
         #expect(view.figures == nil)
-        _ = reduce(&app.state, .jobFinished(generation: newest.generation!, outcome: Jobs.perform(newest, loader: TestApp.loader(input))))
+        _ = reduce(&app.state, .finished(newest, Jobs.perform(newest, loader: TestApp.loader(input))))
         guard case .compare(let done)? = app.state.teaching else { Issue.record("compare closed"); return }
         #expect(done.figures != nil && done.figures?.quality.error != nil, "newest \(app.state.teachingGeneration), problem \(String(describing: done.figuresProblem))")
         #expect(app.screen.text.contains("error  A "))
@@ -356,8 +356,8 @@ struct SweepViewTests {
             Issue.record("a cancelled sweep job ran to its end")
             return
         }
-        _ = reduce(&app.state, .jobFinished(generation: effects[0].generation!,
-                                            outcome: Jobs.perform(effects[0], loader: TestApp.loader(input))))
+        _ = reduce(&app.state, .finished(effects[0],
+                                            Jobs.perform(effects[0], loader: TestApp.loader(input))))
         guard case .sweep(let view)? = app.state.teaching, let sweep = view.sweep, let (k, _) = view.kernels else {
             Issue.record("no kernel figures")
             return
@@ -394,7 +394,7 @@ struct SweepViewTests {
         var app = TestApp.make(input: input)
         func run(_ effects: [Effect]) -> [Effect] {
             effects.filter(\.isTeaching).flatMap { e in
-                reduce(&app.state, .jobFinished(generation: e.generation!, outcome: Jobs.perform(e, loader: TestApp.loader(input))))
+                reduce(&app.state, .finished(e, Jobs.perform(e, loader: TestApp.loader(input))))
             }.filter(\.isTeaching)
         }
         let head = settleTeaching(&app, reduce(&app.state, .key(.character("w"))), input: input)

@@ -63,19 +63,20 @@ struct JobQueueTests {
         let started = Mutex<[String]>([])
         let gate = DispatchSemaphore(value: 0)
 
-        func load(_ arguments: [String]) throws -> QKInput {
-            started.withLock { $0.append(arguments.first ?? "") }
+        func load(_ request: InputSpec) throws -> QKInput {
+            let name = request.displayName
+            started.withLock { $0.append(name) }
             gate.wait()
             let grid = TokenGrid(t: 1, h: 8, w: 8)
             let values = [Float](repeating: 0.5, count: grid.tokens * 4)
-            return QKInput(name: arguments.first ?? "x", q: HeadTokens(values, heads: 1, tokens: grid.tokens, headDim: 4),
+            return QKInput(name: name, q: HeadTokens(values, heads: 1, tokens: grid.tokens, headDim: 4),
                            k: HeadTokens(values, heads: 1, tokens: grid.tokens, headDim: 4), grid: grid, order: .raster)
         }
     }
 
     /// Waits for the wake pipe to say a job finished, then takes the outcomes.
-    func outcomes(_ queue: JobQueue, _ wake: WakePipe, count: Int) -> [(generation: Int, outcome: JobOutcome)] {
-        var all: [(generation: Int, outcome: JobOutcome)] = []
+    func outcomes(_ queue: JobQueue, _ wake: WakePipe, count: Int) -> [(lane: JobLane, generation: Int, outcome: JobOutcome)] {
+        var all: [(lane: JobLane, generation: Int, outcome: JobOutcome)] = []
         let end = Date().addingTimeInterval(10)
         while all.count < count && Date() < end {
             var fd = pollfd(fd: wake.readFD, events: Int16(POLLIN), revents: 0)
@@ -88,15 +89,18 @@ struct JobQueueTests {
 
     /// Loads "old" (generation 1); while the worker is inside the loader, the main thread
     /// moves on to generation 2 (loading "new"), keeping `keeping`; returns both outcomes.
-    func overtake(keeping: Int?) throws -> [(generation: Int, outcome: JobOutcome)] {
+    func overtake(keeping: Int?) throws -> [(lane: JobLane, generation: Int, outcome: JobOutcome)] {
         let wake = try WakePipe()
         let loader = GatedLoader()
-        let queue = JobQueue(wake: wake, loader: { arguments, _, _ in try loader.load(arguments) })
-        queue.setNewest(1)
-        queue.submit(.loadInput(arguments: ["old"], block: .nabla, generation: 1))
+        let queue = JobQueue(wake: wake, loader: { request, _, _ in try loader.load(request) })
+        var generations = Generations()
+        generations[.map] = 1
+        queue.setNewest(generations)
+        queue.submit(.loadInput(request: InputSpec(source: .file("old")), block: .nabla, generation: 1))
         while loader.started.withLock({ $0.isEmpty }) { Thread.sleep(forTimeInterval: 0.001) }
-        queue.setNewest(2, keeping: keeping)
-        queue.submit(.loadInput(arguments: ["new"], block: .nabla, generation: 2))
+        generations[.map] = 2
+        queue.setNewest(generations, keeping: keeping)
+        queue.submit(.loadInput(request: InputSpec(source: .file("new")), block: .nabla, generation: 2))
         loader.gate.signal()
         loader.gate.signal()
         return outcomes(queue, wake, count: 2)

@@ -1,3 +1,4 @@
+import Synchronization
 import CNablaKernels
 import Foundation
 
@@ -10,6 +11,12 @@ import Foundation
 ///
 /// Memory: `8 * heads * N^2` bytes (the probabilities).
 public final class PooledMap: @unchecked Sendable {
+    private static let nextID = Atomic<Int>(1)
+
+    /// A number no other map of this process has: what the app keys cuts, panels and
+    /// prefetches on (an `ObjectIdentifier` may be reused once a map is freed).
+    public typealias ID = Int
+    public let id: ID = PooledMap.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
     public let blocks: BlockGrid
     public let heads: Int
     /// `N`, the side of each head's map.

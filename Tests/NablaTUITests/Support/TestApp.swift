@@ -43,22 +43,43 @@ enum TestApp {
 
     static let times = StageTimes([("pool", 1.5), ("map", 2.25), ("sort", 0.75), ("cut", 0.125), ("sta", 0.0), ("stats", 0.0625)])
 
-    /// A loader that opens the test input for `[]` and `["preview"]`, and fails otherwise.
+    /// A loader that opens the test input for the sample and the file `preview`, and fails
+    /// otherwise.
     static func loader(_ input: QKInput = input()) -> InputLoader {
         let withPreview = TestApp.input(preview: true)
-        return { arguments, _, _ in
-            switch arguments {
-            case []: return input
-            case ["preview"]: return withPreview
-            default: throw NablaError(.fileUnreadable, "\(arguments[0]): no such file")
+        return { request, _, _ in
+            switch request.source {
+            case .sample: return input
+            case .file("preview"): return withPreview
+            case .file(let path): throw NablaError(.fileUnreadable, "\(path): no such file")
+            default: throw NablaError(.fileUnreadable, "\(request.displayName): no such file")
             }
         }
+    }
+
+    /// `:open`'s words as the tests type them: paths, and `--grid TxHxW` (the executable's
+    /// parser is tested in nablaTests).
+    static let parser: InputParser = { words in
+        var words = words
+        var grid: TokenGrid?
+        if let i = words.firstIndex(of: "--grid"), i + 1 < words.count {
+            grid = try TokenGrid(parsing: words[i + 1], what: "--grid")
+            words.removeSubrange(i...(i + 1))
+        }
+        var spec = try AppConfig.positionalInputs(words)
+        spec.layout.grid = grid
+        return spec
+    }
+
+    /// The start-up request of `arguments` (`[]`: the sample).
+    static func request(_ arguments: [String]) -> InputSpec {
+        (try? parser(arguments)) ?? InputSpec(source: .sample)
     }
 
     /// A started app with its first load done and fixed stage times.
     static func make(size: Size = Size(width: 120, height: 40), mode: ColorMode = .palette256, unicode: Bool = true,
                      block: BlockShape = .nabla, arguments: [String] = [], input: QKInput = input()) -> HeadlessApp {
-        let config = AppConfig(arguments: arguments, inputName: "test", block: block, threshold: 0.9,
+        let config = AppConfig(input: request(arguments), openParser: parser, inputName: "test", block: block, threshold: 0.9,
                                theme: Theme(mode: mode, glyphs: unicode ? .unicodeSet : .asciiSet))
         var app = HeadlessApp(config: config, size: size, loader: loader(input))
         app.state.pinnedTimes = times

@@ -1,0 +1,90 @@
+/// The keys of the app's other contexts, each a table as `Keymap.standard` is for the map:
+/// the help screen, the `:` prompt and the model view. The app dispatches on these tables
+/// and the help screen lists them (`AppState.helpLines`), so a key is never handled where
+/// no table names it.
+public struct KeyTable<A: Hashable & Sendable>: Sendable {
+    /// A context's binding: keys, what they do, and the help line.
+    public struct Entry: Sendable {
+        public let keys: [Key]
+        public let action: A
+        public let help: String
+
+        /// The keys in `--keys` notation, separated by spaces.
+        public var keysText: String { keys.map(\.description).joined(separator: " ") }
+    }
+
+    /// The context's name, as the help's header shows it.
+    public let name: String
+    public let entries: [Entry]
+
+    init(_ name: String, _ entries: [([Key], A, String)]) {
+        self.name = name
+        self.entries = entries.map { Entry(keys: $0.0, action: $0.1, help: $0.2) }
+    }
+
+    /// The action bound to `key`, if any.
+    public func action(for key: Key) -> A? {
+        entries.first { $0.keys.contains(key) }?.action
+    }
+}
+
+/// What a key does while the help is open.
+public enum HelpAction: Hashable, Sendable {
+    case close, quit
+    /// Scroll by lines (negative: up).
+    case scroll(Int)
+    /// Scroll by pages (negative: up).
+    case page(Int)
+    case top, bottom
+}
+
+/// What a key does at the `:` prompt (other characters are typed).
+public enum PromptAction: Hashable, Sendable {
+    case run, leave, quit
+    case deleteBackward, deleteForward, deleteToStart
+    case left, right, start, end
+    case older, newer
+    case complete
+}
+
+/// What a key does in the model view, besides the map's keys it reinterprets (cursor keys
+/// move the cell, `[` `]` the head, `n` `p` the pair).
+public enum ModelAction: Hashable, Sendable {
+    case open
+}
+
+extension Keymap {
+    /// The help screen's keys.
+    public static let help = KeyTable<HelpAction>("Help", [
+        ([.character("?"), .escape], .close, "close the help"),
+        ([.character("j"), .down], .scroll(1), "scroll down a line"),
+        ([.character("k"), .up], .scroll(-1), "scroll up a line"),
+        ([.pageDown, .character(" ")], .page(1), "scroll down a page"),
+        ([.pageUp], .page(-1), "scroll up a page"),
+        ([.home], .top, "to the top"),
+        ([.end], .bottom, "to the end"),
+        ([.character("q"), .control("c")], .quit, "quit"),
+    ])
+
+    /// The `:` prompt's editing keys.
+    public static let prompt = KeyTable<PromptAction>("Prompt editing", [
+        ([.enter], .run, "run the line"),
+        ([.escape], .leave, "leave the prompt"),
+        ([.tab], .complete, "complete a command or path"),
+        ([.up], .older, "older line run before"),
+        ([.down], .newer, "newer line run before"),
+        ([.left], .left, "cursor left"),
+        ([.right], .right, "cursor right"),
+        ([.home, .control("a")], .start, "cursor to the start"),
+        ([.end, .control("e")], .end, "cursor to the end"),
+        ([.backspace], .deleteBackward, "delete before (empty: leave)"),
+        ([.delete], .deleteForward, "delete under the cursor"),
+        ([.control("u")], .deleteToStart, "delete to the start"),
+        ([.control("c")], .quit, "quit"),
+    ])
+
+    /// The model view's own keys.
+    public static let model = KeyTable<ModelAction>("Model view (m)", [
+        ([.enter], .open, "open the pair and head"),
+    ])
+}

@@ -1,0 +1,196 @@
+import NablaCore
+
+extension AppState {
+    /// Takes in what a job of `lane` and `generation` produced; a result of an older
+    /// generation of its lane is dropped. Returns `false` when the event changed nothing
+    /// that needs the cut, prefetch and panels brought up to date.
+    mutating func finish(_ outcome: JobOutcome, lane: JobLane, generation: Int) -> Bool {
+        switch (lane, outcome) {
+        case (.attention, .attention(let stage, let result)):
+            applyAttention(stage, result, generation: generation)
+        case (.teaching, .teaching(let result)):
+            applyTeaching(result, generation: generation)
+        case (.cut, .recut(let whole)):
+            applyRecut(whole, generation: generation)
+        case (.cut, .prefetched(let map, let head, let cuts)):
+            applyPrefetched(cuts, map: map, head: head)
+        case (.files, .wroteFigure(let path)):
+            message = .info("wrote \(path)")
+        case (.files, .failed(let text)):
+            message = .error(text)
+        case (.files, .listed(let line, let entries)):
+            guard generation == generations[.files] else { return false }
+            completeListed(line, entries)
+        case (.map, _):
+            if generation == fallbackLoad?.generation {
+                keepFallback(outcome)
+                return false
+            }
+            guard generation == self.generation, let finished = job, finished.generation == generation else { return false }
+            job = nil
+            apply(outcome)
+            if finished.isLoad { settleFallback(after: outcome) }
+        default:
+            // A job that stopped because a newer one of its lane exists: nothing to take in.
+            break
+        }
+        return true
+    }
+
+    /// Records how far a running job is, when it is the newest of its lane.
+    mutating func applyProgress(_ progress: JobProgress, lane: JobLane, generation: Int) {
+        switch lane {
+        case .map:
+            if job?.generation == generation { job?.progress = progress }
+        case .cut:
+            if pendingCut?.generation == generation { pendingCut?.progress = progress }
+        case .attention, .teaching, .files:
+            break
+        }
+    }
+
+    /// The newest generation of `lane`: its older jobs are stale.
+    public func newestGeneration(_ lane: JobLane) -> Int { generations[lane] }
+
+    /// Stops a load or block change: its generation becomes stale (the job stops at the
+    /// next head or chunk, and its result is dropped); the map, mask, block shape and
+    /// input on screen stay as they are.
+    mutating func cancelJob(_ running: Job) {
+        generation += 1
+        job = nil
+        fallbackLoad = nil
+        fallbackOutcome = nil
+        requestedBlock = block
+        let kept = map == nil ? "nothing is loaded (:open PATH loads an input)" : "kept block \(block)"
+        message = .info("cancelled \(running.label); \(kept)")
+    }
+
+    mutating func startCompute(_ shape: BlockShape) -> [Effect] {
+        guard let input else { return [] }
+        generation += 1
+        requestedBlock = shape
+        if let map, map.blocks.block == shape {
+            // Back to the shape on screen: whatever runs is stale now.
+            job = nil
+            return []
+        }
+        job = Job(generation: generation, label: "computing \(shape)", isCancellable: true)
+        return [.computeMap(input: input, block: shape, generation: generation, firstCut: FirstCut(head: head, settings: settings))]
+    }
+
+    /// Loads `request` (`label` names it while it loads: the words typed, or the input's name).
+    mutating func startLoad(_ request: InputSpec, label: String) -> [Effect] {
+        generation += 1
+        // A load still running stays wanted until this one succeeds.
+        if let running = job, running.isLoad {
+            fallbackLoad = running
+            fallbackOutcome = nil
+        }
+        job = Job(generation: generation, label: "loading \(label)", isLoad: true, isCancellable: true)
+        return [.loadInput(request: request, block: requestedBlock, generation: generation,
+                           firstCut: FirstCut(head: head, settings: settings))]
+    }
+
+
+    mutating func apply(_ outcome: JobOutcome) {
+        switch outcome {
+        case .computed(let newMap, let cut):
+            let old = map?.blocks
+            replaceMap(newMap, cut: cut)
+            requestedBlock = newMap.blocks.block
+            if let old {
+                let tokens = cursorTokens.flatMap { $0.at == cursor ? ($0.query, $0.key) : nil }
+                    ?? (AppState.centre(of: cursor.query, in: old), AppState.centre(of: cursor.key, in: old))
+                cursor = BlockPair(query: AppState.block(holding: tokens.0, in: newMap.blocks),
+                                   key: AppState.block(holding: tokens.1, in: newMap.blocks))
+                cursorTokens = (cursor, tokens.0, tokens.1)
+            }
+            if let view = viewport { origin = view.centred(on: cursor) }
+        case .loaded(let newInput, let newMap, let note, let newPairs, let cut):
+            cursorTokens = nil
+            // Moving to another pair of the same dump keeps the cursor and zoom.
+            let samePlace = newPairs != nil && pairs?.path == newPairs?.path && map?.n == newMap.n
+            // The head by tensor index: the one on screen, or at the first load the one
+            // asked for at start (else the input's first head).
+            let asked = input == nil && initialHead != nil
+            let wanted = input == nil ? (initialHead ?? newInput.headIndices.first ?? 0) : headIndex
+            initialHead = nil
+            input = newInput
+            inputName = newInput.name
+            replaceMap(newMap, cut: cut)
+            requestedBlock = newMap.blocks.block
+            head = newInput.headIndices.firstIndex(of: wanted) ?? currentHead
+            if pairs?.path != newPairs?.path { lastSurvey = nil }
+            pairs = newPairs
+            if !samePlace {
+                cursor = BlockPair(query: newMap.n / 2, key: newMap.n / 2)
+                zoom = 0
+            }
+            if let view = viewport { origin = view.centred(on: cursor) }
+            message = note.map(Message.info)
+            // A head the input does not have is an error, not a silent last head.
+            // A head asked for that the input does not have is an error; the head of the
+            // previous input missing from a new one is only a notice.
+            if !newInput.headIndices.contains(wanted) {
+                let text = HeadSelection.missing(wanted, headIndices: newInput.headIndices) + "; showing head \(headIndex)"
+                message = asked ? .error(text) : .info(text)
+            }
+        case .surveyed(let density, let shape, let used):
+            guard var survey = model else { return }
+            survey.density = density
+            survey.block = shape
+            survey.settings = used
+            model = survey
+            lastSurvey = survey
+        case .saved(let names, let directory):
+            message = .info("wrote \(names.joined(separator: ", ")) to \(directory)")
+        case .failed(let text):
+            requestedBlock = block
+            message = .error(text)
+        case .cancelled:
+            requestedBlock = block
+        case .attention, .recut, .prefetched, .teaching, .wroteFigure, .listed:
+            break  // never on the map lane (`finish` routes by lane)
+        }
+    }
+
+
+    /// The fallback load finished. When the app waits for it (the newer load failed), its
+    /// result is applied now; otherwise a result is kept for later and a failure forgotten.
+    mutating func keepFallback(_ outcome: JobOutcome) {
+        let waiting = job?.generation == fallbackLoad?.generation
+        if waiting {
+            job = nil
+            fallbackLoad = nil
+            fallbackOutcome = nil
+            let failure = message
+            apply(outcome)
+            if case .loaded = outcome { message = failure }
+        } else if case .loaded = outcome {
+            fallbackOutcome = outcome
+        } else {
+            fallbackLoad = nil
+            fallbackOutcome = nil
+        }
+    }
+
+    /// After the newest load's `outcome`: when it failed, fall back to the load it
+    /// replaced (its result, or wait for it); when it succeeded, the fallback is not needed.
+    mutating func settleFallback(after outcome: JobOutcome) {
+        guard let fallback = fallbackLoad else { return }
+        if case .failed = outcome {
+            if let result = fallbackOutcome {
+                let failure = message
+                fallbackLoad = nil
+                fallbackOutcome = nil
+                apply(result)
+                message = failure
+            } else {
+                job = fallback
+            }
+        } else {
+            fallbackLoad = nil
+            fallbackOutcome = nil
+        }
+    }
+}
