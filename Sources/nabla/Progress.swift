@@ -50,7 +50,8 @@ final class StderrProgress: @unchecked Sendable {
         let now = ContinuousClock.now
         lock.lock()
         let base = name.split(separator: " ").first.map(String.init) ?? name
-        if stage?.name != base { stage = (base, now) }
+        let changed = stage?.name != base
+        if changed { stage = (base, now) }
         let stageStart = stage!.start
         lock.unlock()
         var text = "\(name), \(detail), \(Self.duration(now - start))"
@@ -58,17 +59,17 @@ final class StderrProgress: @unchecked Sendable {
             let spent = Self.seconds(now - stageStart)
             text += ", about \(Self.duration(.seconds(spent / Double(done) * Double(total - done)))) left"
         }
-        show(text)
+        show(text, force: changed)
     }
 
     /// Shows `what` after the label (when enabled, past the first second, and a tenth of
-    /// a second after the last line).
-    func show(_ what: String) {
+    /// a second after the last line unless `force`: a new stage always shows).
+    func show(_ what: String, force: Bool = false) {
         guard enabled, ContinuousClock.now - start >= Self.after else { return }
         lock.lock()
         defer { lock.unlock() }
         let now = ContinuousClock.now
-        if let lastDraw, now - lastDraw < .milliseconds(100) { return }
+        if !force, let lastDraw, now - lastDraw < .milliseconds(100) { return }
         lastDraw = now
         FileHandle.standardError.write(Data("\r\u{1B}[K\(label): \(Shown.text(what))".utf8))
         shown = true
