@@ -17,6 +17,8 @@ public struct AttentionPanel: Sendable {
     /// `[1, N, N]` true block mass of the head.
     public var mass: TrueBlockMass?
     public var recall: AttentionRecall?
+    /// Recall from sampled query blocks, shown until `recall` is there.
+    public var estimate: AttentionEstimate?
     public var sparseMs: Double?
     public var denseMs: Double?
     /// `[1, S, D]` outputs, kept for the error.
@@ -58,12 +60,13 @@ extension AppState {
             panel.error = nil
             panel.density = mask.statistics.density[head]
             stages = panel.hasValues ? [.sparse] : []
-            if panel.mass == nil { stages.insert(.recall, at: 0) }
+            if panel.mass == nil { stages.insert(contentsOf: [.estimate, .recall], at: 0) }
+            panel.estimate = nil
             if panel.hasValues && panel.dense == nil { stages.append(.dense) }
             panel.pending = Set(stages)
             attention = panel
         } else {
-            stages = input.v != nil ? [.recall, .sparse, .dense] : [.recall]
+            stages = input.v != nil ? [.estimate, .recall, .sparse, .dense] : [.estimate, .recall]
             attention = AttentionPanel(map: id, head: head, settings: settings, hasValues: input.v != nil,
                                        pending: Set(stages), density: mask.statistics.density[head])
         }
@@ -99,6 +102,8 @@ extension AppState {
             if let s = panel.sparse, let d = panel.dense {
                 panel.error = relativeL2Error(s, reference: d, heads: 1).overall
             }
+        case .estimated(let estimate):
+            if panel.recall == nil { panel.estimate = estimate }
         case .cancelled:
             break
         case .failed(let text):

@@ -170,12 +170,15 @@ public enum Effect: Sendable {
 /// What the timing panel needs computed for head `head`: the true block mass (recall and
 /// oracle), block-sparse attention under `mask`, or dense attention.
 public struct AttentionJob: Sendable {
-    public enum Stage: Sendable, Hashable { case recall, sparse, dense }
+    /// `estimate`: recall from sampled query blocks, back within seconds
+    /// (`AttentionJob+Estimate.swift`), before the exact `recall`.
+    public enum Stage: Sendable, Hashable { case estimate, recall, sparse, dense }
 
     /// What a stage produced: its result and the kernel's wall time in ms (packing
     /// excluded), or why there is none.
     public enum Outcome: Sendable {
         case done(AttentionWorkResult, ms: Double)
+        case estimated(AttentionEstimate)
         case cancelled
         case failed(String)
     }
@@ -193,6 +196,7 @@ public struct AttentionJob: Sendable {
 
     func outcome(isCancelled: () -> Bool) -> Outcome {
         if isCancelled() { return .cancelled }
+        if stage == .estimate { return estimate(isCancelled: isCancelled) }
         let ops: AttentionOperands
         do {
             ops = try AttentionOperands(input: input, blocks: blocks, heads: [head])
@@ -201,7 +205,7 @@ public struct AttentionJob: Sendable {
         }
         let work: AttentionWork
         switch stage {
-        case .recall: work = .trueBlockMass
+        case .recall, .estimate: work = .trueBlockMass
         case .sparse: work = .sparse(KeptKeyBlocks(mask))
         case .dense: work = .dense
         }

@@ -82,6 +82,15 @@ extension Renderer {
         var quality = panel.hasValues ? "error " + (panel.error.map { String(format: "%.1e", $0) } ?? "…") + "  " : ""
         if let recall = panel.recall {
             quality += "recall " + fixed(recall.recall(slot: 0), 3) + " / oracle " + fixed(recall.oracle(slot: 0), 3)
+        } else if let e = panel.estimate, e.isExact {
+            quality += "recall " + fixed(e.recall.value, 3) + " / oracle " + fixed(e.oracle.value, 3)
+        } else if let e = panel.estimate {
+            // The sampled estimate and its 95% interval, until the exact value is back (the
+            // row's width goes to it while the error is still pending).
+            if panel.error == nil { quality = "" }
+            let digits = e.recall.halfWidth < 0.01 ? 3 : 2
+            quality += "recall " + fixed(e.recall.value, digits) + " +- " + (e.recall.ci95 != nil ? fixed(e.recall.halfWidth, digits) : "?")
+                + " (\(e.sampled)/\(e.total) blocks)"
         } else {
             quality += "recall …"
         }

@@ -14,6 +14,11 @@ struct AttendCommand: ParsableCommand {
         --recall the share of the true softmax mass in the kept blocks, and the oracle (the best any \
         mask with as many blocks per row could keep). Without V only --recall is possible. Times are \
         medians over --repeat runs of the kernels alone (no file I/O). Build with -c release.
+
+        --recall --sample N|auto estimates recall (and with --dense the error, without the full \
+        dense run) from N query blocks per head sampled uniformly at random within each frame \
+        slab, with 95% intervals; auto samples until every head's recall interval is within \
+        +-0.005. On a terminal, progress shows on stderr; Ctrl-C leaves no partial output.
         """
     )
 
@@ -36,8 +41,26 @@ struct AttendCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Runs of each kernel; medians are reported.")
     var `repeat`: Int = 1
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --recall: estimate from N sampled query blocks per head, or 'auto' (until the 95% interval is within +-0.005).", valueName: "N|auto"))
+    var sample: String?
+
+    @Option(name: .customLong("sample-seed"), parsing: .unconditional, help: "Seed of --sample's blocks (default 0): the same seed samples the same blocks.")
+    var sampleSeed: UInt64?
+
     @Flag(help: "Print one JSON object instead of the readable summary.")
     var json = false
+
+    /// `--sample` read: a block count (at least 2) or auto.
+    var sampleSize: SampleRequest.Size? {
+        get throws {
+            guard let sample else { return nil }
+            if sample == "auto" { return .auto(halfWidth: 0.005) }
+            guard let k = Int(sample), k >= 2 else {
+                throw ValidationError("--sample \(sample): give a number of query blocks per head, at least 2 (an interval needs two), or auto")
+            }
+            return .blocks(k)
+        }
+    }
 
     func validate() throws {
         if mask != nil && (maskOptions.threshold != nil || maskOptions.sta != nil) {
@@ -47,6 +70,12 @@ struct AttendCommand: ParsableCommand {
             throw ValidationError("give --threshold to compute a mask, or --mask MASK.npy")
         }
         guard (1...1000).contains(`repeat`) else { throw ValidationError("--repeat \(`repeat`) is outside 1...1000") }
+        if sample != nil && !recall { throw ValidationError("--sample estimates recall: give --recall with it") }
+        if sampleSeed != nil && sample == nil { throw ValidationError("--sample-seed goes with --sample") }
+        _ = try sampleSize
+        if sample != nil && dense && out != nil {
+            throw ValidationError("--sample --dense estimates the error without the full dense run, so there is no out_dense.npy for --out: drop --sample or --out")
+        }
     }
 
     func run() throws {
@@ -59,6 +88,8 @@ struct AttendCommand: ParsableCommand {
             throw NablaError(.badArgument, "\(qk.name) holds Q and K but no V: \(dense ? "--dense" : "--out") needs V; without V only --recall is possible")
         }
         let blocks = try BlockGrid(grid: qk.grid, block: maskOptions.block)
+        let progress = StderrProgress(label: "attend")
+        defer { progress.finish() }
         let kept: KeptKeyBlocks
         let source: String
         if let mask {
@@ -66,13 +97,21 @@ struct AttendCommand: ParsableCommand {
             source = mask
         } else {
             let settings = maskOptions.settings
-            guard let map = try PooledMap.compute(qk, block: maskOptions.block) else { preconditionFailure("uncancellable") }
+            guard let map = try PooledMap.compute(qk, block: maskOptions.block, progress: { progress.report($0, $1, $2) },
+                                                  isCancelled: { false }) else { preconditionFailure("uncancellable") }
             kept = KeptKeyBlocks(map.cut(settings))
             source = settings.description
         }
-        let report = try AttentionReport(input: qk, blocks: blocks, kept: kept, maskSource: source,
-                                         request: AttentionRequest(sparse: qk.v != nil, dense: dense, recall: recall,
-                                                                   repeats: `repeat`))
+        let size = try sampleSize
+        if case .blocks(let k)? = size, k >= blocks.count {
+            warn("--sample \(k) covers all \(blocks.count) query blocks of each head: the figures are exact")
+        }
+        // With --sample, recall (and with --dense the error) come from the sample alone.
+        let request = AttentionRequest(sparse: qk.v != nil, dense: dense && size == nil, recall: recall && size == nil,
+                                       repeats: `repeat`,
+                                       sample: size.map { SampleRequest(size: $0, error: dense, seed: sampleSeed ?? 0) })
+        let report = try AttentionReport(input: qk, blocks: blocks, kept: kept, maskSource: source, request: request,
+                                         progress: progress.attention(heads: qk.headIndices))
         var written: [String] = []
         if let out {
             // The same words as mask --out and sample --out (not Foundation's sentences).
@@ -86,15 +125,20 @@ struct AttendCommand: ParsableCommand {
                     throw NablaError(.writeFailed, "cannot write \(out): the directory cannot be created (a part of its path is a file, or not writable)")
                 }
             }
+            progress.update(stage: "write", detail: Shown.path(out), done: nil, total: nil)
+            // The files replace the previous ones as a set (OutputSet): Ctrl-C or a failure
+            // leaves the old set, never half of a new one.
             let outputs = [("out.npy", report.sparse), ("out_dense.npy", report.dense)]
-            for case let (name, values?) in outputs {
-                let path = (out as NSString).appendingPathComponent(name)
-                try NPY.write(try arranged(values, like: qLayout, shape: qShape, heads: qk.heads, tokens: qk.grid.tokens,
-                                           headDim: qk.headDim),
-                              shape: qShape, to: path)
-                written.append(name)
+            _ = try OutputSet.replace(directory: out) { stage in
+                for case let (name, values?) in outputs {
+                    try stage.write(try NPY.encode(try arranged(values, like: qLayout, shape: qShape, heads: qk.heads,
+                                                                tokens: qk.grid.tokens, headDim: qk.headDim),
+                                                   shape: qShape, name: name), named: name)
+                    written.append(name)
+                }
             }
         }
+        progress.finish()
         if json {
             print(report.json(outputs: written).rendered())
         } else {

@@ -86,9 +86,14 @@ struct MaskCommand: ParsableCommand {
         let settings = mask.settings
         // Progress as for one pair: on a terminal only, after the first second.
         let progress = StderrProgress(label: "mask --all")
+        // Pairs done of this run's (a shard's share, or every pair).
+        let total = shard.map { $0.pairs(of: dump).count } ?? dump.pairs.count
+        var finished = 0
         let report = try ModelReport.compute(dump: dump, base: spec, block: mask.block, settings: settings,
                                              recall: recall, directory: out, shard: shard) { i, pair in
-            progress.show("pair \(i + 1) of \(dump.pairs.count) done (\(Shown.path(ModelDump.name(ofPrefix: pair.prefix))): density \(percent(pair.overallDensity)))")
+            finished += 1
+            progress.update(stage: "pairs", detail: "\(finished) of \(total) done (last pair \(i), \(Shown.path(ModelDump.name(ofPrefix: pair.prefix))): density \(percent(pair.overallDensity)))",
+                            done: finished, total: total)
         }
         progress.finish()
         if json {
@@ -100,43 +105,5 @@ struct MaskCommand: ParsableCommand {
                       + (shard.map { " (shard \($0) of the \(dump.pairs.count) pairs; nabla merge combines the shards)" } ?? ""))
             }
         }
-    }
-}
-
-/// Progress of long work on stderr, only when stderr is a terminal and the work has run
-/// for more than a second: one line, rewritten in place (`mask: map, head 3 of 8`) and
-/// erased at the end, so logs and pipes see nothing.
-final class StderrProgress: @unchecked Sendable {
-    private let label: String
-    private let start = ContinuousClock.now
-    private let enabled = isatty(STDERR_FILENO) == 1
-    private var shown = false
-    private let lock = NSLock()
-
-    init(label: String) { self.label = label }
-
-    var report: MaskReport.Progress {
-        { [self] stage, done, total in show(stage, done, total) }
-    }
-
-    private func show(_ stage: String, _ done: Int, _ total: Int) {
-        show(total > 1 ? "\(stage), head \(done + 1) of \(total)" : stage)
-    }
-
-    /// Shows `what` after the label (when enabled and past the first second).
-    func show(_ what: String) {
-        guard enabled, ContinuousClock.now - start > .seconds(1) else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(label): \(what)".utf8))
-        shown = true
-    }
-
-    /// Erases the progress line, if one was shown.
-    func finish() {
-        lock.lock()
-        defer { lock.unlock() }
-        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        shown = false
     }
 }

@@ -59,7 +59,10 @@ struct PlotCommand: ParsableCommand {
         guard let h = qk.headIndices.firstIndex(of: head) else {
             throw NablaError(.badArgument, "--" + HeadSelection.missing(head, headIndices: qk.headIndices))
         }
-        guard let map = try PooledMap.compute(qk, block: mask.block) else { preconditionFailure("uncancellable") }
+        let progress = StderrProgress(label: "plot")
+        defer { progress.finish() }
+        guard let map = try PooledMap.compute(qk, block: mask.block, progress: { progress.report($0, $1, $2) },
+                                              isCancelled: { false }) else { preconditionFailure("uncancellable") }
         let settings = mask.settings
         let cut = map.cut(settings)
         let label = "\(qk.name) · block \(mask.block) · \(settings)"
@@ -76,14 +79,17 @@ struct PlotCommand: ParsableCommand {
                                  title: "query block \(q) · head \(head) · \(label)")
         case "sweep":
             let flops = 2 * Double(qk.headDim) * Double(qk.grid.tokens * qk.grid.tokens) * Double(qk.heads)
+            let ticks = KernelTicks(progress: progress, label: "heads \(HeadSelection(qk.headIndices))",
+                                    perRun: map.heads * map.n + 1, runs: 1)
             let sweep = try ThresholdSweep(map: map, sta: settings.sta, thresholds: (0...20).map { Double($0) / 20 },
-                                           input: qk, recall: flops <= 2e10)
+                                           input: qk, recall: flops <= 2e10, isCancelled: ticks.tick)
             figure = Figures.sweep(sweep, head: h, headName: head, current: settings.threshold, title: "threshold sweep · head \(head) · \(qk.name)")
         case "compare":
             let specB = try MaskSpec(parsing: compare)
             if let b = specB.block, b != mask.block {
                 throw NablaError(.badArgument, "--compare \(compare): the overlay needs one block shape; nabla diff compares block shapes")
             }
+            progress.update(stage: "compare", detail: "masks, recall and error of head \(head)", done: nil, total: nil)
             let report = try DiffReport(input: qk, a: MaskSpec(.cut(settings)), b: specB, block: mask.block)
             guard report.comparison.a.blocks == report.comparison.b.blocks else {
                 throw NablaError(.badArgument, "--compare \(compare): the overlay needs one block shape; nabla diff compares block shapes")
@@ -108,7 +114,9 @@ struct PlotCommand: ParsableCommand {
             figure = Figures.map(map: map, mask: cut, head: h, title: "head \(head) · \(percent(cut.statistics.density[h])) kept · \(label)")
         }
         guard let format = FigureFormat(path: out) else { preconditionFailure("validated") }
+        progress.update(stage: "write", detail: out, done: nil, total: nil)
         try AtomicFile.write(try FigureFile.bytes(figure, format: format, scale: scale ?? 2, name: out), to: out)
+        progress.finish()
         // A large map is drawn pooled to about the output's resolution; the figure and this line say how.
         let pooled = ["map", "compare", "overview"].contains(view) ? Figures.scaleNote(n: map.n, cap: view == "overview" ? Figures.overviewCap(heads: qk.heads) : 256) : nil
         print("wrote      \(out) (\(view)\(pooled.map { "; " + $0 } ?? ""))")

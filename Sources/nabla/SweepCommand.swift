@@ -60,9 +60,21 @@ struct SweepCommand: ParsableCommand {
         }
         // Timings need V; a Q/K-only input sweeps without them unless they were asked for.
         if qk.v == nil && measure == "0.5,0.9,0.99" { measureAt = [] }
-        guard let map = try PooledMap.compute(qk, block: block) else { preconditionFailure("uncancellable") }
+        let progress = StderrProgress(label: "sweep")
+        defer { progress.finish() }
+        guard let map = try PooledMap.compute(qk, block: block, progress: { progress.report($0, $1, $2) },
+                                              isCancelled: { false }) else { preconditionFailure("uncancellable") }
+        // Kernel runs the sweep makes (ThresholdSweep.init): the true mass once, dense
+        // --repeat times, sparse at every threshold for --error and --repeat times at each
+        // measured one; each polls once per query block of every head, and once at its end.
+        let hasV = qk.v != nil
+        let runs = (recall ? 1 : 0) + (hasV && (error || !measureAt.isEmpty) ? `repeat` : 0)
+            + (hasV && error ? points.count : 0) + (hasV ? measureAt.count * `repeat` : 0)
+        let ticks = KernelTicks(progress: progress, label: qk.headIndices.count == 1 ? "head \(qk.headIndices[0])" : "heads \(HeadSelection(qk.headIndices))",
+                                perRun: map.heads * map.n + 1, runs: runs)
         let sweep = try ThresholdSweep(map: map, sta: sta, thresholds: points, input: qk, recall: recall, error: error,
-                                       measureAt: measureAt, repeats: `repeat`)
+                                       measureAt: measureAt, repeats: `repeat`, isCancelled: ticks.tick)
+        progress.finish()
         print(json ? sweep.json(inputName: qk.name, blocks: map.blocks, headIndices: qk.headIndices).rendered() : sweep.text(inputName: qk.name, blocks: map.blocks))
     }
 }

@@ -53,7 +53,8 @@ struct AttentionPanelTests {
         // The reducer only asks: nothing is computed until the host runs the effects.
         // (The new head's cuts one key away are asked for too, on the re-cut lane.)
         let effects = reduce(&app.state, .key(.character("]"))).filter { $0.lane == .attention }
-        #expect(effects.count == 3)
+        // The recall estimate first, then the exact recall, sparse and dense.
+        #expect(effects.count == 4)
         #expect(effects.allSatisfy { $0.generation == before + 1 })
         #expect(app.state.attention?.head == 1 && app.state.attention?.sparseMs == nil)
         #expect(app.state.attentionJob != nil)

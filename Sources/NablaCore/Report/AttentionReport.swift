@@ -10,13 +10,18 @@ public struct AttentionRequest: Sendable, Equatable {
     public var recall: Bool
     /// Runs of each kernel; the medians are reported.
     public var repeats: Int
+    /// Recall (and the error) estimated from sampled query blocks (`AttentionEstimator`),
+    /// once, after the kernels; `nil` for none.
+    public var sample: SampleRequest?
 
-    public init(sparse: Bool = true, dense: Bool = false, recall: Bool = false, repeats: Int = 1) {
+    public init(sparse: Bool = true, dense: Bool = false, recall: Bool = false, repeats: Int = 1,
+                sample: SampleRequest? = nil) {
         precondition(repeats >= 1, "at least one run")
         self.sparse = sparse
         self.dense = dense
         self.recall = recall
         self.repeats = repeats
+        self.sample = sample
     }
 }
 
@@ -37,18 +42,24 @@ public struct AttentionReport: Sendable {
     public let times: StageTimes
     public let error: (perHead: [Double], overall: Double)?
     public let recall: AttentionRecall?
+    /// Per head, the sampled estimates (`request.sample`), and every head's together.
+    public let estimates: [AttentionEstimate]?
+    public let overallEstimate: (recall: SampledValue, relativeL2Error: SampledValue?)?
     public let repeats: Int
+    let sampleRequest: SampleRequest?
     let operands: AttentionOperands
 
     public var heads: Int { kept.heads }
     /// The tensor index of each head (`QKInput.headIndices`), as the reports name them.
     public let headIndices: [Int]
 
-    /// Packs `input` for `blocks`, runs what `request` asks `request.repeats` times each.
+    /// Packs `input` for `blocks`, runs what `request` asks `request.repeats` times each,
+    /// telling `progress` the stage (`sparse`, `dense`, `recall`, `estimate`), query
+    /// blocks done and their total as it goes (from the kernels' worker threads).
     /// - Throws: `NablaError.badArgument` when the output or dense attention is asked
     ///   without V, or when the work would not fit in memory.
     public init(input: QKInput, blocks: BlockGrid, kept: KeptKeyBlocks, maskSource: String,
-                request: AttentionRequest) throws {
+                request: AttentionRequest, progress: AttentionProgress? = nil) throws {
         precondition(kept.heads == input.heads && kept.n == blocks.count, "the mask must fit the input")
         if input.v == nil && (request.sparse || request.dense) {
             throw NablaError(.badArgument, "\(input.name) has Q and K but no V: attention outputs need V; only recall (--recall) can be computed")
@@ -66,9 +77,27 @@ public struct AttentionReport: Sendable {
             times.stages.append((name, median(runs)))
             return result!
         }
-        let sparse = request.sparse ? timed("sparse") { ops.sparse(kept) } : nil
-        let dense = request.dense ? timed("dense") { ops.dense() } : nil
-        let mass = request.recall ? timed("recall") { ops.trueBlockMass() } : nil
+        let ticks = ProgressTicks(progress, blocks: ops.heads.count * ops.n)
+        let sparse = request.sparse ? timed("sparse") {
+            ops.run(kept: kept, values: true, recordMass: false, threads: nil, isCancelled: ticks.stage("sparse"))!.output!
+        } : nil
+        let dense = request.dense ? timed("dense") {
+            ops.run(kept: nil, values: true, recordMass: false, threads: nil, isCancelled: ticks.stage("dense"))!.output!
+        } : nil
+        let mass = request.recall ? timed("recall") {
+            TrueBlockMass(heads: ops.heads, n: ops.n,
+                          mass: ops.run(kept: nil, values: false, recordMass: true, threads: nil, isCancelled: ticks.stage("recall"))!.blockMass!)
+        } : nil
+        if let sample = request.sample {
+            let start = ContinuousClock.now
+            let estimator = try AttentionEstimator.run(sample, operands: ops, kept: kept, progress: progress)
+            times.stages.append(("estimate", milliseconds(since: start)))
+            estimates = estimator.estimates
+            overallEstimate = estimator.overall
+        } else {
+            estimates = nil
+            overallEstimate = nil
+        }
         inputName = input.name
         headIndices = input.headIndices
         self.blocks = blocks
@@ -85,6 +114,7 @@ public struct AttentionReport: Sendable {
         }
         recall = mass?.recall(of: kept)
         repeats = request.repeats
+        sampleRequest = request.sample
         operands = ops
     }
 
@@ -102,7 +132,8 @@ public struct AttentionReport: Sendable {
     /// `recall`, `oracle_recall`; `null` where not computed).
     public func json(outputs: [String] = []) -> JSON {
         let heads: [JSON] = (0..<self.heads).map { h in
-            .object([("head", .int(headIndices[h])), ("density", .number(kept.density(head: h))),
+            if let fields = estimateFields(h) { return .object(fields) }
+            return .object([("head", .int(headIndices[h])), ("density", .number(kept.density(head: h))),
                      ("relative_l2_error", error.map { .number($0.perHead[h]) } ?? .null),
                      ("recall", recall.map { .number($0.recall(slot: h)) } ?? .null),
                      ("oracle_recall", recall.map { .number($0.oracle(slot: h)) } ?? .null)])
@@ -126,6 +157,13 @@ public struct AttentionReport: Sendable {
             ("oracle_recall", recall.map { r in .number((0..<self.heads).reduce(0) { $0 + r.oracle(slot: $1) } / Double(self.heads)) } ?? .null),
             ("heads", .array(heads)),
         ]
+        if let overall = overallEstimate, let e = estimates {
+            // The sampled figures in the exact ones' places, with their intervals after.
+            fields[fields.firstIndex { $0.0 == "relative_l2_error" }!].1 = overall.relativeL2Error.map { .number($0.value) } ?? .null
+            fields[fields.firstIndex { $0.0 == "recall" }!].1 = .number(overall.recall.value)
+            fields[fields.firstIndex { $0.0 == "oracle_recall" }!].1 = .number(e.reduce(0) { $0 + $1.oracle.value } / Double(e.count))
+            fields.insert(contentsOf: estimateSummaryFields, at: fields.firstIndex { $0.0 == "heads" }!)
+        }
         if !outputs.isEmpty { fields.append(("outputs", .array(outputs.map { .string($0) }))) }
         return .object(fields)
     }
@@ -140,14 +178,28 @@ public struct AttentionReport: Sendable {
         var header = "head   density"
         if error != nil { header += "   rel. L2 error" }
         if recall != nil { header += "   recall   oracle" }
+        if let e = estimates?.first {
+            if e.relativeL2Error != nil { header += "   rel. L2 error (sampled)" }
+            header += "   recall (sampled)   oracle"
+        }
         lines.append(header)
         for h in 0..<heads {
             var line = pad(String(headIndices[h]), 4) + "  " + pad(percent(kept.density(head: h)), 8)
             if let error { line += "   " + pad(String(format: "%.3e", error.perHead[h]), 14) }
             if let recall { line += "   " + pad(fixed(recall.recall(slot: h), 4), 6) + "   " + pad(fixed(recall.oracle(slot: h), 4), 6) }
+            if let e = estimates?[h] {
+                if let l2 = e.relativeL2Error { line += "   " + pad(l2.text(0, format: "%.3e"), 24) }
+                line += "   " + pad(e.recall.text(4), 16) + "   " + pad(fixed(e.oracle.value, 4), 6)
+            }
             lines.append(line)
         }
         if let error { lines.append(" all  " + pad(percent(kept.density), 8) + "   " + pad(String(format: "%.3e", error.overall), 14)) }
+        if let overall = overallEstimate, heads > 1 {
+            var line = " all  " + pad(percent(kept.density), 8)
+            if let l2 = overall.relativeL2Error { line += "   " + pad(l2.text(0, format: "%.3e"), 24) }
+            lines.append(line + "   " + pad(overall.recall.text(4), 16))
+        }
+        if let line = estimateLine { lines.append(line) }
         lines.append("")
         for s in times.stages {
             var line = pad(s.name, 7) + "  " + pad(fixed(s.ms, 2), 9) + " ms"
