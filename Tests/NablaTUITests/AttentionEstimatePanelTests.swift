@@ -24,7 +24,7 @@ struct AttentionEstimatePanelTests {
         estimator.advance(to: 32)
         let e = estimator.estimates[0]
         #expect(!e.isExact && e.recall.ci95 != nil)
-        _ = reduce(&app.state, .jobFinished(generation: generation, outcome: .attention(.estimate, .estimated(e))))
+        _ = reduce(&app.state, .jobFinished(lane: .attention, generation: generation, outcome: .attention(.estimate, .estimated(e))))
         let digits = e.recall.halfWidth < 0.01 ? 3 : 2
         let shown = "recall " + fixed(e.recall.value, digits) + " +- " + fixed(e.recall.halfWidth, digits) + " (32/128 blocks)"
         #expect(app.screen.text.contains(shown), "\(app.screen.text)")
@@ -35,7 +35,7 @@ struct AttentionEstimatePanelTests {
         #expect(own.head == job.head && (own.isExact || own.recall.halfWidth <= AttentionJob.estimateHalfWidth))
         // The exact recall replaces the estimate and covers it within its interval here.
         let exact = Jobs.perform(effects[1], loader: TestApp.loader())
-        _ = reduce(&app.state, .jobFinished(generation: generation, outcome: exact))
+        _ = reduce(&app.state, .jobFinished(lane: .attention, generation: generation, outcome: exact))
         let recall = try #require(app.state.attention?.recall)
         #expect(app.screen.text.contains("recall " + fixed(recall.recall(slot: 0), 3) + " / oracle "))
         #expect(!app.screen.text.contains("(32/128 blocks)"))
