@@ -5,7 +5,7 @@ import Foundation
 /// heads overview, each from the engine's own results.
 public enum Figures {
     /// The views `nabla plot --view` takes.
-    public static let views = ["map", "coverage", "row", "sweep", "compare", "overview"]
+    public static let views = ["map", "coverage", "row", "sweep", "compare", "overview", "methods"]
 
     /// Cells per side drawn for an `N x N` map: `N` up to 256, else pooled to about 256
     /// (about the output resolution: a figure's map is 460 units wide), so that a figure's
