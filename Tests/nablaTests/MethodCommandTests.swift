@@ -83,7 +83,7 @@ struct MethodCommandTests {
         }
         for (v, o) in zip(recall["vsa"]!, recall["oracle"]!) { #expect(o >= v - 1e-12) }
         let text = try NablaProcess.run(["sweep"] + Self.qk + ["--method", "sta,svg"])
-        #expect(text.status == 0 && text.stdout.contains("recall at") && text.stdout.contains("svg"))
+        #expect(text.status == 0 && text.stdout.contains("recall with every head at the density") && text.stdout.contains("svg"))
         let bad = try NablaProcess.run(["sweep"] + Self.qk + ["--method", "vsa", "--thresholds", "0.5"])
         #expect(bad.status == 64 && bad.stderr.contains("--thresholds goes with the threshold sweep"))
         let unknown = try NablaProcess.run(["sweep"] + Self.qk + ["--method", "vsa,nope"])

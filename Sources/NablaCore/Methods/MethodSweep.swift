@@ -106,13 +106,17 @@ public struct MethodSweep: Sendable {
         }
     }
 
-    /// The recall of curve `c` at `density`, for head slot `head` (`nil`: all heads
-    /// averaged), by linear interpolation between its rows ordered by density; `nil`
-    /// outside the densities the curve reaches.
+    /// The recall of curve `c` at `density` for head slot `head`, by linear interpolation
+    /// between its rows ordered by that head's density; `nil` outside the densities the
+    /// curve reaches. With `head` `nil`: the mean over heads of each head's recall at that
+    /// density (every head at the same density), `nil` when a head's curve does not reach it.
     public func recall(curve c: Int, at density: Double, head: Int? = nil) -> Double? {
-        let points = curves[c].rows.map { row in
-            head.map { (row.density[$0], row.recall[$0]) } ?? (row.meanDensity, row.meanRecall)
-        }.sorted { $0.0 < $1.0 }
+        guard let head else {
+            let each = headIndices.indices.map { recall(curve: c, at: density, head: $0) }
+            guard each.allSatisfy({ $0 != nil }), !each.isEmpty else { return nil }
+            return each.reduce(0) { $0 + $1! } / Double(each.count)
+        }
+        let points = curves[c].rows.map { ($0.density[head], $0.recall[head]) }.sorted { $0.0 < $1.0 }
         guard let first = points.first, let last = points.last, density >= first.0 - 1e-12, density <= last.0 + 1e-12 else { return nil }
         for (p, q) in zip(points, points.dropFirst()) where density <= q.0 {
             if q.0 - p.0 < 1e-15 { return max(p.1, q.1) }
@@ -145,7 +149,7 @@ public struct MethodSweep: Sendable {
     }
 
     /// The table: per method, one row per setting (all heads averaged), then the recall of
-    /// every method at 10% and 20% density.
+    /// every method at 10% and 20% density in every head (`recall(curve:at:)`).
     public func text() -> String {
         var lines = ["input      \(Shown.path(inputName))",
                      "block      \(blocks.block) -> block grid \(blocks), N = \(blocks.count), \(headIndices.count) heads", ""]
@@ -163,9 +167,10 @@ public struct MethodSweep: Sendable {
             }
         }
         lines.append("")
-        lines.append("recall at     " + curves.map { $0.name.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
+        lines.append("recall with every head at the density (mean over heads; - where a method does not reach it)")
+        lines.append("              " + curves.map { $0.name.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
         for d in [0.1, 0.2] {
-            lines.append(pad(percent(d), 6) + " dens.  " + curves.indices.map { c in
+            lines.append(pad(percent(d), 6) + " density " + curves.indices.map { c in
                 (recall(curve: c, at: d).map { fixed($0, 4) } ?? "-").padding(toLength: 11, withPad: " ", startingAt: 0)
             }.joined())
         }

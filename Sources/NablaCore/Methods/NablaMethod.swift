@@ -71,16 +71,17 @@ public struct STAMethod: SparseMethod {
     }
 
     /// Nested windows whose densities lie nearest 2%, 5%, 10%, 15%, 20%, 30%, 40%, 50% and
-    /// 60%: from 1x1x1, each step widens the time axis or both spatial axes by 2, whichever
-    /// adds less, so every window holds the previous one (recall grows along the sweep).
+    /// 60%: from 1x1x1, each step widens one axis by 2, the one that adds least, so every
+    /// window holds the previous one (recall grows along the sweep).
     public static func sweep(_ blocks: BlockGrid) -> [STAMethod] {
-        let maxT = 2 * blocks.tb - 1, maxS = 2 * max(blocks.hb, blocks.wb) - 1
+        let maxT = 2 * blocks.tb - 1, maxH = 2 * blocks.hb - 1, maxW = 2 * blocks.wb - 1
         var w = STAWindow(wt: 1, wh: 1, ww: 1)
         var chain = [(w, density(w, on: blocks))]
-        while chain.last!.1 < 0.6 && (w.wt < maxT || w.wh < maxS) {
+        while chain.last!.1 < 0.6 && (w.wt < maxT || w.wh < maxH || w.ww < maxW) {
             let grownT = w.wt < maxT ? STAWindow(wt: w.wt + 2, wh: w.wh, ww: w.ww) : nil
-            let grownS = w.wh < maxS ? STAWindow(wt: w.wt, wh: w.wh + 2, ww: w.ww + 2) : nil
-            let options = [grownT, grownS].compactMap { $0 }.map { ($0, density($0, on: blocks)) }
+            let grownH = w.wh < maxH ? STAWindow(wt: w.wt, wh: w.wh + 2, ww: w.ww) : nil
+            let grownW = w.ww < maxW ? STAWindow(wt: w.wt, wh: w.wh, ww: w.ww + 2) : nil
+            let options = [grownT, grownH, grownW].compactMap { $0 }.map { ($0, density($0, on: blocks)) }
             guard let next = options.min(by: { $0.1 < $1.1 }) else { break }
             w = next.0
             chain.append(next)

@@ -273,6 +273,12 @@ struct MethodTests {
                 #expect(zip(r, r.dropFirst()).allSatisfy { $0 <= $1 + 1e-9 }, "\(curve.name): \(r)")
             }
         }
+        // STA's windows are nested, each holding the previous one.
+        for blocks in [Self.blocks, try BlockGrid(grid: TokenGrid(t: 16, h: 32, w: 48), block: .nabla)] {
+            let windows = STAMethod.sweep(blocks).map(\.window)
+            #expect(windows.count >= 5, "\(windows)")
+            #expect(zip(windows, windows.dropFirst()).allSatisfy { $0.wt <= $1.wt && $0.wh <= $1.wh && $0.ww <= $1.ww })
+        }
         // Every curve reaches below 20% and above 40% density on this grid except the static radial.
         for curve in sweep.curves where !curve.isStatic {
             #expect(curve.rows.first!.meanDensity < 0.2 && curve.rows.last!.meanDensity > 0.4, "\(curve.name)")
