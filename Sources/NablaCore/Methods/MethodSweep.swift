@@ -168,7 +168,7 @@ public struct MethodSweep: Sendable {
         }
         lines.append("")
         lines.append("recall with every head at the density (mean over heads; - where a method does not reach it)")
-        lines.append("              " + curves.map { $0.name.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
+        lines.append("               " + curves.map { $0.name.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
         for d in [0.1, 0.2] {
             lines.append(pad(percent(d), 6) + " density " + curves.indices.map { c in
                 (recall(curve: c, at: d).map { fixed($0, 4) } ?? "-").padding(toLength: 11, withPad: " ", startingAt: 0)
