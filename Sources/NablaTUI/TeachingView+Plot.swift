@@ -45,7 +45,7 @@ extension AppState {
                                     title: (selected ? "heads \(HeadSelection(headIndices))" : "every head") + " · \(label)")
         case (.coverage, _):
             return Figures.coverage(mask: mask, head: h, title: "frame coverage · head \(name) · \(label)")
-        case (.map, _), (.compare, _), (.sweep, _):
+        case (.map, _), (.compare, _), (.sweep, _), (.methods, _):
             return Figures.map(map: map, mask: mask, head: h, title: "head \(name) · \(percent(mask.statistics.density[h])) kept · \(label)")
         }
     }

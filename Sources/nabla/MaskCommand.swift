@@ -10,6 +10,9 @@ struct MaskCommand: ParsableCommand {
         Writes to --out: mask.npy (uint8 [heads, N, N], blocks raster over the block grid), \
         kv_num_blocks.npy (int32 [heads, N]), kv_indices.npy (int32 [heads, N, N]), \
         frame_coverage.npy (float32 [heads, Tb, Tb]) and summary.json.
+        With --method (sta, vsa, xattention, radial, svg, oracle) the mask is that sparse-attention \
+        method's, with its own parameters (--keep, --stride, --decay-factor, --width, --samples; \
+        --threshold and --sta where the method takes them); the files are the same.
         With --all, the input is a whole-model dump (a file or folder holding PREFIX.q and \
         PREFIX.k for several pairs): every pair is computed in turn, its files written to \
         --out/PREFIX/ (PREFIX escaped one to one: a/b as a%2Fb), and model.json sums them up per \
@@ -20,6 +23,8 @@ struct MaskCommand: ParsableCommand {
     @OptionGroup var input: InputOptions
 
     @OptionGroup var mask: MaskOptions
+
+    @OptionGroup var methodOptions: MethodOptions
 
     @Option(parsing: .unconditional, help: "Directory for the output files (created if missing).")
     var out: String?
@@ -38,12 +43,14 @@ struct MaskCommand: ParsableCommand {
     var recall = false
 
     func validate() throws {
-        guard mask.threshold != nil else { throw ValidationError("Missing expected argument '--threshold <THR>'") }
+        guard mask.threshold != nil || methodOptions.isOtherMethod else { throw ValidationError("Missing expected argument '--threshold <THR>'") }
+        if methodOptions.isOtherMethod && all { throw ValidationError("--method \(methodOptions.method ?? "") goes without --all (one pair at a time)") }
         if recall && !all { throw ValidationError("--recall goes with --all (nabla attend reports one pair's recall)") }
         if shard != nil && !all { throw ValidationError("--shard goes with --all (it shares out the pairs of a whole-model dump)") }
     }
 
     func run() throws {
+        let method = try methodOptions.make(mask: mask)
         if all { return try runAll() }
         let spec = try input.spec(orderBlock: mask.block)
         try spec.checkMemory(block: mask.block, use: .maskFiles, halfInPlace: true)
@@ -52,8 +59,10 @@ struct MaskCommand: ParsableCommand {
         mask.noteWholeAxisWindow(grid: qk.grid)
         let progress = StderrProgress(label: "mask")
         defer { progress.finish() }
-        let report = try MaskReport(input: qk, block: mask.block, settings: mask.settings,
-                                    keepMap: false, progress: progress.report)
+        let report = try method.flatMap { $0 is NablaMethod ? nil : $0 }.map {
+            try MaskReport(method: $0, context: try MethodContext(input: qk, blocks: BlockGrid(grid: qk.grid, block: mask.block)),
+                           progress: progress.report)
+        } ?? MaskReport(input: qk, block: mask.block, settings: mask.settings, keepMap: false, progress: progress.report)
         var written: [String] = []
         if let out {
             progress.report("write", 0, 1)

@@ -13,7 +13,9 @@ struct PlotCommand: ParsableCommand {
         when one cell is one block, frame slabs labelled, colour bar), coverage (frame coverage with \
         values), row (query block --query through the cut: sorted probabilities, running sum, \
         threshold, STA-only blocks), sweep (density, mass kept and recall over thr), compare (the \
-        mask against --compare SPEC, as nabla diff takes, with each one's recall and, with V, error), overview (every head). The format \
+        mask against --compare SPEC, as nabla diff takes, with each one's recall and, with V, error), overview (every head), \
+        methods (recall against density of every sparse-attention method nabla sweep --method compares, all heads \
+        averaged or --head, the --threshold cut marked). The format \
         follows the extension of --out; files are replaced whole.
         """
     )
@@ -21,7 +23,7 @@ struct PlotCommand: ParsableCommand {
     @OptionGroup var input: InputOptions
     @OptionGroup var mask: MaskOptions
 
-    @Option(parsing: .unconditional, help: "View: map, coverage, row, sweep, compare or overview.")
+    @Option(parsing: .unconditional, help: "View: map, coverage, row, sweep, compare, overview or methods.")
     var view: String = "map"
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Output file, .svg, .png or .pdf.", valueName: "FILE"))
@@ -107,6 +109,8 @@ struct PlotCommand: ParsableCommand {
             figure = Figures.compare(report.comparison, head: h, title: "compare · head \(head) · \(qk.name)",
                                      recall: measured.report.recall.map { ($0.a[measured.slot], $0.b[measured.slot]) },
                                      error: measured.report.error.map { ($0.a.perHead[measured.slot], $0.b.perHead[measured.slot]) })
+        case "methods":
+            figure = try methodsFigure(qk, map: map, settings: settings)
         case "overview":
             figure = Figures.overview(map: map, mask: cut, headIndices: qk.headIndices,
                                       title: (qk.headIndices == Array(0..<qk.heads) ? "every head" : "heads \(HeadSelection(qk.headIndices))") + " · \(label)")

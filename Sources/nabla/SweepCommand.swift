@@ -43,11 +43,15 @@ struct SweepCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("Compare sparse-attention methods instead: a comma list of nabla, sta, vsa, xattention, radial, svg, oracle (or all), each over its own parameter range; recall always.", valueName: "LIST"))
+    var method: String?
+
     func validate() throws {
         guard (1...1000).contains(`repeat`) else { throw ValidationError("--repeat \(`repeat`) is outside 1...1000") }
     }
 
     func run() throws {
+        if let method { return try runMethods(method) }
         let points = try ThresholdSweep.parseThresholds(thresholds)
         let qk = try input.spec(orderBlock: block).load()
         var measureAt: [Double] = []

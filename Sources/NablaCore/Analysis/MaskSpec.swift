@@ -12,6 +12,7 @@ import Foundation
 /// - `dense` every block;
 /// - `file=MASK.npy` (or just a path ending in `.npy`): a uint8 `[heads, N, N]` mask, as
 ///   `nabla attend --mask` takes;
+/// - `method=vsa,keep=0.1` (any of `SparseMethods.all`, its parameters by name);
 /// - `block=1x16x16` with any of them: the block shape (default: the caller's).
 public struct MaskSpec: Hashable, Sendable, CustomStringConvertible {
     public enum Kind: Hashable, Sendable {
@@ -24,6 +25,8 @@ public struct MaskSpec: Hashable, Sendable, CustomStringConvertible {
         case topK(density: Double?)
         case dense
         case file(String)
+        /// One of `SparseMethods.all` with its parameters (`method=vsa,keep=0.1`).
+        case method(MethodSpec)
     }
 
     public var kind: Kind
@@ -49,6 +52,7 @@ public struct MaskSpec: Hashable, Sendable, CustomStringConvertible {
         case .topK(let d): text = "top-k " + (d.map { percent($0) } ?? "same density")
         case .dense: text = "dense"
         case .file(let path): text = (path as NSString).lastPathComponent
+        case .method(let m): text = m.description
         }
         if let block { text += " @\(block)" }
         return text
@@ -59,11 +63,15 @@ public struct MaskSpec: Hashable, Sendable, CustomStringConvertible {
     public init(parsing text: String) throws {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         func bad(_ why: String) -> NablaError {
-            NablaError(.badArgument, "mask spec '\(text)': \(why) (examples: thr=0.9, thr=0.9,sta=11x3x3, sta=11x3x3, topk, topk=0.2, dense, mask.npy, with block=1x16x16)")
+            NablaError(.badArgument, "mask spec '\(text)': \(why) (examples: thr=0.9, thr=0.9,sta=11x3x3, sta=11x3x3, topk, topk=0.2, dense, mask.npy, method=vsa,keep=0.1, with block=1x16x16)")
         }
         guard !trimmed.isEmpty else { throw bad("empty") }
         if trimmed.lowercased().hasSuffix(".npy") && !trimmed.contains("=") {
             self.init(.file(trimmed))
+            return
+        }
+        if let method = try MaskSpec.parseMethod(trimmed, bad: bad) {
+            self = method
             return
         }
         var threshold: Double?, sta: STAWindow?, topK: Double??, dense = false, file: String?, block: BlockShape?
@@ -115,6 +123,35 @@ public struct MaskSpec: Hashable, Sendable, CustomStringConvertible {
             self.init(.file(file), block: block)
         } else {
             throw bad("no mask named")
+        }
+    }
+}
+
+extension MaskSpec {
+    /// `method=NAME` with the method's parameters and an optional `block=`, or `nil` when
+    /// the text names no method.
+    static func parseMethod(_ text: String, bad: (String) -> NablaError) throws -> MaskSpec? {
+        var name: String?, block: BlockShape?
+        var values: [String: String] = [:]
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let key = parts[0].lowercased()
+            guard parts.count == 2, !parts[1].isEmpty else {
+                if key == "method" { throw bad("'method' needs a value (method=...)") }
+                values[key] = ""
+                continue
+            }
+            switch key {
+            case "method": name = parts[1]
+            case "block": block = try BlockShape(parsing: parts[1], what: "block")
+            default: values[key] = parts[1]
+            }
+        }
+        guard let name else { return nil }
+        do {
+            return MaskSpec(.method(MethodSpec(try SparseMethods.make(name, MethodValues(values)))), block: block)
+        } catch let e as NablaError {
+            throw bad(e.message)
         }
     }
 }
@@ -192,6 +229,11 @@ public struct SpecifiedMask: Sendable {
         case .file(let path):
             return SpecifiedMask(spec: spec, blocks: blocks, heads: heads,
                                  kept: try MaskFile.read(path, heads: heads, blocks: blocks), map: nil)
+        case .method(let m):
+            let context = try MethodContext(input: input, blocks: blocks, map: maps[block])
+            guard let kept = try m.method().kept(context) else { preconditionFailure("uncancellable") }
+            if let made = context.pooledMapIfMade { maps[block] = made }
+            return SpecifiedMask(spec: spec, blocks: blocks, heads: heads, kept: kept, map: context.pooledMapIfMade)
         }
     }
 

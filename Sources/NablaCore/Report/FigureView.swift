@@ -13,7 +13,9 @@ public enum FigureView: String, CaseIterable, Sendable {
     case compare
     /// Every head's block map (the heads overview).
     case overview
+    /// Recall against density of the sparse-attention methods (`nabla sweep --method`).
+    case methods
 
-    /// The names, as messages list them: `map, coverage, row, sweep, compare, overview`.
+    /// The names, as messages list them: `map, coverage, row, sweep, compare, overview, methods`.
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
 }

@@ -15,6 +15,9 @@ public struct MaskReport: Sendable {
     public let blocks: BlockGrid
     public let heads: Int
     public let mask: BlockMask
+    /// The sparse-attention method that made the mask when it is not NABLA's cut
+    /// (`init(input:block:method:context:)`); `mask.settings` then means nothing.
+    public internal(set) var method: MethodSpec?
     /// FlexAttention `kv_num_blocks`, `[heads, N]`.
     public let kvNumBlocks: [Int32]
     /// FlexAttention `kv_indices`, `[heads, N, N]` int32, made whole on each use
@@ -123,14 +126,20 @@ public struct MaskReport: Sendable {
             ("n", .int(blocks.count)),
             ("num_heads", .int(heads)),
             ("head_dim", .int(headDim)),
-            ("threshold", .number(mask.settings.threshold)),
-            ("sta", mask.settings.sta.map { JSON.triple($0.wt, $0.wh, $0.ww) } ?? .null),
+            ("threshold", method == nil ? .number(mask.settings.threshold) : .null),
+            ("sta", method == nil ? mask.settings.sta.map { JSON.triple($0.wt, $0.wh, $0.ww) } ?? .null : .null),
             ("density", .number(s.overallDensity)),
             ("sparsity", .number(1 - s.overallDensity)),
             ("ambiguous_rows", .int(s.ambiguousRows)),
             ("heads", .array(perHead)),
             ("timing_ms", .object(timing)),
         ]
+        if let method {
+            // After the shapes: the method and its parameters (absent for NABLA's own cut).
+            fields.insert(contentsOf: [("method", .string(method.name)),
+                                       ("parameters", .object(method.values.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))],
+                          at: 8)
+        }
         if !outputs.isEmpty {
             fields.append(("outputs", .array(outputs.map { .string($0) })))
             fields.append(("flex_attention", flexAttentionNotes()))
@@ -165,7 +174,7 @@ public struct MaskReport: Sendable {
         lines.append("input      \(Shown.path(inputName))")
         lines.append("grid       \(grid) (\(grid.tokens) tokens, \(order)), head dim \(headDim), \(heads) heads")
         lines.append("block      \(blocks.block) -> block grid \(blocks), N = \(blocks.count)")
-        lines.append("settings   thr \(fixed(mask.settings.threshold, 2)), STA \(mask.settings.sta.map(\.description) ?? "off")")
+        lines.append(method.map { "method     \($0)" } ?? "settings   thr \(fixed(mask.settings.threshold, 2)), STA \(mask.settings.sta.map(\.description) ?? "off")")
         lines.append("")
         lines.append("head   density   mass kept   kept blocks")
         for h in 0..<heads {
