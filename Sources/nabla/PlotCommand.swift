@@ -42,8 +42,8 @@ struct PlotCommand: ParsableCommand {
     var scale: Double?
 
     func validate() throws {
-        guard Figures.views.contains(view) else {
-            throw ValidationError("--view '\(view)' is not one of \(Figures.views.joined(separator: ", "))")
+        guard FigureView(rawValue: view) != nil else {
+            throw ValidationError("--view '\(view)' is not one of \(FigureView.names)")
         }
         guard FigureFormat(path: out) != nil else { throw ValidationError("--out \(out): give a \(FigureFormat.extensionList) file") }
         if let head, head < 0 { throw ValidationError("--head \(head) is below 0 (heads are numbered from 0)") }
@@ -69,24 +69,25 @@ struct PlotCommand: ParsableCommand {
         let cut = map.cut(settings)
         let label = "\(qk.name) · block \(mask.block) · \(settings)"
         let figure: Figure
+        guard let view = FigureView(rawValue: self.view) else { preconditionFailure("validated") }
         switch view {
-        case "coverage":
+        case .coverage:
             figure = Figures.coverage(mask: cut, head: h, title: "frame coverage · head \(head) · \(label)")
-        case "row":
+        case .row:
             let q = query ?? map.n / 2
             guard (0..<map.n).contains(q) else {
                 throw NablaError(.badArgument, "--query \(q) is out of range: the block grid has \(map.n) blocks (0...\(map.n - 1))")
             }
             figure = Figures.row(RowTrace(map: map, head: h, query: q, settings: settings),
                                  title: "query block \(q) · head \(head) · \(label)")
-        case "sweep":
+        case .sweep:
             let flops = 2 * Double(qk.headDim) * Double(qk.grid.tokens * qk.grid.tokens) * Double(qk.heads)
             let ticks = KernelTicks(progress: progress, label: "heads \(HeadSelection(qk.headIndices))",
                                     perRun: map.heads * map.n + 1, runs: 1)
             let sweep = try ThresholdSweep(map: map, sta: settings.sta, thresholds: (0...20).map { Double($0) / 20 },
                                            input: qk, recall: flops <= 2e10, isCancelled: ticks.tick)
             figure = Figures.sweep(sweep, head: h, headName: head, current: settings.threshold, title: "threshold sweep · head \(head) · \(qk.name)")
-        case "compare":
+        case .compare:
             let specB = try MaskSpec(parsing: compare)
             if let b = specB.block, b != mask.block {
                 throw NablaError(.badArgument, "--compare \(compare): the overlay needs one block shape; nabla diff compares block shapes")
@@ -109,12 +110,12 @@ struct PlotCommand: ParsableCommand {
             figure = Figures.compare(report.comparison, head: h, title: "compare · head \(head) · \(qk.name)",
                                      recall: measured.report.recall.map { ($0.a[measured.slot], $0.b[measured.slot]) },
                                      error: measured.report.error.map { ($0.a.perHead[measured.slot], $0.b.perHead[measured.slot]) })
-        case "methods":
+        case .methods:
             figure = try methodsFigure(qk, map: map, settings: settings)
-        case "overview":
+        case .overview:
             figure = Figures.overview(map: map, mask: cut, headIndices: qk.headIndices,
                                       title: (qk.headIndices == Array(0..<qk.heads) ? "every head" : "heads \(HeadSelection(qk.headIndices))") + " · \(label)")
-        default:
+        case .map:
             figure = Figures.map(map: map, mask: cut, head: h, title: "head \(head) · \(percent(cut.statistics.density[h])) kept · \(label)")
         }
         guard let format = FigureFormat(path: out) else { preconditionFailure("validated") }
@@ -122,7 +123,7 @@ struct PlotCommand: ParsableCommand {
         try AtomicFile.write(try FigureFile.bytes(figure, format: format, scale: scale ?? 2, name: out), to: out)
         progress.finish()
         // A large map is drawn pooled to about the output's resolution; the figure and this line say how.
-        let pooled = ["map", "compare", "overview"].contains(view) ? Figures.scaleNote(n: map.n, cap: view == "overview" ? Figures.overviewCap(heads: qk.heads) : 256) : nil
+        let pooled = [.map, .compare, .overview].contains(view) ? Figures.scaleNote(n: map.n, cap: view == .overview ? Figures.overviewCap(heads: qk.heads) : 256) : nil
         print("wrote      \(out) (\(view)\(pooled.map { "; " + $0 } ?? ""))")
     }
 }
