@@ -11,7 +11,7 @@ extension PlotCommand {
         let sweep = try MethodSweep(context: context, methods: SparseMethods.all)
         let slot = try head.map { head in
             guard let h = qk.headIndices.firstIndex(of: head) else {
-                throw NablaError(.badArgument, "--" + PromptCommand.headMissing(head, headIndices: qk.headIndices))
+                throw NablaError(.badArgument, "--" + HeadSelection.missing(head, headIndices: qk.headIndices))
             }
             return h
         }
