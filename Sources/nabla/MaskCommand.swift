@@ -47,13 +47,14 @@ struct MaskCommand: ParsableCommand {
         if all { return try runAll() }
         let spec = try input.spec(orderBlock: mask.block)
         try spec.checkMemory(block: mask.block, use: .maskFiles, halfInPlace: true)
-        let qk = try spec.load(halfInPlace: true)
-        try MaskMemory.check(input: qk, block: mask.block, use: .maskFiles)
-        mask.noteWholeAxisWindow(grid: qk.grid)
+        var qk: QKInput? = try spec.load(halfInPlace: true)
+        try MaskMemory.check(input: qk!, block: mask.block, use: .maskFiles)
+        mask.noteWholeAxisWindow(grid: qk!.grid)
         let progress = StderrProgress(label: "mask")
         defer { progress.finish() }
-        let report = try MaskReport(input: qk, block: mask.block, settings: mask.settings,
-                                    keepMap: false, progress: progress.report)
+        // The report takes the input and frees it once pooled (the maps and mask need only the pooled vectors).
+        let report = try MaskReport(releasing: &qk, block: mask.block, settings: mask.settings,
+                                    progress: progress.report)
         var written: [String] = []
         if let out {
             progress.report("write", 0, 1)
