@@ -17,10 +17,21 @@ the same number of threads (torch.set_num_threads = the cores nabla uses).
     python3 Benchmarks/Scripts/torch_attention.py --nabla .build/release/nabla [--nabla OTHER ...]
 
 With several --nabla binaries (before and after a change), each is timed on the same
-inputs and mask (the mask is computed by the first), after PyTorch, in one run. For each,
-`nabla bench --cpu` names its kernel level (when it has the flag) and `nabla bench` on
-the same inputs measures its FP32 FMA peak, so dense attention is also given as a share
-of that peak.
+inputs and mask (the mask is computed by the first). For each, `nabla bench --cpu` names
+its kernel level (when it has the flag) and `nabla bench` on the same inputs measures its
+FP32 FMA peak, so dense attention is also given as a share of that peak.
+
+With --rounds R (default 3) everything is measured R times, interleaved: each round times
+flex_attention and SDPA, then every binary's sparse and dense attention and its peak, so
+every ratio is taken between figures of the same minute; the summary gives each figure's
+range over the rounds and the load average at each round. Each time is given as the
+median of --repeat runs and as the fastest of them (`nabla attend --json`'s `fastest_ms`):
+on a machine shared with other work the fastest run is the least disturbed one, and the
+FMA peak (`nabla bench`, fastest of 8 runs) is measured that way too. When the cores are
+oversubscribed even the fastest run is disturbed, so each round also compares CPU time,
+which other processes do not lengthen: flex_attention on one thread (`time.process_time`,
+least of --repeat runs) against `nabla attend`'s `cpu_ms` (least process CPU time of a run,
+summed over its threads, so nabla's own parallel overhead counts against it).
 """
 import argparse
 import json
@@ -65,7 +76,20 @@ def block_order(x, block):
     return x.transpose(0, 1, 3, 5, 2, 4, 6, 7).reshape(hh, -1, d)
 
 
-def median_ms(fn, repeat, warmup=2):
+def cpu_ms(fn, repeat, warmup=1):
+    """Least process CPU time in ms of `repeat` runs after `warmup`."""
+    for _ in range(warmup):
+        fn()
+    runs = []
+    for _ in range(repeat):
+        start = time.process_time()
+        fn()
+        runs.append((time.process_time() - start) * 1e3)
+    return min(runs)
+
+
+def timed_ms(fn, repeat, warmup=2):
+    """(median, fastest) wall time in ms of `repeat` runs after `warmup`."""
     for _ in range(warmup):
         fn()
     runs = []
@@ -73,7 +97,7 @@ def median_ms(fn, repeat, warmup=2):
         start = time.perf_counter()
         fn()
         runs.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(runs)
+    return statistics.median(runs), min(runs)
 
 
 def main():
@@ -83,6 +107,7 @@ def main():
     ap.add_argument("--sta", default="5x3x3", help="STA window OR-ed into the mask")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every measurement")
     args = ap.parse_args()
     binaries = args.nabla or [".build/release/nabla"]
 
@@ -119,45 +144,89 @@ def main():
     flex = torch.compile(flex_attention)
     with torch.no_grad():
         out_flex = flex(tq, tk, tv, block_mask=bm)
-        flex_ms = median_ms(lambda: flex(tq, tk, tv, block_mask=bm), args.repeat)
-        out_sdpa = F.scaled_dot_product_attention(tq, tk, tv)
-        sdpa_ms = median_ms(lambda: F.scaled_dot_product_attention(tq, tk, tv), args.repeat)
-
     dense_flops = 4 * heads * (grid[0] * grid[1] * grid[2]) ** 2 * d
-    sparse_flops = dense_flops * density
-    sdpa_gflops = dense_flops / (sdpa_ms * 1e6)
     print("torch %s, %d threads; grid 8x32x32, %d heads, D %d, block 1x8x8, N %d" % (torch.__version__, args.threads, heads, d, n))
     print("mask  thr %.2f + STA %s: density %.1f%%" % (thr, args.sta, 100 * density))
-    print("load  %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
-    print("")
-    print("flex_attention (compiled) %7.1f ms %9.1f GFLOP/s" % (flex_ms, sparse_flops / (flex_ms * 1e6)))
-    print("SDPA (dense)              %7.1f ms %9.1f GFLOP/s" % (sdpa_ms, sdpa_gflops))
+
+    levels = {}
     for binary in binaries:
-        # nabla, sparse and dense, medians of the kernels alone.
-        r = subprocess.run([binary, "attend", *files, "--mask", os.path.join(mask_dir, "mask.npy"), "--dense",
-                            "--repeat", str(args.repeat), "--json"], capture_output=True, text=True, check=True)
-        t = json.loads(r.stdout)["timing_ms"]
         cpu = subprocess.run([binary, "bench", "--cpu"], capture_output=True, text=True)
-        level = cpu.stdout.strip() if cpu.returncode == 0 else "kernels: (no --cpu: built with -target-cpu)"
-        b = subprocess.run([binary, "bench", *files, "--threshold", "%.2f" % thr, "--sta", args.sta,
-                            "--attention-heads", "1", "--repeat", "1", "--json"], capture_output=True, text=True, check=True)
-        peak = json.loads(b.stdout)["attention"]["peak_gflops"]
-        dense_rate = dense_flops / (t["dense"] * 1e6)
+        levels[binary] = cpu.stdout.strip() if cpu.returncode == 0 else "kernels: (no --cpu: built with -target-cpu)"
+    rows = []  # one dict per round
+    for rnd in range(args.rounds):
+        row = {"load": " ".join(open("/proc/loadavg").read().split()[:3])}
+        with torch.no_grad():
+            row["flex"] = timed_ms(lambda: flex(tq, tk, tv, block_mask=bm), args.repeat)
+            row["sdpa"] = timed_ms(lambda: F.scaled_dot_product_attention(tq, tk, tv), args.repeat)
+            torch.set_num_threads(1)
+            row["flex_cpu"] = cpu_ms(lambda: flex(tq, tk, tv, block_mask=bm), args.repeat)
+            torch.set_num_threads(args.threads)
+        for binary in binaries:
+            # nabla, sparse and dense, kernels alone (median, fastest); its peak right after.
+            r = subprocess.run([binary, "attend", *files, "--mask", os.path.join(mask_dir, "mask.npy"), "--dense",
+                                "--repeat", str(args.repeat), "--json"], capture_output=True, text=True, check=True)
+            j = json.loads(r.stdout)
+            t, f = j["timing_ms"], j.get("fastest_ms", j["timing_ms"])
+            c = j.get("cpu_ms", {}).get("sparse")
+            b = subprocess.run([binary, "bench", *files, "--threshold", "%.2f" % thr, "--sta", args.sta,
+                                "--attention-heads", "1", "--repeat", "1", "--json"], capture_output=True, text=True, check=True)
+            peak = json.loads(b.stdout)["attention"]["peak_gflops"]
+            row[binary] = {"sparse": (t["sparse"], f["sparse"]), "dense": (t["dense"], f["dense"]), "peak": peak,
+                           "cpu": c}
+        rows.append(row)
         print("")
-        print("%s  (%s; FP32 FMA peak %.1f GFLOP/s, measured now)" % (binary, level, peak))
-        print("  nabla sparse            %7.1f ms %9.1f GFLOP/s" % (t["sparse"], sparse_flops / (t["sparse"] * 1e6)))
-        print("  nabla dense             %7.1f ms %9.1f GFLOP/s  = %.0f%% of peak (target >= 75%%)"
-              % (t["dense"], dense_rate, 100 * dense_rate / peak))
-        print("  nabla sparse / flex_attention time:  %.2f   (target <= 0.5)" % (t["sparse"] / flex_ms))
-        print("  nabla dense rate / SDPA rate:        %.2f" % (sdpa_ms / t["dense"]))
-        print("  nabla sparse/dense time vs density:  %.3f / %.3f = %.2f" % (t["sparse"] / t["dense"], density,
-                                                                          t["sparse"] / t["dense"] / density))
+        print("round %d, load %s: flex_attention %.1f ms (fastest %.1f; CPU time on 1 thread %.1f ms), SDPA %.1f ms (fastest %.1f)"
+              % (rnd + 1, row["load"], *row["flex"], row["flex_cpu"], *row["sdpa"]))
+        for binary in binaries:
+            x = row[binary]
+            print("  %s: sparse %.1f ms (fastest %.1f): /flex %.3f (fastest/fastest %.3f); dense %.1f ms (fastest %.1f): "
+                  "%.1f%% (fastest %.1f%%) of peak %.1f GFLOP/s"
+                  % (binary, x["sparse"][0], x["sparse"][1], x["sparse"][0] / row["flex"][0], x["sparse"][1] / row["flex"][1],
+                     x["dense"][0], x["dense"][1], share(dense_flops, x["dense"][0], x["peak"]),
+                     share(dense_flops, x["dense"][1], x["peak"]), x["peak"]))
+            if x["cpu"] is not None:
+                print("    sparse CPU time %.1f ms (all threads) / flex_attention's on 1 thread: %.3f"
+                      % (x["cpu"], x["cpu"] / row["flex_cpu"]))
+
+    def span(values, fmt):
+        return (fmt % min(values)) + ("" if len(values) == 1 else "-" + (fmt % max(values)))
+
+    print("")
+    print("summary over %d rounds (ranges over the rounds; load %s)" % (args.rounds, ", ".join(r["load"].split()[0] for r in rows)))
+    print("flex_attention (compiled) median %s ms, fastest %s ms; SDPA (dense) median %s ms"
+          % (span([r["flex"][0] for r in rows], "%.1f"), span([r["flex"][1] for r in rows], "%.1f"),
+             span([r["sdpa"][0] for r in rows], "%.1f")))
+    for binary in binaries:
+        x = [r[binary] for r in rows]
+        print("")
+        print("%s  (%s; FP32 FMA peak %s GFLOP/s, measured each round)" % (binary, levels[binary],
+                                                                         span([v["peak"] for v in x], "%.1f")))
+        print("  nabla sparse   median %s ms, fastest %s ms" % (span([v["sparse"][0] for v in x], "%.1f"),
+                                                               span([v["sparse"][1] for v in x], "%.1f")))
+        print("  nabla dense    median %s ms, fastest %s ms" % (span([v["dense"][0] for v in x], "%.1f"),
+                                                               span([v["dense"][1] for v in x], "%.1f")))
+        print("  sparse / flex_attention (target <= 0.5): medians %s, fastest runs %s"
+              % (span([v["sparse"][0] / r["flex"][0] for v, r in zip(x, rows)], "%.3f"),
+                 span([v["sparse"][1] / r["flex"][1] for v, r in zip(x, rows)], "%.3f")))
+        if all(v["cpu"] is not None for v in x):
+            print("  sparse CPU time / flex_attention's (1 thread): %s" % span([v["cpu"] / r["flex_cpu"] for v, r in zip(x, rows)], "%.3f"))
+        print("  dense, %% of peak (target >= 75%%): median run %s, fastest run %s"
+              % (span([share(dense_flops, v["dense"][0], v["peak"]) for v in x], "%.1f"),
+                 span([share(dense_flops, v["dense"][1], v["peak"]) for v in x], "%.1f")))
+        sp = statistics.median([v["sparse"][0] for v in x])
+        de = statistics.median([v["dense"][0] for v in x])
+        print("  nabla sparse/dense time vs density:  %.3f / %.3f = %.2f" % (sp / de, density, sp / de / density))
         # Agreement, as a check that both ran the same attention.
         subprocess.run([binary, "attend", *files, "--mask", os.path.join(mask_dir, "mask.npy"), "--out", work],
                        capture_output=True, text=True, check=True)
         mine = torch.from_numpy(block_order(np.load(os.path.join(work, "out.npy")), block)).unsqueeze(0)
         rel = (torch.linalg.norm(mine - out_flex) / torch.linalg.norm(out_flex)).item()
         print("  relative L2 of nabla's sparse output against flex_attention's: %.2e" % rel)
+
+
+def share(flops, ms, peak_gflops):
+    """Percent of the peak that `flops` in `ms` milliseconds reach."""
+    return 100 * flops / (ms * 1e6) / peak_gflops
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 #define MAP_NV 4
 #define POOL_NV8 2
 #define NK_F16C 0
+#define NK_SCALEF 0
 #define NK_LEVEL NABLA_ISA_NEON
 #define NK_NAME "neon"
 #include "kernels_impl.h"

@@ -15,6 +15,7 @@
 #define MAP_NV 2
 #define POOL_NV8 1
 #define NK_F16C 0
+#define NK_SCALEF 0
 #define NK_LEVEL NABLA_ISA_BASELINE
 #define NK_NAME "baseline"
 #include "kernels_impl.h"
@@ -31,6 +32,7 @@
 #define MAP_NV 2
 #define POOL_NV8 2
 #define NK_F16C 1
+#define NK_SCALEF 0
 #define NK_LEVEL NABLA_ISA_AVX2
 #define NK_NAME "avx2"
 #include "kernels_impl.h"
@@ -48,6 +50,7 @@
 #define MAP_NV 2
 #define POOL_NV8 4
 #define NK_F16C 1
+#define NK_SCALEF 1
 #define NK_LEVEL NABLA_ISA_AVX512
 #define NK_NAME "avx512"
 #include "kernels_impl.h"

@@ -54,15 +54,21 @@ struct MaskCommand: ParsableCommand {
         if all { return try runAll() }
         let spec = try input.spec(orderBlock: mask.block)
         try spec.checkMemory(block: mask.block, use: .maskFiles, halfInPlace: true)
-        let qk = try spec.load(halfInPlace: true)
-        try MaskMemory.check(input: qk, block: mask.block, use: .maskFiles)
-        mask.noteWholeAxisWindow(grid: qk.grid)
+        var qk: QKInput? = try spec.load(halfInPlace: true)
+        try MaskMemory.check(input: qk!, block: mask.block, use: .maskFiles)
+        mask.noteWholeAxisWindow(grid: qk!.grid)
         let progress = StderrProgress(label: "mask")
         defer { progress.finish() }
-        let report = try method.flatMap { $0 is NablaMethod ? nil : $0 }.map {
-            try MaskReport(method: $0, context: try MethodContext(input: qk, blocks: BlockGrid(grid: qk.grid, block: mask.block)),
-                           progress: progress.report)
-        } ?? MaskReport(input: qk, block: mask.block, settings: mask.settings, keepMap: false, progress: progress.report)
+        let report: MaskReport
+        if let other = method.flatMap({ $0 is NablaMethod ? nil : $0 }) {
+            // Other methods may need token-level Q/K (and V); they keep the input.
+            let input = qk!
+            report = try MaskReport(method: other, context: try MethodContext(input: input, blocks: BlockGrid(grid: input.grid, block: mask.block)),
+                                    progress: progress.report)
+        } else {
+            // The report takes the input and frees it once pooled (the maps and mask need only the pooled vectors).
+            report = try MaskReport(releasing: &qk, block: mask.block, settings: mask.settings, progress: progress.report)
+        }
         var written: [String] = []
         if let out {
             progress.report("write", 0, 1)

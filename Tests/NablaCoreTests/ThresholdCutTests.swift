@@ -156,6 +156,33 @@ struct StreamedMaskTests {
         #expect(streamed.times.stages.map(\.name) == kept.times.stages.map(\.name))
     }
 
+    @Test("releasing the input: same report, the tensors freed before the first map")
+    func releasingFreesInput() throws {
+        final class Watch: @unchecked Sendable {
+            weak var q: AnyObject?
+            weak var k: AnyObject?
+            var aliveAtFirstMap: Bool?
+        }
+        let settings = MaskSettings(threshold: 0.8, sta: STAWindow(wt: 1, wh: 3, ww: 3))
+        let grid = TokenGrid(t: 3, h: 16, w: 16)
+        let expected = try MaskReport(input: randomInput(grid: grid, heads: 3, headDim: 16, seed: 4), block: .nabla,
+                                      settings: settings, keepMap: false)
+        let watch = Watch()
+        var held: QKInput? = randomInput(grid: grid, heads: 3, headDim: 16, seed: 4)
+        watch.q = held!.q.owner
+        watch.k = held!.k.owner
+        #expect(watch.q != nil && watch.k != nil)
+        let got = try MaskReport(releasing: &held, block: .nabla, settings: settings) { stage, done, _ in
+            if stage == "map" && done == 0 { watch.aliveAtFirstMap = watch.q != nil || watch.k != nil }
+        }
+        #expect(held == nil)
+        #expect(watch.aliveAtFirstMap == false)
+        #expect(got.mask.kept == expected.mask.kept && got.mask.margin == expected.mask.margin)
+        #expect(got.mask.statistics == expected.mask.statistics)
+        #expect(got.kvIndices == expected.kvIndices && got.heads == 3 && got.grid == grid)
+        #expect(got.inputName == "random" && got.headIndices == expected.headIndices)
+    }
+
     @Test("byte counts with suffixes")
     func parseBytes() {
         #expect(MaskMemory.parseBytes("1500") == 1500)

@@ -52,6 +52,15 @@ struct SweepCommandTests {
             #expect(abs(speedUp - dense / sparse) <= 0.01 * speedUp)
             let a = try NablaProcess.run(["attend"] + Self.qkv + ["--sta", "3x1x1", "--threshold", String(t), "--dense", "--json"])
             let attend = try Self.object(a.stdout)
+            // The fastest run of each kernel is no slower than the median run.
+            let median = try #require(attend["timing_ms"] as? [String: Double])
+            let fastest = try #require(attend["fastest_ms"] as? [String: Double])
+            let cpu = try #require(attend["cpu_ms"] as? [String: Double])
+            #expect(Set(fastest.keys) == ["sparse", "dense"] && Set(cpu.keys) == ["sparse", "dense"])
+            for (name, ms) in fastest { #expect(ms > 0 && ms <= median[name]!, "\(name)") }
+            // CPU time of the process over its threads: some, and at most every core busy throughout.
+            let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+            for (name, ms) in cpu { #expect(ms > 0 && ms <= cores * median[name]! * 1.05 + 5, "\(name): \(ms) ms of CPU") }
             let want = try #require(attend["relative_l2_error"] as? Double)
             let got = try #require(m["relative_l2_error"] as? Double)
             #expect(abs(got - want) <= 1e-5 * want, "thr \(t): \(got) vs \(want)")

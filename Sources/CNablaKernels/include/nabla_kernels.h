@@ -26,8 +26,9 @@ typedef enum nabla_isa {
 } nabla_isa;
 
 /// Scratch of one worker for `attn_query_block` (floats; 64-byte aligned):
-/// `o [bq, dv]`, `m [bq]`, `l [bq]`, `p [4, 64]`, and, when the block mass is recorded,
-/// `mass_sum`, `mass_max` `[bq, npad]` with `npad` = N rounded up to 16.
+/// `o [bq, dv]`, `m [bq]`, `l [bq]`, `p [2, 4, 64]` (two score buffers, used in turn), and,
+/// when the block mass is recorded, `mass_sum`, `mass_max` `[bq, npad]` with `npad` = N
+/// rounded up to 16.
 typedef struct nabla_attn_workspace {
     float *o, *m, *l, *p, *mass_sum, *mass_max;
     int32_t npad;

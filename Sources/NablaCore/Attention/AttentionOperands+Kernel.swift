@@ -176,8 +176,8 @@ extension AttentionOperands {
     }
 }
 
-/// One worker's scratch: the output rows, running maxima and sums of one query block, a
-/// 4 x 64 tile of scores, and (for the block mass) each row's per-key-block sums and the
+/// One worker's scratch: the output rows, running maxima and sums of one query block, two
+/// 4 x 64 tiles of scores (the kernels' software pipeline uses them in turn), and (for the block mass) each row's per-key-block sums and the
 /// running maximum they are relative to.
 final class Workspace {
     let o: UnsafeMutablePointer<Float>
@@ -198,7 +198,7 @@ final class Workspace {
         o = floats(rows * width)
         m = floats(rows)
         l = floats(rows)
-        p = floats(AttentionOperands.rowTile * 64)
+        p = floats(2 * AttentionOperands.rowTile * 64)
         massSum = floats(mass ? rows * npad : 0)
         massMax = floats(mass ? rows * npad : 0)
     }

@@ -40,6 +40,12 @@ public struct AttentionReport: Sendable {
     /// Median wall times in ms of the kernels alone (no packing, no file I/O): `sparse`,
     /// `dense`, `recall`; and `pack`, the one-off gathering into block order.
     public let times: StageTimes
+    /// The fastest of the runs of each kernel, ms (`sparse`, `dense`, `recall`): on a shared
+    /// machine the least disturbed run.
+    public let fastest: StageTimes
+    /// The least CPU time of the process over the runs of each kernel, ms summed over its
+    /// threads: the work done, which other processes sharing the cores do not lengthen.
+    public let cpu: StageTimes
     public let error: (perHead: [Double], overall: Double)?
     public let recall: AttentionRecall?
     /// Per head, the sampled estimates (`request.sample`), and every head's together.
@@ -66,15 +72,19 @@ public struct AttentionReport: Sendable {
         }
         let ops = try AttentionOperands(input: input, blocks: blocks)
         var times = StageTimes([("pack", ops.packMilliseconds)])
+        var fastest = StageTimes(), cpu = StageTimes()
         func timed<T>(_ name: String, _ body: () -> T) -> T {
-            var runs: [Double] = []
+            var runs: [Double] = [], cpuRuns: [Double] = []
             var result: T?
             for _ in 0..<request.repeats {
-                let start = ContinuousClock.now
+                let start = ContinuousClock.now, cpuStart = processCPUMilliseconds()
                 result = body()
                 runs.append(milliseconds(since: start))
+                cpuRuns.append(processCPUMilliseconds() - cpuStart)
             }
             times.stages.append((name, median(runs)))
+            fastest.stages.append((name, runs.min()!))
+            cpu.stages.append((name, cpuRuns.min()!))
             return result!
         }
         let ticks = ProgressTicks(progress, blocks: ops.heads.count * ops.n)
@@ -107,6 +117,8 @@ public struct AttentionReport: Sendable {
         self.sparse = sparse
         self.dense = dense
         self.times = times
+        self.fastest = fastest
+        self.cpu = cpu
         if let sparse, let dense {
             error = relativeL2Error(sparse, reference: dense, heads: input.heads)
         } else {
@@ -127,7 +139,8 @@ public struct AttentionReport: Sendable {
     }
 
     /// One JSON object: `density`, `timing_ms` (`sparse`, `dense`, `recall`, `pack`:
-    /// medians over `repeat` runs of the kernels alone), `gflops`, `relative_l2_error`,
+    /// medians over `repeat` runs of the kernels alone), `fastest_ms` (the fastest run of
+    /// each kernel), `cpu_ms` (the least process CPU time of a run), `gflops`, `relative_l2_error`,
     /// `recall`, `oracle_recall`, and `heads` (per head `density`, `relative_l2_error`,
     /// `recall`, `oracle_recall`; `null` where not computed).
     public func json(outputs: [String] = []) -> JSON {
@@ -151,6 +164,8 @@ public struct AttentionReport: Sendable {
             ("density", .number(kept.density)),
             ("repeat", .int(repeats)),
             ("timing_ms", .object(timing)),
+            ("fastest_ms", .object(fastest.stages.map { ($0.name, .number(round3($0.ms))) })),
+            ("cpu_ms", .object(cpu.stages.map { ($0.name, .number(round3($0.ms))) })),
             ("gflops", .object(rates)),
             ("relative_l2_error", error.map { .number($0.overall) } ?? .null),
             ("recall", recall.map { r in .number((0..<self.heads).reduce(0) { $0 + r.recall(slot: $1) } / Double(self.heads)) } ?? .null),
@@ -212,4 +227,11 @@ public struct AttentionReport: Sendable {
         if repeats > 1 { lines.append("(medians of \(repeats) runs)") }
         return lines.joined(separator: "\n")
     }
+}
+
+/// CPU time this process has used so far, all threads, in ms (`CLOCK_PROCESS_CPUTIME_ID`).
+func processCPUMilliseconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) * 1e3 + Double(t.tv_nsec) / 1e6
 }

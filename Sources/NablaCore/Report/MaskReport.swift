@@ -46,10 +46,35 @@ public struct MaskReport: Sendable {
     /// - Throws: `NablaError.badGrid` when `block` does not divide the input's grid.
     public init(input: QKInput, block: BlockShape, settings: MaskSettings, keepMap: Bool = true,
                 progress: Progress? = nil) throws {
-        let blocks = try BlockGrid(grid: input.grid, block: block)
+        var held: QKInput? = input
+        try self.init(holding: &held, block: block, settings: settings, keepMap: keepMap, progress: progress)
+    }
+
+    /// `init(input:block:settings:keepMap: false)` that takes the input out of `input` (sets
+    /// it to `nil`) as soon as it is pooled, so that its tensors are freed for the maps and
+    /// the mask when the caller holds no other copy: the peak memory of `nabla mask` is then
+    /// the larger of the input and (one head's map and cut + the mask), not their sum.
+    /// - Throws: `NablaError.badGrid` when `block` does not divide the input's grid.
+    public init(releasing input: inout QKInput?, block: BlockShape, settings: MaskSettings,
+                progress: Progress? = nil) throws {
+        try self.init(holding: &input, block: block, settings: settings, keepMap: false, progress: progress)
+    }
+
+    private init(holding held: inout QKInput?, block: BlockShape, settings: MaskSettings, keepMap: Bool,
+                 progress: Progress?) throws {
+        // No local copy of the input is bound here (it would keep the tensors alive to the end).
+        precondition(held != nil, "MaskReport needs an input")
+        let blocks = try BlockGrid(grid: held!.grid, block: block)
+        let inputHeads = held!.heads
+        self.inputName = held!.name
+        self.grid = held!.grid
+        self.order = held!.order
+        self.headDim = held!.headDim
+        self.headIndices = held!.headIndices
         let mask: BlockMask
         var times = StageTimes()
         if keepMap {
+            let input = held!
             progress?("map", 0, input.heads)
             guard let map = try PooledMap.compute(input, block: block) else {
                 preconditionFailure("an uncancellable computation was cancelled")
@@ -59,7 +84,10 @@ public struct MaskReport: Sendable {
             times = map.times + mask.times
         } else {
             progress?("pool", 0, 1)
-            let pooled = times.measure("pool") { PooledBlocks(input: input, blocks: blocks) }
+            let pooled = times.measure("pool") { PooledBlocks(input: held!, blocks: blocks) }
+            // The pooled vectors are all the maps need: the tensors go now (with the
+            // caller's copy, when it handed it over), before the maps and the mask are made.
+            held = nil
             var parts: [BlockMask] = []
             var stages: [String: Double] = [:]
             var margin: [Double] = []
@@ -67,9 +95,9 @@ public struct MaskReport: Sendable {
             // One head's map memory, handed from head to head.
             var storage: [Double] = []
             // Every head's rows are copied in below.
-            let kept = [UInt8].filledLarge(count: input.heads * size) { k in
-                for h in 0..<input.heads {
-                    progress?("map", h, input.heads)
+            let kept = [UInt8].filledLarge(count: inputHeads * size) { k in
+                for h in 0..<inputHeads {
+                    progress?("map", h, inputHeads)
                     guard let map = PooledMap.compute(pooled.head(h), reusing: &storage) else {
                         preconditionFailure("an uncancellable computation was cancelled")
                     }
@@ -84,7 +112,7 @@ public struct MaskReport: Sendable {
             }
             for name in ["map", "cut", "sta", "stats"] { times.stages.append((name, stages[name] ?? 0)) }
             let statistics = MaskStatistics(concatenating: parts.map(\.statistics), n: blocks.count)
-            mask = BlockMask(blocks: blocks, heads: input.heads, settings: settings, kept: kept, margin: margin,
+            mask = BlockMask(blocks: blocks, heads: inputHeads, settings: settings, kept: kept, margin: margin,
                              statistics: statistics, times: StageTimes(times.stages.filter { ["cut", "sta", "stats"].contains($0.name) }))
             self.map = nil
         }
@@ -94,13 +122,8 @@ public struct MaskReport: Sendable {
         let countMs = milliseconds(since: began)
         let rowsMs = mask.forEachKVIndicesChunk { _, _ in }
         let rowTimes = StageTimes([("block_mask", countMs + rowsMs)])
-        self.inputName = input.name
-        self.grid = input.grid
-        self.order = input.order
-        self.headDim = input.headDim
-        self.headIndices = input.headIndices
         self.blocks = blocks
-        self.heads = input.heads
+        self.heads = inputHeads
         self.mask = mask
         self.kvNumBlocks = numBlocks
         self.times = times + rowTimes
