@@ -46,8 +46,9 @@ struct MaskCommand: ParsableCommand {
     func run() throws {
         if all { return try runAll() }
         let spec = try input.spec(orderBlock: mask.block)
-        try spec.checkMemory(block: mask.block, use: .maskFiles, halfInPlace: true)
-        let qk = try spec.load(halfInPlace: true)
+        // Masks need neither V nor Float copies of 16-bit Q/K.
+        try spec.checkMemory(block: mask.block, use: .maskFiles, halfInPlace: true, values: false)
+        let qk = try spec.load(halfInPlace: true, values: false)
         try MaskMemory.check(input: qk, block: mask.block, use: .maskFiles)
         mask.noteWholeAxisWindow(grid: qk.grid)
         let progress = StderrProgress(label: "mask")
