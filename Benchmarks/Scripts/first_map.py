@@ -4,7 +4,9 @@
 
 Starts `NABLA_BINARY view ARGS` on a 160x48 pseudo-terminal, waits until the status line
 shows the first mask's density (the map is drawn), and prints the seconds from start to
-then and the peak resident memory so far (VmHWM of the process, MB); then presses q.
+then, the CPU seconds the process used so far (user + system, all threads: less
+sensitive to other work on the machine than the wall time) and the peak resident memory
+so far (VmHWM of the process, MB); then presses q.
 Work the app starts after the first map (the attention panel's recall) is not counted.
 """
 import os
@@ -29,6 +31,13 @@ def peak_mb(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) // 1024
     return -1
+
+
+def cpu_seconds(pid):
+    """User plus system CPU seconds of the process so far (its threads included)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main():
@@ -58,6 +67,7 @@ def main():
                 shown = time.monotonic() - start
                 break
     peak = peak_mb(pid)
+    cpu = cpu_seconds(pid)
     os.write(fd, b"q")
     end = time.monotonic() + 10
     while time.monotonic() < end:
@@ -71,7 +81,7 @@ def main():
     if shown is None:
         print("no map shown", file=sys.stderr)
         sys.exit(1)
-    print(f"first_map_s={shown:.2f} peak_rss_MB={peak}")
+    print(f"first_map_s={shown:.2f} cpu_s={cpu:.2f} peak_rss_MB={peak}")
 
 
 if __name__ == "__main__":
