@@ -153,8 +153,9 @@ struct AttendCommand: ParsableCommand {
         if case .qk(let q, let k, let v, let layout, let vLayout, _) = try spec.plan() {
             // --head-select acts here as in every command: only those heads are computed
             // and written (named by tensor index in the report).
-            let qk = try QKInput.from(q: q.load(), k: k.load(), v: v?.load(), layout: layout, vLayout: vLayout,
-                                      name: spec.displayName, heads: spec.heads)
+            // and only their bytes are read from the files (HeadRead).
+            let qk = try QKInput.reading(q: q, k: k, v: v, layout: layout, vLayout: vLayout,
+                                         name: spec.displayName, heads: spec.heads)
             // One batch item is computed: a batch axis becomes 1; the head axis holds the heads taken.
             var shape = q.shape
             if let b = layout.axes.firstIndex(of: "b") { shape[b] = 1 }

@@ -53,8 +53,10 @@ struct MaskCommand: ParsableCommand {
         let method = try methodOptions.make(mask: mask)
         if all { return try runAll() }
         let spec = try input.spec(orderBlock: mask.block)
-        try spec.checkMemory(block: mask.block, use: .maskFiles, halfInPlace: true)
-        var qk: QKInput? = try spec.load(halfInPlace: true)
+        // Masks need neither V nor Float copies of 16-bit Q/K (other methods may read V).
+        let values = method.map { !($0 is NablaMethod) } ?? false
+        try spec.checkMemory(block: mask.block, use: .maskFiles, halfInPlace: true, values: values)
+        var qk: QKInput? = try spec.load(halfInPlace: true, values: values)
         try MaskMemory.check(input: qk!, block: mask.block, use: .maskFiles)
         mask.noteWholeAxisWindow(grid: qk!.grid)
         let progress = StderrProgress(label: "mask")

@@ -71,8 +71,10 @@ struct ViewSettings: ParsableArguments {
             do {
                 var spec = request
                 spec.layout.orderBlock = orderBlock
-                try spec.checkMemory(block: orderBlock, use: .cachedMap)
-                let input = try spec.load(progress: observer.progress, isCancelled: observer.isCancelled)
+                // 16-bit Q/K/V stay 16-bit: pooling reads them so, attention widens each row.
+                try spec.checkMemory(block: orderBlock, use: .cachedMap, halfInPlace: true)
+                let input = try spec.load(halfInPlace: true, halfValues: true, progress: observer.progress,
+                                          isCancelled: observer.isCancelled)
                 try MaskMemory.check(input: input, block: orderBlock, use: .cachedMap)
                 return input
             } catch let error as NablaError {

@@ -25,6 +25,10 @@ public protocol ByteSource: AnyObject, Sendable {
     /// and stopping when it says so.
     /// - Throws: as `bytes(_:)`; `NablaError.cancelled` when `progress` stopped the read.
     func bytes(_ range: Range<Int>, progress: ReadProgress?, tensor: String) throws -> (UnsafeRawBufferPointer, AnyObject)
+    /// Copies bytes `range` (within `0..<size`) into `dst`, which holds `range.count`
+    /// bytes; for reading parts of a tensor into memory the caller owns (`HeadRead`).
+    /// - Throws: as `bytes(_:)`.
+    func read(_ range: Range<Int>, into dst: UnsafeMutableRawPointer) throws
 }
 
 extension ByteSource {
@@ -34,6 +38,16 @@ extension ByteSource {
         let result = try bytes(range)
         if let progress, !progress.advance(range.count, of: tensor) { throw ReadProgress.cancelled(tensor) }
         return result
+    }
+}
+
+extension ByteSource {
+    /// By way of `bytes(_:)`: one copy more than a file's own `read(_:into:)`.
+    public func read(_ range: Range<Int>, into dst: UnsafeMutableRawPointer) throws {
+        let (bytes, owner) = try bytes(range)
+        withExtendedLifetime(owner) {
+            if let base = bytes.baseAddress { dst.copyMemory(from: base, byteCount: range.count) }
+        }
     }
 }
 
@@ -157,6 +171,19 @@ public final class FileBytes: ByteSource, @unchecked Sendable {
             throw changed()
         }
         return (owned.bytes, owned)
+    }
+
+    /// `pread`s `range` straight into `dst` on the calling thread; the file must still be
+    /// as it was when opened.
+    /// - Throws: `NablaError.fileUnreadable` when the read fails or the file changed.
+    public func read(_ range: Range<Int>, into dst: UnsafeMutableRawPointer) throws {
+        precondition(range.lowerBound >= 0 && range.upperBound <= size, "read outside the file")
+        FileBytes.readCounter?.add(range.count)
+        try readFully(into: dst, count: range.count, at: range.lowerBound)
+        var st = stat()
+        if fstat(fd, &st) != 0 || Int(st.st_size) != size || FileBytes.mtime(st) != modified {
+            throw changed()
+        }
     }
 
     /// `pread`s exactly `count` bytes at `offset` into `dst`.

@@ -23,7 +23,7 @@ public struct NPZArchive: @unchecked Sendable {
     public let entries: [Entry]
     public var keys: [String] { entries.map(\.key) }
     private let byKey: [String: Int]
-    private let zip: ZipContainer
+    let zip: ZipContainer
 
     /// Reads every member's NPY header.
     /// - Throws: `NablaError.malformedFile` for a member that is not `NAME.npy` or whose

@@ -51,16 +51,21 @@ public struct PlannedTensor: TensorDescription, Sendable {
     /// Bytes `load` reads from the file (0 for a tensor already in memory, or a
     /// deflated archive member, which is inflated instead).
     public let bytesToRead: Int
+    /// Where the data lie, for reading some heads alone (`HeadRead`); `nil` when the
+    /// tensor is not one C-order run of bytes (Fortran order, a strided `torch.save`
+    /// view) or is already in memory: then `load` reads it whole.
+    public let region: TensorRegion?
     private let read: @Sendable (ReadProgress?) throws -> RawTensor
 
     init(name: String, dtype: DType, shape: [Int], byteOrder: ByteOrder, fortranOrder: Bool, bytesToRead: Int,
-         read: @escaping @Sendable (ReadProgress?) throws -> RawTensor) {
+         region: TensorRegion? = nil, read: @escaping @Sendable (ReadProgress?) throws -> RawTensor) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
         self.byteOrder = byteOrder
         self.fortranOrder = fortranOrder
         self.bytesToRead = bytesToRead
+        self.region = fortranOrder && shape.filter({ $0 > 1 }).count > 1 ? nil : region
         self.read = read
     }
 

@@ -119,6 +119,13 @@ public struct RawTensor: TensorDescription, @unchecked Sendable {
 
     /// `[i0, i1, ...]` for a C-order flat index, as `q.npy[0, 3, 1]` prints it.
     public func multiIndex(ofFlat flat: Int) -> [Int] {
+        TensorIO.multiIndex(ofFlat: flat, shape: shape)
+    }
+}
+
+extension TensorIO {
+    /// `[i0, i1, ...]` of C-order flat index `flat` in a tensor of `shape`.
+    static func multiIndex(ofFlat flat: Int, shape: [Int]) -> [Int] {
         var rest = flat
         var idx = [Int](repeating: 0, count: shape.count)
         for d in stride(from: shape.count - 1, through: 0, by: -1) where shape[d] > 0 {
@@ -127,7 +134,9 @@ public struct RawTensor: TensorDescription, @unchecked Sendable {
         }
         return idx
     }
+}
 
+extension RawTensor {
     // MARK: - Element decoding
 
     private func convert<T>(_ transform: (Double) -> T) -> [T] where T: BinaryFloatingPoint {

@@ -57,7 +57,7 @@ public struct TensorEntry: Sendable, Equatable {
         }
         if index.isEmpty {
             return PlannedTensor(name: name, dtype: dtype, shape: shape, byteOrder: byteOrder, fortranOrder: fortranOrder,
-                                 bytesToRead: byteCount) { progress in try whole(progress, name) }
+                                 bytesToRead: byteCount, region: .seekable(source, offset: offset)) { progress in try whole(progress, name) }
         }
         let (sliceName, inner, flat) = try TensorIO.leading(index, name: name, shape: shape)
         let fortran = fortranOrder && shape.filter { $0 > 1 }.count > 1
@@ -69,7 +69,7 @@ public struct TensorEntry: Sendable, Equatable {
         let start = offset + flat * sliceBytes
         let order = byteOrder
         return PlannedTensor(name: sliceName, dtype: dtype, shape: inner, byteOrder: byteOrder, fortranOrder: false,
-                             bytesToRead: sliceBytes) { progress in
+                             bytesToRead: sliceBytes, region: .seekable(source, offset: start)) { progress in
             let (bytes, owner) = try source.bytes(start..<(start + sliceBytes), progress: progress, tensor: sliceName)
             return RawTensor(name: sliceName, dtype: dtype, shape: inner, byteOrder: order, fortranOrder: false,
                              bytes: bytes, owner: owner)

@@ -164,28 +164,32 @@ public struct TensorFile: Sendable {
             let e = try t.entry(key)
             return try Self.inArchive(name: key.isEmpty ? path : "\(path):\(Shown.path(key))", dtype: e.dtype, shape: e.shape,
                                       byteOrder: t.byteOrder, fortranOrder: false, index: index,
-                                      bytesToRead: t.bytesToRead(key)) { try t.tensor(key, progress: $0) }
+                                      bytesToRead: t.bytesToRead(key), region: t.region(key)) { try t.tensor(key, progress: $0) }
         case .npz(let z):
             let key = try key ?? onlyKey(z.keys)
             let e = try z.entry(key)
             return try Self.inArchive(name: "\(path):\(Shown.path(key))", dtype: e.dtype, shape: e.shape, byteOrder: e.byteOrder,
                                       fortranOrder: e.fortranOrder, index: index,
-                                      bytesToRead: z.bytesToRead(key)) { try z.tensor(key, progress: $0) }
+                                      bytesToRead: z.bytesToRead(key), region: z.region(key)) { try z.tensor(key, progress: $0) }
         }
     }
 
     /// A tensor of an archive (read, or inflated, by `tensor`), or its slice at `index`.
     private static func inArchive(name: String, dtype: DType, shape: [Int], byteOrder: ByteOrder, fortranOrder: Bool,
-                                  index: [Int], bytesToRead: Int,
+                                  index: [Int], bytesToRead: Int, region: TensorRegion?,
                                   _ tensor: @escaping @Sendable (ReadProgress?) throws -> RawTensor) throws -> PlannedTensor {
-        var (name, shape, fortranOrder) = (name, shape, fortranOrder)
+        var (name, shape, fortranOrder, region) = (name, shape, fortranOrder, region)
         if !index.isEmpty {
-            (name, shape, _) = try TensorIO.leading(index, name: name, shape: shape)
+            let flat: Int
+            let whole = fortranOrder && shape.filter { $0 > 1 }.count > 1
+            (name, shape, flat) = try TensorIO.leading(index, name: name, shape: shape)
+            // A C-order slice is a run of the tensor's bytes; a Fortran-order one is not.
+            region = whole ? nil : region?.dropping(flat * shape.reduce(1, *) * dtype.size)
             fortranOrder = false
         }
         let shown = name
         return PlannedTensor(name: name, dtype: dtype, shape: shape, byteOrder: byteOrder, fortranOrder: fortranOrder,
-                             bytesToRead: bytesToRead) { progress in
+                             bytesToRead: bytesToRead, region: region) { progress in
             if progress?.shouldStop == true { throw ReadProgress.cancelled(shown) }
             return try tensor(progress).leading(index)
         }

@@ -37,8 +37,8 @@ public struct TorchArchive: @unchecked Sendable {
     public let entries: [Entry]
     public var keys: [String] { entries.map(\.key) }
     private let byKey: [String: Int]
-    private let zip: ZipContainer
-    private let prefix: String
+    let zip: ZipContainer
+    let prefix: String
     /// The byte order of every storage (`NAME/byteorder`).
     let byteOrder: ByteOrder
 

@@ -158,6 +158,29 @@ final class ZipContainer: @unchecked Sendable {
         return (box.bytes, box)
     }
 
+    /// Inflates a deflated `member` chunk by chunk into `consume`, holding no more than a
+    /// chunk: for reading parts of a member that cannot seek (`TensorRegion.stream`). The
+    /// whole member is inflated (its CRC-32 is checked at the end).
+    /// - Throws: as `bytes(of:limit:)` for a deflated member, and what `consume` throws.
+    /// - Complexity: O(member bytes) inflated, O(chunk) memory.
+    func stream(_ member: Member, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+        precondition(member.storedRange == nil, "a stored member is read at its offset")
+        let name = "\(path):\(TensorIO.shown(member.path))"
+        if member.uncompressedSize > Self.ratioFreeSize,
+           member.uncompressedSize / max(member.compressedSize, 1) >= Self.maxInflateRatio {
+            throw NablaError(.malformedFile, "\(name): member declares \(member.uncompressedSize) bytes inflated from \(member.compressedSize), a ratio over the \(Self.maxInflateRatio):1 nabla accepts for members over \(MaskMemory.text(Self.ratioFreeSize)) (a zip bomb, or near-constant data: save it uncompressed, np.savez)")
+        }
+        var produced = 0
+        try inflate(member, name: name, limit: member.uncompressedSize) { chunk in
+            produced += chunk.count
+            try chunk.withUnsafeBytes { try consume($0) }
+            return true
+        }
+        guard produced == member.uncompressedSize else {
+            throw NablaError(.malformedFile, "\(name): inflates to \(produced) bytes, but declares \(member.uncompressedSize)")
+        }
+    }
+
     /// Checks the CRC-32 of a stored member's `bytes` (all of them) against the one the
     /// archive records, once per member.
     /// - Throws: `NablaError.malformedFile` naming the file and member on a mismatch.
@@ -224,7 +247,7 @@ final class ZipContainer: @unchecked Sendable {
 
     /// Inflates `member` in chunks, stopping when `consume` returns `false`; refuses to
     /// produce more than `limit` bytes.
-    private func inflate(_ member: Member, name: String, limit: Int, _ consume: (Data) -> Bool) throws {
+    private func inflate(_ member: Member, name: String, limit: Int, _ consume: (Data) throws -> Bool) throws {
         struct Stop: Error {}
         struct TooLarge: Error {}
         var produced = 0
@@ -233,7 +256,7 @@ final class ZipContainer: @unchecked Sendable {
             let crc = try archive.extract(member.entry, bufferSize: 1 << 16, skipCRC32: false) { chunk in
                 produced += chunk.count
                 guard produced <= limit else { throw TooLarge() }
-                if !consume(chunk) {
+                if try !consume(chunk) {
                     stopped = true
                     throw Stop()
                 }

@@ -64,10 +64,15 @@ public struct InputSpec: Sendable, Equatable {
     /// `true` stops the load with `NablaError.cancelled` (nothing read is kept).
     /// - Throws: `NablaError` naming the file or tensor at fault, or the option that
     ///   does not apply to the input (see `plan()`); `.cancelled` when `isCancelled` said so.
-    public func load(halfInPlace: Bool = false, progress: ReadProgress.Report? = nil,
-                     isCancelled: (@Sendable () -> Bool)? = nil) throws -> QKInput {
+    ///
+    /// With a head selection, only the selected heads' bytes of Q/K/V files are read
+    /// (`QKInput.reading`, `HeadRead`); `values: false` leaves V unread (masks alone);
+    /// `halfValues` keeps a 16-bit V as a 16-bit view too (with `halfInPlace`).
+    public func load(halfInPlace: Bool = false, halfValues: Bool = false, values: Bool = true,
+                     progress: ReadProgress.Report? = nil, isCancelled: (@Sendable () -> Bool)? = nil) throws -> QKInput {
         let plan = try plan()
-        let reading = ReadProgress(bytesTotal: plan.bytesToRead, report: progress, isCancelled: isCancelled)
+        let reading = ReadProgress(bytesTotal: plan.bytesToRead(heads: heads, values: values), report: progress,
+                                   isCancelled: isCancelled)
         switch plan {
         case .sample(let synthesis):
             let input = try BuiltinSample.load(options: synthesis)
@@ -78,11 +83,8 @@ public struct InputSpec: Sendable, Equatable {
             let input = try AttentionStandIn.input(from: VideoLatent(raw, layout: layout), options: synthesis, name: displayName)
             return try heads.map(input.selecting) ?? input
         case .qk(let q, let k, let v, let layout, let vLayout, _):
-            let qRaw = try q.load(progress: reading)
-            let kRaw = try k.load(progress: reading)
-            let vRaw = try v?.load(progress: reading)
-            return try QKInput.from(q: qRaw, k: kRaw, v: vRaw, layout: layout, vLayout: vLayout, name: displayName,
-                                    heads: heads, halfInPlace: halfInPlace)
+            return try QKInput.reading(q: q, k: k, v: v, layout: layout, vLayout: vLayout, name: displayName, heads: heads,
+                                       halfInPlace: halfInPlace, halfValues: halfValues, values: values, progress: reading)
         }
     }
 

@@ -42,15 +42,20 @@ public struct QKInput: Sendable {
     public func selecting(_ selection: HeadSelection) throws -> QKInput {
         try selection.validate(heads: heads, of: name)
         func pick(_ x: HeadTokens) -> HeadTokens {
-            let storage = FloatStorage(count: selection.indices.count * x.tokens * x.headDim)
-            var o = storage.buffer.baseAddress!
-            for h in selection.indices {
-                for s in 0..<x.tokens {
-                    o.update(from: x.row(h, s), count: x.headDim)
-                    o += x.headDim
+            // Rows copied as stored: Float, or 16-bit elements kept 16-bit.
+            let row = x.headDim * x.element.size
+            let storage = OwnedBytes(count: selection.indices.count * x.tokens * row) { dst in
+                var o = dst.baseAddress!
+                for h in selection.indices {
+                    for s in 0..<x.tokens {
+                        o.copyMemory(from: x.rawRow(h, s), byteCount: row)
+                        o += row
+                    }
                 }
             }
-            return HeadTokens(storage: storage, heads: selection.indices.count, tokens: x.tokens, headDim: x.headDim)
+            return HeadTokens(raw: storage.bytes.baseAddress!, element: x.element, heads: selection.indices.count,
+                              tokens: x.tokens, headDim: x.headDim, headStride: x.tokens * x.headDim,
+                              tokenStride: x.headDim, owner: storage)
         }
         return QKInput(name: name, q: pick(q), k: pick(k), v: v.map(pick), grid: grid, order: order, preview: preview,
                        headIndices: selection.indices.map { headIndices[$0] })
@@ -94,15 +99,17 @@ public struct QKInput: Sendable {
     ///
     /// `heads` takes a subset of the heads (only those are converted or checked);
     /// `halfInPlace` keeps float16/bfloat16 Q and K in the file as 16-bit views (for the
-    /// mask engine alone, which pools them directly; V is always `Float`).
+    /// mask engine, which pools them directly, and attention, which widens each row as it
+    /// packs it); V too with `halfValues`, else V is `Float`.
     /// - Throws: `.badArgument` for a head index out of range.
     public static func from(q: RawTensor, k: RawTensor, v: RawTensor?, layout: QKLayout, vLayout: QKLayout?,
-                            name: String, heads: HeadSelection? = nil, halfInPlace: Bool = false) throws -> QKInput {
+                            name: String, heads: HeadSelection? = nil, halfInPlace: Bool = false,
+                            halfValues: Bool = false) throws -> QKInput {
         try heads?.validate(heads: layout.heads, of: q.name)
         let picked = heads?.indices ?? Array(0..<layout.heads)
         let qt = try headTokens(q, layout: layout, heads: picked, halfInPlace: halfInPlace)
         let kt = try headTokens(k, layout: layout, heads: picked, halfInPlace: halfInPlace)
-        let vt = try v.flatMap { v in try vLayout.map { try headTokens(v, layout: $0, heads: picked) } }
+        let vt = try v.flatMap { v in try vLayout.map { try headTokens(v, layout: $0, heads: picked, halfInPlace: halfInPlace && halfValues) } }
         return QKInput(name: name, q: qt, k: kt, v: vt, grid: layout.grid, order: layout.order, headIndices: picked)
     }
 
@@ -111,8 +118,11 @@ public struct QKInput: Sendable {
     /// bfloat16) in native byte order with a contiguous head dimension, when the picked
     /// heads are evenly spaced; otherwise the picked heads converted to `Float`, element
     /// by element, with no copy of the whole tensor.
-    static func headTokens(_ raw: RawTensor, layout: QKLayout, heads picked: [Int],
-                           halfInPlace: Bool = false) throws -> HeadTokens {
+    ///
+    /// `origin` names a non-finite value by the tensor `raw` was read from when `raw` holds
+    /// some of its heads compact (`HeadRead`): its shape, layout and the heads' indices.
+    static func headTokens(_ raw: RawTensor, layout: QKLayout, heads picked: [Int], halfInPlace: Bool = false,
+                           origin: (shape: [Int], layout: QKLayout, heads: [Int])? = nil) throws -> HeadTokens {
         let heads = picked.count, tokens = layout.grid.tokens, d = layout.headDim
         // Evenly spaced heads are a strided view: base at the first, stride the step.
         let step = heads > 1 ? picked[1] - picked[0] : 1
@@ -169,8 +179,10 @@ public struct QKInput: Sendable {
         }
         if let (h, s, j) = firstNonFinite(view) {
             let flat = layout.offset(head: picked[h], token: s) + j * layout.dStride
-            let index = raw.multiIndex(ofFlat: flat).map(String.init).joined(separator: ", ")
-            throw NablaError(.nonFinite, "\(raw.name): \(raw.nonFiniteDescription(atFlat: flat)) at [\(index)] (head \(picked[h]), token \(s), dim \(j)); Q, K and V must be finite")
+            let (shape, at, head) = origin.map { ($0.shape, $0.layout.offset(head: $0.heads[h], token: s) + j * $0.layout.dStride, $0.heads[h]) }
+                ?? (raw.shape, flat, picked[h])
+            let index = TensorIO.multiIndex(ofFlat: at, shape: shape).map(String.init).joined(separator: ", ")
+            throw NablaError(.nonFinite, "\(raw.name): \(raw.nonFiniteDescription(atFlat: flat)) at [\(index)] (head \(head), token \(s), dim \(j)); Q, K and V must be finite")
         }
         return view
     }

@@ -4,8 +4,8 @@ import Foundation
 /// work so that nabla can refuse instead of being killed.
 ///
 /// Units are bytes. The figures follow the engine's buffers: the input tensors as read
-/// from their files (`inputBytes`: owned memory, never a mapping, whole tensors even
-/// when some heads are chosen); pooled vectors `2 * 8 * heads * N * D`; the map
+/// from their files (`inputBytes`: owned memory, never a mapping; only the chosen
+/// heads' bytes when the files can be read by head, `HeadRead`); pooled vectors `2 * 8 * heads * N * D`; the map
 /// `8 * N^2` per head held at once; the mask `heads * N^2` and margins `8 * heads * N`;
 /// FlexAttention rows in chunks of 8 MB (`BlockMask.forEachKVIndicesChunk`: the
 /// `4 * heads * N^2` array is never whole); Q/K converted to `Float`

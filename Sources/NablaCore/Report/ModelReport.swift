@@ -79,7 +79,8 @@ public struct ModelReport: Sendable {
     ///   estimate of the attention kernels.
     public static func compute(_ pair: ModelDump.Pair, of dump: ModelDump, base: InputSpec,
                                block: BlockShape, settings: MaskSettings, recall: Bool = false) throws -> (PairResult, MaskReport) {
-        let input = try dump.spec(for: pair, base: base).load()
+        // Masks and recall need no V and no Float copies of 16-bit Q/K.
+        let input = try dump.spec(for: pair, base: base).load(halfInPlace: true, values: false)
         let report = try MaskReport(input: input, block: block, settings: settings)
         var perHead: [Double]?
         if recall {
