@@ -210,16 +210,18 @@ static void NK(attn_query_block)(const nabla_attn_block *job, const nabla_attn_w
     for (int r = 0; r < bq; r++) { m[r] = -__builtin_inff(); l[r] = 0; }
     if (record)
         for (int i = 0; i < bq * npad; i++) { ws->mass_sum[i] = 0; ws->mass_max[i] = 0; }
+    const int rows = job->rows > 0 ? job->rows : b;
     for (int index = 0; index < job->count; index++) {
         const int kb = job->keys[index];
+        const int kcount = job->key_counts ? job->key_counts[kb] : b;
         const float *kBlock = job->kT + (size_t)kb * d * bk;
         const float *vBlock = job->v ? job->v + (size_t)kb * bk * dv : NULL;
         for (int t = 0; t < bq; t += 4) {
             const float *qt = job->q + (size_t)t * d;
             float blockSum[4] = {0, 0, 0, 0};
-            for (int c = 0; c < bk; c += 64) {
+            for (int c = 0; c < bk && c < kcount; c += 64) {
                 const int width = bk - c < 64 ? bk - c : 64;
-                const int valid = b - c < 64 ? b - c : 64;
+                const int valid = kcount - c < 64 ? kcount - c : 64;
                 // Each row's maximum comes out of the score tile's registers (padded keys
                 // score 0, so rows with padding take their maximum from memory below).
                 vf rowmax[4];
@@ -287,7 +289,7 @@ static void NK(attn_query_block)(const nabla_attn_block *job, const nabla_attn_w
     }
     // Rows out: O / l to the stored rows.
     if (job->out)
-        for (int r = 0; r < b; r++) {
+        for (int r = 0; r < rows; r++) {
             float *dst = job->out + (size_t)job->stored_rows[r] * d;
             const float inv = 1 / l[r];
             const float *src = o + (size_t)r * dv;
@@ -295,8 +297,8 @@ static void NK(attn_query_block)(const nabla_attn_block *job, const nabla_attn_w
         }
     // The true block mass of each row, summed over the block's tokens, divided by B.
     if (record) {
-        const double share = 1.0 / b;
-        for (int r = 0; r < b; r++) {
+        const double share = 1.0 / rows;
+        for (int r = 0; r < rows; r++) {
             const float *sums = ws->mass_sum + (size_t)r * npad, *maxima = ws->mass_max + (size_t)r * npad;
             const vf mv = SPLATF(m[r]), inv = SPLATF(1 / l[r]);
             for (int k = 0; k < n; k += VF) {

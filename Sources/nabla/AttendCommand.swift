@@ -58,7 +58,8 @@ struct AttendCommand: ParsableCommand {
         if qk.v == nil && (dense || out != nil) {
             throw NablaError(.badArgument, "\(qk.name) holds Q and K but no V: \(dense ? "--dense" : "--out") needs V; without V only --recall is possible")
         }
-        let blocks = try BlockGrid(grid: qk.grid, block: maskOptions.block)
+        let blocks = try qk.blockGrid(maskOptions.block)
+        noteEdge(qk, block: maskOptions.block, given: input.edge, reported: true)
         let kept: KeptKeyBlocks
         let source: String
         if let mask {
@@ -89,9 +90,14 @@ struct AttendCommand: ParsableCommand {
             let outputs = [("out.npy", report.sparse), ("out_dense.npy", report.dense)]
             for case let (name, values?) in outputs {
                 let path = (out as NSString).appendingPathComponent(name)
-                try NPY.write(try arranged(values, like: qLayout, shape: qShape, heads: qk.heads, tokens: qk.grid.tokens,
-                                           headDim: qk.headDim),
-                              shape: qShape, to: path)
+                if blocks.droppedTokens > 0 {
+                    // --edge crop: the kept tokens only, [heads, S_kept, D], raster over the kept grid.
+                    try NPY.write(values, shape: [qk.heads, blocks.keptTokens, qk.headDim], to: path)
+                } else {
+                    try NPY.write(try arranged(values, like: qLayout, shape: qShape, heads: qk.heads, tokens: qk.grid.tokens,
+                                               headDim: qk.headDim),
+                                  shape: qShape, to: path)
+                }
                 written.append(name)
             }
         }
@@ -99,7 +105,10 @@ struct AttendCommand: ParsableCommand {
             print(report.json(outputs: written).rendered())
         } else {
             print(report.text())
-            if let out, !written.isEmpty { print("wrote      \(written.joined(separator: ", ")) to \(out)") }
+            if let out, !written.isEmpty {
+                print("wrote      \(written.joined(separator: ", ")) to \(out)"
+                      + (blocks.droppedTokens > 0 ? " ([\(qk.heads), \(blocks.keptTokens), \(qk.headDim)], raster over the kept grid \(blocks.kept))" : ""))
+            }
         }
     }
 
@@ -109,8 +118,9 @@ struct AttendCommand: ParsableCommand {
         if case .qk(let q, let k, let v, let layout, let vLayout, _) = try spec.plan() {
             // --head-select acts here as in every command: only those heads are computed
             // and written (named by tensor index in the report).
-            let qk = try QKInput.from(q: q.load(), k: k.load(), v: v?.load(), layout: layout, vLayout: vLayout,
+            var qk = try QKInput.from(q: q.load(), k: k.load(), v: v?.load(), layout: layout, vLayout: vLayout,
                                       name: spec.displayName, heads: spec.heads)
+            qk.edge = spec.edge ?? .pad
             // One batch item is computed: a batch axis becomes 1; the head axis holds the heads taken.
             var shape = q.shape
             if let b = layout.axes.firstIndex(of: "b") { shape[b] = 1 }
@@ -147,6 +157,6 @@ struct AttendCommand: ParsableCommand {
     /// A uint8 (or bool) `[heads, N, N]` mask from `path`, checked against the input.
     /// - Throws: `NablaError` naming the file and what does not fit (`MaskFile.read`).
     func readMask(_ path: String, heads: Int, blocks: BlockGrid) throws -> KeptKeyBlocks {
-        KeptKeyBlocks(kept: try MaskFile.read(path, heads: heads, blocks: blocks), heads: heads, n: blocks.count)
+        KeptKeyBlocks(kept: try MaskFile.read(path, heads: heads, blocks: blocks), heads: heads, blocks: blocks)
     }
 }

@@ -48,6 +48,7 @@ struct MaskCommand: ParsableCommand {
         let spec = try input.spec(orderBlock: mask.block)
         try spec.checkMemory(block: mask.block, use: .maskFiles, halfInPlace: true)
         let qk = try spec.load(halfInPlace: true)
+        noteEdge(qk, block: mask.block, given: input.edge, reported: true)
         try MaskMemory.check(input: qk, block: mask.block, use: .maskFiles)
         mask.noteWholeAxisWindow(grid: qk.grid)
         let progress = StderrProgress(label: "mask")

@@ -50,6 +50,7 @@ struct SweepCommand: ParsableCommand {
     func run() throws {
         let points = try ThresholdSweep.parseThresholds(thresholds)
         let qk = try input.spec(orderBlock: block).load()
+        noteEdge(qk, block: block, given: input.edge, reported: false)
         var measureAt: [Double] = []
         if measure != "none" {
             do {

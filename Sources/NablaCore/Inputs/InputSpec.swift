@@ -26,6 +26,8 @@ public struct InputSpec: Sendable, Equatable {
     public var synthesis: SynthesisOptions
     /// The heads to take (tensor indices), or `nil` for all.
     public var heads: HeadSelection?
+    /// `--edge`: what to do with a grid the block does not divide; `nil` is `.pad`.
+    public var edge: EdgeMode?
 
     public init(source: Source, layout: LayoutOptions = LayoutOptions(), synthesis: SynthesisOptions = SynthesisOptions(),
                 heads: HeadSelection? = nil) {
@@ -66,6 +68,13 @@ public struct InputSpec: Sendable, Equatable {
     ///   does not apply to the input (see `plan()`); `.cancelled` when `isCancelled` said so.
     public func load(halfInPlace: Bool = false, progress: ReadProgress.Report? = nil,
                      isCancelled: (@Sendable () -> Bool)? = nil) throws -> QKInput {
+        var input = try loadTensors(halfInPlace: halfInPlace, progress: progress, isCancelled: isCancelled)
+        input.edge = edge ?? .pad
+        return input
+    }
+
+    private func loadTensors(halfInPlace: Bool, progress: ReadProgress.Report?,
+                             isCancelled: (@Sendable () -> Bool)?) throws -> QKInput {
         let plan = try plan()
         let reading = ReadProgress(bytesTotal: plan.bytesToRead, report: progress, isCancelled: isCancelled)
         switch plan {

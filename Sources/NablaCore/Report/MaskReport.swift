@@ -43,7 +43,7 @@ public struct MaskReport: Sendable {
     /// - Throws: `NablaError.badGrid` when `block` does not divide the input's grid.
     public init(input: QKInput, block: BlockShape, settings: MaskSettings, keepMap: Bool = true,
                 progress: Progress? = nil) throws {
-        let blocks = try BlockGrid(grid: input.grid, block: block)
+        let blocks = try input.blockGrid(block)
         let mask: BlockMask
         var times = StageTimes()
         if keepMap {
@@ -121,6 +121,8 @@ public struct MaskReport: Sendable {
             ("block", JSON.triple(blocks.block.bt, blocks.block.bh, blocks.block.bw)),
             ("block_grid", .array([.int(blocks.tb), .int(blocks.hb), .int(blocks.wb)])),
             ("n", .int(blocks.count)),
+            ("edge", blocks.edgeText == nil ? .null : .string(blocks.edge.rawValue)),
+            ("edge_means", blocks.edgeText.map { .string($0) } ?? .null),
             ("num_heads", .int(heads)),
             ("head_dim", .int(headDim)),
             ("threshold", .number(mask.settings.threshold)),
@@ -153,6 +155,7 @@ public struct MaskReport: Sendable {
                 + "FlexAttention takes block b to be tokens b*BLOCK_SIZE ..< (b+1)*BLOCK_SIZE, so Q, K and V must be permuted to block order "
                 + "(each block's \(tokens) tokens contiguous, blocks in raster order) before the call and the output permuted back")),
             ("load", .string(load)),
+        ] + paddingNotes() + [
             ("note", .string("eager flex_attention without a mask_mod ignores block sparsity (PyTorch 2.13): compile it "
                 + "(torch.compile(flex_attention)) for the sparsity to save work")),
         ])
@@ -165,6 +168,7 @@ public struct MaskReport: Sendable {
         lines.append("input      \(Shown.path(inputName))")
         lines.append("grid       \(grid) (\(grid.tokens) tokens, \(order)), head dim \(headDim), \(heads) heads")
         lines.append("block      \(blocks.block) -> block grid \(blocks), N = \(blocks.count)")
+        if let edge = blocks.edgeText { lines.append("edge       \(edge)") }
         lines.append("settings   thr \(fixed(mask.settings.threshold, 2)), STA \(mask.settings.sta.map(\.description) ?? "off")")
         lines.append("")
         lines.append("head   density   mass kept   kept blocks")
