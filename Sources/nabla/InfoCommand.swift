@@ -31,7 +31,8 @@ struct InfoCommand: ParsableCommand {
         let layout = try self.layout.options(orderBlock: block)
         let synthesis = try standIn.options()
         guard let file else {
-            let summary = try SampleSummary(synthesis: synthesis, block: block)
+            let summary = try SampleSummary(synthesis: synthesis, block: block, edge: edge ?? .pad)
+            if let edge, block.divides(summary.grid) { warn("--edge \(edge) has no effect: block \(block) divides grid \(summary.grid)") }
             print(json ? summary.json().rendered() : summary.text())
             return
         }
