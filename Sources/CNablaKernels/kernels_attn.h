@@ -101,6 +101,15 @@ static inline __attribute__((always_inline)) void NK(item_scores)(const nabla_at
     for (; w < width; w += VF) NK(scores)(qt, d, kc + w, bk, p + w, 1, rowmax);
 }
 
+/// The real keys of the item's chunk: the key block's count (`key_counts`, partial edge
+/// blocks, issue 18; `b` when NULL) past the chunk's start, at most 64, at least 0 (a
+/// chunk past a partial block's keys scores -inf throughout and adds nothing).
+static inline __attribute__((always_inline)) int NK(valid_keys)(const nabla_attn_block *job, NK(item) it) {
+    const int count = job->key_counts ? job->key_counts[it.kb] : job->b;
+    const int valid = count - it.c;
+    return valid < 0 ? 0 : (valid < 64 ? valid : 64);
+}
+
 /// M: the online softmax of the item's rows on its scores `p`, in place: running max m,
 /// running sum l, each row's sum over this key block (`blockSum`, for the block mass) and
 /// the factor `scale` the row's output so far is rescaled by.
@@ -108,7 +117,7 @@ static inline __attribute__((always_inline)) void NK(item_softmax)(const nabla_a
                                                                 NK(item) it, float *p, const vf *rowmax,
                                                                 float *blockSum, float *scale) {
     const int width = job->bk - it.c < 64 ? job->bk - it.c : 64;
-    const int valid = job->b - it.c < 64 ? job->b - it.c : 64;
+    const int valid = NK(valid_keys)(job, it);
     float *m = ws->m + it.t, *l = ws->l + it.t;
     if (it.c == 0)
         for (int r = 0; r < 4; r++) blockSum[r] = 0;
@@ -158,7 +167,7 @@ static inline __attribute__((always_inline)) void NK(item_softmax)(const nabla_a
 /// P: o[rows] = o[rows] * scale + P V over the item's valid keys.
 static inline __attribute__((always_inline)) void NK(item_pv)(const nabla_attn_block *job, const nabla_attn_workspace *ws,
                                                            NK(item) it, const float *p, const float *scale) {
-    const int dv = job->dv, valid = job->b - it.c < 64 ? job->b - it.c : 64;
+    const int dv = job->dv, valid = NK(valid_keys)(job, it);
     const float *vc = job->v + ((size_t)it.kb * job->bk + it.c) * dv;
     float *ot = ws->o + (size_t)it.t * dv;
     int g = 0;
@@ -199,8 +208,10 @@ static void NK(attn_query_block)(const nabla_attn_block *job, const nabla_attn_w
         if (i + 1 < items) NK(item_softmax)(job, ws, ahead, buffer[next], rowmax, blockSum, scale[next]);
     }
     // Rows out: O / l to the stored rows.
+    // A partial query block's real rows (issue 18); the rest are padding, never written.
+    const int rows = job->rows > 0 ? job->rows : b;
     if (job->out)
-        for (int r = 0; r < b; r++) {
+        for (int r = 0; r < rows; r++) {
             float *dst = job->out + (size_t)job->stored_rows[r] * d;
             const float inv = 1 / l[r];
             const float *src = o + (size_t)r * dv;
@@ -208,8 +219,8 @@ static void NK(attn_query_block)(const nabla_attn_block *job, const nabla_attn_w
         }
     // The true block mass of each row, summed over the block's tokens, divided by B.
     if (record) {
-        const double share = 1.0 / b;
-        for (int r = 0; r < b; r++) {
+        const double share = 1.0 / rows;
+        for (int r = 0; r < rows; r++) {
             const float *sums = ws->mass_sum + (size_t)r * npad, *maxima = ws->mass_max + (size_t)r * npad;
             const vf mv = SPLATF(m[r]), inv = SPLATF(1 / l[r]);
             for (int k = 0; k < n; k += VF) {

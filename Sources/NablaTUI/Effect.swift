@@ -347,18 +347,9 @@ public enum Jobs {
                                         isCancelled: isCancelled)
             let input = try loader(pairs.map { $0.request(for: $0.index) } ?? request, block, observer)
             if isCancelled() { return .cancelled }
-            var use = block
-            var note: String?
-            if !block.divides(input.grid) {
-                // NABLA's own block first, then the others in cycling order.
-                guard let other = ([BlockShape.nabla] + BlockShape.standard).first(where: { $0.divides(input.grid) }) else {
-                    let shapes = BlockShape.standard.map(\.description).joined(separator: ", ")
-                    return .failed("grid \(input.grid) of \(input.name) is divisible by none of \(shapes); nothing changed (nabla view --block BTxBHxBW opens it with a block that divides)")
-                }
-                use = other
-                note = "block \(block) does not divide grid \(input.grid); using \(other)"
-            }
-            guard let map = try PooledMap.compute(input, block: use, progress: mapProgress,
+            // A grid the block does not divide: partial edge blocks (or crop), said on screen.
+            let note = try input.blockGrid(block).edgeText
+            guard let map = try PooledMap.compute(input, block: block, progress: mapProgress,
                                                   isCancelled: isCancelled) else { return .cancelled }
             return .loaded(input, map, note: note, pairs: pairs, cut: cutFirst(firstCut, of: map))
         }

@@ -7,6 +7,8 @@ public enum PromptCommand: Equatable, Sendable {
     /// A head, by its tensor index (0-based, as everywhere in nabla).
     case head(Int)
     case block(BlockShape)
+    /// What to do with a grid the block does not divide (`--edge`).
+    case edge(EdgeMode)
     case sta(STAWindow?)
     /// Compare the current mask with another (`nabla diff`'s mask spec).
     case compare(MaskSpec)
@@ -37,6 +39,7 @@ public enum PromptCommand: Equatable, Sendable {
         Entry(name: "head", aliases: [], usage: "head 5", help: "head (0-based index)", takesPaths: false),
         Entry(name: "block", aliases: [], usage: "block 1x16x16", help: "block shape BTxBHxBW", takesPaths: false),
         Entry(name: "sta", aliases: [], usage: "sta 11x3x3", help: "STA window; sta off", takesPaths: false),
+        Entry(name: "edge", aliases: [], usage: "edge crop|pad", help: "grid edge not divided", takesPaths: false),
         Entry(name: "open", aliases: ["o", "e", "edit"], usage: "open PATH...", help: "open Q K [V] or FILE", takesPaths: true),
         Entry(name: "save", aliases: ["w", "write"], usage: "save DIR", help: "as mask --out DIR", takesPaths: true),
         Entry(name: "compare", aliases: ["diff"], usage: "compare SPEC", help: "compare view", takesPaths: false),
@@ -88,6 +91,12 @@ public enum PromptCommand: Equatable, Sendable {
             return .head(v)
         case "block":
             return .block(try BlockShape(parsing: try one("block BTxBHxBW")))
+        case "edge":
+            let text = try one("edge crop|pad")
+            guard let mode = EdgeMode(rawValue: text.lowercased()) else {
+                throw NablaError(.badArgument, "edge '\(text)' is not crop or pad")
+            }
+            return .edge(mode)
         case "sta":
             let text = try one("sta WTxWHxWW | sta off")
             if text.lowercased() == "off" { return .sta(nil) }

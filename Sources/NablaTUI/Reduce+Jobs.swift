@@ -69,7 +69,7 @@ extension AppState {
         guard let input else { return [] }
         generation += 1
         requestedBlock = shape
-        if let map, map.blocks.block == shape {
+        if let map, map.blocks == (try? input.blockGrid(shape)) {
             // Back to the shape on screen: whatever runs is stale now.
             job = nil
             return []

@@ -56,11 +56,9 @@ extension AppState {
                 message = .error("nothing is loaded")
                 return []
             }
-            let shapes = BlockShape.standard.filter { $0.divides(input.grid) }
-            guard shapes.count > 1 else {
-                message = .error("no other standard block shape divides grid \(input.grid)")
-                return []
-            }
+            // Every standard shape: a grid one does not divide gets partial edge blocks (or crop).
+            _ = input
+            let shapes = BlockShape.standard
             let from = shapes.firstIndex(of: requestedBlock) ?? shapes.firstIndex(of: block) ?? 0
             return startCompute(shapes[((from + d) % shapes.count + shapes.count) % shapes.count])
         case .toggleSTA:
@@ -132,11 +130,10 @@ extension AppState {
                 message = .error("nothing is loaded")
                 return []
             }
-            guard shape.divides(input.grid) else {
-                message = .error("block \(shape) does not divide grid \(input.grid)")
-                return []
-            }
+            if let text = (try? input.blockGrid(shape))?.edgeText { message = .info(text) }
             return startCompute(shape)
+        case .edge(let mode):
+            return setEdge(mode)
         case .sta(let window):
             sta = window
             if let window {

@@ -22,7 +22,9 @@ extension Renderer {
         let a = state.cursor.query, b = state.cursor.key
         func coords(_ n: Int) -> String {
             let c = map.blocks.coordinates(of: n)
-            return "#\(n)".rightPadded(to: 6) + " t \(c.t)  i \(c.i)  j \(c.j)"
+            // A partial edge block says how many real tokens it holds.
+            let real = map.blocks.tokens(inBlock: n), full = map.blocks.block.tokens
+            return "#\(n)".rightPadded(to: 6) + " t \(c.t)  i \(c.i)  j \(c.j)" + (real < full ? "  \(real)/\(full) tok" : "")
         }
         screen.put("query " + coords(a), in: rect, row: 1, style: .plain, ellipsis: g.ellipsis)
         screen.put("key   " + coords(b), in: rect, row: 2, style: .plain, ellipsis: g.ellipsis)

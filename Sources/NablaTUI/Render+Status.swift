@@ -12,13 +12,15 @@ extension Renderer {
         let density = s.pendingCut != nil ? String(g.ellipsis) : s.mask.map { percent($0.statistics.overallDensity) } ?? "-"
         let thr = "thr " + fixed(s.threshold, 2)
         let sep = g.separator
-        let full = [s.inputName, grid, "block \(s.block)", thr, "head \(head)", "STA \(sta)", "density \(density)", "? help"]
+        // A grid the block does not divide: the edge mode beside the block.
+        let edge = s.map.flatMap { $0.blocks.edgeText == nil ? nil : " \($0.blocks.edge)" } ?? ""
+        let full = [s.inputName, grid, "block \(s.block)\(edge)", thr, "head \(head)", "STA \(sta)", "density \(density)", "? help"]
         return [
             full.joined(separator: sep),
             ([s.inputName] + full.dropFirst(2)).joined(separator: sep),
-            ([s.inputName] + ["\(s.block)", thr, "head \(head)", "STA \(sta)", "density \(density)", "? help"]).joined(separator: " "),
-            ["\(s.block)", thr, "head \(head)", "STA \(sta)", "density \(density)", "? help"].joined(separator: " "),
-            ["\(s.block)", thr, "h \(head)", "sta \(sta)", density, "?"].joined(separator: " "),
+            ([s.inputName] + ["\(s.block)\(edge)", thr, "head \(head)", "STA \(sta)", "density \(density)", "? help"]).joined(separator: " "),
+            ["\(s.block)\(edge)", thr, "head \(head)", "STA \(sta)", "density \(density)", "? help"].joined(separator: " "),
+            ["\(s.block)\(edge)", thr, "h \(head)", "sta \(sta)", density, "?"].joined(separator: " "),
         ]
     }
 

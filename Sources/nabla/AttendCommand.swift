@@ -87,7 +87,8 @@ struct AttendCommand: ParsableCommand {
         if qk.v == nil && (dense || out != nil) {
             throw NablaError(.badArgument, "\(qk.name) holds Q and K but no V: \(dense ? "--dense" : "--out") needs V; without V only --recall is possible")
         }
-        let blocks = try BlockGrid(grid: qk.grid, block: maskOptions.block)
+        let blocks = try qk.blockGrid(maskOptions.block)
+        noteEdge(qk, block: maskOptions.block, given: input.edge, reported: true)
         let progress = StderrProgress(label: "attend")
         defer { progress.finish() }
         let kept: KeptKeyBlocks
@@ -131,9 +132,14 @@ struct AttendCommand: ParsableCommand {
             let outputs = [("out.npy", report.sparse), ("out_dense.npy", report.dense)]
             _ = try OutputSet.replace(directory: out) { stage in
                 for case let (name, values?) in outputs {
-                    try stage.write(try NPY.encode(try arranged(values, like: qLayout, shape: qShape, heads: qk.heads,
-                                                                tokens: qk.grid.tokens, headDim: qk.headDim),
-                                                   shape: qShape, name: name), named: name)
+                    if blocks.droppedTokens > 0 {
+                        // --edge crop: the kept tokens only, [heads, S_kept, D], raster over the kept grid.
+                        try stage.write(try NPY.encode(values, shape: [qk.heads, blocks.keptTokens, qk.headDim], name: name), named: name)
+                    } else {
+                        try stage.write(try NPY.encode(try arranged(values, like: qLayout, shape: qShape, heads: qk.heads,
+                                                                    tokens: qk.grid.tokens, headDim: qk.headDim),
+                                                       shape: qShape, name: name), named: name)
+                    }
                     written.append(name)
                 }
             }
@@ -143,7 +149,10 @@ struct AttendCommand: ParsableCommand {
             print(report.json(outputs: written).rendered())
         } else {
             print(report.text())
-            if let out, !written.isEmpty { print("wrote      \(written.joined(separator: ", ")) to \(out)") }
+            if let out, !written.isEmpty {
+                print("wrote      \(written.joined(separator: ", ")) to \(out)"
+                      + (blocks.droppedTokens > 0 ? " ([\(qk.heads), \(blocks.keptTokens), \(qk.headDim)], raster over the kept grid \(blocks.kept))" : ""))
+            }
         }
     }
 
@@ -154,8 +163,9 @@ struct AttendCommand: ParsableCommand {
             // --head-select acts here as in every command: only those heads are computed
             // and written (named by tensor index in the report).
             // and only their bytes are read from the files (HeadRead).
-            let qk = try QKInput.reading(q: q, k: k, v: v, layout: layout, vLayout: vLayout,
+            var qk = try QKInput.reading(q: q, k: k, v: v, layout: layout, vLayout: vLayout,
                                          name: spec.displayName, heads: spec.heads)
+            qk.edge = spec.edge ?? .pad
             // One batch item is computed: a batch axis becomes 1; the head axis holds the heads taken.
             var shape = q.shape
             if let b = layout.axes.firstIndex(of: "b") { shape[b] = 1 }
@@ -192,6 +202,6 @@ struct AttendCommand: ParsableCommand {
     /// A uint8 (or bool) `[heads, N, N]` mask from `path`, checked against the input.
     /// - Throws: `NablaError` naming the file and what does not fit (`MaskFile.read`).
     func readMask(_ path: String, heads: Int, blocks: BlockGrid) throws -> KeptKeyBlocks {
-        KeptKeyBlocks(kept: try MaskFile.read(path, heads: heads, blocks: blocks), heads: heads, n: blocks.count)
+        KeptKeyBlocks(kept: try MaskFile.read(path, heads: heads, blocks: blocks), heads: heads, blocks: blocks)
     }
 }

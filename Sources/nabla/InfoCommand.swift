@@ -21,6 +21,9 @@ struct InfoCommand: ParsableCommand {
                                valueName: "BTxBHxBW"), transform: Parse.block)
     var block: BlockShape = .nabla
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("When the block does not divide the grid: pad (partial edge blocks; the default) or crop (the grid floored to whole blocks).", valueName: "pad|crop"))
+    var edge: EdgeMode?
+
     @Flag(help: "Print one JSON object instead of the readable summary.")
     var json = false
 
@@ -28,7 +31,8 @@ struct InfoCommand: ParsableCommand {
         let layout = try self.layout.options(orderBlock: block)
         let synthesis = try standIn.options()
         guard let file else {
-            let summary = try SampleSummary(synthesis: synthesis, block: block)
+            let summary = try SampleSummary(synthesis: synthesis, block: block, edge: edge ?? .pad)
+            if let edge, block.divides(summary.grid) { warn("--edge \(edge) has no effect: block \(block) divides grid \(summary.grid)") }
             print(json ? summary.json().rendered() : summary.text())
             return
         }
@@ -38,11 +42,14 @@ struct InfoCommand: ParsableCommand {
         }
         // FILE:KEY, as every other command takes it: the file, and the tensor chosen.
         let source = TensorSource(parsing: file)
-        var summary = try FileSummary(path: source.path, layout: layout, synthesis: synthesis, block: block)
+        var summary = try FileSummary(path: source.path, layout: layout, synthesis: synthesis, block: block, edge: edge ?? .pad)
+        if let edge, let blocks = summary.blocks, blocks.edgeText == nil {
+            warn("--edge \(edge) has no effect: block \(block) divides grid \(blocks.grid)")
+        }
         var chosen: FileSummary.Tensor?
         if let key = source.key, summary.pairs.contains(key), !summary.tensors.contains(where: { $0.key == key }) {
             // FILE:PREFIX naming a pair of a whole-model dump: that pair is described.
-            summary = try FileSummary(path: source.path, layout: layout, synthesis: synthesis, block: block, pair: key)
+            summary = try FileSummary(path: source.path, layout: layout, synthesis: synthesis, block: block, pair: key, edge: edge ?? .pad)
         } else if let key = source.key {
             guard let tensor = summary.tensors.first(where: { $0.key == key }) else {
                 let keys = summary.tensors.compactMap(\.key).joined(separator: ", ")

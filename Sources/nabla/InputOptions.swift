@@ -2,6 +2,7 @@ import ArgumentParser
 import NablaCore
 
 extension OrderOption: ExpressibleByArgument {}
+extension EdgeMode: ExpressibleByArgument {}
 
 /// How to read Q/K tensors or a latent: `--grid`, `--order`, `--axes`, `--batch`.
 struct LayoutArguments: ParsableArguments {
@@ -65,6 +66,9 @@ struct InputOptions: ParsableArguments {
             help: ArgumentHelp("Heads to take, by tensor index (0-based): e.g. 0,3,8-11. Default: all.", valueName: "LIST"))
     var headSelect: String?
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("When the block does not divide the grid: pad (partial edge blocks, every token kept; the default) or crop (the grid floored to whole blocks). No effect on a grid the block divides.", valueName: "pad|crop"))
+    var edge: EdgeMode?
+
     @OptionGroup var layout: LayoutArguments
     @OptionGroup var standIn: StandInArguments
 
@@ -72,6 +76,7 @@ struct InputOptions: ParsableArguments {
     func spec(orderBlock: BlockShape = .nabla) throws -> InputSpec {
         var spec = try unselectedSpec(orderBlock: orderBlock)
         spec.heads = try headSelect.map { try HeadSelection(parsing: $0) }
+        spec.edge = edge
         return spec
     }
 

@@ -57,6 +57,7 @@ struct MaskCommand: ParsableCommand {
         let values = method.map { !($0 is NablaMethod) } ?? false
         try spec.checkMemory(block: mask.block, use: .maskFiles, halfInPlace: true, values: values)
         var qk: QKInput? = try spec.load(halfInPlace: true, values: values)
+        noteEdge(qk!, block: mask.block, given: input.edge, reported: true)
         try MaskMemory.check(input: qk!, block: mask.block, use: .maskFiles)
         mask.noteWholeAxisWindow(grid: qk!.grid)
         let progress = StderrProgress(label: "mask")
@@ -65,7 +66,7 @@ struct MaskCommand: ParsableCommand {
         if let other = method.flatMap({ $0 is NablaMethod ? nil : $0 }) {
             // Other methods may need token-level Q/K (and V); they keep the input.
             let input = qk!
-            report = try MaskReport(method: other, context: try MethodContext(input: input, blocks: BlockGrid(grid: input.grid, block: mask.block)),
+            report = try MaskReport(method: other, context: try MethodContext(input: input, blocks: input.blockGrid(mask.block)),
                                     progress: progress.report)
         } else {
             // The report takes the input and frees it once pooled (the maps and mask need only the pooled vectors).

@@ -14,13 +14,14 @@ struct LayoutTests {
         }
     }
 
-    @Test("a grid that does not divide is an error naming both shapes")
-    func notDivisible() {
-        let error = #expect(throws: NablaError.self) {
-            try BlockGrid(grid: TokenGrid(t: 3, h: 20, w: 16), block: .nabla)
-        }
-        #expect(error?.code == .badGrid)
-        #expect(error?.message == "grid 3x20x16 is not divisible by block 1x8x8; blocks that divide it: 1x4x4")
+    @Test("a grid the block does not divide: ceiling (pad) or floor (crop), said in one line")
+    func notDivisible() throws {
+        let grid = TokenGrid(t: 3, h: 20, w: 16)
+        let pad = try BlockGrid(grid: grid, block: .nabla)
+        #expect(pad.description == "3x3x2" && pad.tokens(inBlock: 4) == 32 && pad.offset(ofBlock: 5) == 288)
+        let crop = try BlockGrid(grid: grid, block: .nabla, edge: .crop)
+        #expect(crop.description == "3x2x2" && crop.droppedTokens == 3 * 4 * 16)
+        #expect(crop.edgeText == "edge crop: block 1x8x8 does not divide grid 3x20x16; kept 3x16x16 (768 tokens), dropped 192 tokens: rows 16..<20 of every frame")
     }
 
     /// Block order written naively for the test: visit blocks raster, tokens raster inside.

@@ -160,10 +160,11 @@ struct MaskTests {
         }
     }
 
-    @Test("a block shape that does not divide the grid is refused")
-    func refusesBadBlock() {
-        let e = #expect(throws: NablaError.self) { try PooledMap.compute(Self.input, block: BlockShape(bt: 3, bh: 8, bw: 8)) }
-        #expect(e?.message == "grid 4x16x16 is not divisible by block 3x8x8; blocks that divide it: 1x4x4, 1x8x8, 1x16x16, 2x8x8, 4x4x4")
+    @Test("a block shape that does not divide the grid gets partial edge blocks (issue 18)")
+    func partialEdgeBlocks() throws {
+        let map = try #require(try PooledMap.compute(Self.input, block: BlockShape(bt: 3, bh: 8, bw: 8)))
+        #expect(map.blocks.description == "2x2x2" && map.blocks.tokens(inBlock: 7) == 64)
+        #expect(map.blocks.edgeText == "edge pad: block 3x8x8 does not divide grid 4x16x16; block grid 2x2x2 (ceiling), 4 partial edge blocks (last frame slab 1 of 3 frames), every token kept")
     }
 }
 

@@ -104,17 +104,23 @@ struct JobTests {
         #expect(after.t == before.t && after.i / 2 == before.i && after.j / 2 == before.j)
     }
 
-    @Test("loading picks a block that divides the grid and says so")
-    func loadNote() {
+    @Test("loading a grid the block does not divide: partial edge blocks, said; :edge crop|pad recomputes")
+    func loadNote() throws {
         let odd = TestApp.input(grid: TokenGrid(t: 2, h: 12, w: 12), heads: 2)
-        let app = TestApp.make(block: BlockShape(bt: 1, bh: 8, bw: 8), input: odd)
-        #expect(app.state.block == BlockShape(bt: 1, bh: 4, bw: 4))
-        #expect(app.state.message == .info("block 1x8x8 does not divide grid 2x12x12; using 1x4x4"))
-        // NABLA's own block is preferred when it divides.
+        var app = TestApp.make(block: BlockShape(bt: 1, bh: 8, bw: 8), input: odd)
+        #expect(app.state.block == .nabla)
+        #expect(app.state.map?.blocks.description == "2x2x2")
+        #expect(app.state.message == .info("edge pad: block 1x8x8 does not divide grid 2x12x12; block grid 2x2x2 (ceiling), 6 partial edge blocks (last block row 4 of 8 rows, last block column 4 of 8 columns), every token kept"))
+        try app.keys(":edge crop<Enter>")
+        #expect(app.state.map?.blocks.description == "2x1x1" && app.state.map?.blocks.edge == .crop)
+        try app.keys("<Esc>")
+        #expect(app.screen.lines.last?.contains("1x8x8 crop") == true, "\(app.screen.lines.last ?? "")")
+        try app.keys(":edge pad<Enter>")
+        #expect(app.state.map?.blocks.description == "2x2x2")
         let square = TestApp.input(grid: TokenGrid(t: 2, h: 24, w: 24), heads: 2)
-        let other = TestApp.make(block: BlockShape(bt: 1, bh: 16, bw: 16), input: square)
-        #expect(other.state.block == .nabla)
-        #expect(other.state.message == .info("block 1x16x16 does not divide grid 2x24x24; using 1x8x8"))
+        var other = TestApp.make(block: .nabla, input: square)
+        try other.keys(":edge crop<Enter>")
+        #expect(other.state.message == .info("edge crop has no effect: block 1x8x8 divides grid 2x24x24"))
     }
 
     @Test("the spinner turns only while a job runs")

@@ -183,7 +183,7 @@ struct KeymapTests {
     }
 
     @Test("bad commands change nothing and put an error in the status line", arguments: [
-        "thr 2", "thr x", "thr", "head -1", "head 3", "head two", "block 3x8x8", "block 1x8", "block 1x5x5",
+        "thr 2", "thr x", "thr", "head -1", "head 3", "head two", "edge cut", "block 1x8", "edge",
         "sta 11x3", "sta on", "sta 4x3x3", "sta 3x3x2", "compare thr=0.9,block=1x16x16", "compare dense,block=1x4x4", "frobnicate", "open 'unterminated", "quit now", "",
     ])
     func badCommands(line: String) throws {
@@ -314,7 +314,7 @@ struct HelpAndMessageTests {
     /// Every bad prompt command at several widths: the whole error is on screen, in order.
     @Test("prompt errors are readable in full at every width", arguments: [60, 80, 100, 120])
     func errorsInFull(width: Int) throws {
-        for line in ["thr 2", "head 7", "block 3x8x8", "open /no/such/directory/and/a/long/file/name/q.npy k.npy", "frobnicate now please",
+        for line in ["thr 2", "head 7", "edge cut", "open /no/such/directory/and/a/long/file/name/q.npy k.npy", "frobnicate now please",
                      "sta 11x3", "open 'unterminated"] {
             var app = TestApp.make(size: Size(width: width, height: 24))
             try app.keys(":" + line + "<Enter>")

@@ -13,6 +13,7 @@ struct PromptTableTests {
         "head": ("head 1", .head(1)),
         "block": ("block 1x4x4", .block(BlockShape(bt: 1, bh: 4, bw: 4))),
         "sta": ("sta off", .sta(nil)),
+        "edge": ("edge crop", .edge(.crop)),
         "open": ("open a.npy b.npy", .open(["a.npy", "b.npy"])),
         "save": ("save out", .save("out")),
         "compare": ("compare thr=0.5", .compare(try! MaskSpec(parsing: "thr=0.5"))),

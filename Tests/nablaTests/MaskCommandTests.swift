@@ -89,8 +89,9 @@ struct MaskCommandTests {
                          contains: "none.npy: cannot open: No such file or directory")
         Self.expectError(try NablaProcess.run(["mask", q, k, "--threshold", "1.5"]), contains: "outside [0, 1]")
         Self.expectError(try NablaProcess.run(["mask", q, k, "--threshold", "nan"]), contains: "outside [0, 1]")
-        Self.expectError(try NablaProcess.run(["mask", q, k, "--threshold", "0.9", "--block", "1x7x7"]),
-                         contains: "grid 2x16x16 is not divisible by block 1x7x7")
+        Self.expectError(try NablaProcess.run(["mask", q, k, "--threshold", "0.9", "--block", "1x32x32", "--edge", "crop"]),
+                         contains: "--edge crop: block 1x32x32 is larger than grid 2x16x16 in an axis")
+        Self.expectError(try NablaProcess.run(["mask", q, k, "--threshold", "0.9", "--edge", "cut"]), contains: "--edge")
         Self.expectError(try NablaProcess.run(["mask", q, k, "--threshold", "0.9", "--block", "1x0x8"]),
                          contains: "--block")
         Self.expectError(try NablaProcess.run(["mask", q, k, "--threshold", "0.9", "--sta", "3x3"]), contains: "--sta")

@@ -38,7 +38,10 @@ typedef struct nabla_attn_workspace {
 /// Shapes (floats, row-major): `q [bq, d]` scaled by log2(e)/sqrt(D); `kT [n, d, bk]`
 /// (each key block transposed, keys zero-padded to bk, a multiple of 16);
 /// `v [n, bk, dv]` (dv a multiple of 16) or NULL; `out [S, d]` or NULL, the rows
-/// `stored_rows[0..<b]` written; `mass [n]` (double) or NULL, added to.
+/// `stored_rows[0..<rows]` written; `mass [n]` (double) or NULL, added to.
+/// Blocks of any size (partial edge blocks, issue 18): `rows` is the query block's real
+/// rows (0 means `b`); `key_counts [n]` the real keys of each key block (NULL: `b` each);
+/// the keys past a block's count score -inf and the rows past `rows` are not written.
 typedef struct nabla_attn_block {
     const float *q;
     const float *kT;
@@ -49,6 +52,8 @@ typedef struct nabla_attn_block {
     float *out;
     const int32_t *stored_rows;
     double *mass;
+    const int32_t *key_counts;
+    int32_t rows;
 } nabla_attn_block;
 
 /// One instruction-set level's kernels.

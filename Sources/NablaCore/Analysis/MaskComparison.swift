@@ -95,7 +95,8 @@ struct CommonCells {
             let sorted = borders.sorted() + [length]
             return (0..<(sorted.count - 1)).map { (sorted[$0], sorted[$0 + 1] - sorted[$0]) }
         }
-        let grid = ga.grid
+        // The tokens both block grids cover (under --edge crop, the smaller kept grid).
+        let grid = TokenGrid(t: min(ga.kept.t, gb.kept.t), h: min(ga.kept.h, gb.kept.h), w: min(ga.kept.w, gb.kept.w))
         let ts = segments(grid.t, ga.block.bt, gb.block.bt)
         let ys = segments(grid.h, ga.block.bh, gb.block.bh)
         let xs = segments(grid.w, ga.block.bw, gb.block.bw)

@@ -178,19 +178,21 @@ public struct SpecifiedMask: Sendable {
         self.map = map
     }
 
-    /// Kept blocks / `N^2` per head.
+    /// Kept blocks / `N^2` per head (kept real token pairs / `S^2` with partial edge blocks).
     public var density: [Double] {
+        if !blocks.isUniform { return (0..<heads).map { keptKeyBlocks.density(head: $0) } }
         let nn = n * n
         return (0..<heads).map { h in Double(kept[(h * nn)..<((h + 1) * nn)].reduce(0) { $0 + Int($1) }) / Double(nn) }
     }
 
     /// Kept blocks / `heads * N^2`.
     public var overallDensity: Double {
-        Double(kept.reduce(0) { $0 + Int($1) }) / Double(max(heads * n * n, 1))
+        if !blocks.isUniform { return keptKeyBlocks.density }
+        return Double(kept.reduce(0) { $0 + Int($1) }) / Double(max(heads * n * n, 1))
     }
 
     /// The rows the attention kernels take.
-    public var keptKeyBlocks: KeptKeyBlocks { KeptKeyBlocks(kept: kept, heads: heads, n: n) }
+    public var keptKeyBlocks: KeptKeyBlocks { KeptKeyBlocks(kept: kept, heads: heads, blocks: blocks) }
 
     /// Makes the mask `spec` (whose block must be set) describes for `input`.
     ///
@@ -201,7 +203,7 @@ public struct SpecifiedMask: Sendable {
     public static func make(_ spec: MaskSpec, input: QKInput, maps: inout [BlockShape: PooledMap],
                             otherDensity: [Double]? = nil) throws -> SpecifiedMask {
         guard let block = spec.block else { preconditionFailure("the spec's block must be set") }
-        let blocks = try BlockGrid(grid: input.grid, block: block)
+        let blocks = try input.blockGrid(block)
         func map() throws -> PooledMap {
             if let m = maps[block] { return m }
             guard let m = try PooledMap.compute(input, block: block) else { preconditionFailure("uncancellable") }

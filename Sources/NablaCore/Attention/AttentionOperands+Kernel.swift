@@ -49,7 +49,7 @@ extension AttentionOperands {
     public func denseWithBlockMass(threads: Int? = nil) -> (output: [Float], mass: TrueBlockMass) {
         precondition(hasValues, "dense attention needs V")
         let r = run(kept: nil, values: true, recordMass: true, threads: threads)
-        return (r.output!, TrueBlockMass(heads: heads, n: n, mass: r.blockMass!))
+        return (r.output!, TrueBlockMass(heads: heads, n: n, mass: r.blockMass!, queryWeights: queryWeights))
     }
 
     /// The true block mass map of every packed head, needing no V: one pass of the scores
@@ -57,12 +57,13 @@ extension AttentionOperands {
     /// - Complexity: O(2 * D * S^2) flops per head.
     public func trueBlockMass(threads: Int? = nil) -> TrueBlockMass {
         let r = run(kept: nil, values: false, recordMass: true, threads: threads)
-        return TrueBlockMass(heads: heads, n: n, mass: r.blockMass!)
+        return TrueBlockMass(heads: heads, n: n, mass: r.blockMass!, queryWeights: queryWeights)
     }
 
     /// Flops of attention over `keptBlocks` block pairs of one head: `4 * D * B^2` per pair
     /// (`Q K^T` and `P V`, a multiply and an add each), exp and softmax not counted, as
-    /// FlashAttention's papers count.
+    /// FlashAttention's papers count. (With partial edge blocks this counts whole blocks,
+    /// the work the kernels do; `BlockMask.statistics.density` counts real token pairs.)
     public func flops(keptBlocks: Int) -> Double {
         4 * Double(headDim) * Double(tokensPerBlock * tokensPerBlock) * Double(keptBlocks)
     }
@@ -83,7 +84,7 @@ extension AttentionOperands {
             return r.map { .output($0.output!) }
         case .trueBlockMass:
             r = run(kept: nil, values: false, recordMass: true, threads: threads, isCancelled: isCancelled)
-            return r.map { .mass(TrueBlockMass(heads: heads, n: n, mass: $0.blockMass!)) }
+            return r.map { .mass(TrueBlockMass(heads: heads, n: n, mass: $0.blockMass!, queryWeights: queryWeights)) }
         }
     }
 
@@ -170,9 +171,18 @@ extension AttentionOperands {
             d: Int32(d), dv: Int32(dv),
             out: out.map { $0 + slot * tokens * d },
             stored_rows: rows + a * tokensPerBlock,
-            mass: mass.map { $0 + (slot * n + a) * n })
+            mass: mass.map { $0 + (slot * n + a) * n },
+            key_counts: nil, rows: 0)
         var scratch = ws.scratch
-        kernels.pointee.attn_query_block(&job, &scratch)
+        if let blockCounts {
+            blockCounts.withUnsafeBufferPointer { counts in
+                job.key_counts = counts.baseAddress
+                job.rows = counts[a]
+                kernels.pointee.attn_query_block(&job, &scratch)
+            }
+        } else {
+            kernels.pointee.attn_query_block(&job, &scratch)
+        }
     }
 }
 

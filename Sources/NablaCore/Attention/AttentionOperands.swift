@@ -18,9 +18,10 @@ public final class AttentionOperands: @unchecked Sendable {
     /// The input heads packed, in slot order.
     public let heads: [Int]
     public let headDim: Int
-    /// Tokens `S` per head.
+    /// Tokens per head of the outputs: `S`, or the kept tokens under `EdgeMode.crop`.
     public let tokens: Int
-    /// The order the input stores its tokens in; outputs use the same.
+    /// The order of the outputs' tokens: the input's; raster over `blocks.kept` under
+    /// `EdgeMode.crop` (the dropped tokens have no output row).
     public let order: TokenOrder
     /// Tokens per block, `B`.
     let tokensPerBlock: Int
@@ -30,10 +31,18 @@ public final class AttentionOperands: @unchecked Sendable {
     let q: FloatStorage
     let kT: FloatStorage
     let v: FloatStorage?
-    /// `[S]`: the stored row of the token at each block-order position.
+    /// `[N, B]`: the output row of each block's tokens (block order; a partial block's
+    /// slots past its real tokens unused).
     let storedRow: [Int32]
+    /// `[N]`: real tokens of each block, or `nil` when every block holds `B`.
+    let blockCounts: [Int32]?
     /// Wall time of the packing.
     public let packMilliseconds: Double
+
+    /// `[N]`: `count_a / S` per query block with partial edge blocks, else `nil`.
+    var queryWeights: [Double]? {
+        blockCounts.map { c in c.map { Double($0) / Double(tokens) } }
+    }
 
     /// Whether V was given (dense and sparse outputs need it; recall does not).
     public var hasValues: Bool { v != nil }
@@ -63,21 +72,41 @@ public final class AttentionOperands: @unchecked Sendable {
         self.blocks = blocks
         self.heads = heads
         self.headDim = d
-        self.tokens = input.grid.tokens
-        self.order = input.order
+        let cropped = blocks.droppedTokens > 0
+        self.tokens = blocks.keptTokens
+        self.order = cropped ? .raster : input.order
         tokensPerBlock = b
         rowsPerBlock = bq
         keysPerBlock = bk
         valueWidth = dv
         let stored = try input.order.storedRows(for: input.grid)
-        storedRow = blocks.blockOrderPermutation().map { stored[Int($0)] }
+        let perm = blocks.blockOrderPermutation()
+        // Each block's tokens at n * B (a partial block's slots past its count unused).
+        var gatherRow = [Int32](repeating: 0, count: n * b), outRow = [Int32](repeating: 0, count: n * b)
+        let grid = blocks.grid, kept = blocks.kept
+        for block in 0..<n {
+            let offset = blocks.offset(ofBlock: block)
+            for i in 0..<blocks.tokens(inBlock: block) {
+                let r = Int(perm[offset + i])
+                gatherRow[block * b + i] = stored[r]
+                if cropped {
+                    let x = r % grid.w, y = (r / grid.w) % grid.h, t = r / (grid.w * grid.h)
+                    outRow[block * b + i] = Int32(truncatingIfNeeded: (t * kept.h + y) * kept.w + x)
+                } else {
+                    outRow[block * b + i] = stored[r]
+                }
+            }
+        }
+        storedRow = outRow
+        blockCounts = blocks.isUniform ? nil : blocks.blockTokenCounts()
+        let counts = blockCounts
         let slots = heads.count
         let q = FloatStorage(count: slots * n * bq * d)
         let kT = FloatStorage(count: slots * n * d * bk)
         let v = input.v.map { _ in FloatStorage(count: slots * n * bk * dv) }
         let scale = Float(1.4426950408889634 / Double(d).squareRoot())
         let qIn = input.q, kIn = input.k, vIn = input.v
-        storedRow.withUnsafeBufferPointer { rows in
+        gatherRow.withUnsafeBufferPointer { rows in
             Parallel.forEach(slots * n) { item in
                 let slot = item / n, block = item % n, h = heads[slot]
                 let qDst = q.buffer.baseAddress! + (slot * n + block) * bq * d
@@ -85,7 +114,7 @@ public final class AttentionOperands: @unchecked Sendable {
                 let qs = UnsafeMutablePointer<Float>.allocate(capacity: d)
                 let ks = UnsafeMutablePointer<Float>.allocate(capacity: d)
                 defer { qs.deallocate(); ks.deallocate() }
-                for i in 0..<b {
+                for i in 0..<(counts.map { Int($0[block]) } ?? b) {
                     let s = Int(rows[block * b + i])
                     qIn.copyRow(h, s, into: qs)
                     kIn.copyRow(h, s, into: ks)
@@ -111,7 +140,7 @@ public final class AttentionOperands: @unchecked Sendable {
         let n = blocks.count, b = blocks.block.tokens
         let bq = roundUp(b, rowTile), bk = roundUp(b, 16), dv = roundUp(d, 16)
         let packed = heads * n * (bq * d + d * bk + (values ? bk * dv : 0))
-        let output = values ? heads * blocks.grid.tokens * d : 0
+        let output = values ? heads * blocks.keptTokens * d : 0
         let mass = 2 * heads * n * n   // Doubles, as floats
         return 4 * (packed + output + mass)
     }

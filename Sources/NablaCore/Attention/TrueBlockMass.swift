@@ -8,17 +8,22 @@ public struct TrueBlockMass: Sendable {
     public let heads: [Int]
     public let n: Int
     public let mass: [Double]
+    /// `[N]`: each query block's share of the tokens, `count_a / S`, when blocks differ in
+    /// size (partial edge blocks); `nil` when uniform (each block weighs `1 / N`).
+    public let queryWeights: [Double]?
 
     /// `[slots, N, N]`: per row, running sums of the masses sorted descending (the oracle
     /// of a row keeping `k` blocks is entry `k - 1`).
     let descendingSums: [Double]
 
     /// - Complexity: O(slots * N^2 log N), to sort each row once for the oracle.
-    public init(heads: [Int], n: Int, mass: [Double]) {
+    public init(heads: [Int], n: Int, mass: [Double], queryWeights: [Double]? = nil) {
         precondition(mass.count == heads.count * n * n, "mass must be [slots, N, N]")
+        precondition(queryWeights == nil || queryWeights!.count == n, "one weight per query block")
         self.heads = heads
         self.n = n
         self.mass = mass
+        self.queryWeights = queryWeights
         var sums = [Double](repeating: 0, count: mass.count)
         for row in 0..<(heads.count * n) {
             var c = 0.0
@@ -71,7 +76,8 @@ public struct TrueBlockMass: Sendable {
                 oracle[slot * n + a] = count > 0 ? Swift.max(descendingSums[row + count - 1], got) : 0
             }
         }
-        return AttentionRecall(heads: heads, n: n, perQueryBlock: recall, oraclePerQueryBlock: oracle)
+        return AttentionRecall(heads: heads, n: n, perQueryBlock: recall, oraclePerQueryBlock: oracle,
+                               queryWeights: queryWeights)
     }
 }
 
@@ -86,6 +92,18 @@ public struct AttentionRecall: Sendable {
     public let n: Int
     public let perQueryBlock: [Double]
     public let oraclePerQueryBlock: [Double]
+    /// `[N]`: `count_a / S` per query block with partial edge blocks (the means are then
+    /// over real query tokens), `nil` for uniform blocks.
+    public let queryWeights: [Double]?
+
+    public init(heads: [Int], n: Int, perQueryBlock: [Double], oraclePerQueryBlock: [Double],
+                queryWeights: [Double]? = nil) {
+        self.heads = heads
+        self.n = n
+        self.perQueryBlock = perQueryBlock
+        self.oraclePerQueryBlock = oraclePerQueryBlock
+        self.queryWeights = queryWeights
+    }
 
     /// Mean recall over the query blocks of slot `slot`.
     public func recall(slot: Int) -> Double { mean(perQueryBlock, slot) }
@@ -93,6 +111,9 @@ public struct AttentionRecall: Sendable {
     public func oracle(slot: Int) -> Double { mean(oraclePerQueryBlock, slot) }
 
     private func mean(_ x: [Double], _ slot: Int) -> Double {
-        x[(slot * n)..<((slot + 1) * n)].reduce(0, +) / Double(n)
+        guard let w = queryWeights else { return x[(slot * n)..<((slot + 1) * n)].reduce(0, +) / Double(n) }
+        var sum = 0.0
+        for a in 0..<n { sum += x[slot * n + a] * w[a] }
+        return sum
     }
 }

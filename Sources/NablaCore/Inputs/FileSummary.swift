@@ -56,7 +56,7 @@ public struct FileSummary: Sendable {
     ///   at all (unreadable, malformed, neither format). A well-formed file that nabla
     ///   cannot use is summarised with `kind == .none` and the reason in `problem`.
     public init(path: String, layout: LayoutOptions = LayoutOptions(), synthesis: SynthesisOptions = SynthesisOptions(),
-                block: BlockShape = .nabla, pair chosen: String? = nil) throws {
+                block: BlockShape = .nabla, pair chosen: String? = nil, edge: EdgeMode = .pad) throws {
         self.path = path
         self.block = block
         let file = try TensorFile.open(path: path)
@@ -104,7 +104,7 @@ public struct FileSummary: Sendable {
         }
         var blocks: BlockGrid?
         if let grid, problem == nil {
-            do { blocks = try BlockGrid(grid: grid, block: block) } catch let e as NablaError { problem = e.wording }
+            do { blocks = try BlockGrid(grid: grid, block: block, edge: edge) } catch let e as NablaError { problem = e.wording }
         }
         self.kind = kind
         self.pairs = kind == .model ? pairs : []
@@ -162,6 +162,7 @@ public struct FileSummary: Sendable {
         }
         if let blocks {
             add("blocks", "\(block) -> block grid \(blocks), N = \(blocks.count)")
+            if let edge = blocks.edgeText { add("edge", edge) }
         } else if let problem {
             add("problem", problem.text(naming: names))
         }
@@ -199,6 +200,7 @@ public struct FileSummary: Sendable {
         fields.append(("block", JSON.triple(block.bt, block.bh, block.bw)))
         fields.append(("block_grid", blocks.map { JSON.triple($0.tb, $0.hb, $0.wb) } ?? .null))
         fields.append(("n", blocks.map { .int($0.count) } ?? .null))
+        fields.append(("edge", blocks.flatMap { $0.edgeText == nil ? nil : JSON.string($0.edge.rawValue) } ?? .null))
         return .object(fields)
     }
 }

@@ -26,6 +26,8 @@ public struct InputSpec: Sendable, Equatable {
     public var synthesis: SynthesisOptions
     /// The heads to take (tensor indices), or `nil` for all.
     public var heads: HeadSelection?
+    /// `--edge`: what to do with a grid the block does not divide; `nil` is `.pad`.
+    public var edge: EdgeMode?
 
     public init(source: Source, layout: LayoutOptions = LayoutOptions(), synthesis: SynthesisOptions = SynthesisOptions(),
                 heads: HeadSelection? = nil) {
@@ -70,6 +72,14 @@ public struct InputSpec: Sendable, Equatable {
     /// `halfValues` keeps a 16-bit V as a 16-bit view too (with `halfInPlace`).
     public func load(halfInPlace: Bool = false, halfValues: Bool = false, values: Bool = true,
                      progress: ReadProgress.Report? = nil, isCancelled: (@Sendable () -> Bool)? = nil) throws -> QKInput {
+        var input = try loadTensors(halfInPlace: halfInPlace, halfValues: halfValues, values: values,
+                                    progress: progress, isCancelled: isCancelled)
+        input.edge = edge ?? .pad
+        return input
+    }
+
+    private func loadTensors(halfInPlace: Bool, halfValues: Bool, values: Bool, progress: ReadProgress.Report?,
+                             isCancelled: (@Sendable () -> Bool)?) throws -> QKInput {
         let plan = try plan()
         let reading = ReadProgress(bytesTotal: plan.bytesToRead(heads: heads, values: values), report: progress,
                                    isCancelled: isCancelled)

@@ -15,8 +15,17 @@ public struct QKInput: Sendable {
     /// The tensor index (0-based) of each head: `0..<heads` unless a `HeadSelection`
     /// took a subset. Reports and the app name heads by these.
     public var headIndices: [Int]
+    /// What to do when a block does not divide `grid` (`BlockGrid`): partial edge blocks
+    /// (`.pad`, the default) or the grid floored to whole blocks (`.crop`).
+    public var edge: EdgeMode = .pad
 
     public var heads: Int { q.heads }
+
+    /// The block grid of `block` over this input's grid under its `edge` mode.
+    /// - Throws: `NablaError.badGrid` (see `BlockGrid.init`).
+    public func blockGrid(_ block: BlockShape) throws -> BlockGrid {
+        try BlockGrid(grid: grid, block: block, edge: edge)
+    }
     public var headDim: Int { q.headDim }
 
     public init(name: String, q: HeadTokens, k: HeadTokens, v: HeadTokens? = nil, grid: TokenGrid, order: TokenOrder,
@@ -57,8 +66,10 @@ public struct QKInput: Sendable {
                               tokens: x.tokens, headDim: x.headDim, headStride: x.tokens * x.headDim,
                               tokenStride: x.headDim, owner: storage)
         }
-        return QKInput(name: name, q: pick(q), k: pick(k), v: v.map(pick), grid: grid, order: order, preview: preview,
-                       headIndices: selection.indices.map { headIndices[$0] })
+        var picked = QKInput(name: name, q: pick(q), k: pick(k), v: v.map(pick), grid: grid, order: order, preview: preview,
+                             headIndices: selection.indices.map { headIndices[$0] })
+        picked.edge = edge
+        return picked
     }
 
     /// Builds the input from tensors read from files, checking that Q and K agree in

@@ -16,6 +16,21 @@ public struct MaskStatistics: Sendable, Equatable {
 
     /// Frame slabs `Tb` of the block grid.
     public let slabs: Int
+    /// Whether the figures count real tokens of partial edge blocks (`overRealTokens`)
+    /// rather than blocks (the same figures on a uniform block grid).
+    public let overRealTokens: Bool
+
+    init(keptBlocks: [Int], density: [Double], overallDensity: Double, massKept: [Double],
+         frameCoverage: [Double], ambiguousRows: Int, slabs: Int, overRealTokens: Bool) {
+        self.keptBlocks = keptBlocks
+        self.density = density
+        self.overallDensity = overallDensity
+        self.massKept = massKept
+        self.frameCoverage = frameCoverage
+        self.ambiguousRows = ambiguousRows
+        self.slabs = slabs
+        self.overRealTokens = overRealTokens
+    }
 
     /// `frameCoverage[h, a, b]`.
     public func coverage(head h: Int, querySlab a: Int, keySlab b: Int) -> Double {
@@ -34,6 +49,10 @@ public struct MaskStatistics: Sendable, Equatable {
     /// Head 0 of `kept` is map head `firstHead` (the app cuts one head at a time).
     /// - Complexity: O(heads * N^2) reads of the mask and the map, rows in parallel.
     init(kept: [UInt8], map: PooledMap, margin: [Double], firstHead: Int = 0) {
+        if !map.blocks.isUniform {
+            self = Self.overRealTokens(kept: kept, map: map, margin: margin, firstHead: firstHead)
+            return
+        }
         let n = map.n, heads = kept.count / max(n * n, 1)
         let tb = map.blocks.tb, perSlab = map.blocks.blocksPerSlab
         var rowMass = [Double](repeating: 0, count: heads * n)
@@ -82,6 +101,7 @@ public struct MaskStatistics: Sendable, Equatable {
         self.frameCoverage = coverage
         self.ambiguousRows = margin.filter { $0 < BlockMask.ambiguousMargin }.count
         self.slabs = tb
+        self.overRealTokens = false
     }
 
     /// The sum of `p[b]` over the kept `b` of one row (`kept[b]` 0 or 1), in eight lanes.
@@ -140,6 +160,8 @@ public struct MaskStatistics: Sendable, Equatable {
         frameCoverage = parts.flatMap(\.frameCoverage)
         ambiguousRows = parts.reduce(0) { $0 + $1.ambiguousRows }
         slabs = parts[0].slabs
-        overallDensity = Double(keptBlocks.reduce(0, +)) / Double(max(keptBlocks.count, 1) * n * n)
+        overRealTokens = parts[0].overRealTokens
+        overallDensity = overRealTokens ? density.reduce(0, +) / Double(max(density.count, 1))
+            : Double(keptBlocks.reduce(0, +)) / Double(max(keptBlocks.count, 1) * n * n)
     }
 }

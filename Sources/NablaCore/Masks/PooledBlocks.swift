@@ -1,7 +1,9 @@
 import CNablaKernels
 
 /// Mean-pooled query and key vectors per block: `qa[h, n] = mean of q over the tokens of
-/// block n` (NABLA.md step 1), in `Double`.
+/// block n` (NABLA.md step 1), in `Double`. A partial edge block (`EdgeMode.pad`) is the
+/// mean over its real tokens only (VSA's rule: the sum over the block divided by its
+/// `variable_block_sizes` entry, hao-ai-lab/FastVideo `csrc/attn/video_sparse_attn`).
 ///
 /// Layout: `qa` and `ka` are `[heads, N, D]`, blocks numbered raster over the block grid.
 /// Tokens are summed in block order, one after another, then divided by the block size,
@@ -23,7 +25,7 @@ public struct PooledBlocks: Sendable {
         // For every block-order position, the stored row of that token.
         let storedRows = (try? input.order.storedRows(for: input.grid)) ?? []
         precondition(storedRows.count == input.grid.tokens, "the input's token order must fit its grid")
-        let perm = blocks.blockOrderPermutation()
+        let perm = blocks.blockOrderPermutation()  // [keptTokens]
         let gather = perm.map { storedRows[Int($0)] }
         qa = PooledBlocks.pool(input.q, gather: gather, blocks: blocks)
         ka = PooledBlocks.pool(input.k, gather: gather, blocks: blocks)
@@ -46,9 +48,12 @@ public struct PooledBlocks: Sendable {
 
     /// Pools every head of `x` by the C kernels (`nabla_kernels.pool_rows`): per block, the
     /// block's token rows summed one after another in `Double` per dimension (16-bit
-    /// elements widened exactly as they are read), then divided by the block size.
+    /// elements widened exactly as they are read), then divided by the block's real token
+    /// count (`B` for every block of a grid the block divides).
     private static func pool(_ x: HeadTokens, gather: [Int32], blocks: BlockGrid) -> [Double] {
-        let n = blocks.count, d = x.headDim, bs = blocks.block.tokens, heads = x.heads
+        let n = blocks.count, d = x.headDim, heads = x.heads
+        let offsets = (0..<n).map { blocks.offset(ofBlock: $0) }
+        let counts = (0..<n).map { blocks.tokens(inBlock: $0) }
         // The kernel level is read here, on the caller's task, and handed to the workers.
         let kernels = KernelVariant.current.table
         var out = [Double](repeating: 0, count: heads * n * d)
@@ -65,7 +70,8 @@ public struct PooledBlocks: Sendable {
                     let h = item / chunks.count
                     let base = x.rawRow(h, 0)
                     for b in chunks[item % chunks.count] {
-                        kernels.pointee.pool_rows(base, element, stride, g.baseAddress! + b * bs, Int32(bs), Int32(d),
+                        let bs = counts[b]
+                        kernels.pointee.pool_rows(base, element, stride, g.baseAddress! + offsets[b], Int32(bs), Int32(d),
                                                   Double(bs), dst.baseAddress! + (h * n + b) * d)
                     }
                 }

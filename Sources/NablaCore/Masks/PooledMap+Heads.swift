@@ -14,7 +14,7 @@ extension PooledMap {
     /// - Complexity: O(heads * (S * D + N^2 * D)), rows of each head in parallel.
     public static func compute(_ input: QKInput, block: BlockShape, progress: Progress,
                                isCancelled: () -> Bool) throws -> PooledMap? {
-        let blocks = try BlockGrid(grid: input.grid, block: block)
+        let blocks = try input.blockGrid(block)
         var times = StageTimes()
         progress("pool", 0, 1)
         let pooled = times.measure("pool") { PooledBlocks(input: input, blocks: blocks) }

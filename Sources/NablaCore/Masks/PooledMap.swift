@@ -5,8 +5,10 @@ import Foundation
 /// The pooled attention map of every head for one block shape, kept so that any
 /// threshold can be cut without pooling or multiplying again.
 ///
-/// `probability(h, a, b) = softmax over b of (qa[a] . ka[b] / sqrt(D))` (NABLA.md step 2),
-/// rows sum to 1, in `Double`. The cut (step 3, `cut(_:)`) selects each row's kept blocks
+/// `probability(h, a, b) = softmax over b of (qa[a] . ka[b] / sqrt(D) + log(count_b / B))`
+/// (NABLA.md step 2; the last term, zero for a whole block, lets a partial edge block's
+/// estimated mass scale with its real token count as its true mass does), rows sum to 1,
+/// in `Double`. The cut (step 3, `cut(_:)`) selects each row's kept blocks
 /// from these probabilities directly (`ThresholdCut`); no sorted copy is kept.
 ///
 /// Memory: `8 * heads * N^2` bytes (the probabilities).
@@ -36,7 +38,7 @@ public final class PooledMap: @unchecked Sendable {
     /// - Complexity: O(heads * (S * D + N^2 * D)), heads and rows in parallel.
     public static func compute(_ input: QKInput, block: BlockShape,
                                isCancelled: () -> Bool = { false }) throws -> PooledMap? {
-        let blocks = try BlockGrid(grid: input.grid, block: block)
+        let blocks = try input.blockGrid(block)
         var times = StageTimes()
         let pooled = times.measure("pool") { PooledBlocks(input: input, blocks: blocks) }
         if isCancelled() { return nil }
@@ -125,17 +127,20 @@ public final class PooledMap: @unchecked Sendable {
     static func fillProbabilities(_ pooled: PooledBlocks, into out: UnsafeMutableBufferPointer<Double>,
                                   exponential: Exponential = .vector, isCancelled: () -> Bool) -> Bool {
         precondition(out.count == pooled.heads * pooled.blocks.count * pooled.blocks.count, "probabilities must be [heads, N, N]")
-        let n = pooled.blocks.count, d = pooled.headDim, heads = pooled.heads
+        let n = pooled.blocks.count, heads = pooled.heads
+        let scale = Double(pooled.headDim).squareRoot()
+        // Partial key blocks: logit + log(count / B), as one more dimension (1 in every
+        // query, scale * log(count / B) in every key), so the kernels stay as they are.
+        let (qa, ka, d) = withKeyLogitOffsets(pooled, scale: scale)
         // The kernel level is read here, on the caller's task, and handed to the workers.
         let kernels = KernelVariant.current.table
         let width = Int(kernels.pointee.map_panel)
         let panels = (n + width - 1) / width
-        let scale = Double(d).squareRoot()
         // Keys packed in panels of the level's width, [heads, panels, D, width] (zero
         // padded), so the kernel reads each panel front to back.
         var packed = [Double](repeating: 0, count: heads * panels * d * width)
         packed.withUnsafeMutableBufferPointer { dst in
-            pooled.ka.withUnsafeBufferPointer { ka in
+            ka.withUnsafeBufferPointer { ka in
                 for h in 0..<heads {
                     kernels.pointee.map_pack_keys(ka.baseAddress! + h * n * d, Int32(n), Int32(d),
                                                   dst.baseAddress! + h * panels * d * width)
@@ -148,7 +153,7 @@ public final class PooledMap: @unchecked Sendable {
         var stopped = [Bool](repeating: false, count: heads * chunks.count)
         let softmax: Int32 = exponential == .vector ? 1 : 0
         stopped.withUnsafeMutableBufferPointer { stop in
-            pooled.qa.withUnsafeBufferPointer { qa in
+            qa.withUnsafeBufferPointer { qa in
                 packed.withUnsafeBufferPointer { kp in
                     Parallel.forEach(heads * chunks.count) { item in
                         let h = item / chunks.count
@@ -176,6 +181,25 @@ public final class PooledMap: @unchecked Sendable {
             }
         }
         return !stopped.contains(true)
+    }
+
+    /// The pooled vectors the map kernels read, `[heads, N, D']`: `pooled.qa`, `pooled.ka`
+    /// and `D' = D` for uniform blocks; for partial edge blocks one dimension more, 1 in
+    /// every query and `scale * log(count_b / B)` in key `b`, so that
+    /// `q'.k'_b / scale = q.k_b / scale + log(count_b / B)`.
+    static func withKeyLogitOffsets(_ pooled: PooledBlocks, scale: Double) -> (qa: [Double], ka: [Double], d: Int) {
+        let d = pooled.headDim
+        guard let offsets = pooled.blocks.keyLogitOffsets() else { return (pooled.qa, pooled.ka, d) }
+        let rows = pooled.heads * pooled.blocks.count, n = pooled.blocks.count
+        var qa = [Double](repeating: 1, count: rows * (d + 1)), ka = [Double](repeating: 0, count: rows * (d + 1))
+        for r in 0..<rows {
+            for j in 0..<d {
+                qa[r * (d + 1) + j] = pooled.qa[r * d + j]
+                ka[r * (d + 1) + j] = pooled.ka[r * d + j]
+            }
+            ka[r * (d + 1) + d] = scale * offsets[r % n]
+        }
+        return (qa, ka, d + 1)
     }
 
     /// How the softmax exponentiates.

@@ -158,6 +158,8 @@ public struct AttentionReport: Sendable {
             ("grid", JSON.triple(blocks.grid.t, blocks.grid.h, blocks.grid.w)),
             ("block", JSON.triple(blocks.block.bt, blocks.block.bh, blocks.block.bw)),
             ("n", .int(blocks.count)),
+            ("edge", blocks.edgeText == nil ? .null : .string(blocks.edge.rawValue)),
+            ("edge_means", blocks.edgeText.map { .string($0) } ?? .null),
             ("num_heads", .int(self.heads)),
             ("head_dim", .int(headDim)),
             ("mask", .string(maskSource)),
@@ -188,6 +190,7 @@ public struct AttentionReport: Sendable {
         var lines: [String] = []
         lines.append("input      \(inputName)")
         lines.append("grid       \(blocks.grid), block \(blocks.block) -> block grid \(blocks), N = \(blocks.count), head dim \(headDim), \(heads) heads")
+        if let edge = blocks.edgeText { lines.append("edge       \(edge)") }
         lines.append("mask       \(maskSource), density \(percent(kept.density))")
         lines.append("")
         var header = "head   density"

@@ -44,7 +44,7 @@ public struct EngineBenchmark: Sendable {
         var agree = true
         var vectorMaps: [Double] = [], libmMaps: [Double] = []
         var mapsDiffer = 0.0
-        let blocks = try BlockGrid(grid: input.grid, block: block)
+        let blocks = try input.blockGrid(block)
         let pooled = PooledBlocks(input: input, blocks: blocks)
         // A re-cut at a different threshold, so nothing computed for `settings` is reused.
         let other = settings.threshold >= 0.5 ? settings.threshold - 0.25 : settings.threshold + 0.25

@@ -64,7 +64,7 @@ public struct MaskReport: Sendable {
                  progress: Progress?) throws {
         // No local copy of the input is bound here (it would keep the tensors alive to the end).
         precondition(held != nil, "MaskReport needs an input")
-        let blocks = try BlockGrid(grid: held!.grid, block: block)
+        let blocks = try held!.blockGrid(block)
         let inputHeads = held!.heads
         self.inputName = held!.name
         self.grid = held!.grid
@@ -147,6 +147,8 @@ public struct MaskReport: Sendable {
             ("block", JSON.triple(blocks.block.bt, blocks.block.bh, blocks.block.bw)),
             ("block_grid", .array([.int(blocks.tb), .int(blocks.hb), .int(blocks.wb)])),
             ("n", .int(blocks.count)),
+            ("edge", blocks.edgeText == nil ? .null : .string(blocks.edge.rawValue)),
+            ("edge_means", blocks.edgeText.map { .string($0) } ?? .null),
             ("num_heads", .int(heads)),
             ("head_dim", .int(headDim)),
             ("threshold", method == nil ? .number(mask.settings.threshold) : .null),
@@ -185,6 +187,7 @@ public struct MaskReport: Sendable {
                 + "FlexAttention takes block b to be tokens b*BLOCK_SIZE ..< (b+1)*BLOCK_SIZE, so Q, K and V must be permuted to block order "
                 + "(each block's \(tokens) tokens contiguous, blocks in raster order) before the call and the output permuted back")),
             ("load", .string(load)),
+        ] + paddingNotes() + [
             ("note", .string("eager flex_attention without a mask_mod ignores block sparsity (PyTorch 2.13): compile it "
                 + "(torch.compile(flex_attention)) for the sparsity to save work")),
         ])
@@ -197,6 +200,7 @@ public struct MaskReport: Sendable {
         lines.append("input      \(Shown.path(inputName))")
         lines.append("grid       \(grid) (\(grid.tokens) tokens, \(order)), head dim \(headDim), \(heads) heads")
         lines.append("block      \(blocks.block) -> block grid \(blocks), N = \(blocks.count)")
+        if let edge = blocks.edgeText { lines.append("edge       \(edge)") }
         lines.append(method.map { "method     \($0)" } ?? "settings   thr \(fixed(mask.settings.threshold, 2)), STA \(mask.settings.sta.map(\.description) ?? "off")")
         lines.append("")
         lines.append("head   density   mass kept   kept blocks")

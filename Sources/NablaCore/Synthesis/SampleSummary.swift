@@ -12,7 +12,7 @@ public struct SampleSummary: Sendable {
 
     /// Generates the sample (timing it) and describes it.
     /// - Throws: as `BuiltinSample.load(options:)`.
-    public init(synthesis: SynthesisOptions = SynthesisOptions(), block: BlockShape = .nabla) throws {
+    public init(synthesis: SynthesisOptions = SynthesisOptions(), block: BlockShape = .nabla, edge: EdgeMode = .pad) throws {
         var times = StageTimes()
         let input = try times.measure("generate") { try BuiltinSample.load(options: synthesis) }
         scene = BuiltinSample.scene
@@ -20,7 +20,7 @@ public struct SampleSummary: Sendable {
         grid = input.grid
         recipes = (0..<synthesis.heads).map(HeadRecipe.recipe(head:))
         self.block = block
-        blocks = try? BlockGrid(grid: input.grid, block: block)
+        blocks = try? BlockGrid(grid: input.grid, block: block, edge: edge)
         generationMs = times.total
     }
 
@@ -30,7 +30,7 @@ public struct SampleSummary: Sendable {
             "scene      sky, sun, panning striped hills, a bouncing ball, a car; \(scene.frameCount) frames of \(scene.pixelHeight)x\(scene.pixelWidth) px",
             "latent     \(ProceduralScene.channels) channels, \(scene.latentFrames)x\(scene.latentHeight)x\(scene.latentWidth) (T x H x W): 4x in time, \(ProceduralScene.renderScale) px per voxel in space",
             "stand-in   patch \(options.patch) -> token grid \(grid) (\(grid.tokens) tokens), \(options.heads) heads, head dim \(options.headDim), seed \(options.seed)",
-            blocks.map { "blocks     \(block) -> block grid \($0), N = \($0.count)" } ?? "blocks     grid \(grid) is not divisible by block \(block); blocks that divide it: \(BlockShape.dividing(grid).map(\.description).joined(separator: ", "))",
+            blocks.map { "blocks     \(block) -> block grid \($0), N = \($0.count)" + ($0.edgeText.map { "\nedge       \($0)" } ?? "") } ?? "blocks     grid \(grid) is not divisible by block \(block); blocks that divide it: \(BlockShape.dividing(grid).map(\.description).joined(separator: ", "))",
             "generated  in \(fixed(generationMs, 1)) ms",
             "",
             "head  recipe",

@@ -27,8 +27,10 @@ struct FileSummaryTests {
         #expect(s.json().rendered().contains("\"kind\": \"qk\""))
 
         let big = try FileSummary(path: path, block: BlockShape(bt: 1, bh: 16, bw: 16))
-        #expect(big.blocks == nil)
-        #expect(big.problem?.text().contains("not divisible by block 1x16x16") == true)
+        #expect(big.blocks?.count == 4 && big.problem == nil)
+        #expect(big.text().contains("edge       edge pad: block 1x16x16 does not divide grid 4x8x8; block grid 4x1x1 (ceiling)"))
+        let crop = try FileSummary(path: path, block: BlockShape(bt: 1, bh: 16, bw: 16), edge: .crop)
+        #expect(crop.blocks == nil && crop.problem?.text().contains("block 1x16x16 is larger than grid 4x8x8") == true)
     }
 
     @Test("a latent, with its layout and the reason for it")
@@ -40,8 +42,8 @@ struct FileSummaryTests {
         #expect(s.reading?.text().contains("[T, H, W, C]") == true)
         #expect(s.reading?.text().contains("channels last") == true)
         #expect(s.grid == TokenGrid(t: 2, h: 10, w: 12))
-        #expect(s.blocks == nil)
-        #expect(s.problem?.text().contains("grid 2x10x12 is not divisible by block 1x8x8") == true)
+        #expect(s.blocks?.description == "2x2x2" && s.problem == nil)
+        #expect(s.text().contains("edge pad: block 1x8x8 does not divide grid 2x10x12"))
         let fits = try FileSummary(path: path, block: BlockShape(bt: 1, bh: 2, bw: 4))
         #expect(fits.problem == nil && fits.blocks?.count == 30)
         let overridden = try FileSummary(path: path, layout: LayoutOptions(axes: "c t y x"),
