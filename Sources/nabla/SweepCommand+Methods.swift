@@ -24,7 +24,7 @@ extension SweepCommand {
         types = types.filter { seen.insert($0.name).inserted }
         let qk = try input.spec(orderBlock: block).load()
         if error { try MaskQuality.requireValues(qk) }
-        let blocks = try BlockGrid(grid: qk.grid, block: block)
+        let blocks = try qk.blockGrid(block)
         let progress = StderrProgress(label: "sweep")
         let sweep = try MethodSweep(context: try MethodContext(input: qk, blocks: blocks), methods: types, error: error) { name, done, total in
             progress.show("\(name), setting \(done + 1) of \(total)")

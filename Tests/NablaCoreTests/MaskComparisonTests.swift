@@ -102,6 +102,7 @@ struct MaskComparisonTests {
         }
         do {
             _ = try MaskSpec(parsing: "thr=1.5")
+            Issue.record("thr=1.5 was accepted")
         } catch let e as NablaError {
             #expect(e.message.contains("mask spec 'thr=1.5'") && !e.message.contains("\n"))
         }

@@ -63,7 +63,6 @@ struct KeymapTests {
         base.state.message = .info("hello")
         for binding in Keymap.standard.bindings {
             for key in binding.keys {
-                #expect(Keymap.standard.action(for: key) == binding.action, "\(key)")
                 var state = base.state
                 let effects = reduce(&state, .key(key))
                 #expect(happened(binding.action, base.state, state, effects), "\(key) -> \(binding.action)")

@@ -94,6 +94,11 @@ public final class AttentionEstimator {
         if error && !operands.hasValues {
             throw NablaError(.badArgument, "the output error needs V (give Q K V); recall needs only Q and K")
         }
+        // Blocks weigh by their tokens under partial edge blocks (issue 18); the stratified
+        // estimator weighs blocks equally, so it takes whole blocks only for now.
+        guard operands.blockCounts == nil else {
+            throw NablaError(.badArgument, "--sample: grid \(operands.blocks.grid) has partial edge blocks with block \(operands.blocks.block); the estimate needs whole blocks (--edge crop, or a block that divides the grid; --recall alone is exact)")
+        }
         self.operands = operands
         self.kept = kept
         self.error = error

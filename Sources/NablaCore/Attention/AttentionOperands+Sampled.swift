@@ -103,7 +103,8 @@ extension AttentionOperands {
             kT: UnsafePointer(kT.buffer.baseAddress! + slot * n * d * bk),
             v: values ? v.map { UnsafePointer($0.buffer.baseAddress! + slot * n * bk * dv) } : nil,
             keys: keys, count: Int32(count), n: Int32(n), b: Int32(tokensPerBlock), bq: Int32(bq), bk: Int32(bk),
-            d: Int32(d), dv: Int32(dv), out: out, stored_rows: rows, mass: mass)
+            d: Int32(d), dv: Int32(dv), out: out, stored_rows: rows, mass: mass,
+            key_counts: nil, rows: 0)
         var scratch = ws.scratch
         kernels.pointee.attn_query_block(&job, &scratch)
     }

@@ -25,6 +25,11 @@ public final class MethodContext: @unchecked Sendable {
         guard blocks.grid == input.grid else {
             throw NablaError(.badGrid, "block grid \(blocks) is on grid \(blocks.grid), the input's grid is \(input.grid)")
         }
+        // The methods read token-level Q/K/V in whole blocks of `B` tokens; partial edge
+        // blocks (issue 18, `--edge pad`) are not theirs yet: refused, never read past a block.
+        guard blocks.isUniform else {
+            throw NablaError(.badGrid, "--method: grid \(input.grid) has partial edge blocks with block \(blocks.block); the methods take whole blocks (--edge crop, or a block that divides the grid)")
+        }
         precondition(map.map { $0.blocks == blocks && $0.heads == input.heads } ?? true, "a map of this input's heads and blocks")
         precondition(trueMass.map { $0.heads == Array(0..<input.heads) && $0.n == blocks.count } ?? true,
                      "a true mass of every head on these blocks")
