@@ -1,3 +1,4 @@
+import NablaCore
 import CNcursesw
 #if canImport(Glibc)
 import Glibc
@@ -24,36 +25,14 @@ enum TerminatingSignals {
     }()
 }
 
-/// Installs `handler` for `signals` and returns the handlers it replaced. A signal the
-/// process was started with ignored (`nohup`, a shell's `trap '' SIG`) stays ignored.
+/// Installs `handler` for `signals` (`Signals.install` in NablaCore, the one place
+/// handlers are installed); a signal the process was started with ignored stays ignored.
 func installHandler(_ handler: @convention(c) (Int32) -> Void, for signals: [Int32],
                     flags: Int32) -> [(Int32, sigaction)] {
-    signals.compactMap { sig in
-        var old = sigaction()
-        guard sigaction(sig, nil, &old) == 0 else { return nil }
-        #if canImport(Glibc)
-        let ignored = unsafeBitCast(old.__sigaction_handler.sa_handler, to: Int.self) == 1
-        #else
-        let ignored = unsafeBitCast(old.__sigaction_u.__sa_handler, to: Int.self) == 1
-        #endif
-        if ignored { return nil }
-        var action = sigaction()
-        #if canImport(Glibc)
-        action.__sigaction_handler.sa_handler = handler
-        #else
-        action.__sigaction_u.__sa_handler = handler
-        #endif
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = flags
-        sigaction(sig, &action, nil)
-        return (sig, old)
-    }
+    Signals.install(handler, for: signals, flags: flags)
 }
 
 /// Puts back the handlers `installHandler` replaced.
 func restoreHandlers(_ previous: [(Int32, sigaction)]) {
-    for (sig, old) in previous {
-        var action = old
-        sigaction(sig, &action, nil)
-    }
+    Signals.restore(previous)
 }

@@ -59,23 +59,11 @@ public enum OutputCleanup {
     /// signal's default action. For command-line tools; the terminal app has its own
     /// handlers. Idempotent.
     public static func installSignalHandlers() {
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
-            var action = sigaction()
-            #if canImport(Darwin)
-            action.__sigaction_u.__sa_handler = outputCleanupHandler
-            #else
-            action.__sigaction_handler.sa_handler = outputCleanupHandler
-            #endif
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = Int32(truncatingIfNeeded: SA_RESETHAND)
-            sigaction(sig, &action, nil)
-        }
-        // A parent may start us with these blocked (the mask is inherited); a handler
-        // that never runs would leave the temporary files.
-        var set = sigset_t()
-        sigemptyset(&set)
-        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
-        sigprocmask(SIG_UNBLOCK, &set, nil)
+        let signals = [SIGINT, SIGTERM, SIGHUP]
+        _ = Signals.install(outputCleanupHandler, for: signals, flags: Int32(truncatingIfNeeded: SA_RESETHAND), keepIgnored: false)
+        // A parent may start us with these blocked; a handler that never runs would leave
+        // the temporary files.
+        Signals.unblock(signals)
     }
 
     /// Async-signal-safe: `unlink` and `rmdir` of the registered paths.
