@@ -43,17 +43,19 @@ let package = Package(
             providers: [.apt(["libncurses-dev"]), .brew(["ncurses"])]
         ),
         .target(name: "NablaTerminal", dependencies: ["NablaTUI", "CNcursesw"]),
-        .executableTarget(
-            name: "nabla",
+        // The commands as a library (parsed and tested in-process), and a thin executable.
+        .target(
+            name: "NablaCommands",
             dependencies: [
                 "NablaCore", "NablaTUI", "NablaTerminal", "NablaFigures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "nabla", dependencies: ["NablaCommands"]),
         .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore"]),
         .testTarget(name: "NablaFiguresTests", dependencies: ["NablaFigures", "NablaCore"]),
         .testTarget(name: "NablaTUITests", dependencies: ["NablaTUI", "NablaCore"], exclude: ["Snapshots"]),
         .testTarget(name: "NablaTerminalTests", dependencies: ["NablaTerminal", "NablaTUI", "CNcursesw"]),
-        .testTarget(name: "nablaTests", dependencies: ["nabla", "NablaCore"]),
+        .testTarget(name: "nablaTests", dependencies: ["nabla", "NablaCommands", "NablaCore"]),
     ]
 )

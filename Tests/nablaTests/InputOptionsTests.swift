@@ -1,5 +1,5 @@
 import Testing
-@testable import nabla
+@testable import NablaCommands
 import NablaCore
 
 /// The terminal app takes its inputs as typed requests (`InputSpec`), parsed once: the

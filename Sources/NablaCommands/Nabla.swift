@@ -2,9 +2,12 @@ import ArgumentParser
 import Foundation
 import NablaCore
 
-@main
-struct Nabla: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The `nabla` command and its subcommands; the executable target's `main.swift` runs
+/// `Nabla.main()`.
+public struct Nabla: ParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "nabla",
         abstract: "See and measure NABLA sparse attention (Neighborhood Adaptive Block-Level Attention).",
         discussion: """
@@ -21,7 +24,7 @@ struct Nabla: ParsableCommand {
     )
 
     /// Runs the command; bad input ends with one line on stderr starting `error:`.
-    static func main() {
+    public static func main() {
         // Outputs in flight are removed on SIGINT/SIGTERM/SIGHUP (the app installs its own
         // terminal handlers over these when it starts).
         OutputCleanup.installSignalHandlers()
