@@ -28,37 +28,11 @@ struct AttentionTests {
         return kept
     }
 
-    /// Naive block-sparse attention: `[heads, S, D]` in raster order, Double.
+    /// Naive block-sparse attention: `[heads, S, D]` in raster order, Double. The one
+    /// token-level oracle of these tests (`EdgeBlockTests.naiveAttention`: each token's
+    /// block from its coordinates, softmax over the kept blocks' tokens), on whole blocks.
     static func naive(_ input: QKInput, blocks: BlockGrid, kept: [UInt8]) -> [Double] {
-        let s = input.grid.tokens, d = input.headDim, n = blocks.count
-        let v = input.v!
-        // The block of every raster token.
-        var blockOf = [Int](repeating: 0, count: s)
-        for block in 0..<n {
-            for inner in 0..<blocks.block.tokens { blockOf[blocks.rasterToken(block: block, inner: inner)] = block }
-        }
-        var out = [Double](repeating: 0, count: input.heads * s * d)
-        for h in 0..<input.heads {
-            for i in 0..<s {
-                let a = blockOf[i]
-                let keys = (0..<s).filter { kept[(h * n + a) * n + blockOf[$0]] != 0 }
-                let qi = input.q.row(h, i)
-                let logits = keys.map { j -> Double in
-                    let kj = input.k.row(h, j)
-                    var dot = 0.0
-                    for x in 0..<d { dot += Double(qi[x]) * Double(kj[x]) }
-                    return dot / Double(d).squareRoot()
-                }
-                let m = logits.max()!
-                let e = logits.map { Foundation.exp($0 - m) }
-                let total = e.reduce(0, +)
-                for (w, j) in zip(e, keys) {
-                    let vj = v.row(h, j)
-                    for x in 0..<d { out[(h * s + i) * d + x] += w / total * Double(vj[x]) }
-                }
-            }
-        }
-        return out
+        EdgeBlockTests.naiveAttention(input, EdgeBlockTests.Partition(grid: input.grid, block: blocks.block, edge: .pad), kept: kept).out
     }
 
     static func relativeError(_ got: [Float], _ want: [Double]) -> Double {

@@ -15,10 +15,7 @@ struct InputSpecTests {
         return path
     }
 
-    func error(_ body: () throws -> Void) -> NablaError? {
-        do { try body() } catch let e as NablaError { return e } catch { return nil }
-        return nil
-    }
+    func error(_ body: () throws -> Void) -> NablaError? { nablaError(body) }
 
     @Test("one file: q and k make Q/K (with v when present), anything else a latent")
     func resolveFile() throws {

@@ -76,3 +76,9 @@ func naiveCut(_ row: [Double], threshold: Double) -> [Bool] {
 }
 
 import Foundation
+
+/// The `NablaError` `body` throws, or `nil` when it throws none or another error.
+func nablaError(_ body: () throws -> Void) -> NablaError? {
+    do { try body() } catch let e as NablaError { return e } catch { return nil }
+    return nil
+}

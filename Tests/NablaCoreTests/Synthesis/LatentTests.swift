@@ -113,10 +113,7 @@ struct LatentLayoutTests {
     }
 
     /// The error `body` throws.
-    func error(_ body: () throws -> Void) -> NablaError? {
-        do { try body() } catch let e as NablaError { return e } catch { return nil }
-        return nil
-    }
+    func error(_ body: () throws -> Void) -> NablaError? { nablaError(body) }
 
     @Test("bad latents give clear errors")
     func badLatents() throws {
