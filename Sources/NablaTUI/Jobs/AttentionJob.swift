@@ -1,0 +1,54 @@
+import Foundation
+import NablaCore
+
+/// What the timing panel needs computed for head `head`: the true block mass (recall and
+/// oracle), block-sparse attention under `mask`, or dense attention.
+public struct AttentionJob: Sendable {
+    /// `estimate`: recall from sampled query blocks, back within seconds
+    /// (`AttentionJob+Estimate.swift`), before the exact `recall`.
+    public enum Stage: Sendable, Hashable { case estimate, recall, sparse, dense }
+
+    /// What a stage produced: its result and the kernel's wall time in ms (packing
+    /// excluded), or why there is none.
+    public enum Outcome: Sendable {
+        case done(AttentionWorkResult, ms: Double)
+        case estimated(AttentionEstimate)
+        case cancelled
+        case failed(String)
+    }
+
+    public var input: QKInput
+    public var blocks: BlockGrid
+    public var head: Int
+    public var mask: BlockMask
+    public var stage: Stage
+
+    /// Runs the stage on one head.
+    func perform(isCancelled: () -> Bool) -> JobOutcome {
+        .attention(stage, outcome(isCancelled: isCancelled))
+    }
+
+    func outcome(isCancelled: () -> Bool) -> Outcome {
+        if isCancelled() { return .cancelled }
+        if stage == .estimate { return estimate(isCancelled: isCancelled) }
+        let ops: AttentionOperands
+        do {
+            ops = try AttentionOperands(input: input, blocks: blocks, heads: [head])
+        } catch {
+            return .failed((error as? NablaError)?.message ?? "\(error)")
+        }
+        let work: AttentionWork
+        switch stage {
+        case .recall, .estimate: work = .trueBlockMass
+        case .sparse: work = .sparse(KeptKeyBlocks(mask))
+        case .dense: work = .dense
+        }
+        let start = ContinuousClock.now
+        guard let result = ops.compute(work, isCancelled: isCancelled) else { return .cancelled }
+        let ms = (ContinuousClock.now - start).milliseconds
+        // The peak dense attention is shown a share of: measured once, here in the
+        // background, after the timed run.
+        if stage == .dense { _ = KernelVariant.activePeakFlops }
+        return .done(result, ms: ms)
+    }
+}
