@@ -18,21 +18,6 @@ extension MaskReport {
         let mask = BlockMask(blocks: blocks, heads: input.heads, settings: MaskSettings(threshold: 1), kept: kept, margin: margin,
                              statistics: stats, times: times)
         progress?("block_mask", 0, 1)
-        let began = ContinuousClock.now
-        let numBlocks = mask.kvNumBlocks()
-        let countMs = milliseconds(since: began)
-        let rowsMs = mask.forEachKVIndicesChunk { _, _ in }
-        self.inputName = input.name
-        self.grid = input.grid
-        self.order = input.order
-        self.headDim = input.headDim
-        self.headIndices = input.headIndices
-        self.map = map
-        self.blocks = blocks
-        self.heads = input.heads
-        self.mask = mask
-        self.method = MethodSpec(method)
-        self.kvNumBlocks = numBlocks
-        self.times = times + StageTimes([("block_mask", countMs + rowsMs)])
+        self.init(input: input, blocks: blocks, map: map, mask: mask, times: times, method: MethodSpec(method))
     }
 }

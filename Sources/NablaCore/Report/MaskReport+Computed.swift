@@ -6,20 +6,6 @@ extension MaskReport {
     /// - Complexity: O(heads * N^2) for kv_num_blocks.
     public init(input: QKInput, map: PooledMap, mask: BlockMask) {
         precondition(mask.blocks == map.blocks && mask.heads == map.heads, "the mask is not of this map")
-        let began = ContinuousClock.now
-        let numBlocks = mask.kvNumBlocks()
-        let countMs = milliseconds(since: began)
-        let rowsMs = mask.forEachKVIndicesChunk { _, _ in }
-        self.inputName = input.name
-        self.grid = input.grid
-        self.order = input.order
-        self.headDim = input.headDim
-        self.headIndices = input.headIndices
-        self.map = map
-        self.blocks = map.blocks
-        self.heads = input.heads
-        self.mask = mask
-        self.kvNumBlocks = numBlocks
-        self.times = map.times + mask.times + StageTimes([("block_mask", countMs + rowsMs)])
+        self.init(input: input, blocks: map.blocks, map: map, mask: mask, times: map.times + mask.times)
     }
 }

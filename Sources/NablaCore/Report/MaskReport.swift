@@ -117,16 +117,43 @@ public struct MaskReport: Sendable {
             self.map = nil
         }
         progress?("block_mask", 0, 1)
+        let rows = MaskReport.flexRows(of: mask)
+        self.blocks = blocks
+        self.heads = inputHeads
+        self.mask = mask
+        self.kvNumBlocks = rows.kvNumBlocks
+        self.times = times + rows.times
+    }
+
+    /// `kv_num_blocks` of `mask` and the `block_mask` stage: the time to count the rows
+    /// and to walk every row's `kv_indices` once (what `write(to:)` streams).
+    /// - Complexity: O(heads * N^2).
+    static func flexRows(of mask: BlockMask) -> (kvNumBlocks: [Int32], times: StageTimes) {
         let began = ContinuousClock.now
         let numBlocks = mask.kvNumBlocks()
         let countMs = milliseconds(since: began)
         let rowsMs = mask.forEachKVIndicesChunk { _, _ in }
-        let rowTimes = StageTimes([("block_mask", countMs + rowsMs)])
+        return (numBlocks, StageTimes([("block_mask", countMs + rowsMs)]))
+    }
+
+    /// The report of `mask`, already made for every head of `input` on `blocks` (with the
+    /// pooled `map` it came from, if any): the shared end of the reports of a method's
+    /// mask and of the app's `:save`. `times` are the stages that made it; `block_mask`
+    /// is added.
+    init(input: QKInput, blocks: BlockGrid, map: PooledMap?, mask: BlockMask, times: StageTimes, method: MethodSpec? = nil) {
+        let rows = MaskReport.flexRows(of: mask)
+        self.inputName = input.name
+        self.grid = input.grid
+        self.order = input.order
+        self.headDim = input.headDim
+        self.headIndices = input.headIndices
+        self.map = map
         self.blocks = blocks
-        self.heads = inputHeads
+        self.heads = input.heads
         self.mask = mask
-        self.kvNumBlocks = numBlocks
-        self.times = times + rowTimes
+        self.method = method
+        self.kvNumBlocks = rows.kvNumBlocks
+        self.times = times + rows.times
     }
 
     /// The summary as one JSON object: `density`, `heads` (objects with `density`,
