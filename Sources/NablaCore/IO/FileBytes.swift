@@ -135,7 +135,8 @@ public final class FileBytes: ByteSource, @unchecked Sendable {
 
     /// Chunks read at once, and the unit of progress reports and cancel polls (tests
     /// make it small to read a small file in many chunks).
-    @TaskLocal static var chunkSize = 32 << 20
+    static let defaultChunkSize = 32 << 20
+    @TaskLocal static var chunkSize = defaultChunkSize
 
     /// Reads `range` in chunks of `chunkSize`, on all cores when there are several
     /// chunks (`pread` at independent offsets), straight into the owned buffer; the file

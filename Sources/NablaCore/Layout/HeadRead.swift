@@ -19,7 +19,8 @@ import Foundation
 /// plus one span per worker; the tensor is never whole in memory, nor in `Float`.
 public enum HeadRead {
     /// Bytes a span reads at most (unless one token row of the selected heads is larger).
-    @TaskLocal static var spanBytes = 4 << 20
+    static let defaultSpanBytes = 4 << 20
+    @TaskLocal static var spanBytes = defaultSpanBytes
 
     /// Whether heads of `tensor` under `layout` can be read alone: its bytes are one
     /// C-order run (`PlannedTensor.region`), the head dimension is contiguous and the

@@ -4,16 +4,46 @@ import Foundation
 /// Runs independent work items across the machine's cores.
 enum Parallel {
     /// Calls `body(i)` for `i` in `0..<count`, concurrently when there is more than one item.
-    /// `body` must only write memory no other item writes.
+    /// `body` must only write memory no other item writes. The caller's task-local
+    /// settings (`Inherited`) hold inside `body` on every thread.
     static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 {
             for i in 0..<count { body(i) }
         } else {
+            let inherited = Inherited()
             // concurrentPerform returns only when every item has run, so `body` does not
             // escape; the box states that the caller's disjoint writes make it safe to share.
             withoutActuallyEscaping(body) { body in
                 let shared = UncheckedSendable(body)
-                DispatchQueue.concurrentPerform(iterations: count) { shared.value($0) }
+                if inherited.isEmpty {
+                    DispatchQueue.concurrentPerform(iterations: count) { shared.value($0) }
+                } else {
+                    DispatchQueue.concurrentPerform(iterations: count) { i in inherited.bind { shared.value(i) } }
+                }
+            }
+        }
+    }
+
+    /// The task-local values a caller may set that work on worker threads must see too:
+    /// dispatch's threads run outside the caller's task and do not inherit its locals, so
+    /// without this a forced kernel level (`KernelVariant.with`) or a read counter would
+    /// silently not apply to the items that happen to run off the calling thread.
+    struct Inherited: @unchecked Sendable {
+        let variant = KernelVariant.override
+        let readCounter = FileBytes.readCounter
+        let chunkSize = FileBytes.chunkSize
+        let spanBytes = HeadRead.spanBytes
+        var isEmpty: Bool {
+            variant == nil && readCounter == nil && chunkSize == FileBytes.defaultChunkSize
+                && spanBytes == HeadRead.defaultSpanBytes
+        }
+        func bind(_ body: () -> Void) {
+            KernelVariant.$override.withValue(variant) {
+                FileBytes.$readCounter.withValue(readCounter) {
+                    FileBytes.$chunkSize.withValue(chunkSize) {
+                        HeadRead.$spanBytes.withValue(spanBytes, operation: body)
+                    }
+                }
             }
         }
     }
