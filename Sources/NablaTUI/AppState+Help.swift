@@ -1,14 +1,31 @@
 extension AppState {
-    /// The help's lines, generated from the keymap the app dispatches on and the prompt's
-    /// command catalog: headers (`header` true) and entries. (The help's own keys, the
-    /// prompt's editing keys and the model view's are tables too, `Keymap.help`,
-    /// `.prompt`, `.model`; docs/app.md lists them, checked by KeymapTests.)
+    /// The help's lines, generated from the tables the app dispatches on: the map's keymap,
+    /// the open view's `KeyTable` (`Keymap.model`, `.follow`, `.compare` or `.sweep`, when
+    /// the help is opened from that view) and the prompt's command catalog: headers
+    /// (`header` true) and entries. docs/app.md lists every table (with the help's and the
+    /// prompt's editing keys), checked by KeymapTests.
     public var helpLines: [(text: String, header: Bool)] {
         var lines: [(text: String, header: Bool)] = []
         let keyWidth = keymap.bindings.map(\.keysText.count).max() ?? 0
         lines.append(("Keys", true))
         for b in keymap.bindings {
             lines.append((b.keysText.rightPadded(to: keyWidth) + "  " + b.help, false))
+        }
+        func add<A>(_ table: KeyTable<A>) {
+            lines.append((table.name, true))
+            let width = table.entries.map(\.keysText.count).max() ?? 0
+            for e in table.entries { lines.append((e.keysText.rightPadded(to: width) + "  " + e.help, false)) }
+        }
+        // The open view's own keys, which come before the map's there.
+        if model != nil {
+            add(Keymap.model)
+        } else if map != nil {
+            switch teaching {
+            case .follow?: add(Keymap.follow)
+            case .compare?: add(Keymap.compare)
+            case .sweep?: add(Keymap.sweep)
+            case nil: break
+            }
         }
         lines.append(("Prompt (:)", true))
         let usageWidth = (PromptCommand.catalog.map(\.usage.count).max() ?? 0) + 1

@@ -1,5 +1,6 @@
 /// The keys of the app's other contexts, each a table as `Keymap.standard` is for the map:
-/// the help screen, the `:` prompt and the model view. The app dispatches on these tables
+/// the help screen, the `:` prompt, and the model, follow, compare and sweep views (whose
+/// tables come before the map's keymap while the view is open). The app dispatches on these tables
 /// and the help screen lists them (`AppState.helpLines`), so a key is never handled where
 /// no table names it.
 public struct KeyTable<A: Hashable & Sendable>: Sendable {
@@ -47,10 +48,35 @@ public enum PromptAction: Hashable, Sendable {
     case complete
 }
 
-/// What a key does in the model view, besides the map's keys it reinterprets (cursor keys
-/// move the cell, `[` `]` the head, `n` `p` the pair).
+/// What a key does in the model view (the map's other keys: threshold and STA keys act as
+/// on the map; the others do nothing there).
 public enum ModelAction: Hashable, Sendable {
-    case open
+    case open, close
+    /// Moves the cell by pairs (rows) and heads (columns), stopping at the edges.
+    case move(pairs: Int, heads: Int)
+    /// Steps the head, wrapping around.
+    case head(Int)
+    /// Steps the pair, wrapping around.
+    case pair(Int)
+}
+
+/// What a key does in the follow view (the map's other keys act as on the map).
+public enum FollowAction: Hashable, Sendable {
+    /// Steps the followed query block by tiles within its frame.
+    case tile(rows: Int, columns: Int)
+    /// Steps the followed query block by frames.
+    case frame(Int)
+    case nextStage
+}
+
+/// What a key does in the compare view (the map's other keys act as on the map).
+public enum CompareAction: Hashable, Sendable {
+    case nextPreset
+}
+
+/// What a key does in the sweep view (the map's other keys act as on the map).
+public enum SweepAction: Hashable, Sendable {
+    case close
 }
 
 extension Keymap {
@@ -83,8 +109,38 @@ extension Keymap {
         ([.control("c")], .quit, "quit"),
     ])
 
-    /// The model view's own keys.
+    /// The model view's own keys; they come before the map's.
     public static let model = KeyTable<ModelAction>("Model view (m)", [
         ([.enter], .open, "open the pair and head"),
+        ([.left, .character("h"), .character("H")], .move(pairs: 0, heads: -1), "cell left: the head before"),
+        ([.right, .character("l"), .character("L")], .move(pairs: 0, heads: 1), "cell right: the next head"),
+        ([.up, .character("k"), .character("K")], .move(pairs: -1, heads: 0), "cell up: the pair before"),
+        ([.down, .character("j"), .character("J")], .move(pairs: 1, heads: 0), "cell down: the next pair"),
+        ([.character("[")], .head(-1), "the head before (wrapping)"),
+        ([.character("]")], .head(1), "the next head (wrapping)"),
+        ([.character("p")], .pair(-1), "the pair before (wrapping)"),
+        ([.character("n")], .pair(1), "the next pair (wrapping)"),
+        ([.character("m"), .escape], .close, "back to the map"),
+    ])
+
+    /// The follow view's own keys; they come before the map's.
+    public static let follow = KeyTable<FollowAction>("Follow view (f)", [
+        ([.left, .character("h")], .tile(rows: 0, columns: -1), "followed query block: the tile left"),
+        ([.right, .character("l")], .tile(rows: 0, columns: 1), "followed query block: the tile right"),
+        ([.up, .character("k")], .tile(rows: -1, columns: 0), "followed query block: the tile above"),
+        ([.down, .character("j")], .tile(rows: 1, columns: 0), "followed query block: the tile below"),
+        ([.character("K"), .character("H")], .frame(-1), "followed query block: the frame before"),
+        ([.character("J"), .character("L")], .frame(1), "followed query block: the next frame"),
+        ([.character("f")], .nextStage, "the next stage (pool, map, softmax, sort, cut, STA, final)"),
+    ])
+
+    /// The compare view's own keys; they come before the map's.
+    public static let compare = KeyTable<CompareAction>("Compare view (c)", [
+        ([.character("c")], .nextPreset, "the next preset B"),
+    ])
+
+    /// The sweep view's own keys; they come before the map's.
+    public static let sweep = KeyTable<SweepAction>("Sweep view (w)", [
+        ([.character("w")], .close, "close the sweep"),
     ])
 }

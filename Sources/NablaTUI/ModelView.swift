@@ -83,18 +83,11 @@ extension AppState {
         return [.surveyModel(pairs: pairs, block: block, settings: settings, generation: generation)]
     }
 
-    /// What a key does in the model view; `nil` lets the normal handling run.
+    /// What a map action does in the model view (its own keys are `Keymap.model`'s, handled
+    /// first by `modelKey`); `nil` lets the normal handling run.
     mutating func modelAction(_ action: Action) -> [Effect]? {
-        guard var survey = model, let pairs else { return nil }
-        let rows = pairs.prefixes.count, columns = max(heads, 1)
+        guard let survey = model, let pairs else { return nil }
         switch action {
-        case .moveCursor(let dq, let dk), .moveFrame(let dq, let dk):
-            survey.pair = clamp(survey.pair + dq, rows)
-            survey.head = clamp(survey.head + dk, columns)
-        case .changeHead(let d):
-            survey.head = ((survey.head + d) % columns + columns) % columns
-        case .changePair(let d):
-            survey.pair = ((survey.pair + d) % rows + rows) % rows
         case .select:
             model = nil
             lastSurvey = survey
@@ -112,13 +105,13 @@ extension AppState {
             lastSurvey = survey
             model = nil
             return []
-        case .zoomIn, .zoomOut, .zoomFit, .toggleOverview, .toggleTrueMass, .teach:
+        case .zoomIn, .zoomOut, .zoomFit, .toggleOverview, .toggleTrueMass, .teach,
+             .moveCursor, .moveFrame, .changeHead, .changePair:
+            // The view's own table (`Keymap.model`) binds the keys that move its cell.
             return []
         case .toggleHelp, .openPrompt, .quit:
             return nil
         }
-        model = survey
-        return []
     }
 
     /// Loads pair `i` of the dump (wrapping). The index moves at once, so keys pressed

@@ -21,8 +21,8 @@ extension AppState {
         case .normal:
             // A message stays until the next key.
             message = nil
-            let modelAction = model == nil ? nil : Keymap.model.action(for: key)
-            guard let action = keymap.action(for: key) ?? modelAction.map({ _ in Action.select }) else { return [] }
+            if let effects = viewKey(key) { return effects }
+            guard let action = keymap.action(for: key) else { return [] }
             return perform(action)
         }
     }
@@ -30,7 +30,6 @@ extension AppState {
     /// Does what `action` asks.
     mutating func perform(_ action: Action) -> [Effect] {
         if model != nil, let effects = modelAction(action) { return effects }
-        if followMove(action) { return [] }
         switch action {
         case .moveCursor(let dq, let dk):
             guard let map, let view = viewport else { return [] }
@@ -77,7 +76,7 @@ extension AppState {
         case .select:
             break
         case .teach(let kind):
-            toggleTeaching(kind)
+            openTeaching(kind)
         case .toggleHelp:
             mode = mode == .help ? .normal : .help
             helpOffset = 0

@@ -121,26 +121,27 @@ public struct SweepView: Sendable {
 }
 
 extension AppState {
-    /// Opens `view`, or closes it when the same kind is open; `c` in the compare view
-    /// steps to the next preset B.
-    mutating func toggleTeaching(_ kind: TeachingKind) {
-        switch (teaching, kind) {
-        case (.compare(let c)?, .compare):
-            let presets = CompareView.presets(threshold: threshold, sta: sta, staWindow: staWindow)
-            let next = ((c.preset ?? -1) + 1) % presets.count
-            teaching = .compare(CompareView(spec: presets[next], preset: next))
-        case (_, .compare):
+    /// Opens the teaching view of `kind` (again from its own view: its table, `Keymap.follow`,
+    /// `.compare`, `.sweep`, decides first: the next stage, the next B, close).
+    mutating func openTeaching(_ kind: TeachingKind) {
+        switch kind {
+        case .compare:
             let presets = CompareView.presets(threshold: threshold, sta: sta, staWindow: staWindow)
             teaching = .compare(CompareView(spec: presets[0], preset: 0))
-        case (.follow?, .follow):
-            nextStage()
-        case (.sweep?, .sweep):
-            teaching = nil
-        case (_, .follow):
+        case .follow:
             teaching = .follow(FollowView())
-        case (_, .sweep):
+        case .sweep:
             teaching = .sweep(SweepView())
         }
+        refreshTeaching()
+    }
+
+    /// Compare view: B becomes the next preset (wrapping).
+    mutating func nextComparePreset() {
+        guard case .compare(let c)? = teaching else { return }
+        let presets = CompareView.presets(threshold: threshold, sta: sta, staWindow: staWindow)
+        let next = ((c.preset ?? -1) + 1) % presets.count
+        teaching = .compare(CompareView(spec: presets[next], preset: next))
         refreshTeaching()
     }
 
@@ -173,26 +174,6 @@ extension AppState {
 }
 
 extension AppState {
-    /// In the follow view the cursor keys step the followed query block through tiles
-    /// (`←→` columns, `↑↓` rows) and the frame keys through frame slabs; returns whether
-    /// `action` was such a step.
-    mutating func followMove(_ action: Action) -> Bool {
-        guard case .follow? = teaching, let map else { return false }
-        let blocks = map.blocks
-        var (t, i, j) = blocks.coordinates(of: cursor.query)
-        switch action {
-        case .moveCursor(let dq, let dk):
-            i = min(max(i + dq, 0), blocks.hb - 1)
-            j = min(max(j + dk, 0), blocks.wb - 1)
-        case .moveFrame(let dq, let dk):
-            t = min(max(t + dq + dk, 0), blocks.tb - 1)
-        default:
-            return false
-        }
-        cursor = BlockPair(query: (t * blocks.hb + i) * blocks.wb + j, key: cursor.key)
-        return true
-    }
-
     /// Follow view: shows one more stage, starting over from `pool` after `final`.
     mutating func nextStage() {
         guard case .follow(var view)? = teaching else { return }

@@ -443,6 +443,9 @@ struct PromptEditingTests {
         check(Keymap.help)
         check(Keymap.prompt)
         check(Keymap.model)
+        check(Keymap.follow)
+        check(Keymap.compare)
+        check(Keymap.sweep)
     }
 
     @Test("the help and prompt tables are what the app dispatches on")
