@@ -52,9 +52,11 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "nabla", dependencies: ["NablaCommands"]),
-        .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore"]),
+        // The tests' shared oracles (naive attention, the block partition), for test targets only.
+        .target(name: "NablaTestSupport", dependencies: ["NablaCore"], path: "Tests/NablaTestSupport"),
+        .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore", "NablaTestSupport"]),
         .testTarget(name: "NablaFiguresTests", dependencies: ["NablaFigures", "NablaCore"]),
-        .testTarget(name: "NablaTUITests", dependencies: ["NablaTUI", "NablaCore"], exclude: ["Snapshots"]),
+        .testTarget(name: "NablaTUITests", dependencies: ["NablaTUI", "NablaCore", "NablaTestSupport"], exclude: ["Snapshots"]),
         .testTarget(name: "NablaTerminalTests", dependencies: ["NablaTerminal", "NablaTUI", "CNcursesw"]),
         .testTarget(name: "nablaTests", dependencies: ["nabla", "NablaCommands", "NablaCore"]),
     ]

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import NablaCore
+import NablaTestSupport
 
 /// The attention kernels against a naive attention written here (Double, one query at a
 /// time, keys gathered from the kept blocks in raster order), and their properties.
@@ -28,11 +29,10 @@ struct AttentionTests {
         return kept
     }
 
-    /// Naive block-sparse attention: `[heads, S, D]` in raster order, Double. The one
-    /// token-level oracle of these tests (`EdgeBlockTests.naiveAttention`: each token's
-    /// block from its coordinates, softmax over the kept blocks' tokens), on whole blocks.
+    /// Naive block-sparse attention: `[heads, S, D]` in raster order, Double, on whole
+    /// blocks: the test targets' one token-level oracle (`NaiveAttention` in NablaTestSupport).
     static func naive(_ input: QKInput, blocks: BlockGrid, kept: [UInt8]) -> [Double] {
-        EdgeBlockTests.naiveAttention(input, EdgeBlockTests.Partition(grid: input.grid, block: blocks.block, edge: .pad), kept: kept).out
+        NaiveAttention.blockSparse(input, BlockPartition(grid: input.grid, block: blocks.block, edge: .pad), kept: kept).out
     }
 
     static func relativeError(_ got: [Float], _ want: [Double]) -> Double {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import NablaCore
+import NablaTestSupport
 
 /// Grids the block does not divide (issue 18): `--edge pad` (partial edge blocks) and
 /// `--edge crop` (the grid floored to whole blocks) against a naive reference written
@@ -14,32 +15,7 @@ struct EdgeBlockTests {
 
     /// The reference partition: for every raster token of `grid`, its block (raster over
     /// the block grid) or -1 when crop drops it; the block grid's sides; real tokens per block.
-    struct Partition {
-        let blockOf: [Int]
-        let n: Int
-        let counts: [Int]
-        let kept: Int
-
-        init(grid: TokenGrid, block b: BlockShape, edge: EdgeMode) {
-            func side(_ size: Int, _ bs: Int) -> Int { edge == .pad ? (size + bs - 1) / bs : size / bs }
-            let tb = side(grid.t, b.bt), hb = side(grid.h, b.bh), wb = side(grid.w, b.bw)
-            n = tb * hb * wb
-            var blockOf = [Int](repeating: -1, count: grid.tokens)
-            var counts = [Int](repeating: 0, count: n)
-            for t in 0..<grid.t {
-                for y in 0..<grid.h {
-                    for x in 0..<grid.w where t / b.bt < tb && y / b.bh < hb && x / b.bw < wb {
-                        let blk = ((t / b.bt) * hb + y / b.bh) * wb + x / b.bw
-                        blockOf[(t * grid.h + y) * grid.w + x] = blk
-                        counts[blk] += 1
-                    }
-                }
-            }
-            self.blockOf = blockOf
-            self.counts = counts
-            kept = counts.reduce(0, +)
-        }
-    }
+    typealias Partition = BlockPartition
 
     /// The reference map of head `h`: `[N, N]` probabilities.
     static func referenceMap(_ input: QKInput, _ p: Partition, block: BlockShape, head h: Int) -> [Double] {
@@ -138,39 +114,6 @@ struct EdgeBlockTests {
         }
     }
 
-    /// Naive attention over real tokens: `[heads, S_kept, D]` with rows in raster order of
-    /// the kept tokens (the input's raster order under pad), and the mean recall per head.
-    static func naiveAttention(_ input: QKInput, _ p: Partition, kept: [UInt8]) -> (out: [Double], recall: [Double]) {
-        let d = input.headDim, n = p.n, v = input.v!
-        let real = p.blockOf.indices.filter { p.blockOf[$0] >= 0 }
-        var out = [Double](repeating: 0, count: input.heads * real.count * d)
-        var recall = [Double](repeating: 0, count: input.heads)
-        for h in 0..<input.heads {
-            for (row, i) in real.enumerated() {
-                let a = p.blockOf[i]
-                let qi = input.q.row(h, i)
-                let logits = real.map { j -> Double in
-                    var dot = 0.0
-                    for x in 0..<d { dot += Double(qi[x]) * Double(input.k.row(h, j)[x]) }
-                    return dot / Double(d).squareRoot()
-                }
-                let m = logits.max()!
-                let e = logits.map { Foundation.exp($0 - m) }
-                let total = e.reduce(0, +)
-                var keptMass = 0.0, keptTotal = 0.0
-                for (w, j) in zip(e, real) where kept[(h * n + a) * n + p.blockOf[j]] != 0 {
-                    keptMass += w / total
-                    keptTotal += w
-                }
-                recall[h] += keptMass / Double(real.count)
-                for (w, j) in zip(e, real) where kept[(h * n + a) * n + p.blockOf[j]] != 0 {
-                    for x in 0..<d { out[(h * real.count + row) * d + x] += w / keptTotal * Double(v.row(h, j)[x]) }
-                }
-            }
-        }
-        return (out, recall)
-    }
-
     @Test("block-sparse attention and recall over partial edge blocks equal naive attention",
           arguments: [try! TokenGrid(parsing: "3x17x23"), try! TokenGrid(parsing: "2x9x13")], blockShapes)
     func attention(grid: TokenGrid, block: BlockShape) throws {
@@ -184,7 +127,7 @@ struct EdgeBlockTests {
             let ops = try AttentionOperands(input: input, blocks: blocks)
             #expect(ops.tokens == ref.kept)
             let out = ops.sparse(kept, threads: 2)
-            let (naive, recall) = Self.naiveAttention(input, ref, kept: keptMask)
+            let (naive, recall) = NaiveAttention.blockSparse(input, ref, kept: keptMask)
             var worst = 0.0
             for i in naive.indices { worst = max(worst, abs(Double(out[i]) - naive[i])) }
             #expect(worst < 1e-4, "output differs by \(worst) (\(edge), \(grid), \(block))")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import NablaCore
+import NablaTestSupport
 @testable import NablaTUI
 
 /// The compare, follow and sweep views: reached by their keys, left with Esc, their
