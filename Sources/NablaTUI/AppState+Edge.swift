@@ -21,11 +21,8 @@ extension AppState {
             input = changed
             message = blocks.edgeText.map(Message.info)
             return startCompute(shape)
-        } catch let error as NablaError {
-            message = .error(error.message)
-            return []
         } catch {
-            message = .error("\(error)")
+            message = .error(error.shownText)
             return []
         }
     }

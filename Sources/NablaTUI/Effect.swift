@@ -127,3 +127,12 @@ public enum JobOutcome: Sendable {
     /// carries an outcome names its lane, `InputEvent.jobFinished`).
     case cancelled
 }
+
+extension Error {
+    /// What the app shows for this error: a `NablaError`'s one-line message, otherwise the
+    /// first line of the error's description.
+    var shownText: String {
+        if let error = self as? NablaError { return error.message }
+        return String(describing: self).split(separator: "\n").first.map(String.init) ?? "failed"
+    }
+}

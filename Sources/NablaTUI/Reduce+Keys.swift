@@ -108,11 +108,8 @@ extension AppState {
         let command: PromptCommand
         do {
             command = try PromptCommand.parse(line, headIndices: heads > 0 ? headIndices : nil)
-        } catch let error as NablaError {
-            message = .error(error.message)
-            return []
         } catch {
-            message = .error("\(error)")
+            message = .error(error.shownText)
             return []
         }
         switch command {
@@ -158,7 +155,7 @@ extension AppState {
             do {
                 request = try openParser(words)
             } catch {
-                message = .error((error as? NablaError)?.message ?? "\(error)")
+                message = .error(error.shownText)
                 return []
             }
             return startLoad(request, label: words.joined(separator: " "))

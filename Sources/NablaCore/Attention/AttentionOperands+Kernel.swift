@@ -152,6 +152,22 @@ extension AttentionOperands {
         return AttentionRun(output: output, blockMass: mass)
     }
 
+    /// The C kernels' description of query block `a` of slot `slot` against the `count`
+    /// key blocks at `keys`: output rows to `out` at the token rows `storedRows`, the mass
+    /// row to `mass` (`nabla_attn_block` in kernels_attn.h; no partial key blocks).
+    func blockJob(slot: Int, a: Int, keys: UnsafePointer<Int32>, count: Int, values: Bool,
+                  out: UnsafeMutablePointer<Float>?, storedRows: UnsafePointer<Int32>,
+                  mass: UnsafeMutablePointer<Double>?) -> nabla_attn_block {
+        let n = self.n, d = headDim, bq = rowsPerBlock, bk = keysPerBlock, dv = valueWidth
+        return nabla_attn_block(
+            q: UnsafePointer(q.buffer.baseAddress! + (slot * n + a) * bq * d),
+            kT: UnsafePointer(kT.buffer.baseAddress! + slot * n * d * bk),
+            v: values ? v.map { UnsafePointer($0.buffer.baseAddress! + slot * n * bk * dv) } : nil,
+            keys: keys, count: Int32(count), n: Int32(n), b: Int32(tokensPerBlock), bq: Int32(bq), bk: Int32(bk),
+            d: Int32(d), dv: Int32(dv), out: out, stored_rows: storedRows, mass: mass,
+            key_counts: nil, rows: 0)
+    }
+
     /// One query block `a` of slot `slot` against the `count` key blocks at `keys`
     /// (ascending), by the C kernels of `kernels` (`nabla_kernels.attn_query_block`):
     /// FlashAttention's loop with the key block outermost, so one K/V block (32 KiB at
@@ -162,17 +178,9 @@ extension AttentionOperands {
     func queryBlock(slot: Int, a: Int, keys: UnsafePointer<Int32>, count: Int, values: Bool, ws: Workspace,
                     out: UnsafeMutablePointer<Float>?, mass: UnsafeMutablePointer<Double>?,
                     rows: UnsafePointer<Int32>, kernels: UnsafePointer<nabla_kernels>) {
-        let n = self.n, d = headDim, bq = rowsPerBlock, bk = keysPerBlock, dv = valueWidth
-        var job = nabla_attn_block(
-            q: UnsafePointer(q.buffer.baseAddress! + (slot * n + a) * bq * d),
-            kT: UnsafePointer(kT.buffer.baseAddress! + slot * n * d * bk),
-            v: values ? v.map { UnsafePointer($0.buffer.baseAddress! + slot * n * bk * dv) } : nil,
-            keys: keys, count: Int32(count), n: Int32(n), b: Int32(tokensPerBlock), bq: Int32(bq), bk: Int32(bk),
-            d: Int32(d), dv: Int32(dv),
-            out: out.map { $0 + slot * tokens * d },
-            stored_rows: rows + a * tokensPerBlock,
-            mass: mass.map { $0 + (slot * n + a) * n },
-            key_counts: nil, rows: 0)
+        var job = blockJob(slot: slot, a: a, keys: keys, count: count, values: values,
+                           out: out.map { $0 + slot * tokens * headDim }, storedRows: rows + a * tokensPerBlock,
+                           mass: mass.map { $0 + (slot * n + a) * n })
         var scratch = ws.scratch
         if let blockCounts {
             blockCounts.withUnsafeBufferPointer { counts in

@@ -97,14 +97,8 @@ extension AttentionOperands {
     private func sampledBlock(slot: Int, a: Int, keys: UnsafePointer<Int32>, count: Int, values: Bool, ws: Workspace,
                               out: UnsafeMutablePointer<Float>?, mass: UnsafeMutablePointer<Double>?,
                               rows: UnsafePointer<Int32>, kernels: UnsafePointer<nabla_kernels>) {
-        let n = self.n, d = headDim, bq = rowsPerBlock, bk = keysPerBlock, dv = valueWidth
-        var job = nabla_attn_block(
-            q: UnsafePointer(q.buffer.baseAddress! + (slot * n + a) * bq * d),
-            kT: UnsafePointer(kT.buffer.baseAddress! + slot * n * d * bk),
-            v: values ? v.map { UnsafePointer($0.buffer.baseAddress! + slot * n * bk * dv) } : nil,
-            keys: keys, count: Int32(count), n: Int32(n), b: Int32(tokensPerBlock), bq: Int32(bq), bk: Int32(bk),
-            d: Int32(d), dv: Int32(dv), out: out, stored_rows: rows, mass: mass,
-            key_counts: nil, rows: 0)
+        var job = blockJob(slot: slot, a: a, keys: keys, count: count, values: values,
+                           out: out, storedRows: rows, mass: mass)
         var scratch = ws.scratch
         kernels.pointee.attn_query_block(&job, &scratch)
     }

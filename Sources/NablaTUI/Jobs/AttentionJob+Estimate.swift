@@ -28,7 +28,7 @@ extension AttentionJob {
                 target = estimator.done + max(estimator.done / 2, 1)
             }
         } catch {
-            return .failed((error as? NablaError)?.message ?? "\(error)")
+            return .failed(error.shownText)
         }
     }
 }

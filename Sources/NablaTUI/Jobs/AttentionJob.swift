@@ -35,7 +35,7 @@ public struct AttentionJob: Sendable {
         do {
             ops = try AttentionOperands(input: input, blocks: blocks, heads: [head])
         } catch {
-            return .failed((error as? NablaError)?.message ?? "\(error)")
+            return .failed(error.shownText)
         }
         let work: AttentionWork
         switch stage {

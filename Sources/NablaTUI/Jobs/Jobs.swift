@@ -19,8 +19,7 @@ public enum Jobs {
         } catch {
             // A loader stops by throwing when cancelled: that is no failure to show.
             if isCancelled() { return .cancelled }
-            if let error = error as? NablaError { return .failed(error.message) }
-            return .failed(String(describing: error).split(separator: "\n").first.map(String.init) ?? "failed")
+            return .failed(error.shownText)
         }
     }
 

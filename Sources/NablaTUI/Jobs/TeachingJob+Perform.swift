@@ -44,10 +44,8 @@ extension TeachingJob {
             }
         } catch is CancellationError {
             return .cancelled
-        } catch let error as NablaError {
-            return .failed(error.message)
         } catch {
-            return .failed("\(error)")
+            return .failed(error.shownText)
         }
     }
 }
