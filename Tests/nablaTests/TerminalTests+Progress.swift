@@ -19,9 +19,27 @@ struct ProgressTerminalTests {
     }
 
     /// Runs `nabla view q k` slowed by `delay` ms per head, then reports its exit and modes.
-    static func command(_ q: String, _ k: String, delay: Int) -> String {
-        "sh -c 'env -u NO_COLOR NABLA_TEST_HEAD_DELAY_MS=\(delay) \(NablaProcess.executable.path) view \(q) \(k); "
+    /// With `log`, the app writes its `NABLA_DEBUG_TIMING` log there: a line per key and per
+    /// finished job (a cancelled one too) once the screen showing it is drawn.
+    static func command(_ q: String, _ k: String, delay: Int, log: String? = nil) -> String {
+        let timing = log.map { " NABLA_DEBUG_TIMING=\($0)" } ?? ""
+        return "sh -c 'env -u NO_COLOR NABLA_TEST_HEAD_DELAY_MS=\(delay)\(timing) \(NablaProcess.executable.path) view \(q) \(k); "
             + "echo \"EXIT=$?\"; stty -a; sleep 30'"
+    }
+
+    /// Waits until the app's log shows a job drawn after the last Esc key: the cancelled job
+    /// has ended and the screen after it is drawn (whatever it brought would be on screen now).
+    static func waitForCancelledJob(_ log: String, seconds: Double = 60, sourceLocation: SourceLocation = #_sourceLocation) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let lines = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
+            if let esc = lines.lastIndex(where: { $0.hasPrefix("key ") && $0.localizedCaseInsensitiveContains("esc") }),
+               lines[(esc + 1)...].contains(where: { $0.hasPrefix("job ") }) {
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        Issue.record("timed out after \(seconds) s waiting for the cancelled job in \(log)", sourceLocation: sourceLocation)
     }
 
     /// The status line (the last non-blank row).
@@ -36,7 +54,8 @@ struct ProgressTerminalTests {
         let (q, k) = try Self.input(dir)
         let tmux = Tmux()
         defer { tmux.kill() }
-        try tmux.start(Self.command(q, k, delay: 400))
+        let log = dir + "/timing.log"
+        try tmux.start(Self.command(q, k, delay: 400, log: log))
         let first = try tmux.wait("the map", seconds: 60) { statusDensity($0) != nil && $0.contains("block 1x8x8") }
         let density = try #require(statusDensity(first))
         let title = try #require(first.split(separator: "\n").first).prefix(40)
@@ -54,7 +73,7 @@ struct ProgressTerminalTests {
         #expect(after.contains("block 1x8x8") && statusDensity(after) == density)
         #expect(after.split(separator: "\n").first?.prefix(40) == title)
         // Nothing arrives later: the cancelled map never replaces the kept one.
-        Thread.sleep(forTimeInterval: 2.5)
+        Self.waitForCancelledJob(log)
         let later = try tmux.screen()
         #expect(later.contains("block 1x8x8") && statusDensity(later) == density && !later.contains("Esc cancels"))
 
@@ -65,7 +84,7 @@ struct ProgressTerminalTests {
         try tmux.keys("Escape")
         let kept = try tmux.wait("the load's cancel") { Self.status($0).contains("cancelled loading") }
         #expect(kept.contains("head 0 (0-3)") && !kept.contains("nothing loaded"))
-        Thread.sleep(forTimeInterval: 1)
+        Self.waitForCancelledJob(log)
         #expect(try tmux.screen().split(separator: "\n").first?.prefix(40) == title)  // the same head, density and view
 
         try tmux.literal("q")
