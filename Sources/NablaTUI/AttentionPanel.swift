@@ -49,9 +49,6 @@ extension AppState {
         let head = currentHead
         let id = map.id
         var stages: [AttentionJob.Stage]
-        // The sampled estimate needs whole blocks (`AttentionEstimator`); under partial edge
-        // blocks the exact recall comes alone.
-        let estimate: [AttentionJob.Stage] = map.blocks.isUniform ? [.estimate] : []
         if var panel = attention, panel.map == id, panel.head == head {
             guard panel.settings != settings else { return [] }
             // Same map and head, new mask: recall now, sparse again; what was still
@@ -63,13 +60,13 @@ extension AppState {
             panel.error = nil
             panel.density = mask.statistics.density[head]
             stages = panel.hasValues ? [.sparse] : []
-            if panel.mass == nil { stages.insert(contentsOf: estimate + [.recall], at: 0) }
+            if panel.mass == nil { stages.insert(contentsOf: [.estimate, .recall], at: 0) }
             panel.estimate = nil
             if panel.hasValues && panel.dense == nil { stages.append(.dense) }
             panel.pending = Set(stages)
             attention = panel
         } else {
-            stages = estimate + (input.v != nil ? [.recall, .sparse, .dense] : [.recall])
+            stages = [.estimate] + (input.v != nil ? [.recall, .sparse, .dense] : [.recall])
             attention = AttentionPanel(map: id, head: head, settings: settings, hasValues: input.v != nil,
                                        pending: Set(stages), density: mask.statistics.density[head])
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import NablaCore
+import NablaTestSupport
 
 /// Sampled recall and error estimates (`AttentionEstimator`) against the exact figures of
 /// the full kernel runs, and the stratified estimator against formulas written out here.
@@ -117,5 +118,72 @@ struct AttentionEstimateTests {
         // The t quantile: tabulated, then the expansion (scipy: 2.0395134, 1.9839715).
         #expect(abs(StratifiedEstimate.studentT975(31) - 2.0395134) < 1e-6)
         #expect(abs(StratifiedEstimate.studentT975(100.7) - 1.9839715) < 1e-6)
+    }
+}
+
+/// The estimate on grids with partial edge blocks (`--edge pad`): recall is a mean over real
+/// query tokens, so blocks weigh by their token counts.
+@Suite("attention estimates over partial edge blocks")
+struct AttentionEstimateEdgeTests {
+    /// Two heads with V on 4x18x18 (blocks 1x4x4: 5x5 per frame slab, the last row and
+    /// column of 2 tokens), a NABLA mask at threshold 0.7.
+    static func fixture() throws -> (QKInput, BlockGrid, KeptKeyBlocks) {
+        let grid = TokenGrid(t: 4, h: 18, w: 18)
+        let qk = randomInput(grid: grid, heads: 2, headDim: 16, seed: 9, sharpness: 2)
+        var rng = SeededRandom(seed: 78)
+        let v = (0..<(2 * grid.tokens * 16)).map { _ in rng.normal() }
+        var input = QKInput(name: "random", q: qk.q, k: qk.k, v: HeadTokens(v, heads: 2, tokens: grid.tokens, headDim: 16),
+                            grid: grid, order: .raster)
+        input.edge = .pad
+        let block = BlockShape(bt: 1, bh: 4, bw: 4)
+        let blocks = try input.blockGrid(block)
+        #expect(!blocks.isUniform)
+        let map = try #require(try PooledMap.compute(input, block: block))
+        return (input, blocks, KeptKeyBlocks(map.cut(MaskSettings(threshold: 0.7, sta: nil))))
+    }
+
+    @Test("every block sampled: the naive attention's recall over real tokens and the full runs' error")
+    func exactWhenComplete() throws {
+        let (input, blocks, kept) = try Self.fixture()
+        let ops = try AttentionOperands(input: input, blocks: blocks)
+        let partition = BlockPartition(grid: input.grid, block: blocks.block, edge: .pad)
+        var mask = [UInt8](repeating: 0, count: 2 * kept.n * kept.n)
+        for row in 0..<(2 * kept.n) {
+            for j in 0..<Int(kept.count[row]) { mask[row * kept.n + Int(kept.indices[row * kept.n + j])] = 1 }
+        }
+        let naive = NaiveAttention.blockSparse(input, partition, kept: mask)
+        let error = relativeL2Error(ops.sparse(kept), reference: ops.dense(), heads: 2)
+        let estimator = try AttentionEstimator(operands: ops, kept: kept, error: true, seed: 3)
+        #expect(estimator.advance(to: 10_000))
+        for (slot, e) in estimator.estimates.enumerated() {
+            #expect(e.isExact && e.sampled == blocks.count)
+            #expect(abs(e.recall.value - naive.recall[slot]) < 1e-5, "head \(slot): \(e.recall.value) vs \(naive.recall[slot])")
+            #expect(e.recall.halfWidth < 1e-12)
+            let l2 = try #require(e.relativeL2Error)
+            #expect(abs(l2.value - error.perHead[slot]) < 1e-9 * error.perHead[slot])
+            #expect(e.recall.value < 0.99)
+        }
+        // The token-weighted mean differs from the plain mean over blocks here.
+        let perBlock = try AttentionEstimator(operands: ops, kept: kept, error: false, seed: 3)
+        perBlock.advance(to: 10_000)
+        let recall = ops.trueBlockMass().recall(of: kept)
+        let plain = recall.perQueryBlock[0..<blocks.count].reduce(0, +) / Double(blocks.count)
+        #expect(abs(plain - naive.recall[0]) > 1e-4, "the fixture's edge blocks must weigh differently")
+    }
+
+    @Test("the 95% interval covers the exact value in at least 93 of 100 seeds")
+    func coverage() throws {
+        let (input, blocks, kept) = try Self.fixture()
+        let ops = try AttentionOperands(input: input, blocks: blocks)
+        let recall = ops.trueBlockMass().recall(of: kept)
+        var covered = [0, 0]
+        for seed in 0..<100 {
+            let estimator = try AttentionEstimator(operands: ops, kept: kept, error: false, seed: UInt64(seed))
+            estimator.advance(to: 24)
+            for (slot, e) in estimator.estimates.enumerated() where try #require(e.recall.ci95).contains(recall.recall(slot: slot)) {
+                covered[slot] += 1
+            }
+        }
+        #expect(covered.allSatisfy { $0 >= 93 }, "recall covered \(covered) of 100")
     }
 }

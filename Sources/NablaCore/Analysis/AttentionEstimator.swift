@@ -50,9 +50,10 @@ private func shuffled(_ x: [Int], _ rng: inout SeededGenerator) -> [Int] {
 public struct AttentionEstimate: Sendable, Equatable {
     /// The input head (tensor index as the slot names it).
     public let head: Int
-    /// Mean over query blocks of the recall (`AttentionRecall.recall(slot:)`).
+    /// Mean over query blocks of the recall (`AttentionRecall.recall(slot:)`); with partial
+    /// edge blocks the mean over real query tokens (blocks weighed by their token counts).
     public let recall: SampledValue
-    /// Mean over query blocks of the oracle recall.
+    /// Mean over query blocks (real query tokens) of the oracle recall.
     public let oracle: SampledValue
     /// `||sparse - dense|| / ||dense||` (`relativeL2Error`): the square root of the
     /// ratio of the summed squares, its interval the square roots of the ratio's.
@@ -68,7 +69,9 @@ public struct AttentionEstimate: Sendable, Equatable {
 
 /// Recall and output error of a mask estimated from a growing sample of query blocks
 /// (`QueryBlockSample`), head by head, with 95% intervals (`StratifiedEstimate`: the
-/// stratified mean for recall, the combined ratio estimate for the error's square):
+/// stratified mean for recall, the combined ratio estimate for the error's square; with
+/// partial edge blocks recall is a mean over real query tokens, so it is the combined
+/// ratio of `count_a * recall_a` to `count_a`, as `AttentionRecall` weighs blocks):
 /// `advance(to:)` computes more blocks, `estimates` reads the figures so far. With every
 /// block sampled the figures equal `TrueBlockMass.recall` and `relativeL2Error` up to
 /// the order of summation.
@@ -93,11 +96,6 @@ public final class AttentionEstimator {
         precondition(kept.n == operands.n, "the mask's block count must match the operands'")
         if error && !operands.hasValues {
             throw NablaError(.badArgument, "the output error needs V (give Q K V); recall needs only Q and K")
-        }
-        // Blocks weigh by their tokens under partial edge blocks (issue 18); the stratified
-        // estimator weighs blocks equally, so it takes whole blocks only for now.
-        guard operands.blockCounts == nil else {
-            throw NablaError(.badArgument, "--sample: grid \(operands.blocks.grid) has partial edge blocks with block \(operands.blocks.block); the estimate needs whole blocks (--edge crop, or a block that divides the grid; --recall alone is exact)")
         }
         self.operands = operands
         self.kept = kept
@@ -134,20 +132,32 @@ public final class AttentionEstimator {
         let strata = operands.blocks.tb
         let population = [Int](repeating: operands.blocks.blocksPerSlab, count: strata)
         return operands.heads.indices.map { slot in
-            var recall = [[Double]](repeating: [], count: strata), oracle = recall
-            var squares = [[(y: Double, x: Double)]](repeating: [], count: strata)
+            var recall = [[(y: Double, x: Double)]](repeating: [], count: strata), oracle = recall, squares = recall
             for (i, f) in figures[slot].enumerated() {
-                let h = sample.stratum(of: sample.order[i])
-                recall[h].append(f.recall)
-                oracle[h].append(f.oracle)
+                let a = sample.order[i], h = sample.stratum(of: a), c = weight(a)
+                recall[h].append((c * f.recall, c))
+                oracle[h].append((c * f.oracle, c))
                 squares[h].append((f.errorSquared, f.referenceSquared))
             }
             let l2 = error ? Self.root(StratifiedEstimate.ratio(population: population, samples: squares), done: done) : nil
             return AttentionEstimate(head: operands.heads[slot],
-                                     recall: StratifiedEstimate.mean(population: population, samples: recall),
-                                     oracle: StratifiedEstimate.mean(population: population, samples: oracle),
+                                     recall: blockMean(population: population, samples: recall),
+                                     oracle: blockMean(population: population, samples: oracle),
                                      relativeL2Error: l2, sampled: done, total: total)
         }
+    }
+
+    /// Real query tokens of block `a` (1 for every block when blocks are whole).
+    private func weight(_ a: Int) -> Double {
+        operands.blockCounts.map { Double($0[a]) } ?? 1
+    }
+
+    /// The mean over query blocks of `y / x` pairs `(count * value, count)`: the
+    /// stratified mean of the values when blocks are whole, the combined ratio (a mean over
+    /// real tokens) with partial edge blocks.
+    private func blockMean(population: [Int], samples: [[(y: Double, x: Double)]]) -> SampledValue {
+        if operands.blockCounts == nil { return StratifiedEstimate.mean(population: population, samples: samples.map { $0.map(\.y) }) }
+        return StratifiedEstimate.ratio(population: population, samples: samples) ?? SampledValue(value: 0, ci95: nil)
     }
 
     /// Every head together (strata: head x frame slab): the mean recall over heads, and
@@ -155,16 +165,15 @@ public final class AttentionEstimator {
     public var overall: (recall: SampledValue, relativeL2Error: SampledValue?) {
         let strata = operands.blocks.tb, slots = operands.heads.count
         let population = [Int](repeating: operands.blocks.blocksPerSlab, count: strata * slots)
-        var recall = [[Double]](repeating: [], count: strata * slots)
-        var squares = [[(y: Double, x: Double)]](repeating: [], count: strata * slots)
+        var recall = [[(y: Double, x: Double)]](repeating: [], count: strata * slots), squares = recall
         for slot in 0..<slots {
             for (i, f) in figures[slot].enumerated() {
-                let h = slot * strata + sample.stratum(of: sample.order[i])
-                recall[h].append(f.recall)
+                let a = sample.order[i], h = slot * strata + sample.stratum(of: a), c = weight(a)
+                recall[h].append((c * f.recall, c))
                 squares[h].append((f.errorSquared, f.referenceSquared))
             }
         }
-        return (StratifiedEstimate.mean(population: population, samples: recall),
+        return (blockMean(population: population, samples: recall),
                 error ? Self.root(StratifiedEstimate.ratio(population: population, samples: squares), done: done) : nil)
     }
 

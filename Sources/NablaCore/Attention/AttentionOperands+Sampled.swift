@@ -70,8 +70,10 @@ extension AttentionOperands {
                                 if error {
                                     self.sampledBlock(slot: slot, a: a, keys: idx.baseAddress! + row * n, count: count, values: true,
                                                       ws: ws, out: sparse, mass: nil, rows: rows.baseAddress!, kernels: kernels)
+                                    // A partial edge block writes its real rows only.
+                                    let rows = self.blockCounts.map { Int($0[a]) } ?? b
                                     var e = 0.0, s = 0.0
-                                    for j in 0..<(b * d) {
+                                    for j in 0..<(rows * d) {
                                         let diff = Double(sparse[j]) - Double(dense[j])
                                         e += diff * diff
                                         s += Double(dense[j]) * Double(dense[j])
@@ -100,6 +102,15 @@ extension AttentionOperands {
         var job = blockJob(slot: slot, a: a, keys: keys, count: count, values: values,
                            out: out, storedRows: rows, mass: mass)
         var scratch = ws.scratch
-        kernels.pointee.attn_query_block(&job, &scratch)
+        if let blockCounts {
+            // Partial edge blocks: the block's real rows, each key block's real keys.
+            blockCounts.withUnsafeBufferPointer { counts in
+                job.key_counts = counts.baseAddress
+                job.rows = counts[a]
+                kernels.pointee.attn_query_block(&job, &scratch)
+            }
+        } else {
+            kernels.pointee.attn_query_block(&job, &scratch)
+        }
     }
 }
