@@ -11,13 +11,14 @@
 
 /// Scores of 4 query rows against nv * VF keys: p[r * 64 + c] = sum_j q[r, j] * kT[j, c].
 static inline __attribute__((always_inline)) void NK(scores)(const float *q, int d, const float *kT, int ldk,
-                                                          float *p, const int nv, vf *rowmax) {
+                                                          float *p, const int nv, vf *rowmax, const char *pf) {
     vf c[4][ATT_NV];
 #pragma clang loop unroll(full)
     for (int r = 0; r < 4; r++)
 #pragma clang loop unroll(full)
         for (int g = 0; g < ATT_NV; g++) c[r][g] = (vf){0};
     for (int j = 0; j < d; j++) {
+        __builtin_prefetch(pf + j * 16, 0, 2);
         vf k[ATT_NV];
 #pragma clang loop unroll(full)
         for (int g = 0; g < ATT_NV; g++) if (g < nv) k[g] = LOADF(kT + j * ldk + g * VF);
@@ -41,7 +42,8 @@ static inline __attribute__((always_inline)) void NK(scores)(const float *q, int
 /// o[r, 0..<nv*VF] = o[r, ...] * scale[r] + sum_j p[r * 64 + j] * v[j, ...] for 4 rows:
 /// the output tile stays in registers while the keys stream past.
 static inline __attribute__((always_inline)) void NK(pv)(const float *p, int keys, const float *v, int ldv,
-                                                      float *o, int ldo, const float *scale, const int nv) {
+                                                      float *o, int ldo, const float *scale, const int nv,
+                                                      const char *pf) {
     vf c[4][ATT_NV];
     // Once the rows' maxima settle every factor is 1: the tile is loaded as it is (x * 1 = x).
     int rescale = 0;
@@ -58,6 +60,7 @@ static inline __attribute__((always_inline)) void NK(pv)(const float *p, int key
             for (int g = 0; g < ATT_NV; g++)
                 if (g < nv) c[r][g] = c[r][g] * SPLATF(scale[r]);
     for (int j = 0; j < keys; j++) {
+        __builtin_prefetch(pf + j * 16, 0, 2);
         vf x[ATT_NV];
 #pragma clang loop unroll(full)
         for (int g = 0; g < ATT_NV; g++) if (g < nv) x[g] = LOADF(v + j * ldv + g * VF);
@@ -96,17 +99,18 @@ static inline __attribute__((always_inline)) NK(item) NK(item_next)(const nabla_
 /// S: the scores of the item's 4 rows against its chunk's keys into `p` (4 x 64), and
 /// each row's maximum over them (padded keys score 0: M takes those rows' maxima again).
 static inline __attribute__((always_inline)) void NK(item_scores)(const nabla_attn_block *job, NK(item) it,
-                                                               float *p, vf *rowmax) {
+                                                               float *p, vf *rowmax, const char *pf) {
     const int bk = job->bk, d = job->d;
     const int width = bk - it.c < 64 ? bk - it.c : 64;
     const float *qt = job->q + (size_t)it.t * d;
     const float *kc = job->kT + (size_t)it.kb * d * bk + it.c;
     for (int r = 0; r < 4; r++) rowmax[r] = SPLATF(-__builtin_inff());
     int w = 0;
-    for (; w + ATT_NV * VF <= width; w += ATT_NV * VF) NK(scores)(qt, d, kc + w, bk, p + w, ATT_NV, rowmax);
+    for (; w + ATT_NV * VF <= width; w += ATT_NV * VF, pf = (const char *)kc)
+        NK(scores)(qt, d, kc + w, bk, p + w, ATT_NV, rowmax, pf);
     if (ATT_NV > 2)
-        for (; w + 2 * VF <= width; w += 2 * VF) NK(scores)(qt, d, kc + w, bk, p + w, 2, rowmax);
-    for (; w < width; w += VF) NK(scores)(qt, d, kc + w, bk, p + w, 1, rowmax);
+        for (; w + 2 * VF <= width; w += 2 * VF, pf = (const char *)kc) NK(scores)(qt, d, kc + w, bk, p + w, 2, rowmax, pf);
+    for (; w < width; w += VF, pf = (const char *)kc) NK(scores)(qt, d, kc + w, bk, p + w, 1, rowmax, pf);
 }
 
 /// The real keys of the item's chunk: the key block's count (`key_counts`, partial edge
@@ -155,6 +159,9 @@ typedef int32_t v4i __attribute__((vector_size(16), aligned(4)));
 #define NK_WIDEN4(x) (x)
 #endif
 #define NK_MAXF(a, b) NK(self)((b) > (a), (a), (b))
+#ifndef NK_LAZY
+#define NK_LAZY 8.0f
+#endif
 
 /// The maximum of each of the 4 rows' vectors, as a 4-float vector (no NaN expected).
 static inline __attribute__((always_inline)) v4 NK(hmax4)(const vf *x) {
@@ -206,7 +213,11 @@ static inline __attribute__((always_inline)) void NK(item_softmax)(const nabla_a
         }
     const v4 top = NK(hmax4)(rowmax);
     const v4 mOld = *(const v4 *)(const void *)m;
-    const v4i grew = top > mOld;
+    // The running maximum moves only when a row's scores pass it by more than NK_LAZY
+    // (FlashAttention-4's conditional rescaling): the result is the same for any reference
+    // value (O and l are both relative to it), and below it the exponentials stay under
+    // 2^NK_LAZY, far from float's range; the output tile is then rescaled rarely.
+    const v4i grew = top > mOld + (v4){NK_LAZY, NK_LAZY, NK_LAZY, NK_LAZY};
     const v4 mNew = (v4)(((v4i)mOld & ~grew) | ((v4i)top & grew));
     // The rescale factor 2^(mOld - mNew): 0 for a row's first keys (mOld = -inf), exactly 1
     // when the maximum did not move (also when both are -inf).
@@ -258,32 +269,31 @@ static inline __attribute__((always_inline)) void NK(item_softmax)(const nabla_a
 
 /// P: o[rows] = o[rows] * scale + P V over the item's valid keys.
 static inline __attribute__((always_inline)) void NK(item_pv)(const nabla_attn_block *job, const nabla_attn_workspace *ws,
-                                                           NK(item) it, const float *p, const float *scale) {
+                                                           NK(item) it, const float *p, const float *scale,
+                                                           const char *pf) {
     const int dv = job->dv, valid = NK(valid_keys)(job, it);
     const float *vc = job->v + ((size_t)it.kb * job->bk + it.c) * dv;
     float *ot = ws->o + (size_t)it.t * dv;
     int g = 0;
-    for (; g + ATT_NV * VF <= dv; g += ATT_NV * VF) NK(pv)(p, valid, vc + g, dv, ot + g, dv, scale, ATT_NV);
+    for (; g + ATT_NV * VF <= dv; g += ATT_NV * VF, pf = (const char *)vc)
+        NK(pv)(p, valid, vc + g, dv, ot + g, dv, scale, ATT_NV, pf);
     if (ATT_NV > 2)
-        for (; g + 2 * VF <= dv; g += 2 * VF) NK(pv)(p, valid, vc + g, dv, ot + g, dv, scale, 2);
-    for (; g < dv; g += VF) NK(pv)(p, valid, vc + g, dv, ot + g, dv, scale, 1);
+        for (; g + 2 * VF <= dv; g += 2 * VF, pf = (const char *)vc) NK(pv)(p, valid, vc + g, dv, ot + g, dv, scale, 2, pf);
+    for (; g < dv; g += VF, pf = (const char *)vc) NK(pv)(p, valid, vc + g, dv, ot + g, dv, scale, 1, pf);
 }
 
-/// While the items of the kept block at `index` are worked, their share of the next kept
-/// block's K^T and V (item `part` of `per`) is prefetched into L2: the next block is known
-/// (`keys`), and in a sparse row it is rarely adjacent to this one, which the hardware's
-/// stream prefetchers do not foresee.
-static inline __attribute__((always_inline)) void NK(prefetch_next)(const nabla_attn_block *job, int index,
-                                                                 int part, int per) {
-    if (index + 1 >= job->count) return;
-    const int next = job->keys[index + 1];
-    const size_t kBytes = (size_t)job->d * job->bk * 4, vBytes = job->v ? (size_t)job->bk * job->dv * 4 : 0;
-    const size_t total = kBytes + vBytes, step = (total / per + 63) & ~(size_t)63;
-    const char *k = (const char *)(job->kT + (size_t)next * job->d * job->bk);
-    const char *v = job->v ? (const char *)(job->v + (size_t)next * job->bk * job->dv) : NULL;
-    const size_t end = (size_t)(part + 1) * step < total ? (size_t)(part + 1) * step : total;
-    for (size_t at = (size_t)part * step; at < end; at += 64)
-        __builtin_prefetch(at < kBytes ? k + at : v + (at - kBytes), 0, 2);
+/// While the items of the kept block at `index` are worked, item `part` of its `per` items
+/// prefetches its share of the next kept block's K^T and V into L2, one line per 4 steps of
+/// the score and P V loops (`scores`, `pv`: in the load slots their multiply-adds leave
+/// free): the next block is known (`keys`), but in a sparse row it is rarely adjacent to
+/// this one, which the hardware's stream prefetchers cannot foresee. The last block
+/// "prefetches" itself (already in cache).
+static inline __attribute__((always_inline)) void NK(prefetch_shares)(const nabla_attn_block *job, int index, int part,
+                                                                   int per, const char **k, const char **v) {
+    const int next = job->keys[index + 1 < job->count ? index + 1 : index];
+    const size_t kBytes = (size_t)job->d * job->bk * 4, vBytes = (size_t)job->bk * job->dv * 4;
+    *k = (const char *)(job->kT + (size_t)next * job->d * job->bk) + part * (kBytes / per);
+    *v = job->v ? (const char *)(job->v + (size_t)next * job->bk * job->dv) + part * (vBytes / per) : *k;
 }
 
 static void NK(attn_query_block)(const nabla_attn_block *job, const nabla_attn_workspace *ws) {
@@ -303,15 +313,16 @@ static void NK(attn_query_block)(const nabla_attn_block *job, const nabla_attn_w
     v4 blockSum = {0, 0, 0, 0};
     NK(item) here = {0, items > 0 ? job->keys[0] : 0, 0, 0};
     if (items > 0) {
-        NK(item_scores)(job, here, buffer[0], rowmax);
+        NK(item_scores)(job, here, buffer[0], rowmax, (const char *)job->kT);
         NK(item_softmax)(job, ws, here, buffer[0], rowmax, &blockSum, scale[0]);
     }
     for (int i = 0, part = 0; i < items; i++) {
         const int now = i & 1, next = now ^ 1;
         const NK(item) ahead = NK(item_next)(job, here);
-        if (i + 1 < items) NK(item_scores)(job, ahead, buffer[next], rowmax);
-        NK(prefetch_next)(job, here.index, part, perBlock);
-        if (job->v) NK(item_pv)(job, ws, here, buffer[now], scale[now]);
+        const char *pk, *pv;
+        NK(prefetch_shares)(job, here.index, part, perBlock, &pk, &pv);
+        if (i + 1 < items) NK(item_scores)(job, ahead, buffer[next], rowmax, pk);
+        if (job->v) NK(item_pv)(job, ws, here, buffer[now], scale[now], pv);
         if (i + 1 < items) NK(item_softmax)(job, ws, ahead, buffer[next], rowmax, &blockSum, scale[next]);
         here = ahead;
         part = part + 1 == perBlock ? 0 : part + 1;
