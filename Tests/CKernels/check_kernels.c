@@ -54,7 +54,7 @@ static void check_attention(const nabla_kernels *k, int n, int b, int d, const u
         int count = 0;
         for (int c = 0; c < n; c++) if (kept[a * n + c]) keys[count++] = c;
         nabla_attn_block job = {q + (size_t)a * bq * d, kT, v, keys, count, n, b, bq, bk, d, dv,
-                                out, rows + a * b, dense ? mass + (size_t)a * n : NULL};
+                                out, rows + a * b, dense ? mass + (size_t)a * n : NULL, NULL, 0};
         k->attn_query_block(&job, &ws);
     }
     double worst = 0, worstMass = 0;
@@ -214,7 +214,7 @@ static void bench_sparse(const nabla_kernels *k, double peak) {
         const double t0 = now();
         for (int a = 0; a < rowsTimed; a++) {
             nabla_attn_block job = {q + (size_t)a * bq * d, kT, v, keys + a * n, count[a], n, b, bq, bk, d, dv,
-                                    out, rows + a * b, NULL};
+                                    out, rows + a * b, NULL, NULL, 0};
             k->attn_query_block(&job, &ws);
         }
         const double t = now() - t0;
@@ -243,7 +243,7 @@ static void bench(const nabla_kernels *k) {
     for (int rep = 0; rep < 15; rep++) {
         const double t0 = now();
         for (int a = 0; a < n; a++) {
-            nabla_attn_block job = {q + (size_t)a * bq * d, kT, v, keys, n, n, b, bq, bk, d, dv, out, rows + a * b, NULL};
+            nabla_attn_block job = {q + (size_t)a * bq * d, kT, v, keys, n, n, b, bq, bk, d, dv, out, rows + a * b, NULL, NULL, 0};
             k->attn_query_block(&job, &ws);
         }
         const double t = now() - t0;
