@@ -425,7 +425,6 @@ struct PromptEditingTests {
             case .delete: "`Delete`"
             case .character(" "): "`Space`"
             case .character(let c): "`\(c)`"
-            default: "\(key)"
             }
         }
         for binding in Keymap.standard.bindings {

@@ -13,7 +13,7 @@ func settleTeaching(_ app: inout HeadlessApp, _ effects: [Effect], input: QKInpu
     var queue = effects, held: [Effect] = []
     while !queue.isEmpty {
         let e = queue.removeFirst()
-        guard let g = e.generation else { continue }
+        guard e.generation != nil else { continue }
         if e.isTeaching && !e.isTeachingBasis { held.append(e); continue }
         if e.lane == .attention { continue }
         queue += reduce(&app.state, .finished(e, Jobs.perform(e, loader: TestApp.loader(input))))

@@ -181,6 +181,13 @@ extension AttentionOperands {
         var job = blockJob(slot: slot, a: a, keys: keys, count: count, values: values,
                            out: out.map { $0 + slot * tokens * headDim }, storedRows: rows + a * tokensPerBlock,
                            mass: mass.map { $0 + (slot * n + a) * n })
+        runBlock(&job, a: a, ws: ws, kernels: kernels)
+    }
+
+    /// Runs `job` (query block `a`) by `kernels`, with each block's real rows and keys when
+    /// the grid has partial edge blocks.
+    @inline(__always)
+    func runBlock(_ job: inout nabla_attn_block, a: Int, ws: Workspace, kernels: UnsafePointer<nabla_kernels>) {
         var scratch = ws.scratch
         if let blockCounts {
             blockCounts.withUnsafeBufferPointer { counts in

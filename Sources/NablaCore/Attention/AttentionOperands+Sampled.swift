@@ -101,16 +101,6 @@ extension AttentionOperands {
                               rows: UnsafePointer<Int32>, kernels: UnsafePointer<nabla_kernels>) {
         var job = blockJob(slot: slot, a: a, keys: keys, count: count, values: values,
                            out: out, storedRows: rows, mass: mass)
-        var scratch = ws.scratch
-        if let blockCounts {
-            // Partial edge blocks: the block's real rows, each key block's real keys.
-            blockCounts.withUnsafeBufferPointer { counts in
-                job.key_counts = counts.baseAddress
-                job.rows = counts[a]
-                kernels.pointee.attn_query_block(&job, &scratch)
-            }
-        } else {
-            kernels.pointee.attn_query_block(&job, &scratch)
-        }
+        runBlock(&job, a: a, ws: ws, kernels: kernels)
     }
 }
