@@ -21,6 +21,7 @@ extension AppState {
         case .normal:
             // A message stays until the next key.
             message = nil
+            if case .methods? = teaching, model == nil, let action = Keymap.methods.action(for: key) { return methodsAction(action) }
             let modelAction = model == nil ? nil : Keymap.model.action(for: key)
             guard let action = keymap.action(for: key) ?? modelAction.map({ _ in Action.select }) else { return [] }
             return perform(action)
@@ -93,7 +94,7 @@ extension AppState {
                     cancelJob(running)
                     return []
                 }
-                if teaching != nil { teaching = nil } else { overview = false }
+                if teaching != nil { leaveTeaching() } else { overview = false }
             }
             mode = .normal
             message = nil

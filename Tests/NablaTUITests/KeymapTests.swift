@@ -443,6 +443,7 @@ struct PromptEditingTests {
         check(Keymap.help)
         check(Keymap.prompt)
         check(Keymap.model)
+        check(Keymap.methods)
     }
 
     @Test("the help and prompt tables are what the app dispatches on")

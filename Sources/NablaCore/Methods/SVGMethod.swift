@@ -72,7 +72,9 @@ public struct SVGMethod: SparseMethod {
         return out
     }
 
-    /// The sampled query tokens (block-order positions) of head `h`.
+    /// The sampled query tokens (block-order positions) of the head with tensor index `h`
+    /// (the stream is the tensor index, not the slot, so that a head selected alone, as
+    /// the app's methods view runs it, samples the same rows as in the whole input).
     static func sampledRows(tokens: Int, samples: Int, head h: Int) -> [Int] {
         var rng = SeededGenerator(seed: 0x5F6_2025, stream: UInt64(h))
         return (0..<samples).map { _ in Int(rng.next() % UInt64(tokens)) }
@@ -92,7 +94,7 @@ public struct SVGMethod: SparseMethod {
         let d = context.input.headDim, s = context.input.grid.tokens, b = context.blockTokens, n = context.n
         let values = context.input.v != nil
         let width = values ? n * (1 + d) : n
-        let rows = sampledRows(tokens: s, samples: samples, head: h)
+        let rows = sampledRows(tokens: s, samples: samples, head: context.input.headIndices[h])
         // Per sampled row: the softmax weight on each key block (relative to the row's
         // largest logit), then with V the weighted sums of V per block; made once per head.
         guard let sums = context.scores("svg rows \(h) \(samples)", make: {
