@@ -114,7 +114,9 @@ public struct XAttentionMethod: SparseMethod {
         first[n] = start.count
         let groups = start.count
         let keyOffset = length.map { Foundation.log(Double($0) / Double(s)) }
-        let scale = 1 / Double(d).squareRoot()
+        // `1 / (sqrt(D) * L)` by pair length `L` (index `L`); whole groups use `L = s`
+        // exactly as the published definition scales.
+        let scales = (0...s).map { 1 / (Double(d).squareRoot() * Double(max($0, 1))) }
         var out = [Double](repeating: 0, count: context.heads * n * n)
         var cancelled = false
         for h in 0..<context.heads {
@@ -147,8 +149,8 @@ public struct XAttentionMethod: SparseMethod {
                                 let qrow = rqp.baseAddress! + gi * width
                                 var top = -Double.infinity
                                 for gj in 0..<groups {
-                                    let pairs = Double(min(length[gi], length[gj]))
-                                    let l = Double(methodDot(qrow, rkp.baseAddress! + gj * width, width)) * scale / pairs + keyOffset[gj]
+                                    let l = Double(methodDot(qrow, rkp.baseAddress! + gj * width, width)) * scales[min(length[gi], length[gj])]
+                                        + keyOffset[gj]
                                     logits[gj] = l
                                     top = max(top, l)
                                 }
