@@ -109,12 +109,12 @@ extension Renderer {
                 + at(0.1).leftPadded(to: 8) + at(0.2).leftPadded(to: 8) + String(curve.rows.count).leftPadded(to: 7)
             lines.append((text, c == view.cursor.curve ? Style(.accent, .normal, .bold) : .plain))
         }
-        lines.append(("  * static: the block grid alone decides", mutedStyle))
+        lines.append(("  * static: from the grid alone", mutedStyle))
         lines.append(("", .plain))
         if let row = state.selectedMethodRow(view) {
             lines.append(("selected: \(row.setting)", Style(.title, .normal, .bold)))
             lines.append(("  density \(percent(MethodsResult.density(row))) · recall \(fixed(MethodsResult.recall(row), 3))", .plain))
-            lines.append(("  Enter: its mask as B in the compare view", mutedStyle))
+            lines.append(("  Enter: B of the compare view", mutedStyle))
         }
         let c = result.current
         lines.append(("* now: nabla \(state.settings)", Style(.accent, .normal, .bold)))
