@@ -1,6 +1,6 @@
 extension AppState {
     /// The help's lines, generated from the tables the app dispatches on: the map's keymap,
-    /// the open view's `KeyTable` (`Keymap.model`, `.follow`, `.compare` or `.sweep`, when
+    /// the open view's `KeyTable` (`Keymap.model`, `.follow`, `.compare`, `.sweep` or `.methods`, when
     /// the help is opened from that view) and the prompt's command catalog: headers
     /// (`header` true) and entries. docs/app.md lists every table (with the help's and the
     /// prompt's editing keys), checked by KeymapTests.
@@ -24,6 +24,7 @@ extension AppState {
             case .follow?: add(Keymap.follow)
             case .compare?: add(Keymap.compare)
             case .sweep?: add(Keymap.sweep)
+            case .methods?: add(Keymap.methods)
             case nil: break
             }
         }

@@ -79,6 +79,19 @@ public enum SweepAction: Hashable, Sendable {
     case close
 }
 
+/// What a key does in the methods view (`MethodsView`), before the map's keys (which
+/// still change the head, threshold and STA window the view follows).
+public enum MethodsAction: Hashable, Sendable {
+    /// The previous / next point of the selected curve (by density).
+    case point(Int)
+    /// The previous / next method's curve.
+    case method(Int)
+    /// The head on screen / every head averaged.
+    case toggleHeads
+    /// The selected point's mask as B of the compare view.
+    case compare
+}
+
 extension Keymap {
     /// The help screen's keys.
     public static let help = KeyTable<HelpAction>("Help", [
@@ -142,5 +155,15 @@ extension Keymap {
     /// The sweep view's own keys; they come before the map's.
     public static let sweep = KeyTable<SweepAction>("Sweep view (w)", [
         ([.character("w")], .close, "close the sweep"),
+    ])
+
+    /// The methods view's own keys.
+    public static let methods = KeyTable<MethodsAction>("Methods view (M)", [
+        ([.left, .character("h")], .point(-1), "previous point"),
+        ([.right, .character("l")], .point(1), "next point"),
+        ([.up, .character("k")], .method(-1), "previous method"),
+        ([.down, .character("j")], .method(1), "next method"),
+        ([.character("a")], .toggleHeads, "head / all heads"),
+        ([.enter], .compare, "point as compare B"),
     ])
 }

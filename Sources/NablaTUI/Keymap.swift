@@ -94,6 +94,7 @@ public struct Keymap: Sendable {
         Binding(chars("c"), .teach(.compare), "compare; again: next B"),
         Binding(chars("f"), .teach(.follow), "follow; again: stage"),
         Binding(chars("w"), .teach(.sweep), "threshold sweep"),
+        Binding(chars("M"), .teach(.methods), "methods: recall/density"),
         Binding(chars(":"), .openPrompt, "command prompt"),
         Binding(chars("?"), .toggleHelp, "help (<Esc> closes)"),
         Binding([.escape], .cancel, "back (help, a view)"),

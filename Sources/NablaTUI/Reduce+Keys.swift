@@ -92,7 +92,7 @@ extension AppState {
                     cancelJob(running)
                     return []
                 }
-                if teaching != nil { teaching = nil } else { overview = false }
+                if teaching != nil { leaveTeaching() } else { overview = false }
             }
             mode = .normal
             message = nil

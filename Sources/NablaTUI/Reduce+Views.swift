@@ -1,4 +1,4 @@
-/// The keys of the open view (model, follow, compare, sweep): each view's `KeyTable` comes
+/// The keys of the open view (model, follow, compare, sweep, methods): each view's `KeyTable` comes
 /// before the map's keymap, so what a key does in a view is read off one table, the one
 /// the help screen and docs/app.md list.
 extension AppState {
@@ -24,6 +24,9 @@ extension AppState {
             switch action {
             case .close: teaching = nil
             }
+        case .methods?:
+            guard let action = Keymap.methods.action(for: key) else { return nil }
+            return methodsAction(action)
         case nil:
             return nil
         }

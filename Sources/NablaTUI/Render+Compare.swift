@@ -23,6 +23,7 @@ extension Renderer {
         case .compare(let c): drawCompare(c)
         case .follow(let f): drawFollow(f)
         case .sweep(let s): drawSweep(s)
+        case .methods(let m): drawMethods(m)
         }
     }
 

@@ -22,6 +22,9 @@ public struct TeachingJob: Sendable {
         case sweepCuts(map: PooledMap, sta: STAWindow?, thresholds: [Double])
         /// Compare's B (`spec`, made on `map`) and its comparison with A, asked as `key`.
         case compareMasks(a: SpecifiedMask, spec: MaskSpec, map: PooledMap, key: TeachingWorkKey)
+        /// The methods view's sweep of every method (`MethodsView`): of the head alone, or
+        /// of every head; the nabla mask at `settings` marked; asked as `key`.
+        case methods(settings: MaskSettings, allHeads: Bool, key: TeachingWorkKey)
     }
 
     /// What the timing panel already computed for the head (`[1, N, N]` mass, `[1, S, D]`
@@ -37,6 +40,7 @@ public struct TeachingJob: Sendable {
     public var isBasis: Bool {
         switch work {
         case .sweepCuts, .compareMasks: true
+        case .methods(_, let allHeads, _): !allHeads
         default: false
         }
     }
@@ -59,6 +63,8 @@ public struct TeachingJob: Sendable {
         case sweepCuts(ThresholdSweep, map: PooledMap.ID, sta: STAWindow?)
         /// B and the comparison, or why B cannot be made, for `key`.
         case compareMasks(MaskComparison?, problem: String?, key: TeachingWorkKey)
+        /// The methods view's sweep, or why it cannot be made, for `key`.
+        case methods(MethodsResult?, problem: String?, key: TeachingWorkKey)
         case cancelled
         case failed(String)
     }
@@ -78,6 +84,7 @@ extension AppState {
         guard let input, let map, teaching != nil else { return [] }
         let head = currentHead
         if let basis = requestTeachingBasis(input: input, map: map, head: head) { return basis }
+        if let methods = requestMethodsWork(input: input, map: map, head: head) { return methods }
         var known = TeachingJob.Known()
         if let panel = attention, panel.map == map.id, panel.head == head, panel.failure == nil {
             let waiting = panel.pending.contains(.recall) || panel.pending.contains(.dense)
@@ -187,6 +194,8 @@ extension AppState {
             view.comparison = comparison
             view.problem = problem
             teaching = .compare(view)
+        case (.methods(let result, let problem, let key), .methods?):
+            applyMethods(result, problem: problem, key: key)
         case (.failed(let text), .compare(var view)?):
             view.figuresProblem = text
             teaching = .compare(view)

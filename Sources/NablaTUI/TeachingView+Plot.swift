@@ -10,6 +10,7 @@ extension AppState {
         case .compare?: .compare
         case .follow?: .row
         case .sweep?: .sweep
+        case .methods?: .methods
         case nil: overview ? .overview : .map
         }
     }
@@ -39,6 +40,12 @@ extension AppState {
             let headRecall = view.kernels.flatMap { $0.head == h ? $0.sweep.recall?.map { $0[0] } : nil }
             return view.sweep.map { Figures.sweep($0, head: h, headName: name, current: threshold, title: "threshold sweep · head \(name) · \(inputName)",
                                                   headRecall: headRecall, allRecall: view.allHeadsRecall) }
+        case (.methods, .methods(let view)?):
+            guard let result = view.shown else { return nil }
+            let c = result.current
+            return Figures.methods(result.sweep, head: nil,
+                                   title: "sparse methods · " + (result.head == nil ? "all heads" : "head \(name)") + " · \(inputName)",
+                                   marks: [(c.meanDensity, c.meanRecall, "\(settings)")])
         case (.overview, _):
             let selected = headIndices != Array(0..<map.heads)
             return Figures.overview(map: map, mask: mask, headIndices: headIndices,

@@ -7,19 +7,21 @@ public enum TeachingView: Sendable {
     case compare(CompareView)
     case follow(FollowView)
     case sweep(SweepView)
+    case methods(MethodsView)
 
     public var kind: TeachingKind {
         switch self {
         case .compare: .compare
         case .follow: .follow
         case .sweep: .sweep
+        case .methods: .methods
         }
     }
 }
 
 /// Which teaching view a key opens.
 public enum TeachingKind: String, Hashable, Sendable {
-    case compare, follow, sweep
+    case compare, follow, sweep, methods
 }
 
 /// The compare view: the current mask (A) against another mask of the same input (B),
@@ -132,6 +134,9 @@ extension AppState {
             teaching = .follow(FollowView())
         case .sweep:
             teaching = .sweep(SweepView())
+        case .methods:
+            // Again from the methods view (no entry of its table): leaves it.
+            toggleMethods()
         }
         refreshTeaching()
     }

@@ -445,6 +445,7 @@ struct PromptEditingTests {
         check(Keymap.follow)
         check(Keymap.compare)
         check(Keymap.sweep)
+        check(Keymap.methods)
     }
 
     @Test("the help and prompt tables are what the app dispatches on")

@@ -104,7 +104,7 @@ struct ViewKeyTablesTests {
             guard let start else { return }
             let section = lines[(start + 1)...].prefix { !$0.header }.map(\.text)
             for entry in table.entries { #expect(section.contains { $0.hasSuffix("  " + entry.help) }, "\(table.name): \(entry.help)") }
-            let others = [Keymap.model.name, Keymap.follow.name, Keymap.compare.name, Keymap.sweep.name].filter { $0 != table.name }
+            let others = [Keymap.model.name, Keymap.follow.name, Keymap.compare.name, Keymap.sweep.name, Keymap.methods.name].filter { $0 != table.name }
             #expect(!lines.contains { $0.header && others.contains($0.text) }, "\(table.name)")
         }
         var app = TestApp.make()

@@ -5,8 +5,11 @@ import Foundation
 /// computed on first use and kept, so the methods of a sweep share one pooling, one map
 /// and one true-mass run. Safe to use from several threads.
 ///
-/// Methods are written against `BlockGrid` and its raster block numbering only, so grids
-/// with partial edge blocks extend them where `BlockGrid` does.
+/// Methods are written against `BlockGrid`, its raster block numbering and the real
+/// extent of each block (`blockStarts`), so they run on grids with partial edge blocks
+/// (`--edge pad`): a block holds only its real tokens, the pooled map means over them and
+/// gives a partial key block `+ log(count / B)` (`BlockGrid.keyLogitOffsets`), the true
+/// block mass sums over real tokens.
 public final class MethodContext: @unchecked Sendable {
     public let input: QKInput
     public let blocks: BlockGrid
@@ -25,11 +28,6 @@ public final class MethodContext: @unchecked Sendable {
         guard blocks.grid == input.grid else {
             throw NablaError(.badGrid, "block grid \(blocks) is on grid \(blocks.grid), the input's grid is \(input.grid)")
         }
-        // The methods read token-level Q/K/V in whole blocks of `B` tokens; partial edge
-        // blocks (issue 18, `--edge pad`) are not theirs yet: refused, never read past a block.
-        guard blocks.isUniform else {
-            throw NablaError(.badGrid, "--method: grid \(input.grid) has partial edge blocks with block \(blocks.block); the methods take whole blocks (--edge crop, or a block that divides the grid)")
-        }
         precondition(map.map { $0.blocks == blocks && $0.heads == input.heads } ?? true, "a map of this input's heads and blocks")
         precondition(trueMass.map { $0.heads == Array(0..<input.heads) && $0.n == blocks.count } ?? true,
                      "a true mass of every head on these blocks")
@@ -38,12 +36,28 @@ public final class MethodContext: @unchecked Sendable {
         self.map = map
         self.mass = trueMass
         self.isCancelled = isCancelled
+        var starts = (0..<blocks.count).map { blocks.offset(ofBlock: $0) }
+        starts.append(blocks.keptTokens)
+        blockStarts = starts
+        var owner = [Int32](repeating: 0, count: blocks.keptTokens)
+        for b in 0..<blocks.count { for p in starts[b]..<starts[b + 1] { owner[p] = Int32(truncatingIfNeeded: b) } }
+        blockOfToken = owner
     }
+
+    /// The block-order position of the first token of every block, `[N + 1]` (the last
+    /// entry is the kept token count): block `b` holds positions `blockStarts[b] ..<
+    /// blockStarts[b + 1]`, `B` of them for a whole block, fewer for a partial edge block
+    /// (`--edge pad`, `BlockGrid.tokens(inBlock:)`).
+    public let blockStarts: [Int]
+    /// The block of every block-order token position, `[keptTokens]`.
+    public let blockOfToken: [Int32]
 
     public var heads: Int { input.heads }
     public var n: Int { blocks.count }
-    /// Tokens per block.
+    /// Tokens per whole block, `B`.
     public var blockTokens: Int { blocks.block.tokens }
+    /// Real tokens of block `b` (`B` for a whole block).
+    public func tokens(inBlock b: Int) -> Int { blockStarts[b + 1] - blockStarts[b] }
 
     /// The pooled map of every head (NABLA.md steps 1-2), made once.
     public func pooledMap() throws -> PooledMap? {

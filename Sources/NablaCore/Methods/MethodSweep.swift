@@ -79,7 +79,7 @@ public struct MethodSweep: Sendable {
                     err = relativeL2Error(out, reference: dense, heads: heads)
                 }
                 rows.append(Row(parameter: method.sweptValue, setting: method.description, spec: MethodSpec(method),
-                                density: Self.density(kept, heads: heads, n: n), massKept: Self.pooledMass(kept, map: map),
+                                density: Self.density(kept, heads: heads, blocks: context.blocks), massKept: Self.pooledMass(kept, map: map),
                                 recall: (0..<heads).map { recall.recall(slot: $0) }, error: err?.perHead, overallError: err?.overall))
                 done += 1
             }
@@ -89,6 +89,14 @@ public struct MethodSweep: Sendable {
         blocks = context.blocks
         headIndices = context.input.headIndices
         self.curves = curves
+    }
+
+    /// Kept blocks / `N^2` per head; on a grid with partial edge blocks, kept real token
+    /// pairs / `S^2` (`KeptKeyBlocks.density(head:)`), as every other density of nabla.
+    public static func density(_ kept: [UInt8], heads: Int, blocks: BlockGrid) -> [Double] {
+        guard !blocks.isUniform else { return density(kept, heads: heads, n: blocks.count) }
+        let rows = KeptKeyBlocks(kept: kept, heads: heads, blocks: blocks)
+        return (0..<heads).map { rows.density(head: $0) }
     }
 
     /// Kept blocks / `N^2` per head.

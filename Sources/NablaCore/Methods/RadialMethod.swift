@@ -67,35 +67,32 @@ public struct RadialMethod: SparseMethod {
         return .window(max(decay * decayFactor, threshold))
     }
 
-    /// The `[N, N]` mask of `blocks`.
+    /// The `[N, N]` mask of `blocks`. A partial edge block (`--edge pad`) takes part with
+    /// its real frames and tokens only: the shrink counts its real queries and real key
+    /// columns (the code's `B`, the rule's threshold, stays the whole block's `bh * bw`).
     public static func pattern(_ blocks: BlockGrid, decayFactor: Double) -> [UInt8] {
         let g = blocks.grid, bl = blocks.block, n = blocks.count
         let tileTokens = bl.bh * bl.bw
-        var tables: [Double: [Bool]] = [:]
-        let dh = 2 * blocks.hb - 1, dw = 2 * blocks.wb - 1
-        func table(_ w: Double) -> [Bool] {
-            if let t = tables[w] { return t }
-            var t = [Bool](repeating: false, count: dh * dw)
-            for di in -(blocks.hb - 1)...(blocks.hb - 1) {
-                for dj in -(blocks.wb - 1)...(blocks.wb - 1) {
-                    t[(di + blocks.hb - 1) * dw + dj + blocks.wb - 1] = tileKept(di: di, dj: dj, window: w, block: bl, width: g.w)
-                }
-            }
-            tables[w] = t
+        var tables: [TileKey: Bool] = [:]
+        func tile(_ key: TileKey) -> Bool {
+            if let t = tables[key] { return t }
+            let t = tileKept(key, block: bl, width: g.w)
+            tables[key] = t
             return t
         }
         var out = [UInt8](repeating: 0, count: n * n)
         for a in 0..<n {
-            let (ta, ia, ja) = blocks.coordinates(of: a)
+            let (ta, ia, ja) = blocks.coordinates(of: a), ea = blocks.extent(of: a)
             for b in 0..<n {
-                let (tb, ib, jb) = blocks.coordinates(of: b)
+                let (tb, ib, jb) = blocks.coordinates(of: b), eb = blocks.extent(of: b)
                 var keep = false
-                frames: for fi in (ta * bl.bt)..<((ta + 1) * bl.bt) {
-                    for fj in (tb * bl.bt)..<((tb + 1) * bl.bt) {
+                frames: for fi in (ta * bl.bt)..<(ta * bl.bt + ea.ct) {
+                    for fj in (tb * bl.bt)..<(tb * bl.bt + eb.ct) {
                         switch rule(fi, fj, tokensPerFrame: g.h * g.w, blockTokens: tileTokens, decayFactor: decayFactor) {
                         case .all: keep = true
                         case .none: continue
-                        case .window(let w): keep = table(w)[(ia - ib + blocks.hb - 1) * dw + ja - jb + blocks.wb - 1]
+                        case .window(let w):
+                            keep = tile(TileKey(window: w, di: ia - ib, dj: ja - jb, qh: ea.ch, qw: ea.cw, kh: eb.ch, kw: eb.cw))
                         }
                         if keep { break frames }
                     }
@@ -106,22 +103,30 @@ public struct RadialMethod: SparseMethod {
         return out
     }
 
-    /// `shrinkMaskStrict` on one tile pair: query tile offset `(di, dj)` tiles from the key
-    /// tile, keys kept within raster distance `window`.
-    static func tileKept(di: Int, dj: Int, window: Double, block: BlockShape, width: Int) -> Bool {
-        let bh = block.bh, bw = block.bw, tile = bh * bw
+    /// A tile pair of `tileKept`: the window, the query tile's offset `(di, dj)` in tiles
+    /// from the key tile, and each tile's real extent (`bh x bw` unless at an edge).
+    struct TileKey: Hashable {
+        var window: Double
+        var di: Int, dj: Int
+        var qh: Int, qw: Int, kh: Int, kw: Int
+    }
+
+    /// `shrinkMaskStrict` on one tile pair: keys kept within raster distance `window`; a
+    /// key column is dense when more than 1/3 of the tile's real queries keep it.
+    static func tileKept(_ key: TileKey, block: BlockShape, width: Int) -> Bool {
+        let bh = block.bh, bw = block.bw, queries = key.qh * key.qw
         var nonzero = 0, dense = 0
-        for uk in 0..<bh {
-            for vk in 0..<bw {
+        for uk in 0..<key.kh {
+            for vk in 0..<key.kw {
                 var count = 0
-                for uq in 0..<bh {
-                    for vq in 0..<bw {
-                        let delta = (di * bh + uq - uk) * width + (dj * bw + vq - vk)
-                        if Double(abs(delta)) <= window { count += 1 }
+                for uq in 0..<key.qh {
+                    for vq in 0..<key.qw {
+                        let delta = (key.di * bh + uq - uk) * width + (key.dj * bw + vq - vk)
+                        if Double(abs(delta)) <= key.window { count += 1 }
                     }
                 }
                 if count > 0 { nonzero += 1 }
-                if Double(count) / Double(tile) > 1.0 / 3 { dense += 1 }
+                if Double(count) / Double(queries) > 1.0 / 3 { dense += 1 }
             }
         }
         return Double(dense) / (Double(nonzero) + 1e-9) > 0.6

@@ -19,6 +19,8 @@ import Foundation
 ///   output under each mask against the dense one, mean squared error over the rows and
 ///   `D`; the smaller wins (spatial on a tie, as `argmin` takes the first). Without V the
 ///   attention mass each mask drops from the sampled rows is compared instead.
+/// - Partial edge blocks (`--edge pad`): rows are sampled among the real tokens and every
+///   token's weight goes to the block holding it (`MethodContext.blockOfToken`).
 /// - Complexity: `O(samples * S * D)` per head.
 public struct SVGMethod: SparseMethod {
     public static let name = "svg"
@@ -72,7 +74,9 @@ public struct SVGMethod: SparseMethod {
         return out
     }
 
-    /// The sampled query tokens (block-order positions) of head `h`.
+    /// The sampled query tokens (block-order positions) of the head with tensor index `h`
+    /// (the stream is the tensor index, not the slot, so that a head selected alone, as
+    /// the app's methods view runs it, samples the same rows as in the whole input).
     static func sampledRows(tokens: Int, samples: Int, head h: Int) -> [Int] {
         var rng = SeededGenerator(seed: 0x5F6_2025, stream: UInt64(h))
         return (0..<samples).map { _ in Int(rng.next() % UInt64(tokens)) }
@@ -89,10 +93,12 @@ public struct SVGMethod: SparseMethod {
     /// Each mask's error on the sampled rows of head `h`: output MSE against dense with V,
     /// else the mean attention mass dropped.
     static func sampledErrors(_ context: MethodContext, head h: Int, samples: Int, masks: [[UInt8]]) -> [Double] {
-        let d = context.input.headDim, s = context.input.grid.tokens, b = context.blockTokens, n = context.n
+        // Token positions in block order over the kept tokens; `owner` maps each to its
+        // block (partial edge blocks hold fewer than `B`).
+        let d = context.input.headDim, s = context.blocks.keptTokens, owner = context.blockOfToken, n = context.n
         let values = context.input.v != nil
         let width = values ? n * (1 + d) : n
-        let rows = sampledRows(tokens: s, samples: samples, head: h)
+        let rows = sampledRows(tokens: s, samples: samples, head: context.input.headIndices[h])
         // Per sampled row: the softmax weight on each key block (relative to the row's
         // largest logit), then with V the weighted sums of V per block; made once per head.
         guard let sums = context.scores("svg rows \(h) \(samples)", make: {
@@ -113,15 +119,16 @@ public struct SVGMethod: SparseMethod {
                 }
                 for j in 0..<s {
                     let e = Foundation.exp(weights[j] - top)
-                    out[r * width + j / b] += e
-                    if values { for c in 0..<d { out[r * width + n + (j / b) * d + c] += e * Double(v[j * d + c]) } }
+                    let blk = Int(owner[j])
+                    out[r * width + blk] += e
+                    if values { for c in 0..<d { out[r * width + n + blk * d + c] += e * Double(v[j * d + c]) } }
                 }
             }
             return out
         }) else { return masks.map { _ in .infinity } }
         var errors = [Double](repeating: 0, count: masks.count)
         for (r, row) in rows.enumerated() {
-            let a = row / b, base = r * width
+            let a = Int(owner[row]), base = r * width
             func output(_ keep: (Int) -> Bool) -> (mass: Double, out: [Double]) {
                 var mass = 0.0
                 var out = [Double](repeating: 0, count: values ? d : 0)

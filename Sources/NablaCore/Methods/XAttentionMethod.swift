@@ -16,7 +16,8 @@ import Foundation
 /// 4. Per query block, sort the key blocks descending; keep a block while the sum of the
 ///    blocks before it is `< threshold * (row total)`. As the code does (its unselected
 ///    entries are scattered to index 0), key block 0 is always kept too.
-/// `stride` must divide the block's token count `B`.
+/// `stride` must divide the block's token count `B`. Partial edge blocks: see
+/// `blockScores(_:stride:)`.
 /// - Complexity: `2 D S^2 / s` flops per head for step 1.
 public struct XAttentionMethod: SparseMethod {
     public static let name = "xattention"
@@ -81,22 +82,54 @@ public struct XAttentionMethod: SparseMethod {
         out[0] = 1
     }
 
-    /// Steps 1-3 for every head: `[heads, N, N]` block importances, rows summing to `B / s`.
+    /// Steps 1-3 for every head: `[heads, N, N]` block importances, row `a` summing to
+    /// `count_a / s` (`B / s` for a whole block).
+    ///
+    /// Partial edge blocks (`--edge pad`; the code pads the sequence to whole blocks with
+    /// zeros, which would give padded groups logits of 0): here groups never cross a
+    /// block and hold only real tokens. A block of `c` tokens has `ceil(c / s)` groups, the
+    /// last of `r = c mod s` tokens when `s` does not divide `c`. A pair of groups of
+    /// lengths `ri`, `rj` sums the antidiagonal of its `L = min(ri, rj)` pairs (the query
+    /// group reversed, as for whole groups) and takes their mean, `/ (sqrt(D) * L)`; a key
+    /// group's logit gets `+ log(rj / s)` (it stands for `rj` keys, as a partial key
+    /// block's pooled logit gets `log(count / B)`); a query group's softmax row counts
+    /// `ri / s` in its block's importance. On whole blocks this is the published
+    /// definition exactly.
     static func blockScores(_ context: MethodContext, stride s: Int) -> [Double]? {
-        let d = context.input.headDim, n = context.n, b = context.blockTokens
-        let groups = context.input.grid.tokens / s, perBlock = b / s
-        let scale = 1 / (Double(d).squareRoot() * Double(s))
+        let d = context.input.headDim, n = context.n
+        // The stride groups in block order: start, length and block of each.
+        var start: [Int] = [], length: [Int] = [], owner: [Int] = []
+        var first = [Int](repeating: 0, count: n + 1)
+        for b in 0..<n {
+            first[b] = start.count
+            var p = context.blockStarts[b]
+            while p < context.blockStarts[b + 1] {
+                let len = min(s, context.blockStarts[b + 1] - p)
+                start.append(p)
+                length.append(len)
+                owner.append(b)
+                p += len
+            }
+        }
+        first[n] = start.count
+        let groups = start.count
+        let keyOffset = length.map { Foundation.log(Double($0) / Double(s)) }
+        // `1 / (sqrt(D) * L)` by pair length `L` (index `L`); whole groups use `L = s`
+        // exactly as the published definition scales.
+        let scales = (0...s).map { 1 / (Double(d).squareRoot() * Double(max($0, 1))) }
         var out = [Double](repeating: 0, count: context.heads * n * n)
         var cancelled = false
         for h in 0..<context.heads {
             let q = context.tokens("q", head: h), k = context.tokens("k", head: h)
-            // Reshaped rows, [groups, s * D]: queries reversed inside each group, keys in order.
+            // Reshaped rows, [groups, s * D], zero past a short group's length: queries
+            // reversed inside each group, keys in order.
             var rq = [Float](repeating: 0, count: groups * s * d), rk = rq
             for g in 0..<groups {
-                for m in 0..<s {
+                let len = length[g]
+                for m in 0..<len {
                     for j in 0..<d {
-                        rq[(g * s + m) * d + j] = q[(g * s + s - 1 - m) * d + j]
-                        rk[(g * s + m) * d + j] = k[(g * s + m) * d + j]
+                        rq[(g * s + m) * d + j] = q[(start[g] + len - 1 - m) * d + j]
+                        rk[(g * s + m) * d + j] = k[(start[g] + m) * d + j]
                     }
                 }
             }
@@ -112,11 +145,12 @@ public struct XAttentionMethod: SparseMethod {
                             if context.isCancelled() { stop.pointee = true; return }
                             var logits = [Double](repeating: 0, count: groups)
                             let row = o.baseAddress! + (h * n + a) * n
-                            for gi in (a * perBlock)..<((a + 1) * perBlock) {
+                            for gi in first[a]..<first[a + 1] {
                                 let qrow = rqp.baseAddress! + gi * width
                                 var top = -Double.infinity
                                 for gj in 0..<groups {
-                                    let l = Double(methodDot(qrow, rkp.baseAddress! + gj * width, width)) * scale
+                                    let l = Double(methodDot(qrow, rkp.baseAddress! + gj * width, width)) * scales[min(length[gi], length[gj])]
+                                        + keyOffset[gj]
                                     logits[gj] = l
                                     top = max(top, l)
                                 }
@@ -126,7 +160,8 @@ public struct XAttentionMethod: SparseMethod {
                                     logits[gj] = e
                                     sum += e
                                 }
-                                for gj in 0..<groups { row[gj / perBlock] += logits[gj] / sum }
+                                let weight = Double(length[gi]) / Double(s)
+                                for gj in 0..<groups { row[owner[gj]] += weight * logits[gj] / sum }
                             }
                         }
                         if stop.pointee { cancelled = true }

@@ -31,6 +31,12 @@ extension TeachingJob {
             case .sweepCuts(let map, let sta, let thresholds):
                 let sweep = try ThresholdSweep(map: map, sta: sta, thresholds: thresholds)
                 return isCancelled() ? .cancelled : .sweepCuts(sweep, map: map.id, sta: sta)
+            case .methods(let settings, let allHeads, let key):
+                // The methods poll through their context, which lives only for this call.
+                return try withoutActuallyEscaping(isCancelled) { poll in
+                    let flag = CancelPoll(poll)
+                    return try performMethods(settings: settings, allHeads: allHeads, key: key, isCancelled: { flag.poll() })
+                }
             case .compareMasks(let a, let spec, let map, let key):
                 do {
                     var maps = [map.blocks.block: map]
