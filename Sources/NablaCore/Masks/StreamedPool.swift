@@ -30,14 +30,17 @@ public struct PooledInput: Sendable {
 /// blocks (cropped tokens) joined to a neighbour so every stored token is read once. A
 /// work item is one slab of one head when the heads lie before the tokens
 /// (`[heads, S, D]`: one contiguous run per head), or one slab of the selected heads when
-/// they are interleaved (`[S, heads, D]`: the slab's token rows, one run). Each worker
-/// reads an item into its scratch buffer (`pread`), checks that it is finite and pools
+/// they are interleaved (`[S, heads, D]`: the slab's token rows, one run; when the heads
+/// asked for fill only part of each row, read a span of `HeadRead.spanBytes` of rows at a
+/// time and their `D` values copied compact). Each worker
+/// reads an item into its buffer (`pread`), checks that it is finite and pools
 /// each of its blocks with the same kernel, in the same row order, as
 /// `PooledBlocks(input:blocks:)` (`nabla_kernels.pool_rows`: the block's rows summed one
 /// after another in `Double`), so the pooled vectors are identical.
 ///
-/// Memory: the pooled vectors plus one slab per worker (for Wan2.1-14B at 720p, `[1, S,
-/// 40, 128]` bf16 with block 4x8x8: four frames of all heads, 157 MB).
+/// Memory: the pooled vectors plus one slab of the selected heads per worker (for
+/// Wan2.1-14B at 720p, `[1, S, 40, 128]` bf16 with block 4x8x8: four frames of all heads,
+/// 157 MB; of heads 0-3, 16 MB and a span).
 enum StreamedPool {
     /// Bytes a slab reads at least when its blocks allow (a slab is never smaller than
     /// its blocks' rows).
@@ -137,8 +140,9 @@ enum StreamedPool {
         let gather = blocks.blockOrderPermutation().map { storedRows[Int($0)] }
         let headMajor = picked.count == 1 || layout.headStride >= s * max(ts, 1)
         let groups: [Range<Int>] = headMajor ? picked.indices.map { $0..<($0 + 1) } : [0..<picked.count]
-        let rowBytes = headMajor ? d * size : max(layout.offset(head: picked.last!, token: 0) - layout.offset(head: picked[0], token: 0) + d, ts) * size
-        let (slabs, relative) = slabs(blocks: blocks, gather: gather, tokens: s, minRows: max(1, slabBytes / rowBytes))
+        // Bytes a slab holds per token row (the selected heads' `D` values).
+        let heldRowBytes = (headMajor ? 1 : picked.count) * d * size
+        let (slabs, relative) = slabs(blocks: blocks, gather: gather, tokens: s, minRows: max(1, slabBytes / heldRowBytes))
         var items: [Item] = []
         for t in 0..<2 {
             for g in groups {
@@ -153,7 +157,18 @@ enum StreamedPool {
         let progress = ReadProgress(bytesTotal: items.reduce(0) { $0 + $1.bytes.count }, report: report, isCancelled: isCancelled)
         let kernels = KernelVariant.current.table
         let code: Int32 = element == .float32 ? 0 : element == .float16 ? 1 : 2
-        let largest = items.map(\.bytes.count).max() ?? 0
+        let stride = ts * size, rowBytes = d * size
+        // Heads that fill their token rows (one head of `[heads, S, D]`, all heads of
+        // `[S, heads, D]`) are pooled where they are read; others (some heads of
+        // interleaved rows) are read a span of rows at a time and their `D` values copied
+        // compact, `[group, rows, D]`, so memory follows the heads asked for.
+        func compactBytes(_ item: Item) -> Int { item.group.count * slabs[item.slab].rows.count * rowBytes }
+        func isCompact(_ item: Item) -> Bool { compactBytes(item) < item.bytes.count }
+        let chunkRows = max(1, HeadRead.spanBytes / max(stride, 1))
+        let headSpan = (layout.offset(head: picked.last!, token: 0) - layout.offset(head: picked[0], token: 0) + d) * size
+        let largestDirect = items.filter { !isCompact($0) }.map(\.bytes.count).max() ?? 0
+        let largestCompact = items.filter(isCompact).map(compactBytes).max() ?? 0
+        let largestChunk = largestCompact > 0 ? (chunkRows - 1) * stride + headSpan : 0
         var qa = [Double](repeating: 0, count: picked.count * n * d), ka = qa
         let failure = FirstError()
         let bad = Flag()
@@ -162,24 +177,53 @@ enum StreamedPool {
             let outs = [UncheckedSendable(qOut.baseAddress!), UncheckedSendable(kOut.baseAddress!)]
             relative.withUnsafeBufferPointer { rel in
                 Parallel.forEach(min(items.count, ProcessInfo.processInfo.activeProcessorCount)) { _ in
-                    let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(largest, 1), alignment: 64)
-                    defer { scratch.deallocate() }
+                    // One buffer of each kind per worker, made when first needed and reused.
+                    var direct: UnsafeMutableRawPointer?, compact: UnsafeMutableRawPointer?, chunk: UnsafeMutableRawPointer?
+                    defer { [direct, compact, chunk].forEach { $0?.deallocate() } }
                     while !failure.isSet, !bad.isSet, let index = queue.next(below: items.count) {
                         let item = items[index]
                         let (source, offset, name) = item.tensor == 0 ? (qSource, qOffset, q.name) : (kSource, kOffset, k.name)
                         do {
                             if progress.shouldStop { throw ReadProgress.cancelled(name) }
-                            try source.read((offset + item.bytes.lowerBound)..<(offset + item.bytes.upperBound), into: scratch)
                             let slab = slabs[item.slab]
+                            let first = picked[item.group.lowerBound], rows = slab.rows.count
+                            /// Where head `i`'s rows of the slab are, and their stride.
+                            let place: (Int) -> (UnsafeRawPointer, Int)
+                            if isCompact(item) {
+                                let out = compact ?? UnsafeMutableRawPointer.allocate(byteCount: largestCompact, alignment: 64)
+                                let span = chunk ?? UnsafeMutableRawPointer.allocate(byteCount: largestChunk, alignment: 64)
+                                (compact, chunk) = (out, span)
+                                for r0 in Swift.stride(from: 0, to: rows, by: chunkRows) {
+                                    let r1 = min(rows, r0 + chunkRows)
+                                    let lo = layout.offset(head: first, token: slab.rows.lowerBound + r0) * size
+                                    let hi = lo + (r1 - 1 - r0) * stride + headSpan
+                                    try source.read((offset + lo)..<(offset + hi), into: span)
+                                    for i in item.group {
+                                        let from = layout.offset(head: picked[i], token: slab.rows.lowerBound + r0) * size - lo
+                                        let to = out + ((i - item.group.lowerBound) * rows + r0) * rowBytes
+                                        for r in 0..<(r1 - r0) {
+                                            (to + r * rowBytes).copyMemory(from: span + from + r * stride, byteCount: rowBytes)
+                                        }
+                                    }
+                                }
+                                place = { i in (UnsafeRawPointer(out) + (i - item.group.lowerBound) * rows * rowBytes, rowBytes) }
+                            } else {
+                                let buffer = direct ?? UnsafeMutableRawPointer.allocate(byteCount: largestDirect, alignment: 64)
+                                direct = buffer
+                                try source.read((offset + item.bytes.lowerBound)..<(offset + item.bytes.upperBound), into: buffer)
+                                place = { i in
+                                    (UnsafeRawPointer(buffer) + layout.offset(head: picked[i], token: slab.rows.lowerBound) * size - item.bytes.lowerBound, stride)
+                                }
+                            }
                             for i in item.group {
-                                let base = UnsafeRawPointer(scratch) + layout.offset(head: picked[i], token: slab.rows.lowerBound) * size - item.bytes.lowerBound
-                                guard allFinite(base, element: element, stride: ts * size, rows: slab.rows.count, d: d) else {
+                                let (base, rowStride) = place(i)
+                                guard allFinite(base, element: element, stride: rowStride, rows: rows, d: d) else {
                                     bad.set()
                                     break
                                 }
                                 for b in slab.blocks {
                                     let count = blocks.tokens(inBlock: b)
-                                    kernels.pointee.pool_rows(base, code, ts * size, rel.baseAddress! + blocks.offset(ofBlock: b), Int32(count),
+                                    kernels.pointee.pool_rows(base, code, rowStride, rel.baseAddress! + blocks.offset(ofBlock: b), Int32(count),
                                                               Int32(d), Double(count), outs[item.tensor].value + (i * n + b) * d)
                                 }
                             }
