@@ -5,10 +5,15 @@ import NablaCore
 /// to every input), and, for a command whose report does not carry the `edge` line itself
 /// (`reported: false`), what pad or crop did.
 func noteEdge(_ input: QKInput, block: BlockShape, given: EdgeMode?, reported: Bool) {
-    if block.divides(input.grid) {
-        if let given { warn("--edge \(given) has no effect: block \(block) divides grid \(input.grid)") }
+    noteEdge(grid: input.grid, edge: input.edge, block: block, given: given, reported: reported)
+}
+
+/// `noteEdge` for an input of grid `grid` read with edge mode `edge`.
+func noteEdge(grid: TokenGrid, edge: EdgeMode, block: BlockShape, given: EdgeMode?, reported: Bool) {
+    if block.divides(grid) {
+        if let given { warn("--edge \(given) has no effect: block \(block) divides grid \(grid)") }
         return
     }
-    guard !reported, let blocks = try? input.blockGrid(block), let text = blocks.edgeText else { return }
+    guard !reported, let blocks = try? BlockGrid(grid: grid, block: block, edge: edge), let text = blocks.edgeText else { return }
     warn(text)
 }

@@ -56,6 +56,15 @@ struct MaskCommand: ParsableCommand {
         // Masks need neither V nor Float copies of 16-bit Q/K (other methods may read V).
         let values = method.map { !($0 is NablaMethod) } ?? false
         try spec.checkMemory(block: mask.block, use: .maskFiles, halfInPlace: true, values: values)
+        if method.map({ $0 is NablaMethod }) ?? true, let pooled = try spec.loadPooled(block: mask.block) {
+            // One read-convert-pool pass: the token-level tensors are never held.
+            noteEdge(grid: pooled.grid, edge: pooled.edge, block: mask.block, given: input.edge, reported: true)
+            try MaskMemory.check(pooled: pooled, use: .maskFiles)
+            mask.noteWholeAxisWindow(grid: pooled.grid)
+            let progress = StderrProgress(label: "mask")
+            defer { progress.finish() }
+            return try finish(MaskReport(pooled: pooled, settings: mask.settings, progress: progress.report), progress: progress)
+        }
         var qk: QKInput? = try spec.load(halfInPlace: true, values: values)
         noteEdge(qk!, block: mask.block, given: input.edge, reported: true)
         try MaskMemory.check(input: qk!, block: mask.block, use: .maskFiles)
@@ -72,6 +81,11 @@ struct MaskCommand: ParsableCommand {
             // The report takes the input and frees it once pooled (the maps and mask need only the pooled vectors).
             report = try MaskReport(releasing: &qk, block: mask.block, settings: mask.settings, progress: progress.report)
         }
+        try finish(report, progress: progress)
+    }
+
+    /// Writes `report` with `--out` and prints it.
+    private func finish(_ report: MaskReport, progress: StderrProgress) throws {
         var written: [String] = []
         if let out {
             progress.report("write", 0, 1)

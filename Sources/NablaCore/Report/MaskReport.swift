@@ -88,32 +88,9 @@ public struct MaskReport: Sendable {
             // The pooled vectors are all the maps need: the tensors go now (with the
             // caller's copy, when it handed it over), before the maps and the mask are made.
             held = nil
-            var parts: [BlockMask] = []
-            var stages: [String: Double] = [:]
-            var margin: [Double] = []
-            let size = blocks.count * blocks.count
-            // One head's map memory, handed from head to head.
-            var storage: [Double] = []
-            // Every head's rows are copied in below.
-            let kept = [UInt8].filledLarge(count: inputHeads * size) { k in
-                for h in 0..<inputHeads {
-                    progress?("map", h, inputHeads)
-                    guard let map = PooledMap.compute(pooled.head(h), reusing: &storage) else {
-                        preconditionFailure("an uncancellable computation was cancelled")
-                    }
-                    let part = map.cut(settings)
-                    for stage in (map.times + part.times).stages { stages[stage.name, default: 0] += stage.ms }
-                    _ = UnsafeMutableBufferPointer(rebasing: k[(h * size)..<((h + 1) * size)]).initialize(from: part.kept)
-                    margin += part.margin
-                    parts.append(BlockMask(blocks: blocks, heads: 1, settings: settings, kept: [], margin: [],
-                                           statistics: part.statistics, times: part.times))
-                    storage = map.probs
-                }
-            }
-            for name in ["map", "cut", "sta", "stats"] { times.stages.append((name, stages[name] ?? 0)) }
-            let statistics = MaskStatistics(concatenating: parts.map(\.statistics), n: blocks.count)
-            mask = BlockMask(blocks: blocks, heads: inputHeads, settings: settings, kept: kept, margin: margin,
-                             statistics: statistics, times: StageTimes(times.stages.filter { ["cut", "sta", "stats"].contains($0.name) }))
+            let cut = MaskReport.cutHeadByHead(pooled, settings: settings, progress: progress)
+            times.stages += cut.times.stages
+            mask = cut.mask
             self.map = nil
         }
         progress?("block_mask", 0, 1)

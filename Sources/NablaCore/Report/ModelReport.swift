@@ -79,8 +79,14 @@ public struct ModelReport: Sendable {
     ///   estimate of the attention kernels.
     public static func compute(_ pair: ModelDump.Pair, of dump: ModelDump, base: InputSpec,
                                block: BlockShape, settings: MaskSettings, recall: Bool = false) throws -> (PairResult, MaskReport) {
+        let spec = dump.spec(for: pair, base: base)
+        // Masks alone need only the pooled vectors: one read-convert-pool pass.
+        if !recall, let pooled = try spec.loadPooled(block: block) {
+            let report = MaskReport(pooled: pooled, settings: settings)
+            return (PairResult(prefix: pair.prefix, report: report, recall: nil), report)
+        }
         // Masks and recall need no V and no Float copies of 16-bit Q/K.
-        let input = try dump.spec(for: pair, base: base).load(halfInPlace: true, values: false)
+        let input = try spec.load(halfInPlace: true, values: false)
         let report = try MaskReport(input: input, block: block, settings: settings)
         var perHead: [Double]?
         if recall {
