@@ -129,9 +129,10 @@ public struct QKLayout: Sendable, Equatable {
             guard g.tokens + textCount == s else {
                 throw NablaError(.badGrid, "\(name): \(setting: .grid, g.description, from: options.gridSource) has \(g.tokens) tokens but no axis of \(shapeText) has that many (the sequence axis, as read, has \(s)); a layout naming the axes may read it: \(wording: QKLayout.candidateText(shape))")
             }
-            guard let o = options.order else {
-                throw NablaError(.badArgument, "\(name): shape \(shapeText) has a flat sequence; say its token order with \(wanted: .order, "raster|block")")
-            }
+            // Without --order or metadata, raster: what diffusers' video transformers emit
+            // after patchify (`flatten(2)` over t, h, w). A block ("fractal") order is only
+            // nabla's own samples' or what a file's metadata says.
+            let o = options.order ?? .raster
             grid = g
             if o == .block {
                 guard options.orderBlock.divides(g) else {
