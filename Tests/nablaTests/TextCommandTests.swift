@@ -28,6 +28,8 @@ struct TextCommandTests {
         let dir = try Fixtures.temporaryDirectory("text")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = try Self.file(dir, text: 70, metadata: ["grid": "2x12x16", "order": "raster", "text_tokens": "70", "text_place": "end"])
+        let info = try NablaProcess.run(["info", path])
+        #expect(info.status == 0 && info.stdout.contains("text tokens 70@end beside the video tokens"), "\(info.stdout)\(info.stderr)")
         let r = try NablaProcess.run(["mask", path, "--thr", "0.9", "--out", dir + "/m"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("text       text 70@end: 70 text tokens at the end of the sequence, 2 text block(s)"), "\(r.stdout)")
