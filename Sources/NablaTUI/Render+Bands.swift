@@ -51,7 +51,7 @@ extension Renderer {
         let cell = theme.mode.hasColor ? Cell(" ", foreground: .normal, background: .kept(UInt8(Theme.rampLevels - 1)))
             : Cell(g.keptShades.last!, Style(.normal, .normal, .bold))
         for i in 0..<bar { screen.set(rect.x + i, rect.y, cell) }
-        let label = " text \(text) · \(joint.textBlocks) block(s) \(text.place == .start ? "before" : "after") the video's \(blocks.count) · kept whole, not cut"
+        let label = " text \(text) · \(joint.textBlocks) block(s) \(text.place == .start ? "first" : "last") · never cut"
         screen.put(label, in: Rect(x: rect.x + bar, y: rect.y, width: max(rect.width - bar, 0), height: 1),
                    style: mutedStyle, ellipsis: g.ellipsis)
     }
