@@ -88,6 +88,7 @@ struct AttendCommand: ParsableCommand {
             throw NablaError(.badArgument, "\(qk.name) holds Q and K but no V: \(dense ? "--dense" : "--out") needs V; without V only --recall is possible")
         }
         let blocks = try qk.blockGrid(maskOptions.block)
+        try refuseText(qk, command: "attend")
         noteEdge(qk, block: maskOptions.block, given: input.edge, reported: true)
         let progress = StderrProgress(label: "attend")
         defer { progress.finish() }

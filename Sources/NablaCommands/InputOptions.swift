@@ -18,10 +18,15 @@ struct LayoutArguments: ParsableArguments {
     @Option(parsing: .unconditional, help: "Batch item to take when the batch axis is larger than 1.")
     var batch: Int?
 
+    @Option(name: .customLong("text-tokens"), parsing: .unconditional,
+            help: ArgumentHelp("Joint text tokens in the sequence axis, N at its start (default) or end; the cut runs on the video tokens, text rows and columns are always kept.", valueName: "N[@start|@end]"))
+    var textTokens: String?
+
     /// The options, with `orderBlock` the block shape whose block order `--order block` means.
     func options(orderBlock: BlockShape) throws -> LayoutOptions {
         var layout = LayoutOptions(order: order, orderBlock: orderBlock, axes: axes, batch: batch)
         if let grid { layout.grid = try TokenGrid(parsing: grid, what: "--grid") }
+        if let textTokens { layout.text = try TextTokens(parsing: textTokens) }
         return layout
     }
 }

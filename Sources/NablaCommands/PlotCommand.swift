@@ -55,6 +55,7 @@ struct PlotCommand: ParsableCommand {
 
     func run() throws {
         let qk = try input.spec(orderBlock: mask.block).load()
+        try refuseText(qk, command: "plot")
         noteEdge(qk, block: mask.block, given: input.edge, reported: false)
         // --head names a tensor index (default: the first loaded head); the engine's arrays
         // hold the loaded heads in order.

@@ -237,8 +237,10 @@ extension Renderer {
         let grid = PixelGrid(map: map, mask: mask, head: head, view: view, trueMass: trueMass)
         let cursor = cursorX.flatMap { x in cursorY.map { (x: x, y: $0) } }
         drawPixels(grid, in: l.mapArea, cursor: cursor)
+        drawEdgeMarks(blocks: map.blocks, view: view)
         let below = l.mapArea.y + (view.drawnHeight + pr - 1) / pr
-        drawLegend(pooled: view.blocksPerPixel > 1, n: map.n, row: min(below, l.legend.y))
+        if l.textBand.height > 0 { drawTextBand(row: min(below, l.textBand.y)) }
+        drawLegend(pooled: view.blocksPerPixel > 1, n: map.n, row: min(below + l.textBand.height, l.legend.y))
     }
 
     /// The colour key under the map.
@@ -275,6 +277,7 @@ extension Renderer {
         case (false, true):
             text("share kept per pixel " + String(g.shareShades.dropFirst()) + " (0 to 1)  none kept: blank")
         }
+        if let edge = edgeLegendText { text("  " + edge) }
     }
 
     /// Small maps of every head with their densities, in place of the block map.

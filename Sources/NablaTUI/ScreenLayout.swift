@@ -27,6 +27,9 @@ public struct ScreenLayout: Sendable, Equatable {
     /// The cells the map pixels are drawn in.
     public let mapArea: Rect
     public let legend: Rect
+    /// The row of the joint text tokens' band, between the map and the legend (height 0
+    /// without text tokens).
+    public let textBand: Rect
     public let side: Rect
     public let info: Rect
     public let timing: Rect
@@ -43,10 +46,12 @@ public struct ScreenLayout: Sendable, Equatable {
 
     public init(state: AppState, size: Size) {
         self.init(size: size, pixelRowsPerCell: state.theme.pixelRowsPerCell, cellsPerPixel: state.theme.cellsPerPixel,
-                  frameSlabs: state.map?.blocks.tb ?? 0, hasPreview: state.input?.preview != nil)
+                  frameSlabs: state.map?.blocks.tb ?? 0, hasPreview: state.input?.preview != nil,
+                  hasText: state.input?.text != nil)
     }
 
-    public init(size: Size, pixelRowsPerCell pr: Int, cellsPerPixel cx: Int, frameSlabs tb: Int, hasPreview: Bool) {
+    public init(size: Size, pixelRowsPerCell pr: Int, cellsPerPixel cx: Int, frameSlabs tb: Int, hasPreview: Bool,
+                hasText: Bool = false) {
         self.size = size
         self.pixelRowsPerCell = pr
         self.cellsPerPixel = cx
@@ -54,7 +59,8 @@ public struct ScreenLayout: Sendable, Equatable {
         let w = size.width
         status = Rect(x: 0, y: size.height - 1, width: w, height: 1)
         let body = Rect(x: 0, y: 0, width: w, height: max(size.height - 1, 0))
-        let mapRows = max(body.height - 3, 0)
+        let band = hasText ? 1 : 0
+        let mapRows = max(body.height - 3 - band, 0)
         let g = ScreenLayout.gutterWidth
         // Side column: what is left beside a square map, at least 30 columns, wider when
         // the frame coverage needs it for its values, never leaving the map under 16 pixels.
@@ -70,6 +76,7 @@ public struct ScreenLayout: Sendable, Equatable {
         gutter = Rect(x: left.x, y: left.y + 2, width: g, height: mapRows)
         mapArea = Rect(x: left.x + g, y: left.y + 2, width: max(left.width - g - 1, 0), height: mapRows)
         legend = Rect(x: left.x, y: left.maxY - 1, width: left.width, height: 1)
+        textBand = Rect(x: left.x, y: left.maxY - 1 - band, width: left.width, height: band)
 
         var rest = right
         (info, rest) = rest.splitTop(ScreenLayout.infoHeight)

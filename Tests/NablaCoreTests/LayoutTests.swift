@@ -78,13 +78,16 @@ struct QKLayoutTests {
         #expect(b.heads == 4 && b.grid == a.grid)
     }
 
-    @Test("[heads, S, D] needs a grid and an order")
+    @Test("[heads, S, D] needs a grid; without an order it is raster (diffusers' order after patchify)")
     func flatShapes() throws {
         let noGrid = #expect(throws: NablaError.self) { try QKLayout(shape: [2, 768, 16], name: "q.npy", options: options) }
         #expect(noGrid?.message.contains("give the grid with the grid setting (TxHxW)") == true)
         var o = LayoutOptions(grid: TokenGrid(t: 3, h: 16, w: 16))
-        let noOrder = #expect(throws: NablaError.self) { try QKLayout(shape: [2, 768, 16], name: "q.npy", options: o) }
-        #expect(noOrder?.wording.mentions == [SettingMention(setting: .order, value: "raster|block", role: .wanted)])
+        let noOrder = try QKLayout(shape: [2, 768, 16], name: "q.npy", options: o)
+        #expect(noOrder.order == .raster && noOrder.uniformTokenStride == 16 && noOrder.offset(head: 1, token: 5) == 768 * 16 + 5 * 16)
+        // diffusers' [B, S, heads, D]: the sequence found by the grid, raster by default.
+        let wan = try QKLayout(shape: [1, 768, 2, 16], name: "q", options: o)
+        #expect(wan.order == .raster && wan.axes == Array("bshd") && wan.offset(head: 1, token: 5) == (5 * 2 + 1) * 16)
         o.order = .block
         let l = try QKLayout(shape: [1, 2, 768, 16], name: "q.npy", options: o)
         #expect(l.order == .block(.nabla) && l.heads == 2)

@@ -60,6 +60,10 @@ public final class AttentionOperands: @unchecked Sendable {
         guard blocks.grid == input.grid else {
             throw NablaError(.badGrid, "block grid \(blocks) is on grid \(blocks.grid), the input's grid is \(input.grid)")
         }
+        if let text = input.text {
+            // The kernels run the video tokens; text rows and columns are not packed yet.
+            throw NablaError(.badArgument, "\(input.name): attention with joint text tokens (\(text.tokens)) is not handled yet; masks, maps and exact recall (JointRecall) are")
+        }
         let heads = heads ?? Array(0..<input.heads)
         if let bad = heads.first(where: { !(0..<input.heads).contains($0) }) {
             throw NablaError(.badArgument, "head \(bad) is out of range: the input has \(input.heads) heads (0...\(input.heads - 1))")

@@ -86,7 +86,7 @@ public struct FileSummary: Sendable {
                 let names = [q, k] + (v.map { [$0] } ?? [])
                 let what = pairs.isEmpty ? "Q/K from \(names.map { Self.key(of: $0, in: path) }.joined(separator: ", "))"
                     : "\(pairs.count) Q/K pairs PREFIX.q, PREFIX.k; " + (chosen != nil && described == chosen ? "pair \(shellQuoted(chosen ?? ""))" : "the first")
-                reading = "\(what) (axes \(l.axes.map(String.init).joined(separator: " ")), token order \(l.order)), \(origin: .grid, gridSource)"
+                reading = "\(what) (axes \(l.axes.map(String.init).joined(separator: " ")), token order \(l.order)), \(origin: .grid, gridSource)\(l.text.map { "; text tokens \($0) beside the video tokens" } ?? "")"
                 (kind, grid, heads, headDim) = (pairs.isEmpty ? .qk : .model, l.grid, l.heads, l.headDim)
             case .latent(let raw, let l, let synthesis):
                 let (c, t, y, x) = (l.size("c", in: raw.shape), l.size("t", in: raw.shape), l.size("y", in: raw.shape), l.size("x", in: raw.shape))

@@ -110,7 +110,9 @@ public struct InputSpec: Sendable, Equatable {
     }
 
     func plan(files: OpenedFiles) throws -> InputPlan {
-        switch try resolved(files: files) {
+        let resolved = try resolved(files: files)
+        try refuseText(for: resolved)
+        switch resolved {
         case .sample:
             if let given = layout.given([.grid, .order, .axes, .batch]) {
                 throw NablaError(.badArgument, "\(wording: given) applies to input files; the built-in sample has none")
@@ -267,6 +269,7 @@ extension LayoutOptions {
     /// - Throws: `NablaError.malformedFile` when a metadata value does not parse.
     mutating func fill(fromMetadataOf files: [(path: String, metadata: [String: String])]) throws {
         for (path, meta) in files {
+            if text == nil { text = try TextTokens(metadata: meta, path: path) }
             if grid == nil, let g = meta["grid"] {
                 do { grid = try TokenGrid(parsing: g) } catch {
                     throw NablaError(.malformedFile, "\(path): __metadata__ grid '\(g)' is not TxHxW")

@@ -17,7 +17,7 @@ extension QKInput {
                                halfValues: Bool = false, values: Bool = true, progress: ReadProgress? = nil) throws -> QKInput {
         try heads?.validate(heads: layout.heads, of: q.name)
         let v = values ? v : Optional<PlannedTensor>.none
-        guard let heads, heads.indices.count < layout.heads else {
+        guard let heads, heads.indices.count < layout.heads, layout.textLayout == nil else {
             let qRaw = try q.load(progress: progress)
             let kRaw = try k.load(progress: progress)
             let vRaw = try v?.load(progress: progress)

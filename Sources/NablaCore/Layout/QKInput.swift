@@ -18,6 +18,9 @@ public struct QKInput: Sendable {
     /// What to do when a block does not divide `grid` (`BlockGrid`): partial edge blocks
     /// (`.pad`, the default) or the grid floored to whole blocks (`.crop`).
     public var edge: EdgeMode = .pad
+    /// The joint text tokens' Q and K (`TextQK`), when the sequence holds text besides
+    /// the video tokens of `q` and `k`; `nil` for a video-only input.
+    public var text: TextQK?
 
     public var heads: Int { q.heads }
 
@@ -69,6 +72,7 @@ public struct QKInput: Sendable {
         var picked = QKInput(name: name, q: pick(q), k: pick(k), v: v.map(pick), grid: grid, order: order, preview: preview,
                              headIndices: selection.indices.map { headIndices[$0] })
         picked.edge = edge
+        picked.text = try text.map { try $0.selecting(selection) }
         return picked
     }
 
@@ -121,7 +125,9 @@ public struct QKInput: Sendable {
         let qt = try headTokens(q, layout: layout, heads: picked, halfInPlace: halfInPlace)
         let kt = try headTokens(k, layout: layout, heads: picked, halfInPlace: halfInPlace)
         let vt = try v.flatMap { v in try vLayout.map { try headTokens(v, layout: $0, heads: picked, halfInPlace: halfInPlace && halfValues) } }
-        return QKInput(name: name, q: qt, k: kt, v: vt, grid: layout.grid, order: layout.order, headIndices: picked)
+        var input = QKInput(name: name, q: qt, k: kt, v: vt, grid: layout.grid, order: layout.order, headIndices: picked)
+        input.text = try textQK(q: q, k: k, layout: layout, heads: picked)
+        return input
     }
 
     /// A `[heads, S, D]` view of heads `picked` of one batch item of `raw` under `layout`,

@@ -19,6 +19,9 @@ public struct LayoutOptions: Sendable, Equatable {
     public var gridSource: SettingSource = .caller
     /// Where `order` (and `orderBlock` for a block order) came from.
     public var orderSource: SettingSource = .caller
+    /// Joint text tokens in the flat sequence axis (`--text-tokens`, or `text_tokens` /
+    /// `text_place` in `__metadata__`); `nil` for a video-only sequence.
+    public var text: TextTokens?
 
     public init(grid: TokenGrid? = nil, order: OrderOption? = nil, orderBlock: BlockShape = .nabla,
                 axes: String? = nil, batch: Int? = nil) {
@@ -54,6 +57,12 @@ public struct QKLayout: Sendable, Equatable {
     public let yStride: Int
     public let xStride: Int
     public let dStride: Int
+    /// The joint text tokens of the sequence axis (`nil` or count 0: none); the video
+    /// tokens `offset(head:token:)` addresses are the sequence positions after (text at
+    /// the start) or before (text at the end) them.
+    public internal(set) var text: TextTokens? = nil
+    /// Element offset of text token 0 of head 0 (the selected batch item), when `text`.
+    public internal(set) var textBase: Int = 0
 
     /// The accepted layouts, for error messages.
     public static let acceptedShapes: Wording =
@@ -77,7 +86,9 @@ public struct QKLayout: Sendable, Equatable {
     ///   is accepted or missing.
     public init(shape: [Int], name: String, options: LayoutOptions) throws {
         let shapeText = NablaCore.shapeText(shape)
-        let letters = try QKLayout.axisLetters(shape: shape, name: name, axes: options.axes, grid: options.grid)
+        let textCount = options.text?.count ?? 0
+        let letters = try QKLayout.axisLetters(shape: shape, name: name, axes: options.axes, grid: options.grid,
+                                               textTokens: textCount)
         var strides = [Int](repeating: 1, count: shape.count)
         for d in stride(from: shape.count - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * shape[d + 1] }
         func size(_ c: Character) -> Int? { letters.firstIndex(of: c).map { shape[$0] } }
@@ -110,12 +121,18 @@ public struct QKLayout: Sendable, Equatable {
                 let hint = heads > s ? " (if it is [B, S, heads, D] as diffusers stores Q/K, the grid alone reads it as \(heads) tokens of \(s) heads)" : ""
                 throw NablaError(.badGrid, "\(name): shape \(shapeText) has a flat sequence of \(s) tokens; give the grid with \(wanted: .grid, "TxHxW")\(hint)")
             }
-            guard g.tokens == s else {
+            if let text = options.text, text.count > 0 {
+                guard text.count < s, g.tokens + text.count == s else {
+                    throw NablaError(.badGrid, "\(name): text tokens \(text) and \(setting: .grid, g.description, from: options.gridSource) make \(text.count + g.tokens) tokens but the sequence axis of \(shapeText) has \(s)\(text.count >= s ? " (the text alone fills it, no video tokens left)" : "")")
+                }
+            }
+            guard g.tokens + textCount == s else {
                 throw NablaError(.badGrid, "\(name): \(setting: .grid, g.description, from: options.gridSource) has \(g.tokens) tokens but no axis of \(shapeText) has that many (the sequence axis, as read, has \(s)); a layout naming the axes may read it: \(wording: QKLayout.candidateText(shape))")
             }
-            guard let o = options.order else {
-                throw NablaError(.badArgument, "\(name): shape \(shapeText) has a flat sequence; say its token order with \(wanted: .order, "raster|block")")
-            }
+            // Without --order or metadata, raster: what diffusers' video transformers emit
+            // after patchify (`flatten(2)` over t, h, w). A block ("fractal") order is only
+            // nabla's own samples' or what a file's metadata says.
+            let o = options.order ?? .raster
             grid = g
             if o == .block {
                 guard options.orderBlock.divides(g) else {
@@ -126,6 +143,11 @@ public struct QKLayout: Sendable, Equatable {
                 order = .raster
             }
             let ss = strideOf("s")
+            if let text = options.text, text.count > 0 {
+                self.text = text
+                textBase = base + text.textStart(video: g.tokens) * ss
+                base += text.videoStart * ss
+            }
             tStride = g.h * g.w * ss
             yStride = g.w * ss
             xStride = ss
@@ -144,6 +166,9 @@ public struct QKLayout: Sendable, Equatable {
                 throw NablaError(.badArgument, "\(name): \(setting: .order, "block", from: options.orderSource) needs a flat sequence axis; shape \(shapeText) is laid out over t y x")
             }
             order = .raster
+            if let text = options.text, text.count > 0 {
+                throw NablaError(.badArgument, "\(name): text tokens \(text) need a flat sequence axis; shape \(shapeText) is laid out over t y x")
+            }
             tStride = strideOf("t")
             yStride = strideOf("y")
             xStride = strideOf("x")
@@ -167,7 +192,8 @@ public struct QKLayout: Sendable, Equatable {
     /// - Throws: `NablaError.badShape` for a shape that fits no layout, or whose sequence
     ///   axis the grid cannot tell (both listing the `--axes` strings that would read it),
     ///   or `axes` of the wrong length; `.badArgument` for bad letters.
-    public static func axisLetters(shape: [Int], name: String, axes: String?, grid: TokenGrid? = nil) throws -> [Character] {
+    public static func axisLetters(shape: [Int], name: String, axes: String?, grid: TokenGrid? = nil,
+                                   textTokens: Int = 0) throws -> [Character] {
         if let axes {
             let letters = try QKLayout.parseAxes(axes)
             guard letters.count == shape.count else {
@@ -182,13 +208,18 @@ public struct QKLayout: Sendable, Equatable {
             let lead = shape.count == 4 ? "b" : ""
             let first = shape.count - 3
             if let grid {
-                let fits = [shape[first] == grid.tokens, shape[first + 1] == grid.tokens]
+                let s = grid.tokens + textTokens
+                let fits = [shape[first] == s, shape[first + 1] == s]
                 switch (fits[0], fits[1]) {
                 case (true, false): return Array(lead + "shd")
                 case (false, true): return Array(lead + "hsd")
                 case (true, true):
                     throw NablaError(.badShape, "\(name): shape \(shapeText(shape)) has two axes of \(grid.tokens) tokens (the grid \(grid)); say which is the sequence with \(wording: candidateText(shape))")
-                case (false, false): break // the layout below reports the mismatch
+                case (false, false):
+                    // With text tokens, the axis that can hold the grid names the sequence
+                    // (the layout below reports the count that does not add up).
+                    let room = [shape[first] >= grid.tokens, shape[first + 1] >= grid.tokens]
+                    if textTokens > 0, room[0] != room[1] { return Array(lead + (room[0] ? "shd" : "hsd")) }
                 }
             }
             return Array(lead + "hsd")

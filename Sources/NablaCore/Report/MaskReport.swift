@@ -18,6 +18,9 @@ public struct MaskReport: Sendable {
     /// The sparse-attention method that made the mask when it is not NABLA's cut
     /// (`init(input:block:method:context:)`); `mask.settings` then means nothing.
     public internal(set) var method: MethodSpec?
+    /// The joint text-video sequence when the input has text tokens (`QKInput.text`): the
+    /// written mask and BlockMask rows are then on its joint blocks (`MaskReport+Text`).
+    public internal(set) var sequence: JointSequence?
     /// FlexAttention `kv_num_blocks`, `[heads, N]`.
     public let kvNumBlocks: [Int32]
     /// FlexAttention `kv_indices`, `[heads, N, N]` int32, made whole on each use
@@ -66,6 +69,7 @@ public struct MaskReport: Sendable {
         precondition(held != nil, "MaskReport needs an input")
         let blocks = try held!.blockGrid(block)
         let inputHeads = held!.heads
+        self.sequence = held!.text.map { JointSequence(video: blocks, text: $0.tokens) }
         self.inputName = held!.name
         self.grid = held!.grid
         self.order = held!.order
@@ -129,6 +133,7 @@ public struct MaskReport: Sendable {
         self.heads = input.heads
         self.mask = mask
         self.method = method
+        self.sequence = input.text.map { JointSequence(video: blocks, text: $0.tokens) }
         self.kvNumBlocks = rows.kvNumBlocks
         self.times = times + rows.times
     }
@@ -169,6 +174,7 @@ public struct MaskReport: Sendable {
                                        ("parameters", .object(method.values.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))],
                           at: 8)
         }
+        if let sequence { fields.append(("text", textJSON(sequence))) }
         if !outputs.isEmpty {
             fields.append(("outputs", .array(outputs.map { .string($0) })))
             fields.append(("flex_attention", flexAttentionNotes()))
@@ -205,6 +211,7 @@ public struct MaskReport: Sendable {
         lines.append("grid       \(grid) (\(grid.tokens) tokens, \(order)), head dim \(headDim), \(heads) heads")
         lines.append("block      \(blocks.block) -> block grid \(blocks), N = \(blocks.count)")
         if let edge = blocks.edgeText { lines.append("edge       \(edge)") }
+        if let sequence { lines.append("text       \(sequence.textLine)") }
         lines.append(method.map { "method     \($0)" } ?? "settings   thr \(fixed(mask.settings.threshold, 2)), STA \(mask.settings.sta.map(\.description) ?? "off")")
         lines.append("")
         lines.append("head   density   mass kept   kept blocks")
@@ -250,6 +257,7 @@ public struct MaskReport: Sendable {
     /// tree), naming them `directory/NAME` in messages; returns their names.
     /// - Throws: `NablaError.writeFailed`, one line naming the path and the reason.
     func write(into stage: OutputSet.Stage, shownAs directory: String) throws -> [String] {
+        if let sequence { return try writeJoint(sequence, into: stage, shownAs: directory) }
         let h = heads, n = blocks.count, tb = blocks.tb
         let names = ["mask.npy", "kv_num_blocks.npy", "kv_indices.npy", "frame_coverage.npy", "summary.json"]
         let mask = self.mask

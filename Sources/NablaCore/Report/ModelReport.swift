@@ -89,7 +89,10 @@ public struct ModelReport: Sendable {
         let input = try spec.load(halfInPlace: true, values: false)
         let report = try MaskReport(input: input, block: block, settings: settings)
         var perHead: [Double]?
-        if recall {
+        if recall, input.text != nil {
+            // Joint text tokens: exact recall over all keys, text keys counted as kept.
+            perHead = try JointRecall.recall(input: input, mask: report.mask)
+        } else if recall {
             let mass = try AttentionOperands(input: input, blocks: report.blocks).trueBlockMass()
             let r = mass.recall(of: KeptKeyBlocks(report.mask))
             perHead = (0..<input.heads).map { r.recall(slot: $0) }
