@@ -5,8 +5,9 @@ extension InputSpec {
     ///
     /// `nil` when the input cannot be pooled this way (the sample or a latent; a tensor
     /// that is not one seekable run of float32/float16/bfloat16 in native byte order: a
-    /// deflated archive member, Fortran order, float64...) or holds a non-finite value: then
-    /// `load()` reads it, and names the first bad value.
+    /// deflated archive member, Fortran order, float64...), has joint text tokens (their
+    /// blocks join the mask, which `load()`'s path builds), or holds a non-finite value:
+    /// then `load()` reads it, and names the first bad value.
     ///
     /// `progress` and `isCancelled` are as `load`'s.
     /// - Throws: as `load`: the files' and layouts' errors, `.badArgument` for a head out
@@ -17,6 +18,9 @@ extension InputSpec {
     public func loadPooled(block: BlockShape, progress: ReadProgress.Report? = nil,
                            isCancelled: (@Sendable () -> Bool)? = nil) throws -> PooledInput? {
         guard case .qk(let q, let k, _, let layout, _, _) = try plan() else { return nil }
+        // Joint text tokens: their blocks join the mask (`JointSequence`), which the full
+        // path builds; the streamed pass pools video tokens only.
+        if (layout.text?.count ?? 0) > 0 { return nil }
         try heads?.validate(heads: layout.heads, of: q.name)
         let picked = heads?.indices ?? Array(0..<layout.heads)
         let edge = self.edge ?? .pad
