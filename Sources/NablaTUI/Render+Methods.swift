@@ -51,13 +51,7 @@ extension Renderer {
         let top = Self.methodsTop(result)
         func row(_ r: Double) -> Int { h - 1 - Int((min(max(r, 0), 1) * Double(h - 1)).rounded()) }
         func column(_ d: Double) -> Int { Int((min(max(d, 0), top) / top * Double(w - 1)).rounded()) }
-        for r in 0..<h {
-            let label = r == 0 ? "1" : r == h - 1 ? "0" : r == row(0.5) ? "0.5" : ""
-            screen.put(label.leftPadded(to: 3), x: rect.x, y: plot.y + r, style: mutedStyle, clip: rect)
-            screen.set(plot.x - 1, plot.y + r, Cell(g.vertical, mutedStyle))
-        }
-        let axisY = plot.maxY
-        screen.fill(Rect(x: plot.x, y: axisY, width: w, height: 1), with: Cell(g.horizontal, mutedStyle))
+        let axisY = drawUnitAxes(plot: plot, in: rect, halfRow: row(0.5))
         screen.put("0%", x: plot.x, y: axisY + 1, style: mutedStyle, clip: rect)
         let mid = percent(top / 2)
         screen.put(mid, x: plot.x + (w - 1) / 2 - mid.count / 2, y: axisY + 1, style: mutedStyle, clip: rect)

@@ -45,6 +45,20 @@ extension Renderer {
         return curves
     }
 
+    /// The axes of a chart whose y runs 0 to 1 (the sweep's and the methods view's): labels
+    /// `1`, `0.5` (on `halfRow`) and `0` left of `plot`, the y axis line, and the x axis line
+    /// under `plot`; returns the x axis's row.
+    mutating func drawUnitAxes(plot: Rect, in rect: Rect, halfRow: Int) -> Int {
+        let h = plot.height
+        for r in 0..<h {
+            let label = r == 0 ? "1" : r == h - 1 ? "0" : r == halfRow ? "0.5" : ""
+            screen.put(label.leftPadded(to: 3), x: rect.x, y: plot.y + r, style: mutedStyle, clip: rect)
+            screen.set(plot.x - 1, plot.y + r, Cell(g.vertical, mutedStyle))
+        }
+        screen.fill(Rect(x: plot.x, y: plot.maxY, width: plot.width, height: 1), with: Cell(g.horizontal, mutedStyle))
+        return plot.maxY
+    }
+
     mutating func drawSweepChart(_ sweep: ThresholdSweep, kernels: ThresholdSweep?, allRecall: [Double]?, head: Int, in rect: Rect) {
         let curves = sweepCurves(sweep, kernels: kernels, allRecall: allRecall, head: head)
         let legendRows = curves.count
@@ -61,13 +75,7 @@ extension Renderer {
             return values[hi - 1] + f * (values[hi] - values[hi - 1])
         }
         // Axes: 0 to 1 both ways, gridlines at halves.
-        for r in 0..<h {
-            let label = r == 0 ? "1" : r == h - 1 ? "0" : r == row(0.5) ? "0.5" : ""
-            screen.put(label.leftPadded(to: 3), x: rect.x, y: plot.y + r, style: mutedStyle, clip: rect)
-            screen.set(plot.x - 1, plot.y + r, Cell(g.vertical, mutedStyle))
-        }
-        let axisY = plot.maxY
-        screen.fill(Rect(x: plot.x, y: axisY, width: w, height: 1), with: Cell(g.horizontal, mutedStyle))
+        let axisY = drawUnitAxes(plot: plot, in: rect, halfRow: row(0.5))
         screen.put("0", x: plot.x, y: axisY + 1, style: mutedStyle, clip: rect)
         screen.put("0.5", x: plot.x + (w - 1) / 2 - 1, y: axisY + 1, style: mutedStyle, clip: rect)
         screen.put("thr 1", x: plot.maxX - 5, y: axisY + 1, style: mutedStyle, clip: rect)

@@ -98,7 +98,7 @@ public enum HeadRead {
             switch region {
             case .seekable(let source, let offset):
                 let failure = FirstError()
-                let queue = SpanQueue()
+                let queue = WorkQueue()
                 let largest = spans.map(\.bytes.count).max() ?? 0
                 // One worker per core, each with one scratch span reused (a scratch per
                 // span would leave freed spans in malloc's per-thread arenas).
@@ -161,19 +161,6 @@ public enum HeadRead {
         } }
         guard next == spans.count else {
             throw NablaError(.malformedFile, "\(name): its member ends at byte \(position) of the tensor's data, before the heads asked for")
-        }
-    }
-}
-
-/// Hands out span indices in order to the workers of `HeadRead.read`.
-private final class SpanQueue: @unchecked Sendable {
-    private let lock = NSLock()
-    private var taken = 0
-    func next(below count: Int) -> Int? {
-        lock.withLock {
-            guard taken < count else { return nil }
-            taken += 1
-            return taken - 1
         }
     }
 }

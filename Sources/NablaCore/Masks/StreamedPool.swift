@@ -172,7 +172,7 @@ enum StreamedPool {
         var qa = [Double](repeating: 0, count: picked.count * n * d), ka = qa
         let failure = FirstError()
         let bad = Flag()
-        let queue = ItemQueue()
+        let queue = WorkQueue()
         qa.withUnsafeMutableBufferPointer { qOut in ka.withUnsafeMutableBufferPointer { kOut in
             let outs = [UncheckedSendable(qOut.baseAddress!), UncheckedSendable(kOut.baseAddress!)]
             relative.withUnsafeBufferPointer { rel in
@@ -280,19 +280,6 @@ enum StreamedPool {
             for j in whole..<d { tail = max(tail, row.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self) & mask) }
         }
         return !any(top .== m) && tail != mask
-    }
-}
-
-/// Hands out item indices in order to `StreamedPool`'s workers.
-private final class ItemQueue: @unchecked Sendable {
-    private let lock = NSLock()
-    private var taken = 0
-    func next(below count: Int) -> Int? {
-        lock.withLock {
-            guard taken < count else { return nil }
-            taken += 1
-            return taken - 1
-        }
     }
 }
 

@@ -59,6 +59,22 @@ enum Parallel {
     }
 }
 
+/// Hands out the indices `0, 1, 2, ...` in order to workers that share it (each index
+/// once), for work loops whose items differ in cost (`HeadRead`'s spans, `StreamedPool`'s
+/// slabs).
+final class WorkQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var taken = 0
+    /// The next index, `nil` once `count` have been handed out.
+    func next(below count: Int) -> Int? {
+        lock.withLock {
+            guard taken < count else { return nil }
+            taken += 1
+            return taken - 1
+        }
+    }
+}
+
 /// A value shared across threads on the caller's word that the sharing is safe.
 struct UncheckedSendable<T>: @unchecked Sendable {
     let value: T
