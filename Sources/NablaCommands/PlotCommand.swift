@@ -7,7 +7,7 @@ import NablaTUI
 struct PlotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plot",
-        abstract: "Write a view as a figure for slides and papers: SVG, or PNG (shapes only, no text).",
+        abstract: "Write a view as a figure for slides and papers: SVG, PNG or PDF, with its text.",
         discussion: """
         Views: map (block map of --head: kept blocks by log10 P, dropped in grey, the kept outline \
         when one cell is one block, frame slabs labelled, colour bar), coverage (frame coverage with \

@@ -136,15 +136,16 @@ extension Keymap {
         ([.character("m"), .escape], .close, "back to the map"),
     ])
 
-    /// The follow view's own keys; they come before the map's.
+    /// The follow view's own keys (they step the followed query block); they come before
+    /// the map's.
     public static let follow = KeyTable<FollowAction>("Follow view (f)", [
-        ([.left, .character("h")], .tile(rows: 0, columns: -1), "followed query block: the tile left"),
-        ([.right, .character("l")], .tile(rows: 0, columns: 1), "followed query block: the tile right"),
-        ([.up, .character("k")], .tile(rows: -1, columns: 0), "followed query block: the tile above"),
-        ([.down, .character("j")], .tile(rows: 1, columns: 0), "followed query block: the tile below"),
-        ([.character("K"), .character("H")], .frame(-1), "followed query block: the frame before"),
-        ([.character("J"), .character("L")], .frame(1), "followed query block: the next frame"),
-        ([.character("f")], .nextStage, "the next stage (pool, map, softmax, sort, cut, STA, final)"),
+        ([.left, .character("h")], .tile(rows: 0, columns: -1), "tile left"),
+        ([.right, .character("l")], .tile(rows: 0, columns: 1), "tile right"),
+        ([.up, .character("k")], .tile(rows: -1, columns: 0), "tile above"),
+        ([.down, .character("j")], .tile(rows: 1, columns: 0), "tile below"),
+        ([.character("K"), .character("H")], .frame(-1), "frame before"),
+        ([.character("J"), .character("L")], .frame(1), "next frame"),
+        ([.character("f")], .nextStage, "next stage"),
     ])
 
     /// The compare view's own keys; they come before the map's.

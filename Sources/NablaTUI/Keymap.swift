@@ -90,7 +90,7 @@ public struct Keymap: Sendable {
         Binding(chars("n"), .changePair(1), "next pair (layer/step)"),
         Binding(chars("p"), .changePair(-1), "previous pair"),
         Binding(chars("m"), .toggleModel, "model view (density)"),
-        Binding(chars("t"), .toggleTrueMass, "pooled / true mass (f)"),
+        Binding(chars("t"), .toggleTrueMass, "pooled / true block mass"),
         Binding(chars("c"), .teach(.compare), "compare; again: next B"),
         Binding(chars("f"), .teach(.follow), "follow; again: stage"),
         Binding(chars("w"), .teach(.sweep), "threshold sweep"),

@@ -12,7 +12,7 @@ public enum PromptCommand: Equatable, Sendable {
     case sta(STAWindow?)
     /// Compare the current mask with another (`nabla diff`'s mask spec).
     case compare(MaskSpec)
-    /// Save the view on screen as a figure, SVG or PNG by the extension (as `nabla plot`
+    /// Save the view on screen as a figure, SVG, PNG or PDF by the extension (as `nabla plot`
     /// draws it).
     case plot(String)
     /// Arguments in the same syntax as the commands' inputs.
@@ -43,7 +43,7 @@ public enum PromptCommand: Equatable, Sendable {
         Entry(name: "open", aliases: ["o", "e", "edit"], usage: "open PATH...", help: "open Q K [V] or FILE", takesPaths: true),
         Entry(name: "save", aliases: ["w", "write"], usage: "save DIR", help: "as mask --out DIR", takesPaths: true),
         Entry(name: "compare", aliases: ["diff"], usage: "compare SPEC", help: "compare view", takesPaths: false),
-        Entry(name: "plot", aliases: [], usage: "plot FILE.svg", help: "or .png: as figure", takesPaths: true),
+        Entry(name: "plot", aliases: [], usage: "plot FILE.svg", help: ".png .pdf: as figure", takesPaths: true),
         Entry(name: "quit", aliases: ["q", "exit"], usage: "quit", help: "quit", takesPaths: false),
     ]
 
@@ -102,7 +102,7 @@ public enum PromptCommand: Equatable, Sendable {
             if text.lowercased() == "off" { return .sta(nil) }
             return .sta(try STAWindow(parsing: text))
         case "plot":
-            let path = PromptCommand.expandingTilde(try one("plot FILE.svg|FILE.png"))
+            let path = PromptCommand.expandingTilde(try one("plot FILE.svg|FILE.png|FILE.pdf"))
             guard FigureFormat(path: path) != nil else {
                 throw NablaError(.badArgument, "plot '\(path)': give a \(FigureFormat.extensionList) file")
             }
