@@ -121,3 +121,33 @@ struct ViewKeyTablesTests {
         check(model.state, Keymap.model)
     }
 }
+
+/// The README's short keys table names keys the app binds, each to what the row says it does
+/// (the full tables are docs/app.md's, checked in `PromptEditingTests.docsKeyTable`).
+@Suite("README keys table")
+struct ReadmeKeysTests {
+    @Test("every key in the README's keys table is bound on the map or in a view's table")
+    func readmeKeys() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let section = try #require(text.components(separatedBy: "## Keys").dropFirst().first?.components(separatedBy: "\n## ").first)
+        let rows = section.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| keys") }
+        var keys: [Key] = []
+        for row in rows {
+            for (i, quoted) in row.components(separatedBy: "`").enumerated() where i % 2 == 1 {
+                for word in quoted.split(separator: " ") {
+                    if word == "Esc" { keys.append(.escape) } else if word.count == 1 { keys.append(.character(word.first!)) }
+                }
+            }
+        }
+        #expect(keys.count >= 25, "the table lists \(keys.count) keys")
+        let bound = Set(Keymap.standard.bindings.flatMap(\.keys) + Keymap.model.entries.flatMap(\.keys))
+        for key in keys { #expect(bound.contains(key), "README names \(key), which nothing binds") }
+        // The rows' claims for a few keys, against the keymap's actions.
+        #expect(Keymap.standard.action(for: .character("{")) == .changeThreshold(hundredths: -10))
+        #expect(Keymap.standard.action(for: .character(">")) == .changeThreshold(hundredths: 1))
+        #expect(Keymap.standard.action(for: .character("M")) == .teach(.methods))
+        #expect(Keymap.standard.action(for: .character("t")) == .toggleTrueMass)
+    }
+}
