@@ -185,11 +185,12 @@ public struct MethodSpec: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         let t = try? SparseMethods.type(named: name)
         let order = t?.parameters.map(\.name) ?? values.keys.sorted()
-        return ([name] + order.compactMap { k in values[k].map { "\(k) \($0)" } }).joined(separator: " ")
+        // A parameter named as its method (sta's window) is written once: `sta 3x7x11`.
+        return ([name] + order.compactMap { k in values[k].map { k == name ? "\($0)" : "\(k) \($0)" } }).joined(separator: " ")
     }
 }
 
 extension SparseMethod {
-    /// `vsa keep 0.1`: the name and every parameter.
+    /// `vsa keep 0.1`, `sta 3x7x11`: the name and every parameter.
     public var description: String { MethodSpec(self).description }
 }

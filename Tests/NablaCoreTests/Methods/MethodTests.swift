@@ -323,3 +323,13 @@ struct MethodTests {
         #expect(spec.description.hasPrefix("xattention threshold 0.8 stride 4"))
     }
 }
+
+@Suite("Method labels")
+struct MethodLabelTests {
+    @Test("a method's label names each parameter once: sta 3x7x11 (not sta sta 3x7x11), vsa keep 0.1")
+    func labels() throws {
+        #expect(try SparseMethods.make("sta", MethodValues(["sta": "3x7x11"])).description == "sta 3x7x11")
+        #expect(try SparseMethods.make("vsa", MethodValues(["keep": "0.1"])).description == "vsa keep 0.1")
+        #expect(try MaskSpec(parsing: "method=sta,sta=3x7x11").description.hasPrefix("sta 3x7x11"))
+    }
+}
