@@ -152,12 +152,8 @@ public final class AttentionEstimator {
         operands.blockCounts.map { Double($0[a]) } ?? 1
     }
 
-    /// The mean over query blocks of `y / x` pairs `(count * value, count)`: the
-    /// stratified mean of the values when blocks are whole, the combined ratio (a mean over
-    /// real tokens) with partial edge blocks.
     private func blockMean(population: [Int], samples: [[(y: Double, x: Double)]]) -> SampledValue {
-        if operands.blockCounts == nil { return StratifiedEstimate.mean(population: population, samples: samples.map { $0.map(\.y) }) }
-        return StratifiedEstimate.ratio(population: population, samples: samples) ?? SampledValue(value: 0, ci95: nil)
+        StratifiedEstimate.blockMean(population: population, samples: samples, weighted: operands.blockCounts != nil)
     }
 
     /// Every head together (strata: head x frame slab): the mean recall over heads, and

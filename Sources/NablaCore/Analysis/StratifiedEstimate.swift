@@ -65,6 +65,14 @@ enum StratifiedEstimate {
         return SampledValue(value: r, ci95: interval(r, terms, usable: groups.allSatisfy { $0.values.count >= 2 }))
     }
 
+    /// The mean over query blocks of pairs `(count * value, count)`: the stratified mean of
+    /// the values when blocks are whole (`weighted` false), the combined ratio (a mean over
+    /// real tokens) with partial edge blocks (`AttentionRecall` weighs blocks so).
+    static func blockMean(population: [Int], samples: [[(y: Double, x: Double)]], weighted: Bool) -> SampledValue {
+        if !weighted { return mean(population: population, samples: samples.map { $0.map(\.y) }) }
+        return ratio(population: population, samples: samples) ?? SampledValue(value: 0, ci95: nil)
+    }
+
     /// `(1 - n/N) s^2 / n`, `s^2` the sample variance (denominator `n - 1`); 0 when the
     /// whole stratum is sampled.
     private static func variance(ofMean values: [Double], population: Int) -> Double {
