@@ -41,26 +41,10 @@ struct AttendCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Runs of each kernel; medians are reported.")
     var `repeat`: Int = 1
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("With --recall: estimate from N sampled query blocks per head, or 'auto' (until the 95% interval is within +-0.005).", valueName: "N|auto"))
-    var sample: String?
-
-    @Option(name: .customLong("sample-seed"), parsing: .unconditional, help: "Seed of --sample's blocks (default 0): the same seed samples the same blocks.")
-    var sampleSeed: UInt64?
+    @OptionGroup var sampling: SampleOptions
 
     @Flag(help: "Print one JSON object instead of the readable summary.")
     var json = false
-
-    /// `--sample` read: a block count (at least 2) or auto.
-    var sampleSize: SampleRequest.Size? {
-        get throws {
-            guard let sample else { return nil }
-            if sample == "auto" { return .auto(halfWidth: 0.005) }
-            guard let k = Int(sample), k >= 2 else {
-                throw ValidationError("--sample \(sample): give a number of query blocks per head, at least 2 (an interval needs two), or auto")
-            }
-            return .blocks(k)
-        }
-    }
 
     func validate() throws {
         if mask != nil && (maskOptions.threshold != nil || maskOptions.sta != nil) {
@@ -70,10 +54,8 @@ struct AttendCommand: ParsableCommand {
             throw ValidationError("give --threshold to compute a mask, or --mask MASK.npy")
         }
         guard (1...1000).contains(`repeat`) else { throw ValidationError("--repeat \(`repeat`) is outside 1...1000") }
-        if sample != nil && !recall { throw ValidationError("--sample estimates recall: give --recall with it") }
-        if sampleSeed != nil && sample == nil { throw ValidationError("--sample-seed goes with --sample") }
-        _ = try sampleSize
-        if sample != nil && dense && out != nil {
+        try sampling.validate(recall: recall)
+        if sampling.sample != nil && dense && out != nil {
             throw ValidationError("--sample --dense estimates the error without the full dense run, so there is no out_dense.npy for --out: drop --sample or --out")
         }
     }
@@ -104,14 +86,12 @@ struct AttendCommand: ParsableCommand {
             kept = KeptKeyBlocks(map.cut(settings))
             source = settings.description
         }
-        let size = try sampleSize
-        if case .blocks(let k)? = size, k >= blocks.count {
-            warn("--sample \(k) covers all \(blocks.count) query blocks of each head: the figures are exact")
-        }
+        let size = try sampling.size
+        try sampling.noteExact(blocks: blocks.count)
         // With --sample, recall (and with --dense the error) come from the sample alone.
         let request = AttentionRequest(sparse: qk.v != nil, dense: dense && size == nil, recall: recall && size == nil,
                                        repeats: `repeat`,
-                                       sample: size.map { SampleRequest(size: $0, error: dense, seed: sampleSeed ?? 0) })
+                                       sample: size.map { SampleRequest(size: $0, error: dense, seed: sampling.sampleSeed ?? 0) })
         let report = try AttentionReport(input: qk, blocks: blocks, kept: kept, maskSource: source, request: request,
                                          progress: progress.attention(heads: qk.headIndices))
         var written: [String] = []

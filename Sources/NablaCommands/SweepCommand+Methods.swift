@@ -25,8 +25,10 @@ extension SweepCommand {
         let qk = try input.spec(orderBlock: block).load()
         if error { try MaskQuality.requireValues(qk) }
         let blocks = try qk.blockGrid(block)
+        try sampling.noteExact(blocks: blocks.count)
         let progress = StderrProgress(label: "sweep")
-        let sweep = try MethodSweep(context: try MethodContext(input: qk, blocks: blocks), methods: types, error: error) { name, done, total in
+        let sweep = try MethodSweep(context: try MethodContext(input: qk, blocks: blocks), methods: types, error: error,
+                                    recallSample: try sampling.request) { name, done, total in
             progress.show("\(name), setting \(done + 1) of \(total)")
         }
         progress.finish()

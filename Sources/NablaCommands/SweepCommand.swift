@@ -12,7 +12,10 @@ struct SweepCommand: ParsableCommand {
         1/density; --recall the share of the true attention kept; --error the relative L2 error of \
         the block-sparse output against dense at every threshold (needs V). With V, the kernels \
         run at the --measure thresholds (medians of --repeat runs): measured speed-up dense/sparse \
-        and the error there. Build with -c release for timings.
+        and the error there. Build with -c release for timings. --recall --sample N|auto estimates \
+        every threshold's recall from one sample of N query blocks per head (stratified by frame; \
+        auto: until every head's interval is within +-0.005), with 95% intervals (recall_ci95 in \
+        --json); so does --method.
         """
     )
 
@@ -37,6 +40,8 @@ struct SweepCommand: ParsableCommand {
     @Flag(help: "Recall of the true attention at every threshold (needs no V).")
     var recall = false
 
+    @OptionGroup var sampling: SampleOptions
+
     @Flag(help: "Relative L2 output error against dense at every threshold (needs V).")
     var error = false
 
@@ -48,6 +53,8 @@ struct SweepCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...1000).contains(`repeat`) else { throw ValidationError("--repeat \(`repeat`) is outside 1...1000") }
+        // --method always reports recall.
+        try sampling.validate(recall: recall || method != nil)
     }
 
     func run() throws {
@@ -78,8 +85,10 @@ struct SweepCommand: ParsableCommand {
             + (hasV && error ? points.count : 0) + (hasV ? measureAt.count * `repeat` : 0)
         let ticks = KernelTicks(progress: progress, label: qk.headIndices.count == 1 ? "head \(qk.headIndices[0])" : "heads \(HeadSelection(qk.headIndices))",
                                 perRun: map.heads * map.n + 1, runs: runs)
+        try sampling.noteExact(blocks: map.n)
         let sweep = try ThresholdSweep(map: map, sta: sta, thresholds: points, input: qk, recall: recall, error: error,
-                                       measureAt: measureAt, repeats: `repeat`, isCancelled: ticks.tick)
+                                       measureAt: measureAt, repeats: `repeat`, recallSample: try sampling.request,
+                                       isCancelled: ticks.tick)
         progress.finish()
         print(json ? sweep.json(inputName: qk.name, blocks: map.blocks, headIndices: qk.headIndices).rendered() : sweep.text(inputName: qk.name, blocks: map.blocks))
     }

@@ -30,6 +30,9 @@ public struct ThresholdSweep: Sendable {
     public let overallDensity: [Double]
     /// Mean recall over query blocks, per point and head (`nil` unless asked).
     public let recall: [[Double]]?
+    /// Per point, the recall with its intervals when it was estimated from a sample
+    /// (`recallSample`), else `nil`.
+    public let recallFigures: [RecallFigures]?
     /// Relative L2 error per point and head (`nil` unless asked).
     public let error: [[Double]]?
     /// Relative L2 error per point over all heads together (`nil` unless asked).
@@ -79,6 +82,7 @@ public struct ThresholdSweep: Sendable {
     public init(map: PooledMap, sta: STAWindow?, thresholds: [Double], input: QKInput? = nil,
                 recall: Bool = false, error: Bool = false, errorBudgetMs: Double? = nil,
                 measureAt: [Double] = [], repeats: Int = 1, trueMass: TrueBlockMass? = nil,
+                recallSample: RecallSource.Request? = nil,
                 dense known: (output: [Float], ms: Double)? = nil, isCancelled: () -> Bool = { false }) throws {
         let masks = thresholds.map { map.cut(MaskSettings(threshold: $0, sta: sta)) }
         self.thresholds = thresholds
@@ -103,7 +107,14 @@ public struct ThresholdSweep: Sendable {
             guard case (.output(let out), let ms) = try timed(work) else { preconditionFailure("an output") }
             return (out, ms)
         }
-        if recall {
+        if recall, let recallSample, let input {
+            let kept = masks.map(KeptKeyBlocks.init)
+            let source = try RecallSource.sample(recallSample, input: input, blocks: map.blocks, autoMasks: kept,
+                                                 isCancelled: isCancelled)
+            let figures = kept.map(source.recall(of:))
+            recallFigures = figures.contains { $0.sampled != nil } ? figures : nil
+            self.recall = figures.map(\.values)
+        } else if recall {
             let mass: TrueBlockMass
             if let trueMass {
                 precondition(trueMass.heads == Array(0..<map.heads) && trueMass.n == map.n, "a known mass map of every head")
@@ -116,8 +127,10 @@ public struct ThresholdSweep: Sendable {
                 let r = mass.recall(of: KeptKeyBlocks(m))
                 return (0..<m.heads).map { r.recall(slot: $0) }
             }
+            recallFigures = nil
         } else {
             self.recall = nil
+            recallFigures = nil
         }
         var dense: [Float]?
         var denseMs = 0.0
@@ -178,13 +191,15 @@ public struct ThresholdSweep: Sendable {
             let heads: [JSON] = (0..<self.heads).map { h in
                 .object([("head", .int(headIndices?[h] ?? h)), ("density", .number(density[i][h])), ("mass_kept", .number(massKept[i][h])),
                          ("recall", recall.map { .number($0[i][h]) } ?? .null),
-                         ("relative_l2_error", error.map { .number($0[i][h]) } ?? .null)])
+                         ("relative_l2_error", error.map { .number($0[i][h]) } ?? .null)]
+                        + ciFields(recallFigures?[i].perHead[h]))
             }
             return .object([("threshold", .number(thresholds[i])), ("density", .number(avgDensity[i])),
                             ("mass_kept", .number(avgMass[i])), ("predicted_speedup", .number(1 / avgDensity[i])),
-                            ("recall", avgRecall.map { .number($0[i]) } ?? .null),
-                            ("relative_l2_error", avgError.map { .number($0[i]) } ?? .null),
-                            ("heads", .array(heads))])
+                            ("recall", avgRecall.map { .number($0[i]) } ?? .null)]
+                            + ciFields(recallFigures?[i].overall)
+                            + [("relative_l2_error", avgError.map { .number($0[i]) } ?? .null),
+                               ("heads", .array(heads))])
         }
         let measured: [JSON] = self.measured.map { m in
             let d = m.density
@@ -202,7 +217,7 @@ public struct ThresholdSweep: Sendable {
             ("thresholds", .array(thresholds.map { .number($0) })),
             ("points", .array(points)),
             ("measured", .array(measured)),
-        ])
+        ] + (recallFigures.map { f in [("sampled_blocks", .int(f.first?.sampled ?? 0)), ("total_blocks", .int(blocks.count))] } ?? []))
     }
 
     /// The table: one row per threshold (all heads averaged), then the measured points.
@@ -220,9 +235,16 @@ public struct ThresholdSweep: Sendable {
         for i in thresholds.indices {
             var line = pad(fixed(thresholds[i], 2), 6) + pad(percent(avgDensity[i]), 10) + pad(fixed(avgMass[i], 4), 12)
                 + pad(fixed(1 / avgDensity[i], 2) + "x", 23)
-            if let avgRecall { line += pad(fixed(avgRecall[i], 4), 9) }
+            if let f = recallFigures?[i] {
+                line += "   " + recallText(f.overall)
+            } else if let avgRecall {
+                line += pad(fixed(avgRecall[i], 4), 9)
+            }
             if let avgError { line += pad(String(format: "%.3e", avgError[i]), 16) }
             lines.append(line)
+        }
+        if let f = recallFigures?.first, let k = f.sampled {
+            lines.append("recall estimated from \(k) of \(f.total) query blocks per head (stratified by frame), +- the 95% interval's half-width")
         }
         if !measured.isEmpty {
             lines.append("")

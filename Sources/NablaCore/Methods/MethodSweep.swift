@@ -18,6 +18,8 @@ public struct MethodSweep: Sendable {
         public let massKept: [Double]
         /// Mean recall of the true attention over query blocks.
         public let recall: [Double]
+        /// The recall with its intervals when estimated from a sample, else `nil`.
+        public let recallFigures: RecallFigures?
         public let error: [Double]?
         public let overallError: Double?
 
@@ -49,14 +51,29 @@ public struct MethodSweep: Sendable {
     /// - Complexity: the true mass once (`2 D S^2` flops per head), then per setting its
     ///   method's cost and `O(heads * N^2)`; with `error`, dense attention once and one
     ///   block-sparse run per setting.
+    ///
+    /// With `recallSample`, recall comes from one sample of query blocks
+    /// (`SampledBlockMass`, `2 D B S` flops per sampled block and head) instead of the true
+    /// mass of every block, with 95% intervals; `auto` samples until NABLA's masks at
+    /// thresholds 0.3, 0.6 and 0.9 (the middle of every method's range) are within the
+    /// half-width in every head, and the other settings' intervals are reported as they are.
     public init(context: MethodContext, methods: [any SparseMethod.Type], settings: [String: [any SparseMethod]] = [:],
-                error: Bool = false, progress: Progress? = nil) throws {
+                error: Bool = false, recallSample: RecallSource.Request? = nil, progress: Progress? = nil) throws {
         if error { try MaskQuality.requireValues(context.input) }
         let plans: [(any SparseMethod.Type, [any SparseMethod])] = methods.map { t in
             (t, settings[t.name] ?? t.sweep(context.blocks).map { $0 as any SparseMethod })
         }
         let total = plans.reduce(0) { $0 + $1.1.count }
-        guard let mass = try context.trueMass(), let map = try context.pooledMap() else { throw CancellationError() }
+        guard let map = try context.pooledMap() else { throw CancellationError() }
+        let source: RecallSource
+        if let recallSample {
+            let probes = [0.3, 0.6, 0.9].map { KeptKeyBlocks(map.cut(MaskSettings(threshold: $0, sta: nil))) }
+            source = try RecallSource.sample(recallSample, input: context.input, blocks: context.blocks, autoMasks: probes,
+                                             isCancelled: context.isCancelled)
+        } else {
+            guard let mass = try context.trueMass() else { throw CancellationError() }
+            source = .exact(mass)
+        }
         let ops = error ? try AttentionOperands(input: context.input, blocks: context.blocks) : nil
         var dense: [Float]?
         if let ops {
@@ -71,7 +88,7 @@ public struct MethodSweep: Sendable {
             for method in list {
                 progress?(t.name, done, total)
                 guard let kept = try method.kept(context) else { throw CancellationError() }
-                let recall = mass.recall(of: KeptKeyBlocks(kept: kept, heads: heads, n: n))
+                let recall = source.recall(of: KeptKeyBlocks(kept: kept, heads: heads, n: n))
                 var err: (perHead: [Double], overall: Double)?
                 if let ops, let dense {
                     guard case .output(let out)? = ops.compute(.sparse(KeptKeyBlocks(kept: kept, heads: heads, n: n)),
@@ -80,7 +97,8 @@ public struct MethodSweep: Sendable {
                 }
                 rows.append(Row(parameter: method.sweptValue, setting: method.description, spec: MethodSpec(method),
                                 density: Self.density(kept, heads: heads, blocks: context.blocks), massKept: Self.pooledMass(kept, map: map),
-                                recall: (0..<heads).map { recall.recall(slot: $0) }, error: err?.perHead, overallError: err?.overall))
+                                recall: recall.values, recallFigures: recall.sampled == nil ? nil : recall,
+                                error: err?.perHead, overallError: err?.overall))
                 done += 1
             }
             curves.append(Curve(name: t.name, parameter: t.parameters.first?.name ?? "", isStatic: t.isStatic, rows: rows))
@@ -142,18 +160,20 @@ public struct MethodSweep: Sendable {
             let rows: [JSON] = c.rows.map { r in
                 let heads: [JSON] = headIndices.indices.map { h in
                     .object([("head", .int(headIndices[h])), ("density", .number(r.density[h])), ("mass_kept", .number(r.massKept[h])),
-                             ("recall", .number(r.recall[h])), ("relative_l2_error", r.error.map { .number($0[h]) } ?? .null)])
+                             ("recall", .number(r.recall[h]))] + ciFields(r.recallFigures?.perHead[h])
+                            + [("relative_l2_error", r.error.map { .number($0[h]) } ?? .null)])
                 }
                 return .object([("parameter", .number(r.parameter)), ("setting", .string(r.setting)),
                                 ("density", .number(r.meanDensity)), ("mass_kept", .number(r.meanMass)),
-                                ("recall", .number(r.meanRecall)), ("relative_l2_error", r.overallError.map { .number($0) } ?? .null),
-                                ("heads", .array(heads))])
+                                ("recall", .number(r.meanRecall))] + ciFields(r.recallFigures?.overall)
+                                + [("relative_l2_error", r.overallError.map { .number($0) } ?? .null), ("heads", .array(heads))])
             }
             return .object([("name", .string(c.name)), ("parameter", .string(c.parameter)), ("static", .bool(c.isStatic)),
                             ("rows", .array(rows))])
         }
         return .object([("input", .string(inputName)), ("block", JSON.triple(blocks.block.bt, blocks.block.bh, blocks.block.bw)),
-                        ("n", .int(blocks.count)), ("num_heads", .int(headIndices.count)), ("methods", .array(methods))])
+                        ("n", .int(blocks.count)), ("num_heads", .int(headIndices.count)), ("methods", .array(methods))]
+                       + (sampledBlocks.map { [("sampled_blocks", .int($0)), ("total_blocks", .int(blocks.count))] } ?? []))
     }
 
     /// The table: per method, one row per setting (all heads averaged), then the recall of
@@ -169,10 +189,14 @@ public struct MethodSweep: Sendable {
             for r in c.rows {
                 var line = c.name.padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
                     + "\(c.parameter) \(parameterText(r))".padding(toLength: 17, withPad: " ", startingAt: 0)
-                    + pad(percent(r.meanDensity), 8) + pad(fixed(r.meanMass, 4), 12) + pad(fixed(r.meanRecall, 4), 9)
+                    + pad(percent(r.meanDensity), 8) + pad(fixed(r.meanMass, 4), 12)
+                    + (r.recallFigures.map { "   " + recallText($0.overall) } ?? pad(fixed(r.meanRecall, 4), 9))
                 if withError { line += pad(r.overallError.map { String(format: "%.3e", $0) } ?? "-", 16) }
                 lines.append(line)
             }
+        }
+        if let k = sampledBlocks {
+            lines.append("recall estimated from \(k) of \(blocks.count) query blocks per head (stratified by frame), +- the 95% interval's half-width")
         }
         lines.append("")
         lines.append("recall with every head at the density (mean over heads; - where a method does not reach it)")
@@ -183,6 +207,11 @@ public struct MethodSweep: Sendable {
             }.joined())
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Query blocks per head the recall was estimated from, `nil` when exact.
+    public var sampledBlocks: Int? {
+        curves.lazy.flatMap(\.rows).compactMap { $0.recallFigures?.sampled }.first
     }
 
     private func parameterText(_ r: Row) -> String {
