@@ -19,16 +19,16 @@ extension Renderer {
         // The table takes up to 63 columns (recall and error included), the chart at least 3/8.
         let (left, right) = rest.splitLeft(max(rest.width - 63, rest.width * 3 / 8))
         let kernels = view.kernels.flatMap { $0.head == head ? $0.sweep : nil }
-        drawSweepChart(sweep, kernels: kernels, allRecall: view.allHeadsRecall, head: head,
+        drawSweepChart(sweep, view: view, head: head,
                        in: Rect(x: left.x, y: left.y, width: max(left.width - 1, 0), height: left.height))
-        drawSweepTable(sweep, kernels: kernels, allRecall: view.allHeadsRecall, problem: view.kernelProblem, head: head,
+        drawSweepTable(sweep, kernels: kernels, view: view, head: head,
                        in: Rect(x: right.x + 1, y: right.y, width: max(right.width - 1, 0), height: right.height))
     }
 
-    /// The curves the chart draws: name, glyph, style, value per sweep point; the recall
-    /// from `kernels` (the sweep of the head alone) and of all heads (`allRecall`, averaged)
-    /// once they are there.
-    func sweepCurves(_ sweep: ThresholdSweep, kernels: ThresholdSweep?, allRecall: [Double]?,
+    /// The curves the chart draws: name, glyph, style, value per sweep point; the recall of
+    /// the head and of all heads (averaged) once they are there, exact or estimated
+    /// (`~` in the name, `SweepView.headRecall`, `.allRecall`).
+    func sweepCurves(_ sweep: ThresholdSweep, view: SweepView,
                      head: Int) -> [(name: String, glyph: Character, style: Style, values: [Double])] {
         var curves: [(String, Character, Style, [Double])] = [
             ("density, head \(state.headIndex(head))", "•", Style(.onlyB, .normal, .bold), sweep.density.map { $0[head] }),
@@ -36,11 +36,12 @@ extension Renderer {
             ("mass kept, head \(state.headIndex(head))", "+", Style(.kept(24), .normal, .bold), sweep.massKept.map { $0[head] }),
             ("mass kept, all heads", "x", Style(.kept(24)), ThresholdSweep.averaged(sweep.massKept)),
         ]
-        if let recall = kernels?.recall {
-            curves.append(("recall, head \(state.headIndex(head))", "r", Style(.onlyA, .normal, .bold), recall.map { $0[0] }))
+        if let recall = view.headRecall(head: head) {
+            curves.append(("recall\(recall.figures == nil ? "" : " ~"), head \(state.headIndex(head))", "r",
+                           Style(.onlyA, .normal, .bold), recall.values))
         }
-        if let allRecall {
-            curves.append(("recall, all heads", "R", Style(.onlyA), allRecall))
+        if let all = view.allRecall {
+            curves.append(("recall\(all.figures == nil ? "" : " ~"), all heads", "R", Style(.onlyA), all.values))
         }
         return curves
     }
@@ -59,8 +60,8 @@ extension Renderer {
         return plot.maxY
     }
 
-    mutating func drawSweepChart(_ sweep: ThresholdSweep, kernels: ThresholdSweep?, allRecall: [Double]?, head: Int, in rect: Rect) {
-        let curves = sweepCurves(sweep, kernels: kernels, allRecall: allRecall, head: head)
+    mutating func drawSweepChart(_ sweep: ThresholdSweep, view: SweepView, head: Int, in rect: Rect) {
+        let curves = sweepCurves(sweep, view: view, head: head)
         let legendRows = curves.count
         let plot = Rect(x: rect.x + 5, y: rect.y, width: max(rect.width - 6, 0), height: max(rect.height - 2 - legendRows, 0))
         guard plot.width >= 8, plot.height >= 4 else { return }
@@ -104,10 +105,18 @@ extension Renderer {
     /// Every tenth of thr (and the current thr) with density, mass kept, the predicted
     /// speed-up and, from the kernels (the head alone), recall and error; then the speed-up
     /// measured by running the kernels at a few thresholds beside the predicted one.
-    mutating func drawSweepTable(_ sweep: ThresholdSweep, kernels: ThresholdSweep?, allRecall: [Double]?, problem: String?,
+    ///
+    /// An estimated recall reads `0.830~`, and a line under the table gives the sample and
+    /// the widest interval (`SweepView.headRecall`, `.allRecall`).
+    mutating func drawSweepTable(_ sweep: ThresholdSweep, kernels: ThresholdSweep?, view: SweepView,
                                  head: Int, in rect: Rect) {
         heading("head \(state.headIndex(head)) · all heads", in: rect)
-        let recall = kernels?.recall, error = kernels?.error
+        let problem = view.kernelProblem
+        let headRecall = view.headRecall(head: head), allRecall = view.allRecall
+        let recall = headRecall?.values, error = kernels?.error
+        func cell(_ r: (values: [Double], figures: [RecallFigures]?), _ i: Int) -> String {
+            (fixed(r.values[i], 3) + (r.figures == nil ? "" : "~")).leftPadded(to: 7)
+        }
         let massAll = ThresholdSweep.averaged(sweep.massKept)
         var header = "  thr dens h    all mass h    all 1/dens"
         if recall != nil { header += " recall" }
@@ -119,11 +128,17 @@ extension Renderer {
             var text = fixed(sweep.thresholds[i], 2).leftPadded(to: 5) + percent(sweep.density[i][head]).leftPadded(to: 7)
                 + percent(sweep.overallDensity[i]).leftPadded(to: 7) + fixed(sweep.massKept[i][head], 3).leftPadded(to: 7)
                 + fixed(massAll[i], 3).leftPadded(to: 7) + (fixed(1 / sweep.density[i][head], 1) + "x").leftPadded(to: 7)
-            if let recall { text += fixed(recall[i][0], 3).leftPadded(to: 7) }
-            if let allRecall { text += fixed(allRecall[i], 3).leftPadded(to: 7) }
+            if let headRecall { text += cell(headRecall, i) }
+            if let allRecall { text += cell(allRecall, i) }
             if let error { text += String(format: "%.1e", error[i][0]).leftPadded(to: 9) }
             lines.append((text, i == here ? Style(.accent, .normal, [.bold, .reverse]) : .plain))
         }
+        for (name, r) in [("head", headRecall?.figures), ("all heads", allRecall?.figures)] {
+            guard let r, let k = r.first?.sampled else { continue }
+            let widest = r.map { (name == "head" ? $0.perHead[0] : $0.overall).halfWidth }.max() ?? 0
+            lines.append(("~ \(name): estimated from \(k) of \(r[0].total) query blocks, +-\(fixed(widest, 3)) (95%); exact computing", mutedStyle))
+        }
+        if let problem = view.estimateProblem { lines.append(("no estimate: \(problem)", mutedStyle)) }
         lines.append(("", .plain))
         let values = state.input?.v != nil
         if let kernels {
@@ -144,7 +159,7 @@ extension Renderer {
         } else {
             lines.append(("computing recall and kernel runs, head \(state.headIndex(head))…", accentStyle))
         }
-        if kernels != nil && allRecall == nil && state.heads > 1 {
+        if kernels != nil && view.allHeadsRecall == nil && state.heads > 1 {
             lines.append(("computing the recall of all \(state.heads) heads…", accentStyle))
         }
         for (i, line) in lines.enumerated() where i + 1 < rect.height {

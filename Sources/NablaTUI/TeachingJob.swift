@@ -17,6 +17,10 @@ public struct TeachingJob: Sendable {
         /// The sweep's recall for every head (one true block mass of all heads), asked
         /// once the head's figures are there; averaged over heads per threshold.
         case sweepAllHeads(sta: STAWindow?, thresholds: [Double])
+        /// The sweep's recall at every threshold estimated from a sample of query blocks
+        /// (`SampledBlockMass`), of the head alone or of every head, before the exact
+        /// figures (`SweepView.headEstimate`, `.allHeadsEstimate`); asked as `key`.
+        case sweepEstimate(map: PooledMap, sta: STAWindow?, thresholds: [Double], allHeads: Bool, key: TeachingWorkKey)
         /// The sweep's cuts of every head at every threshold (`ThresholdSweep` without
         /// kernels), for the view's chart and table.
         case sweepCuts(map: PooledMap, sta: STAWindow?, thresholds: [Double])
@@ -59,6 +63,8 @@ public struct TeachingJob: Sendable {
         case sweep(ThresholdSweep, head: Int)
         /// Recall averaged over every head, per threshold of the sweep.
         case sweepAllHeads(recall: [Double])
+        /// The sweep's estimated recall per threshold, or why there is none, for `key`.
+        case sweepEstimate([RecallFigures]?, problem: String?, allHeads: Bool, key: TeachingWorkKey)
         /// The cuts of `map` (its identity) with `sta`.
         case sweepCuts(ThresholdSweep, map: PooledMap.ID, sta: STAWindow?)
         /// B and the comparison, or why B cannot be made, for `key`.
@@ -84,6 +90,7 @@ extension AppState {
         guard let input, let map, teaching != nil else { return [] }
         let head = currentHead
         if let basis = requestTeachingBasis(input: input, map: map, head: head) { return basis }
+        if let estimate = requestSweepEstimate(input: input, map: map, head: head) { return estimate }
         if let methods = requestMethodsWork(input: input, map: map, head: head) { return methods }
         var known = TeachingJob.Known()
         if let panel = attention, panel.map == map.id, panel.head == head, panel.failure == nil {
@@ -136,7 +143,7 @@ extension AppState {
     }
 
     /// A new teaching generation for `job`, superseding older ones.
-    private mutating func submitTeaching(_ job: TeachingJob) -> [Effect] {
+    mutating func submitTeaching(_ job: TeachingJob) -> [Effect] {
         teachingGeneration += 1
         return [.computeTeaching(job, generation: teachingGeneration)]
     }
@@ -182,6 +189,8 @@ extension AppState {
         case (.sweep(let sweep, let head), .sweep(var view)?):
             view.kernels = (sweep, head)
             teaching = .sweep(view)
+        case (.sweepEstimate(let figures, let problem, let allHeads, let key), .sweep?):
+            applySweepEstimate(figures, problem: problem, allHeads: allHeads, key: key)
         case (.sweepAllHeads(let recall), .sweep(var view)?):
             view.allHeadsRecall = recall
             teaching = .sweep(view)

@@ -111,6 +111,15 @@ public struct SweepView: Sendable {
     /// kernel figures (`nil` until then); what it was asked for.
     public var allHeadsRecall: [Double]?
     var allHeadsKey: TeachingWorkKey?
+    /// Recall at every threshold estimated from a sample of query blocks, shown until the
+    /// exact figures come: of `head` (asked before its kernel figures) and of every head
+    /// (asked before their exact recall); `SweepEstimate.swift`.
+    public var headEstimate: (recall: [RecallFigures], head: Int)?
+    public var allHeadsEstimate: [RecallFigures]?
+    /// Why an estimate could not be made (the exact figures are still asked).
+    public var estimateProblem: String?
+    var estimateKey: TeachingWorkKey?
+    var allEstimateKey: TeachingWorkKey?
     public init() {}
 
     /// Thresholds of the view.

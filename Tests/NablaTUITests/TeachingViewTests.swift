@@ -10,6 +10,7 @@ import NablaTestSupport
 /// (re-cuts, map jobs, the sweep's cuts, compare's B) and what that asks next; attention
 /// jobs are dropped (the panel stays as the key left it), figure jobs held for the test.
 func settleTeaching(_ app: inout HeadlessApp, _ effects: [Effect], input: QKInput) -> [Effect] {
+    // (The sweep view's recall estimates are teaching jobs like its kernel figures: held.)
     var queue = effects, held: [Effect] = []
     while !queue.isEmpty {
         let e = queue.removeFirst()
@@ -349,8 +350,13 @@ struct SweepViewTests {
         let opened = reduce(&app.state, .key(.character("w"))).filter(\.isTeaching)
         #expect(opened.count == 1 && opened[0].isTeachingBasis)
         #expect(app.screen.text.contains("computing the sweep…"))
-        let effects = settleTeaching(&app, opened, input: input)
-        #expect(effects.count == 1)
+        // The head's recall estimate first (on this small input it samples every block),
+        // then the kernel figures.
+        let estimate = settleTeaching(&app, opened, input: input)
+        #expect(estimate.count == 1 && estimate.allSatisfy(\.isSweepEstimate))
+        let effects = estimate.flatMap { reduce(&app.state, .finished($0, Jobs.perform($0, loader: TestApp.loader(input)))) }
+            .filter(\.isTeaching)
+        #expect(effects.count == 1 && !effects[0].isSweepEstimate)
         #expect(app.screen.text.contains("computing recall and kernel runs, head 0…"))
         // Superseded (its generation no longer the newest), the job stops at its next query block.
         guard case .teaching(.cancelled) = Jobs.perform(effects[0], loader: TestApp.loader(input), isCancelled: { true }) else {
@@ -398,11 +404,15 @@ struct SweepViewTests {
                 reduce(&app.state, .finished(e, Jobs.perform(e, loader: TestApp.loader(input))))
             }.filter(\.isTeaching)
         }
-        let head = settleTeaching(&app, reduce(&app.state, .key(.character("w"))), input: input)
-        #expect(head.count == 1)
-        // The head's job done, the next request is every head's recall, asked once.
-        let all = run(head)
-        #expect(all.count == 1)
+        let estimate = settleTeaching(&app, reduce(&app.state, .key(.character("w"))), input: input)
+        #expect(estimate.count == 1 && estimate[0].isSweepEstimate)
+        let head = run(estimate)
+        #expect(head.count == 1 && !head[0].isSweepEstimate)
+        // The head's job done, every head's estimate, then their exact recall, asked once.
+        let allEstimate = run(head)
+        #expect(allEstimate.count == 1 && allEstimate[0].isSweepEstimate)
+        let all = run(allEstimate)
+        #expect(all.count == 1 && !all[0].isSweepEstimate)
         #expect(app.screen.text.contains("computing the recall of all 3 heads…"))
         // A head change before that job ran supersedes it (its result would be dropped):
         // the new head's figures, then every head's recall is asked again.
@@ -476,5 +486,13 @@ struct PlotPromptTests {
         try app.keys(":plot \(dir)/x.gif<Enter>")
         #expect(app.screen.text.contains("give a .svg, .png or .pdf file"))
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/x.gif"))
+    }
+}
+
+extension Effect {
+    /// Whether it is the sweep view's recall estimate (`TeachingJob.Work.sweepEstimate`).
+    var isSweepEstimate: Bool {
+        if case .computeTeaching(let job, _) = self, case .sweepEstimate = job.work { return true }
+        return false
     }
 }

@@ -28,6 +28,9 @@ extension TeachingJob {
                                                isCancelled: isCancelled)
                 guard let recall = sweep.recall else { return .cancelled }
                 return .sweepAllHeads(recall: ThresholdSweep.averaged(recall))
+            case .sweepEstimate(let map, let sta, let thresholds, let allHeads, let key):
+                return try performSweepEstimate(map: map, sta: sta, thresholds: thresholds, allHeads: allHeads, key: key,
+                                                isCancelled: isCancelled)
             case .sweepCuts(let map, let sta, let thresholds):
                 let sweep = try ThresholdSweep(map: map, sta: sta, thresholds: thresholds)
                 return isCancelled() ? .cancelled : .sweepCuts(sweep, map: map.id, sta: sta)
