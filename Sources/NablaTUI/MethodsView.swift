@@ -8,8 +8,11 @@ import NablaCore
 ///
 /// The curves are `MethodSweep`s made in background teaching jobs: first the head alone
 /// (an input of that one head, as the sweep view's kernel figures are), then every head.
-/// Each is asked for a map, head and settings (`TeachingWorkKey`); a result for another
-/// one, or of a superseded teaching generation, is dropped.
+/// Each is asked for a map and head (`TeachingWorkKey`); a result for another one, or of a
+/// superseded teaching generation, is dropped. The curves do not depend on the app's
+/// settings: a threshold or STA change only moves the marker, a small job that cuts the
+/// pooled map at the new settings and reads its recall from the sweep's own true mass
+/// (`MethodsResult.context`), without sweeping the methods again.
 public struct MethodsView: Sendable {
     /// The sweep of the head alone (slot 0 is `head`), then that of every head.
     public var head: MethodsResult?
@@ -25,11 +28,21 @@ public struct MethodsView: Sendable {
     public var fromSweep = false
     var headKey: TeachingWorkKey?
     var allKey: TeachingWorkKey?
+    /// The settings a marker job was asked at, while it runs.
+    var markAsked: MaskSettings?
 
     public init(fromSweep: Bool = false) { self.fromSweep = fromSweep }
 
     /// The result on screen: every head's when `showAll`, else the head's.
     public var shown: MethodsResult? { showAll ? all : head }
+}
+
+/// What one methods sweep was made from: the pooled map and true mass of the head alone
+/// or of every head (`allHeads`), kept so that the marker moves without a new sweep.
+public struct MethodsMarkPart: Sendable {
+    public var allHeads: Bool
+    public var map: PooledMap
+    public var mass: TrueBlockMass
 }
 
 /// A point of the methods view: curve `curve` (a method), its row `row` in density order.
@@ -46,6 +59,10 @@ public struct MethodsResult: Sendable {
     public var current: MethodSweep.Row
     /// The head (position) of a sweep of the head alone; `nil` for every head.
     public var head: Int?
+    /// What the sweep was made from (its pooled map and true mass, kept), for the marker.
+    public var made: MethodsMarkPart
+    /// The settings `current` was made at.
+    public var markedAt: MaskSettings
 
     /// Points `(density, recall)` of curve `c` in ascending density (ties by row order),
     /// with the row each came from: slot 0 for the head, means over heads otherwise.
@@ -120,38 +137,49 @@ extension AppState {
         return result.sweep.curves[view.cursor.curve].rows[points[view.cursor.row].row]
     }
 
-    /// The methods view's sweeps for the current map, head and settings: the head's
-    /// first (what the view draws from), then every head's. `nil` when nothing is to ask.
+    /// The methods view's sweeps for the current map and head: the head's first (what the
+    /// view draws from), then every head's; then, when the settings moved since, the
+    /// marker of each. `nil` when nothing is to ask.
     mutating func requestMethodsWork(input: QKInput, map: PooledMap, head: Int) -> [Effect]? {
         guard case .methods(var view)? = teaching else { return nil }
-        let headKey = TeachingWorkKey(map: map.id, head: head, settings: settings, spec: nil)
-        let allKey = TeachingWorkKey(map: map.id, head: -1, settings: settings, spec: nil)
+        // The curves are the same at every threshold and STA window: the keys leave them out.
+        let neutral = MaskSettings(threshold: 0, sta: nil)
+        let headKey = TeachingWorkKey(map: map.id, head: head, settings: neutral, spec: nil)
+        let allKey = TeachingWorkKey(map: map.id, head: -1, settings: neutral, spec: nil)
         if view.headKey != headKey {
             view.headKey = headKey
             view.head = nil
             view.headProblem = nil
+            view.markAsked = nil
             if view.allKey != allKey || view.all == nil {
                 view.allKey = nil
                 view.all = nil
                 view.allProblem = nil
             }
             teaching = .methods(view)
-            return [submitTeachingJob(TeachingJob(input: input, blocks: map.blocks, head: head,
-                                                  work: .methods(settings: settings, allHeads: false, key: headKey)))]
+            return submitTeaching(TeachingJob(input: input, blocks: map.blocks, head: head,
+                                              work: .methods(settings: settings, allHeads: false, key: headKey)))
         }
-        guard view.head != nil || view.headProblem != nil, view.allKey != allKey else { return [] }
+        guard view.head != nil || view.headProblem != nil else { return [] }
+        // The marker of every made sweep whose marker is at other settings, before every
+        // head's sweep (it is quick, and on screen); a sweep of every head it supersedes
+        // is asked again after it.
+        let stale = [view.head, view.all].compactMap { $0 }.filter { $0.markedAt != settings }
+        if !stale.isEmpty {
+            guard view.markAsked != settings else { return [] }
+            view.markAsked = settings
+            if view.all == nil && view.allProblem == nil { view.allKey = nil }
+            teaching = .methods(view)
+            return submitTeaching(TeachingJob(input: input, blocks: map.blocks, head: head,
+                                              work: .methodsMark(settings: settings, parts: stale.map(\.made), key: headKey)))
+        }
+        guard view.allKey != allKey else { return [] }
         view.allKey = allKey
         view.all = nil
         view.allProblem = nil
         teaching = .methods(view)
-        return [submitTeachingJob(TeachingJob(input: input, blocks: map.blocks, head: head,
-                                              work: .methods(settings: settings, allHeads: true, key: allKey)))]
-    }
-
-    /// A new teaching generation for `job`, superseding older ones.
-    mutating func submitTeachingJob(_ job: TeachingJob) -> Effect {
-        teachingGeneration += 1
-        return .computeTeaching(job, generation: teachingGeneration)
+        return submitTeaching(TeachingJob(input: input, blocks: map.blocks, head: head,
+                                          work: .methods(settings: settings, allHeads: true, key: allKey)))
     }
 
     /// Takes in a methods sweep asked as `key` (dropped when the view asks for another).
@@ -166,6 +194,23 @@ extension AppState {
         } else {
             return
         }
+        teaching = .methods(view)
+    }
+
+    /// Takes in the markers at `settings` (one per part asked: the head's sweep, every
+    /// head's) when the view still shows the sweeps they were asked for.
+    mutating func applyMethodsMark(_ rows: [(allHeads: Bool, row: MethodSweep.Row)], settings: MaskSettings, key: TeachingWorkKey) {
+        guard case .methods(var view)? = teaching, key == view.headKey else { return }
+        for (allHeads, row) in rows {
+            if allHeads {
+                view.all?.current = row
+                view.all?.markedAt = settings
+            } else {
+                view.head?.current = row
+                view.head?.markedAt = settings
+            }
+        }
+        if view.markAsked == settings { view.markAsked = nil }
         teaching = .methods(view)
     }
 }

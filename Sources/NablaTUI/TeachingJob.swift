@@ -29,6 +29,9 @@ public struct TeachingJob: Sendable {
         /// The methods view's sweep of every method (`MethodsView`): of the head alone, or
         /// of every head; the nabla mask at `settings` marked; asked as `key`.
         case methods(settings: MaskSettings, allHeads: Bool, key: TeachingWorkKey)
+        /// The methods view's marker at `settings`: the nabla row of each part (a sweep's
+        /// kept map and true mass), asked as `key`.
+        case methodsMark(settings: MaskSettings, parts: [MethodsMarkPart], key: TeachingWorkKey)
     }
 
     /// What the timing panel already computed for the head (`[1, N, N]` mass, `[1, S, D]`
@@ -71,6 +74,8 @@ public struct TeachingJob: Sendable {
         case compareMasks(MaskComparison?, problem: String?, key: TeachingWorkKey)
         /// The methods view's sweep, or why it cannot be made, for `key`.
         case methods(MethodsResult?, problem: String?, key: TeachingWorkKey)
+        /// The markers at `settings`, one per part asked.
+        case methodsMark([(allHeads: Bool, row: MethodSweep.Row)], settings: MaskSettings, key: TeachingWorkKey)
         case cancelled
         case failed(String)
     }
@@ -205,6 +210,8 @@ extension AppState {
             teaching = .compare(view)
         case (.methods(let result, let problem, let key), .methods?):
             applyMethods(result, problem: problem, key: key)
+        case (.methodsMark(let rows, let settings, let key), .methods?):
+            applyMethodsMark(rows, settings: settings, key: key)
         case (.failed(let text), .compare(var view)?):
             view.figuresProblem = text
             teaching = .compare(view)

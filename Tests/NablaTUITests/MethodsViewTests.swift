@@ -119,33 +119,72 @@ struct MethodsViewTests {
         #expect(b.kept == want)
     }
 
-    @Test("results asked before a threshold or head change are dropped; the new ones are taken")
+    @Test("a threshold change asks no new sweep, only the marker; results asked before a head change are dropped")
     func staleDropped() throws {
         let input = TestApp.input()
         var app = TestApp.make(input: input)
         func perform(_ e: Effect) -> JobOutcome { Jobs.perform(e, loader: TestApp.loader(input)) }
         let first = reduce(&app.state, .key(.character("M"))).filter(\.isTeaching)
         #expect(first.count == 1 && first[0].isTeachingBasis)
-        // A threshold change asks again; the old job's result, delivered late, is dropped.
-        let second = reduce(&app.state, .key(.character("{"))).filter(\.isTeaching)
-        #expect(second.count == 1)
-        _ = reduce(&app.state, .finished(first[0], perform(first[0])))
-        #expect(Self.view(app)?.head == nil)
-        // Even under the newest generation, a result asked for other settings is not taken.
+        // The curves do not depend on the threshold: nothing is asked while the sweep runs.
+        #expect(reduce(&app.state, .key(.character("{"))).filter(\.isTeaching).isEmpty)
+        // The sweep comes in (marked at 0.9, where it was asked); the marker at 0.8 is asked next.
+        let mark = reduce(&app.state, .finished(first[0], perform(first[0]))).filter(\.isTeaching)
+        #expect(Self.view(app)?.head?.markedAt.threshold == 0.9)
+        #expect(mark.count == 1 && mark[0].isMethodsMark)
+        let map = try #require(app.state.map)
+        _ = reduce(&app.state, .finished(mark[0], perform(mark[0])))
+        let marked = try #require(Self.view(app)?.head)
+        #expect(marked.markedAt.threshold == 0.8)
+        #expect(marked.current.density[0] == map.cut(MaskSettings(threshold: 0.8)).statistics.density[0])
+        // A head change asks a new sweep; a late result for head 0 is then dropped.
+        let third = reduce(&app.state, .key(.character("]"))).filter(\.isTeaching)
+        #expect(third.count == 1 && !third[0].isMethodsMark)
         if case .computeTeaching(let job, _) = first[0] {
             _ = reduce(&app.state, .finished(.computeTeaching(job, generation: app.state.teachingGeneration), perform(first[0])))
-            #expect(Self.view(app)?.head == nil)
+            #expect(Self.view(app)?.head == nil, "a result for head 0 after ] is dropped")
         }
-        let third = reduce(&app.state, .key(.character("]"))).filter(\.isTeaching)
-        #expect(third.count == 1)
-        _ = reduce(&app.state, .finished(second[0], perform(second[0])))
-        #expect(Self.view(app)?.head == nil, "a result for head 0 after ] is dropped")
         _ = settleTeaching(&app, reduce(&app.state, .finished(third[0], perform(third[0]))), input: input)
         let result = try #require(Self.view(app)?.head)
-        let map = try #require(app.state.map)
         #expect(result.head == 1)
         #expect(abs(app.state.threshold - 0.8) < 1e-9)
         #expect(result.current.density[0] == map.cut(MaskSettings(threshold: 0.8)).statistics.density[1])
+    }
+
+    @Test("the marker after a threshold or STA change equals the one a new sweep makes, the curves unchanged; a superseded all-heads sweep is asked again")
+    func markerOnly() throws {
+        let input = TestApp.input()
+        var app = TestApp.make(input: input)
+        Self.settleAll(&app, reduce(&app.state, .key(.character("M"))), input: input)
+        let before = try #require(Self.view(app))
+        let curves = try #require(before.head).sweep.curves.map { $0.rows.map(\.recall) }
+        #expect(before.all != nil)
+        // Two threshold steps and STA on: one marker job each time, no sweep.
+        for keys in ["{", "{", "s"] {
+            let asked = reduce(&app.state, .key(.character(keys.first!))).filter(\.isTeaching)
+            #expect(asked.count == 1 && asked[0].isMethodsMark, "\(keys)")
+            Self.settleAll(&app, asked, input: input)
+        }
+        let after = try #require(Self.view(app))
+        #expect(try #require(after.head).sweep.curves.map { $0.rows.map(\.recall) } == curves)
+        // What a fresh sweep at these settings marks, for the head and for every head.
+        let map = try #require(app.state.map)
+        let one = try input.selecting(HeadSelection([0]))
+        let fresh = try MethodSweep(context: try MethodContext(input: one, blocks: map.blocks), methods: [NablaMethod.self],
+                                    settings: [NablaMethod.name: [NablaMethod(app.state.settings)]]).curves[0].rows[0]
+        let head = try #require(after.head), all = try #require(after.all)
+        #expect(head.markedAt == app.state.settings && all.markedAt == app.state.settings)
+        #expect(head.current.density == fresh.density && abs(head.current.recall[0] - fresh.recall[0]) < 1e-12)
+        let cut = map.cut(app.state.settings)
+        #expect(abs(all.current.meanDensity - cut.statistics.density.reduce(0, +) / Double(map.heads)) < 1e-12)
+        // A threshold change while every head's sweep runs supersedes it: asked again after the marker.
+        var app2 = TestApp.make(input: input)
+        let head2 = settleTeaching(&app2, reduce(&app2.state, .key(.character("M"))), input: input)
+        #expect(head2.count == 1 && !head2[0].isMethodsMark, "every head's sweep")
+        let mark2 = reduce(&app2.state, .key(.character("{"))).filter(\.isTeaching)
+        #expect(mark2.count == 1 && mark2[0].isMethodsMark)
+        let again = reduce(&app2.state, .finished(mark2[0], Jobs.perform(mark2[0], loader: TestApp.loader(input)))).filter(\.isTeaching)
+        #expect(again.count == 1 && !again[0].isMethodsMark, "every head's sweep asked again")
     }
 
     @Test("M from the sweep view: Esc goes back to the sweep; M again leaves as Esc does")
@@ -159,5 +198,13 @@ struct MethodsViewTests {
         #expect(Self.view(app)?.fromSweep == false)
         try app.keys("M")
         #expect(app.state.teaching == nil)
+    }
+}
+
+extension Effect {
+    /// Whether it is the methods view's marker job (`TeachingJob.Work.methodsMark`).
+    var isMethodsMark: Bool {
+        if case .computeTeaching(let job, _) = self, case .methodsMark = job.work { return true }
+        return false
     }
 }

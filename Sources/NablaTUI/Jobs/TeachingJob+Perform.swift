@@ -40,6 +40,11 @@ extension TeachingJob {
                     let flag = CancelPoll(poll)
                     return try performMethods(settings: settings, allHeads: allHeads, key: key, isCancelled: { flag.poll() })
                 }
+            case .methodsMark(let settings, let parts, let key):
+                return try withoutActuallyEscaping(isCancelled) { poll in
+                    let flag = CancelPoll(poll)
+                    return try performMark(settings: settings, parts: parts, key: key, isCancelled: { flag.poll() })
+                }
             case .compareMasks(let a, let spec, let map, let key):
                 do {
                     var maps = [map.blocks.block: map]
