@@ -1,0 +1,119 @@
+import NablaCore
+
+/// Pools the input a request names straight from its files, in one read-convert-pool
+/// pass (`InputSpec.loadPooled`), telling `observer` how far it is; `nil` when the pass
+/// cannot read it (text inputs, a deflated archive member, Fortran order, float64, a
+/// non-finite value...): the app then reads it whole with its `InputLoader`, as before.
+/// The executable implements it (`nabla view`); tests inject their own.
+public typealias PooledLoader = @Sendable (_ request: InputSpec, _ block: BlockShape, _ observer: LoadObserver) throws -> PooledInput?
+
+/// An input whose map is on screen from the one-pass pooling while its token-level
+/// Q, K and V (what attention, recall and the teaching views read) are not loaded yet:
+/// what the app shows and names of it, and the request that loads the rest.
+public struct LazyInput: Sendable {
+    /// What the token-level load reads (a dump's pair already resolved).
+    public let request: InputSpec
+    public let name: String
+    public let grid: TokenGrid
+    public let order: TokenOrder
+    public let edge: EdgeMode
+    /// The tensor index of each pooled head (`QKInput.headIndices`).
+    public let headIndices: [Int]
+    public let headDim: Int
+    /// The map-lane generation of the token-level load while it runs.
+    public var loading: Int?
+    /// Esc stopped the token-level load: it starts again only when an action needs the
+    /// tokens (the true block mass `t` turned on, a teaching view opened), not by itself.
+    public var declined = false
+    /// While declined: whether a teaching view was open and the true mass on at the last
+    /// event, so that opening one (not one left open) starts the load again.
+    var wanted = (teaching: false, trueMass: false)
+
+    public init(request: InputSpec, pooled: PooledInput) {
+        self.request = request
+        name = pooled.name
+        grid = pooled.grid
+        order = pooled.order
+        edge = pooled.edge
+        headIndices = pooled.headIndices
+        headDim = pooled.headDim
+    }
+
+    /// The block grid of `block` over the grid under the input's edge mode.
+    /// - Throws: `NablaError.badGrid` (see `BlockGrid.init`).
+    public func blockGrid(_ block: BlockShape) throws -> BlockGrid {
+        try BlockGrid(grid: grid, block: block, edge: edge)
+    }
+
+    /// What the status line says while the map is on screen without the token-level data.
+    static let notLoadedText = "map ready; token-level data not loaded yet"
+}
+
+extension AppState {
+    /// Whether an input is on screen: loaded whole, or its map from the pooled pass.
+    var hasInput: Bool { input != nil || lazyInput != nil }
+
+    /// Starts the token-level load when the map on screen lacks it and something needs
+    /// it, once the other heads' re-cut is done: the timing panel's attention (every head
+    /// and mask shows it), unless Esc stopped
+    /// the load, then only the true block mass (`t`) or a teaching view. Runs on the map
+    /// lane, so Esc stops it (keeping the map) and a block change or load supersedes it.
+    mutating func refreshTokens() -> [Effect] {
+        // After the other heads' re-cut: the map's first full screen goes first.
+        guard input == nil, var lazy = lazyInput, map != nil, job == nil, pendingCut == nil else { return [] }
+        let now = (teaching: teaching != nil, trueMass: showTrueMass)
+        if lazy.declined {
+            let asked = (now.teaching && !lazy.wanted.teaching) || (now.trueMass && !lazy.wanted.trueMass)
+            lazyInput?.wanted = now
+            if !asked { return [] }
+        }
+        generation += 1
+        lazy.loading = generation
+        lazy.declined = false
+        lazyInput = lazy
+        job = Job(generation: generation, label: "map ready; loading token-level data", isCancellable: true)
+        return [.loadTokens(request: lazy.request, block: block, generation: generation)]
+    }
+
+    /// A block change while the map came from the pooled pass: pool the file again at
+    /// `shape` (the token-level data a full map computation needs is not there).
+    mutating func startRepool(_ shape: BlockShape, _ lazy: LazyInput) -> [Effect] {
+        generation += 1
+        requestedBlock = shape
+        if let map, map.blocks == (try? lazy.blockGrid(shape)) {
+            job = nil
+            return []
+        }
+        lazyInput?.loading = nil
+        job = Job(generation: generation, label: "computing \(shape)", isCancellable: true)
+        return [.poolMap(request: lazy.request, block: shape, generation: generation,
+                         firstCut: FirstCut(head: head, settings: settings))]
+    }
+
+    /// The token-level data arrived: the input is whole from now on, as if loaded so.
+    mutating func applyTokens(_ tokens: QKInput) {
+        guard let lazy = lazyInput else { return }
+        var whole = tokens
+        whole.edge = lazy.edge
+        input = whole
+        lazyInput = nil
+        if message == .info(LazyInput.notLoadedText) { message = nil }
+    }
+
+    /// An action that needs the token-level data while only the map is loaded: the load
+    /// starts (again, after Esc) and the status line says to repeat `what` once it is in.
+    mutating func waitForTokens(_ what: String) -> [Effect] {
+        lazyInput?.declined = false
+        message = .info("\(what) needs the token-level data, which is loading; \(what) again when it is loaded")
+        return []
+    }
+
+    /// Esc stopped the token-level load: the map stays; the status line says the data is
+    /// not loaded and what loads it.
+    mutating func declineTokens() {
+        lazyInput?.loading = nil
+        lazyInput?.declined = true
+        lazyInput?.wanted = (teaching != nil, showTrueMass)
+        message = .info(LazyInput.notLoadedText + " (t or a view loads it)")
+    }
+}
