@@ -81,6 +81,12 @@ struct LazyMapTests {
     }
 
     /// The status line, on a screen wide enough for every field.
+    /// The heads a token-level load reads (`nil`: every head).
+    func tokensHeads(_ effect: Effect) -> [Int]? {
+        guard case .loadTokens(let request, _, _) = effect else { return [-1] }
+        return request.heads?.indices
+    }
+
     static func status(_ state: AppState) -> String {
         render(state, size: Size(width: 220, height: 40)).lines.last ?? ""
     }
@@ -98,8 +104,9 @@ struct LazyMapTests {
         #expect(state.input == nil)
         #expect(state.lazyInput?.headIndices == [0, 1, 2])
         #expect(state.attention == nil, "attention waits for the token-level data")
-        #expect(state.job?.label == "map ready; loading token-level data")
-        #expect(Self.status(state).contains("map ready; loading token-level data"), "\(Self.status(state))")
+        #expect(state.job?.label == "map ready; loading head 0's token-level data")
+        #expect(Self.status(state).contains("map ready; loading head 0's token-level data"), "\(Self.status(state))")
+        #expect(tokensHeads(tokens) == [0], "only the head on screen is read")
         #expect(Self.status(state).contains("3x8x12"), "the grid is named: \(Self.status(state))")
 
         // Esc during the background load: the map stays, nothing is loaded, the status says so.
@@ -117,13 +124,24 @@ struct LazyMapTests {
         _ = Self.run(&state, reduce(&state, .key(.character("."))), loader: whole, pooled: pooled)
         #expect(state.threshold == 0.81 && state.mask?.settings.threshold == 0.81)
 
-        // t (the true block mass) needs tokens: the load starts again and, done, makes the input whole.
+        // t (the true block mass) needs tokens: the head's load starts again; the panel runs on it.
         let again = try #require(Self.run(&state, reduce(&state, .key(.character("t"))), loader: whole, pooled: pooled))
+        #expect(tokensHeads(again) == [0])
         Self.run(&state, [again], loader: whole, pooled: pooled, hold: false)
         #expect(counts.whole == 2, "the stale load run above, and this one")
+        #expect(state.input == nil && state.lazyInput?.heads[0]?.v != nil)
+        #expect(state.attention?.mass?.heads == [0] && state.attention?.head == 0, "the attention panel ran on head 0's data")
+
+        // The next head: its own load; a teaching view then needs every head: the input is whole.
+        let next = try #require(Self.run(&state, reduce(&state, .key(.character("]"))), loader: whole, pooled: pooled))
+        #expect(tokensHeads(next) == [1] && state.job?.label == "map ready; loading head 1's token-level data")
+        let all = try #require(Self.run(&state, reduce(&state, .key(.character("w"))), loader: whole, pooled: pooled),
+                               "the sweep view supersedes the one-head load")
+        #expect(tokensHeads(all) == nil)
+        Self.run(&state, [all], loader: whole, pooled: pooled, hold: false)
         let input = try #require(state.input)
         #expect(input.headIndices == [0, 1, 2] && input.v != nil && state.lazyInput == nil)
-        #expect(state.attention?.mass != nil, "the attention panel ran on the loaded data")
+        #expect(state.attention?.mass?.heads == [1], "head 1's panel from the whole input")
     }
 
     @Test("map, mask and the attention panel equal the whole-input path's, bit for bit; a block change pools the file again")
@@ -136,7 +154,7 @@ struct LazyMapTests {
         let new = HeadlessApp(config: Self.config(path), size: size, loader: whole, pooledLoader: pooled)
         #expect(counts.pooled == 1 && counts.whole == 2)
         let (a, b) = (old.state, new.state)
-        #expect(b.input != nil && b.lazyInput == nil, "headless, the token-level load ran after the map")
+        #expect(b.input == nil && b.lazyInput?.heads[0] != nil, "headless, head 0's token-level load ran after the map")
         let (mapA, mapB) = (try #require(a.map), try #require(b.map))
         #expect(mapA.blocks == mapB.blocks && mapA.probs == mapB.probs)
         let (maskA, maskB) = (try #require(a.currentMask), try #require(b.currentMask))
@@ -146,6 +164,17 @@ struct LazyMapTests {
         #expect(panelA.mass?.mass == panelB.mass?.mass && panelA.mass != nil)
         #expect(panelA.recall?.perQueryBlock == panelB.recall?.perQueryBlock)
         #expect(panelA.sparse == panelB.sparse && panelA.dense == panelB.dense && panelA.error == panelB.error && panelA.error != nil)
+        // Head 2 (its rows of the whole mask, its mass under its own index), at another threshold.
+        var (oldApp, newApp) = (old, new)
+        try oldApp.keys("]]}")
+        try newApp.keys("]]}")
+        #expect(newApp.state.input == nil && newApp.state.lazyInput?.heads[2] != nil)
+        let (p2A, p2B) = (try #require(oldApp.state.attention), try #require(newApp.state.attention))
+        #expect(p2A.head == 2 && p2B.head == 2 && p2B.mass?.heads == [2] && p2A.mass?.heads == [2])
+        #expect(p2A.mass?.mass == p2B.mass?.mass && p2A.recall?.perQueryBlock == p2B.recall?.perQueryBlock)
+        #expect(p2A.recall?.perQueryBlock != panelA.recall?.perQueryBlock, "another head's figures")
+        #expect(p2A.sparse == p2B.sparse && p2A.dense == p2B.dense && p2A.error == p2B.error && p2B.error != nil)
+        #expect(p2A.settings.threshold == 0.9 && p2B.settings == p2A.settings)
 
         // A block change before the token-level data is in: the file is pooled again at
         // the new shape, the same map as the whole input's at that shape.
