@@ -42,6 +42,8 @@ public enum Effect: Sendable {
     /// `nabla mask --out` writes (`MaskReport.write(to:)`). `mask` is the mask of every
     /// head when the screen holds it; otherwise (a re-cut pending) the job cuts `map`.
     case saveMask(input: QKInput, map: PooledMap, mask: BlockMask?, settings: MaskSettings, directory: String, generation: Int)
+    /// `saveMask` while only the map is loaded (`LazyInput`): the same files.
+    case saveMapMask(LazyInput, map: PooledMap, mask: BlockMask?, settings: MaskSettings, directory: String, generation: Int)
     /// Cut every head of `map` at `settings` except those in `done` (already cut, one head
     /// each, keyed by head) and join them into the mask of every head.
     case cutHeads(map: PooledMap, settings: MaskSettings, done: [Int: BlockMask], generation: Int)
@@ -59,7 +61,8 @@ public enum Effect: Sendable {
     /// The generation of a job effect.
     public var generation: Int? {
         switch self {
-        case .computeMap(_, _, let g, _), .loadInput(_, _, let g, _), .poolMap(_, _, let g, _), .loadTokens(_, _, let g), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, _, let g),
+        case .computeMap(_, _, let g, _), .loadInput(_, _, let g, _), .poolMap(_, _, let g, _), .loadTokens(_, _, let g),
+             .saveMapMask(_, _, _, _, _, let g), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, _, let g),
              .computeAttention(_, let g), .cutHeads(_, _, _, let g), .prefetchCuts(_, _, _, let g),
              .computeTeaching(_, let g), .writeFigure(_, _, let g), .listDirectory(_, _, let g): g
         case .quit: nil

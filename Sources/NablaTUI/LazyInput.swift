@@ -72,7 +72,7 @@ extension AppState {
     /// lane, so Esc stops it (keeping the map) and a block change or load supersedes it.
     ///
     /// The panel needs the head on screen only: that head is read alone (a load of another
-    /// head still running gives way to it); a teaching view, `:save` and `:edge` need every
+    /// head still running gives way to it); a teaching view and `:edge` need every
     /// head, which then makes the input whole.
     mutating func refreshTokens() -> [Effect] {
         // After the other heads' re-cut: the map's first full screen goes first.
@@ -143,6 +143,25 @@ extension AppState {
     var attentionInput: (QKInput, Int?)? {
         if let input { return (input, nil) }
         return lazyInput?.heads[headIndex].map { ($0, 0) }
+    }
+
+    /// `:save DIR` while only the map is loaded: the mask files need no token-level data
+    /// (`MaskReport(name:...)`); a running token-level load is superseded (it starts again
+    /// after the save).
+    mutating func saveMap(_ lazy: LazyInput, to directory: String) -> [Effect] {
+        guard let map else {
+            message = .error("nothing is loaded to save")
+            return []
+        }
+        if let running = job, running.generation != lazy.loading {
+            message = .error("wait for \(running.label) to finish, then :save again")
+            return []
+        }
+        generation += 1
+        lazyInput?.loading = nil
+        lazyInput?.loadingHead = nil
+        job = Job(generation: generation, label: "saving to \(directory)")
+        return [.saveMapMask(lazy, map: map, mask: currentMask, settings: settings, directory: directory, generation: generation)]
     }
 
     /// An action that needs the token-level data while only the map is loaded: the load

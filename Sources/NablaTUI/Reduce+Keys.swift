@@ -159,7 +159,7 @@ extension AppState {
             }
             return startLoad(request, label: words.joined(separator: " "))
         case .save(let directory):
-            if input == nil, lazyInput != nil { return waitForTokens(":save") }
+            if input == nil, let lazy = lazyInput { return saveMap(lazy, to: directory) }
             guard let input, let map else {
                 message = .error("nothing is loaded to save")
                 return []

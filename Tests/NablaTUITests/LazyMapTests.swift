@@ -190,6 +190,32 @@ struct LazyMapTests {
         #expect(state.map?.probs == reference.probs)
     }
 
+    @Test(":save while only the map is loaded writes the files a whole input's :save writes")
+    func saveFromMap() throws {
+        let path = try Self.file()
+        let (whole, pooled) = Self.loaders()
+        let size = Size(width: 120, height: 40)
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var old = HeadlessApp(config: Self.config(path), size: size, loader: whole)
+        try old.keys(":save \(dir)/old<Enter>")
+        var state = AppState(config: Self.config(path))
+        Self.run(&state, start(&state, size: size), loader: whole, pooled: pooled)
+        #expect(state.input == nil && state.job != nil, "the head's token-level load is running")
+        let save = reduce(&state, .key(.character(":"))) + "save \(dir)/new".map { reduce(&state, .key(.character($0))) }.flatMap { $0 }
+            + reduce(&state, .key(.enter))
+        #expect(save.contains { if case .saveMapMask = $0 { true } else { false } })
+        Self.run(&state, save, loader: whole, pooled: pooled)
+        #expect(state.message?.text.hasPrefix("wrote mask.npy") == true, "\(String(describing: state.message))")
+        #expect(state.input == nil)
+        for name in ["mask.npy", "kv_num_blocks.npy", "kv_indices.npy", "frame_coverage.npy"] {
+            let a = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/old/\(name)"))
+            let b = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/new/\(name)"))
+            #expect(a == b && !a.isEmpty, "\(name)")
+        }
+        let summary = try String(contentsOfFile: "\(dir)/new/summary.json", encoding: .utf8)
+        #expect(summary.contains("\"head_dim\": 16") || summary.contains("\"head_dim\":16"), "\(summary.prefix(300))")
+    }
+
     @Test("an input the pass cannot read (float64) takes the whole-input path, as before")
     func fallback() throws {
         let path = try Self.file(.float64)

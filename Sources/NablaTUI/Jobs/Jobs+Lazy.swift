@@ -48,6 +48,10 @@ extension Jobs {
             let one = request.heads.flatMap { $0.indices.count == 1 ? $0.indices[0] : nil }
             let input = try loader(request, block, observer(one.map { "head \($0)'s token-level data" } ?? "token-level data"))
             return isCancelled() ? .cancelled : .tokens(input)
+        case .saveMapMask(let lazy, let map, let mask, let settings, let directory, _):
+            let report = MaskReport(name: lazy.name, grid: lazy.grid, order: lazy.order, headDim: lazy.headDim,
+                                    headIndices: lazy.headIndices, map: map, mask: mask ?? map.cut(settings))
+            return .saved(try report.write(to: directory), directory: directory)
         default:
             return nil
         }

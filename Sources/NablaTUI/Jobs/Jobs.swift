@@ -90,7 +90,7 @@ public enum Jobs {
             guard let density = try survey(pairs, block: block, settings: settings, loader: loader,
                                            isCancelled: isCancelled) else { return .cancelled }
             return .surveyed(density, block: block, settings: settings)
-        case .poolMap, .loadTokens:
+        case .poolMap, .loadTokens, .saveMapMask:
             throw NablaError(.badArgument, "the token-level data is not loaded")  // `runLazy` runs these
         case .loadInput(let request, let block, _, let firstCut):
             let pairs = DumpPairs.detect(request)
