@@ -55,8 +55,10 @@ struct MaskCommand: ParsableCommand {
         let spec = try input.spec(orderBlock: mask.block)
         // Masks need neither V nor Float copies of 16-bit Q/K (other methods may read V).
         let values = method.map { !($0 is NablaMethod) } ?? false
-        try spec.checkMemory(block: mask.block, use: .maskFiles, halfInPlace: true, values: values)
-        if method.map({ $0 is NablaMethod }) ?? true, let pooled = try spec.loadPooled(block: mask.block) {
+        // The one-pass pooling holds pooled blocks and a slab per core, never Q/K whole: its
+        // check counts only those; an input it cannot read is checked as it is loaded.
+        if method.map({ $0 is NablaMethod }) ?? true, try spec.checkPooledMemory(block: mask.block, use: .maskFiles),
+           let pooled = try spec.loadPooled(block: mask.block) {
             // One read-convert-pool pass: the token-level tensors are never held.
             noteEdge(grid: pooled.grid, edge: pooled.edge, block: mask.block, given: input.edge, reported: true)
             try MaskMemory.check(pooled: pooled, use: .maskFiles)
@@ -65,6 +67,7 @@ struct MaskCommand: ParsableCommand {
             defer { progress.finish() }
             return try finish(MaskReport(pooled: pooled, settings: mask.settings, progress: progress.report), progress: progress)
         }
+        try spec.checkMemory(block: mask.block, use: .maskFiles, halfInPlace: true, values: values)
         var qk: QKInput? = try spec.load(halfInPlace: true, values: values)
         noteEdge(qk!, block: mask.block, given: input.edge, reported: true)
         try MaskMemory.check(input: qk!, block: mask.block, use: .maskFiles)

@@ -84,6 +84,29 @@ struct ViewSettings: ParsableArguments {
     }
 }
 
+extension ViewSettings {
+    /// The app's first try at a load: Q and K pooled in one pass over the files
+    /// (`InputSpec.loadPooled`), the memory check counting only what that path holds (the
+    /// pooled vectors and maps of the selected heads, a slab per core); `nil` for an input
+    /// the pass cannot read, which `loader()` then reads whole.
+    func pooledLoader() -> PooledLoader {
+        return { request, block, observer in
+            TestSeams.pace()
+            do {
+                var spec = request
+                spec.layout.orderBlock = block
+                guard try spec.checkPooledMemory(block: block, use: .cachedMap),
+                      let pooled = try spec.loadPooled(block: block, progress: observer.progress,
+                                                       isCancelled: observer.isCancelled) else { return nil }
+                try MaskMemory.check(pooled: pooled, use: .cachedMap)
+                return pooled
+            } catch let error as NablaError {
+                throw error.flagWorded
+            }
+        }
+    }
+}
+
 struct ViewCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "view",
@@ -111,7 +134,8 @@ struct ViewCommand: ParsableCommand {
         }
         // The runtime picks the colour mode and glyphs from the terminal and the locale.
         let config = try settings.config(input: input, theme: Theme(mode: .mono, glyphs: .asciiSet), mouse: !noMouse)
-        let runtime = TerminalRuntime(config: config, loader: settings.loader(), noColorFlag: noColor, hooks: TestSeams.hooks)
+        let runtime = TerminalRuntime(config: config, loader: settings.loader(), pooledLoader: settings.pooledLoader(),
+                                      noColorFlag: noColor, hooks: TestSeams.hooks)
         let status = try runtime.run()
         if status != 0 { throw ExitCode(status) }
     }

@@ -4,6 +4,7 @@ extension AppState {
     /// `:edge crop|pad`: what to do with a grid the block does not divide; the map is
     /// computed again when that changes anything, and the status line says which.
     mutating func setEdge(_ mode: EdgeMode) -> [Effect] {
+        if input == nil, lazyInput != nil { return waitForTokens(":edge") }
         guard var changed = input else {
             message = .error("nothing is loaded")
             return []

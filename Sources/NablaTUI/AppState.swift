@@ -89,6 +89,9 @@ public struct AppState: Sendable {
     /// How `:open` reads its words (`AppConfig.openParser`).
     let openParser: InputParser
     public var input: QKInput?
+    /// The input whose map came from the one-pass pooling while its token-level data is
+    /// not loaded (`input` is then `nil`; `LazyInput`).
+    public var lazyInput: LazyInput?
     /// The map on screen, the mask of its heads, the re-cut and the cuts made ahead of
     /// time: what the head on screen shows, as one value (`CurrentCut`).
     public var cut = CurrentCut()
@@ -190,7 +193,7 @@ public struct AppState: Sendable {
     public var block: BlockShape { map?.blocks.block ?? requestedBlock }
     public var heads: Int { map?.heads ?? input?.heads ?? 0 }
     /// The tensor index of every loaded head, in position order (`QKInput.headIndices`).
-    public var headIndices: [Int] { input?.headIndices ?? Array(0..<heads) }
+    public var headIndices: [Int] { input?.headIndices ?? lazyInput?.headIndices ?? Array(0..<heads) }
     /// The tensor index of the head at `position`: how the head is named on screen.
     public func headIndex(_ position: Int) -> Int {
         let indices = headIndices

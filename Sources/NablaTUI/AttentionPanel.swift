@@ -45,7 +45,7 @@ extension AppState {
     mutating func refreshAttention() -> [Effect] {
         // The mask of every head at the current settings (not while the other heads' re-cut
         // is pending: the panel then shows its previous figures as pending).
-        guard let input, let map, let mask = currentMask else { return [] }
+        guard let map, let mask = currentMask, let (input, slot) = attentionInput else { return [] }
         let head = currentHead
         let id = map.id
         var stages: [AttentionJob.Stage]
@@ -77,7 +77,8 @@ extension AppState {
         }
         attentionJob = Job(generation: attentionGeneration, label: "attention")
         return stages.map { stage in
-            .computeAttention(AttentionJob(input: input, blocks: map.blocks, head: head, mask: mask, stage: stage),
+            .computeAttention(AttentionJob(input: input, blocks: map.blocks, head: slot ?? head, mask: mask, stage: stage,
+                                           maskHead: slot == nil ? nil : head),
                               generation: attentionGeneration)
         }
     }

@@ -25,6 +25,11 @@ public enum Effect: Sendable {
     /// Load the input `request` names with the loader, then build its map with `block` (or the first
     /// standard shape that divides its grid), then cut `firstCut`'s head.
     case loadInput(request: InputSpec, block: BlockShape, generation: Int, firstCut: FirstCut? = nil)
+    /// Pool the input `request` names at `block` in one pass over its files (a block change
+    /// while only the map is loaded, `LazyInput`), then cut `firstCut`'s head.
+    case poolMap(request: InputSpec, block: BlockShape, generation: Int, firstCut: FirstCut? = nil)
+    /// Read the token-level Q, K and V of `request` behind the map on screen (`LazyInput`).
+    case loadTokens(request: InputSpec, block: BlockShape, generation: Int)
     /// One stage of the timing panel's attention for one head; attention jobs have their
     /// own generations (`AppState.attentionGeneration`), so they never cancel map jobs.
     case computeAttention(AttentionJob, generation: Int)
@@ -37,6 +42,8 @@ public enum Effect: Sendable {
     /// `nabla mask --out` writes (`MaskReport.write(to:)`). `mask` is the mask of every
     /// head when the screen holds it; otherwise (a re-cut pending) the job cuts `map`.
     case saveMask(input: QKInput, map: PooledMap, mask: BlockMask?, settings: MaskSettings, directory: String, generation: Int)
+    /// `saveMask` while only the map is loaded (`LazyInput`): the same files.
+    case saveMapMask(LazyInput, map: PooledMap, mask: BlockMask?, settings: MaskSettings, directory: String, generation: Int)
     /// Cut every head of `map` at `settings` except those in `done` (already cut, one head
     /// each, keyed by head) and join them into the mask of every head.
     case cutHeads(map: PooledMap, settings: MaskSettings, done: [Int: BlockMask], generation: Int)
@@ -54,7 +61,8 @@ public enum Effect: Sendable {
     /// The generation of a job effect.
     public var generation: Int? {
         switch self {
-        case .computeMap(_, _, let g, _), .loadInput(_, _, let g, _), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, _, let g),
+        case .computeMap(_, _, let g, _), .loadInput(_, _, let g, _), .poolMap(_, _, let g, _), .loadTokens(_, _, let g),
+             .saveMapMask(_, _, _, _, _, let g), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, _, let g),
              .computeAttention(_, let g), .cutHeads(_, _, _, let g), .prefetchCuts(_, _, _, let g),
              .computeTeaching(_, let g), .writeFigure(_, _, let g), .listDirectory(_, _, let g): g
         case .quit: nil
@@ -105,6 +113,10 @@ public enum JobOutcome: Sendable {
     /// A new input and its map (and first cut); `note` says why the block shape changed,
     /// if it did; `pairs` when the input is one pair of a whole-model dump.
     case loaded(QKInput, PooledMap, note: String?, pairs: DumpPairs?, cut: BlockMask?)
+    /// As `loaded`, the map from the one-pass pooling and the token-level data not read.
+    case loadedMap(LazyInput, PooledMap, note: String?, pairs: DumpPairs?, cut: BlockMask?)
+    /// The token-level data of the input whose map is on screen (`Effect.loadTokens`).
+    case tokens(QKInput)
     /// Per pair, per head: the density at `block` and `settings` (the model view).
     case surveyed([[Double]], block: BlockShape, settings: MaskSettings)
     /// The files a save wrote, and where.
@@ -126,6 +138,16 @@ public enum JobOutcome: Sendable {
     /// The job saw that it had become stale and stopped (on any lane: the event that
     /// carries an outcome names its lane, `InputEvent.jobFinished`).
     case cancelled
+}
+
+extension JobOutcome {
+    /// Whether it brings a new input (whole or map only).
+    var isLoaded: Bool {
+        switch self {
+        case .loaded, .loadedMap: true
+        default: false
+        }
+    }
 }
 
 extension Error {

@@ -28,6 +28,11 @@ extension AppState {
             }
             guard generation == self.generation, let finished = job, finished.generation == generation else { return false }
             job = nil
+            if finished.generation == lazyInput?.loading, case .failed = outcome {
+                // A failed token-level load is not retried by itself (as after Esc).
+                lazyInput?.declined = true
+                lazyInput?.wanted = (teaching != nil, showTrueMass)
+            }
             apply(outcome)
             if finished.isLoad { settleFallback(after: outcome) }
         default:
@@ -56,6 +61,11 @@ extension AppState {
     /// next head or chunk, and its result is dropped); the map, mask, block shape and
     /// input on screen stay as they are.
     mutating func cancelJob(_ running: Job) {
+        if running.generation == lazyInput?.loading {
+            generation += 1
+            job = nil
+            return declineTokens()
+        }
         generation += 1
         job = nil
         fallbackLoad = nil
@@ -66,6 +76,7 @@ extension AppState {
     }
 
     mutating func startCompute(_ shape: BlockShape) -> [Effect] {
+        if input == nil, let lazy = lazyInput { return startRepool(shape, lazy) }
         guard let input else { return [] }
         generation += 1
         requestedBlock = shape
@@ -107,34 +118,17 @@ extension AppState {
             }
             if let view = viewport { origin = view.centred(on: cursor) }
         case .loaded(let newInput, let newMap, let note, let newPairs, let cut):
-            cursorTokens = nil
-            // Moving to another pair of the same dump keeps the cursor and zoom.
-            let samePlace = newPairs != nil && pairs?.path == newPairs?.path && map?.n == newMap.n
-            // The head by tensor index: the one on screen, or at the first load the one
-            // asked for at start (else the input's first head).
-            let asked = input == nil && initialHead != nil
-            let wanted = input == nil ? (initialHead ?? newInput.headIndices.first ?? 0) : headIndex
-            initialHead = nil
-            input = newInput
-            inputName = newInput.name
-            replaceMap(newMap, cut: cut)
-            requestedBlock = newMap.blocks.block
-            head = newInput.headIndices.firstIndex(of: wanted) ?? currentHead
-            if pairs?.path != newPairs?.path { lastSurvey = nil }
-            pairs = newPairs
-            if !samePlace {
-                cursor = BlockPair(query: newMap.n / 2, key: newMap.n / 2)
-                zoom = 0
+            applyLoaded(newInput.headIndices, name: newInput.name, map: newMap, note: note, pairs: newPairs, cut: cut) {
+                $0.input = newInput
+                $0.lazyInput = nil
             }
-            if let view = viewport { origin = view.centred(on: cursor) }
-            message = note.map(Message.info)
-            // A head the input does not have is an error, not a silent last head.
-            // A head asked for that the input does not have is an error; the head of the
-            // previous input missing from a new one is only a notice.
-            if !newInput.headIndices.contains(wanted) {
-                let text = HeadSelection.missing(wanted, headIndices: newInput.headIndices) + "; showing head \(headIndex)"
-                message = asked ? .error(text) : .info(text)
+        case .loadedMap(let lazy, let newMap, let note, let newPairs, let cut):
+            applyLoaded(lazy.headIndices, name: lazy.name, map: newMap, note: note, pairs: newPairs, cut: cut) {
+                $0.input = nil
+                $0.lazyInput = lazy
             }
+        case .tokens(let tokens):
+            applyTokens(tokens)
         case .surveyed(let density, let shape, let used):
             guard var survey = model else { return }
             survey.density = density
@@ -165,8 +159,8 @@ extension AppState {
             fallbackOutcome = nil
             let failure = message
             apply(outcome)
-            if case .loaded = outcome { message = failure }
-        } else if case .loaded = outcome {
+            if outcome.isLoaded { message = failure }
+        } else if outcome.isLoaded {
             fallbackOutcome = outcome
         } else {
             fallbackLoad = nil

@@ -51,12 +51,11 @@ extension AppState {
         case .changeThreshold(let hundredths):
             threshold = settings.stepped(by: hundredths).threshold
         case .cycleBlock(let d):
-            guard let input else {
+            guard hasInput else {
                 message = .error("nothing is loaded")
                 return []
             }
             // Every standard shape: a grid one does not divide gets partial edge blocks (or crop).
-            _ = input
             let shapes = BlockShape.standard
             let from = shapes.firstIndex(of: requestedBlock) ?? shapes.firstIndex(of: block) ?? 0
             return startCompute(shapes[((from + d) % shapes.count + shapes.count) % shapes.count])
@@ -122,11 +121,11 @@ extension AppState {
             }
             head = headIndices.firstIndex(of: h) ?? head
         case .block(let shape):
-            guard let input else {
+            guard hasInput else {
                 message = .error("nothing is loaded")
                 return []
             }
-            if let text = (try? input.blockGrid(shape))?.edgeText { message = .info(text) }
+            if let text = (try? input?.blockGrid(shape) ?? lazyInput?.blockGrid(shape))?.edgeText { message = .info(text) }
             return startCompute(shape)
         case .edge(let mode):
             return setEdge(mode)
@@ -160,6 +159,7 @@ extension AppState {
             }
             return startLoad(request, label: words.joined(separator: " "))
         case .save(let directory):
+            if input == nil, let lazy = lazyInput { return saveMap(lazy, to: directory) }
             guard let input, let map else {
                 message = .error("nothing is loaded to save")
                 return []

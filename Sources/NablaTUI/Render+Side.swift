@@ -100,9 +100,9 @@ extension Renderer {
         let kernelName = state.pinnedKernels?.name ?? KernelVariant.active.name
         var kernels = "kernels " + kernelName
         if let peak = state.pinnedKernels?.peakFlops ?? panel.peakFlops, let denseMs, denseMs > 0,
-           let input = state.input, let map = state.map {
+           let headDim = state.input?.headDim ?? state.lazyInput?.headDim, let map = state.map {
             let b = Double(map.blocks.block.tokens), n = Double(map.n)
-            let flops = 4 * Double(input.headDim) * b * b * n * n
+            let flops = 4 * Double(headDim) * b * b * n * n
             kernels += " · dense " + fixed(100 * flops / (denseMs * 1e-3) / peak, 2) + "% of FMA peak"
         }
         screen.put(kernels, in: rect, row: 8, ellipsis: g.ellipsis)

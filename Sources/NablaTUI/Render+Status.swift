@@ -4,7 +4,8 @@ extension Renderer {
     /// The fields of the status line from most to least verbose; the first that fits wins.
     func statusVariants() -> [String] {
         let s = state
-        let grid = s.input.map { "\($0.grid)" + ($0.text.map { " + text \($0.tokens)" } ?? "") } ?? "-"
+        let grid = s.input.map { "\($0.grid)" + ($0.text.map { " + text \($0.tokens)" } ?? "") }
+            ?? s.lazyInput.map { "\($0.grid)" } ?? "-"
         let heads = s.heads
         let head = heads > 0 ? s.headLabel : "-"
         let sta = s.sta.map(\.description) ?? "off"

@@ -35,12 +35,15 @@ final class JobQueue: Sendable {
             .map { ($0.0, DispatchQueue(label: "nabla." + $0.1, qos: .userInitiated)) })
     private let wake: WakePipe
     private let loader: InputLoader
+    private let pooledLoader: PooledLoader?
     /// Called on the job's thread after each progress report (`TerminalRuntime.Hooks`).
     private let pace: (@Sendable (JobProgress) -> Void)?
 
-    init(wake: WakePipe, loader: @escaping InputLoader, pace: (@Sendable (JobProgress) -> Void)? = nil) {
+    init(wake: WakePipe, loader: @escaping InputLoader, pooledLoader: PooledLoader? = nil,
+         pace: (@Sendable (JobProgress) -> Void)? = nil) {
         self.wake = wake
         self.loader = loader
+        self.pooledLoader = pooledLoader
         self.pace = pace
     }
 
@@ -63,7 +66,7 @@ final class JobQueue: Sendable {
                 if yields { self.yieldToInteractive(generation, lane: lane) }
                 return self.isStale(generation, lane: lane)
             }
-            let outcome = Jobs.perform(effect, loader: loader, isCancelled: isCancelled,
+            let outcome = Jobs.perform(effect, loader: loader, pooledLoader: pooledLoader, isCancelled: isCancelled,
                                        progress: { self.report($0, lane: lane, generation: generation); self.pace?($0) })
             finished.withLock { $0.append((lane, generation, outcome)) }
             wake.wake()

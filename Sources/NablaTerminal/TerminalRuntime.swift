@@ -24,12 +24,16 @@ public final class TerminalRuntime {
 
     let config: AppConfig
     let loader: InputLoader
+    /// The one-pass pooling loads try first (the map before the token-level data).
+    let pooledLoader: PooledLoader?
     let noColorFlag: Bool
     let hooks: Hooks
 
-    public init(config: AppConfig, loader: @escaping InputLoader, noColorFlag: Bool, hooks: Hooks = Hooks()) {
+    public init(config: AppConfig, loader: @escaping InputLoader, pooledLoader: PooledLoader? = nil, noColorFlag: Bool,
+                hooks: Hooks = Hooks()) {
         self.config = config
         self.loader = loader
+        self.pooledLoader = pooledLoader
         self.noColorFlag = noColorFlag
         self.hooks = hooks
     }
@@ -53,7 +57,8 @@ public final class TerminalRuntime {
         let mode = ColorMode.select(colors: session.colors, noColorEnv: environment["NO_COLOR"], noColorFlag: noColorFlag)
         appConfig.theme = Theme(mode: mode, glyphs: .forLocale(utf8: utf8))
         if appConfig.mouse { session.enableMouse() }
-        var loop = EventLoop(session: session, wake: wake, loader: loader, config: appConfig, pace: hooks.pace)
+        var loop = EventLoop(session: session, wake: wake, loader: loader, pooledLoader: pooledLoader, config: appConfig,
+                             pace: hooks.pace)
         return loop.run()
     }
 }
@@ -70,11 +75,11 @@ struct EventLoop {
     /// Keys were read and the screen showing them is not drawn yet.
     var keysPending = false
 
-    init(session: CursesSession, wake: WakePipe, loader: @escaping InputLoader, config: AppConfig,
-         pace: (@Sendable (JobProgress) -> Void)? = nil) {
+    init(session: CursesSession, wake: WakePipe, loader: @escaping InputLoader, pooledLoader: PooledLoader? = nil,
+         config: AppConfig, pace: (@Sendable (JobProgress) -> Void)? = nil) {
         self.session = session
         self.wake = wake
-        jobs = JobQueue(wake: wake, loader: loader, pace: pace)
+        jobs = JobQueue(wake: wake, loader: loader, pooledLoader: pooledLoader, pace: pace)
         painter = CursesPainter(theme: config.theme, colors: session.colors, pairs: Int(nabla_color_pairs()))
         state = AppState(config: config)
         timing = TimingLog(environment: ProcessInfo.processInfo.environment)

@@ -13,6 +13,8 @@ struct TimingLog {
     private var lastKey: (key: String, at: ContinuousClock.Instant)?
     /// What the next drawn screen shows: the event's name, a note after the time, when.
     private var pending: (name: String, note: String, at: ContinuousClock.Instant)?
+    /// When the log was opened (the app's start): job lines give the time since.
+    private let started = ContinuousClock.now
 
     init(environment: [String: String]) {
         guard let path = environment["NABLA_DEBUG_TIMING"], !path.isEmpty else {
@@ -38,11 +40,14 @@ struct TimingLog {
             case .recut: name = "recut"
             case .computed: name = "map"
             case .loaded: name = "load"
+            case .loadedMap: name = "load (map; token-level data not loaded)"
+            case .tokens: name = "token-level data"
             case .attention: name = "attention"
             case .cancelled: name = "cancelled"
             default: name = "other"
             }
-            let since = lastKey.map { ", " + TimingLog.ms(now - $0.at) + " after key " + $0.key } ?? ""
+            let since = (lastKey.map { ", " + TimingLog.ms(now - $0.at) + " after key " + $0.key } ?? "")
+                + ", " + TimingLog.ms(now - started) + " after start"
             pending = ("job \(name)", since, now)
         default:
             break

@@ -12,12 +12,12 @@ struct MemoryLimitTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // 4 heads, grid 2x64x64, D 8: at block 1x4x4 N = 512, where one head's map
         // (2.4 MB) and the rows' chunk (4 MB) outweigh the inputs as read (2 x 1 MB);
-        // 1x8x8 (N = 128) needs far less. Fewer heads would not help: the inputs are
-        // read whole and only one head's map is held.
+        // 1x8x8 (N = 128) needs far less. The one-pass pooling holds no input, only a
+        // slab per core: here one head's rows, 8192 x 8 float32.
         let (q, k) = try MaskCommandTests.writeQK(dir, shape: [4, 2, 64, 64, 8])
         let args = ["mask", q, k, "--threshold", "0.9", "--block", "1x4x4", "--out", dir + "/out"]
         let estimate = MaskMemory(heads: 4, n: 512, tokens: 8192, headDim: 8, converts: false, use: .maskFiles,
-                                  inputBytes: 2 * 4 * 8192 * 8 * 4).bytes
+                                  inputBytes: ProcessInfo.processInfo.activeProcessorCount * 8192 * 8 * 4).bytes
         let limit = estimate - estimate / 4
         let r = try NablaProcess.run(args, environment: ["NABLA_MEMORY_LIMIT": String(limit)])
         MaskCommandTests.expectError(r, contains: "need about \(MaskMemory.text(estimate))")

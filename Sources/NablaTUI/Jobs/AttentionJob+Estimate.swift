@@ -16,7 +16,7 @@ extension AttentionJob {
         do {
             let start = ContinuousClock.now
             let ops = try AttentionOperands(input: input, blocks: blocks, heads: [head])
-            let estimator = try AttentionEstimator(operands: ops, kept: KeptKeyBlocks(mask), error: false, seed: 0)
+            let estimator = try AttentionEstimator(operands: ops, kept: kept, error: false, seed: 0)
             var target = max(2 * blocks.tb, 32)
             while true {
                 guard estimator.advance(to: target, isCancelled: isCancelled) else { return .cancelled }

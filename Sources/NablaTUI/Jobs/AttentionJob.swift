@@ -22,6 +22,19 @@ public struct AttentionJob: Sendable {
     public var head: Int
     public var mask: BlockMask
     public var stage: Stage
+    /// When `input` holds only the head on screen (`LazyInput`: its token-level data read
+    /// alone, `head` 0): the head's position in `mask`, `[heads, N, N]`, and in the map.
+    /// The true block mass comes back under this head, so the panel's recall reads its row
+    /// of `mask`.
+    public var maskHead: Int?
+
+    /// The kept key blocks of the head the job runs on: `mask`'s, or with `maskHead` the
+    /// rows of that head alone (`[1, N, N]`, as `input` has one head).
+    var kept: KeptKeyBlocks {
+        guard let h = maskHead else { return KeptKeyBlocks(mask) }
+        let n2 = mask.n * mask.n
+        return KeptKeyBlocks(kept: Array(mask.kept[(h * n2)..<((h + 1) * n2)]), heads: 1, blocks: mask.blocks)
+    }
 
     /// Runs the stage on one head.
     func perform(isCancelled: () -> Bool) -> JobOutcome {
@@ -40,7 +53,7 @@ public struct AttentionJob: Sendable {
         let work: AttentionWork
         switch stage {
         case .recall, .estimate: work = .trueBlockMass
-        case .sparse: work = .sparse(KeptKeyBlocks(mask))
+        case .sparse: work = .sparse(kept)
         case .dense: work = .dense
         }
         let start = ContinuousClock.now
@@ -49,6 +62,9 @@ public struct AttentionJob: Sendable {
         // The peak dense attention is shown a share of: measured once, here in the
         // background, after the timed run.
         if stage == .dense { _ = KernelVariant.activePeakFlops }
+        if let h = maskHead, case .mass(let mass) = result {
+            return .done(.mass(TrueBlockMass(heads: [h], n: mass.n, mass: mass.mass, queryWeights: mass.queryWeights)), ms: ms)
+        }
         return .done(result, ms: ms)
     }
 }

@@ -5,11 +5,14 @@
 public struct HeadlessApp {
     public var state: AppState
     public let loader: InputLoader
+    /// The one-pass pooling a load tries first (`Jobs.perform`); `nil`: loads read whole.
+    public let pooledLoader: PooledLoader?
 
     /// Starts the app at `size` and runs its first load.
-    public init(config: AppConfig, size: Size, loader: @escaping InputLoader) {
+    public init(config: AppConfig, size: Size, loader: @escaping InputLoader, pooledLoader: PooledLoader? = nil) {
         state = AppState(config: config)
         self.loader = loader
+        self.pooledLoader = pooledLoader
         let effects = start(&state, size: size)
         run(effects)
     }
@@ -50,7 +53,7 @@ public struct HeadlessApp {
                     continue
                 }
             }
-            let outcome = Jobs.perform(effect, loader: loader)
+            let outcome = Jobs.perform(effect, loader: loader, pooledLoader: pooledLoader)
             queue += reduce(&state, .jobFinished(lane: effect.lane, generation: generation, outcome: outcome))
         }
     }

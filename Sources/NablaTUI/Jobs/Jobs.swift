@@ -11,10 +11,19 @@ import NablaFigures
 /// between stages and heads (and by the loader while it reads), and `progress` is told
 /// each stage as it starts.
 public enum Jobs {
-    public static func perform(_ effect: Effect, loader: InputLoader,
+    ///
+    /// With `pooledLoader`, a load first tries the one-pass pooling and brings only the
+    /// map (`JobOutcome.loadedMap`); the token-level data then loads on its own
+    /// (`Effect.loadTokens`). Without it, or for an input the pass cannot read, `loader`
+    /// reads the whole input as before.
+    public static func perform(_ effect: Effect, loader: InputLoader, pooledLoader: PooledLoader? = nil,
                                isCancelled: @escaping @Sendable () -> Bool = { false },
                                progress: @escaping @Sendable (JobProgress) -> Void = { _ in }) -> JobOutcome {
         do {
+            if let outcome = try runLazy(effect, loader: loader, pooledLoader: pooledLoader, isCancelled: isCancelled,
+                                         progress: progress) {
+                return outcome
+            }
             return try run(effect, loader: loader, isCancelled: isCancelled, progress: progress)
         } catch {
             // A loader stops by throwing when cancelled: that is no failure to show.
@@ -81,6 +90,8 @@ public enum Jobs {
             guard let density = try survey(pairs, block: block, settings: settings, loader: loader,
                                            isCancelled: isCancelled) else { return .cancelled }
             return .surveyed(density, block: block, settings: settings)
+        case .poolMap, .loadTokens, .saveMapMask:
+            throw NablaError(.badArgument, "the token-level data is not loaded")  // `runLazy` runs these
         case .loadInput(let request, let block, _, let firstCut):
             let pairs = DumpPairs.detect(request)
             let observer = LoadObserver(progress: { progress(.reading(tensor: $0, bytesDone: $1, bytesTotal: $2)) },
