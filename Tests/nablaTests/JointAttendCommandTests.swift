@@ -6,7 +6,7 @@ import Testing
 /// runs the text rows and columns densely, writes outputs with the text rows where Q holds
 /// them (checked against a dense softmax over the whole sequence written here), reports
 /// recall over every token, samples exactly when the sample covers every block, and takes
-/// the joint mask `nabla mask` writes; `diff` and `sweep` run on text; `bench`, `plot` and
+/// the joint mask `nabla mask` writes; `diff`, `sweep` and `bench` run on text; `plot` and
 /// `sweep --method` still refuse it in one line with exit 64.
 @Suite("joint text tokens, attend")
 struct JointAttendCommandTests {
@@ -101,7 +101,7 @@ struct JointAttendCommandTests {
         #expect(abs((try Self.json(given.stdout)["recall"] as? Double ?? -1) - recall) < 1e-12)
     }
 
-    @Test("diff and sweep run on text; bench, plot and sweep --method refuse it in one line, exit 64")
+    @Test("diff, sweep and bench run on text; plot and sweep --method refuse it in one line, exit 64")
     func otherCommands() throws {
         let dir = try Fixtures.temporaryDirectory("jointattend")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -117,7 +117,13 @@ struct JointAttendCommandTests {
         #expect(sweep.status == 0, "\(sweep.stderr)")
         let points = try #require(try Self.json(sweep.stdout)["points"] as? [[String: Any]])
         #expect(abs((points.first?["recall"] as? Double ?? -1) - recall) < 1e-9, "\(sweep.stdout)")
-        for args in [["bench"] + inputs, ["plot"] + inputs + ["--thr", "0.8", "--out", dir + "/p.svg"],
+        let bench = try NablaProcess.run(["bench"] + inputs + ["--thr", "0.8", "--repeat", "1", "--json"])
+        #expect(bench.status == 0, "\(bench.stderr)")
+        let attention = try #require(try Self.json(bench.stdout)["attention"] as? [String: Any], "\(bench.stdout)")
+        #expect(attention["joint_blocks"] as? Int == 9)
+        // Every text row and column kept: at least 1 - (8/9)^2 of the joint blocks.
+        #expect((attention["density"] as? Double ?? 0) >= 1 - 64.0 / 81 - 1e-12)
+        for args in [["plot"] + inputs + ["--thr", "0.8", "--out", dir + "/p.svg"],
                      ["sweep"] + inputs + ["--method", "nabla"]] {
             let r = try NablaProcess.run(args)
             #expect(r.status == 64, "\(args[0]): \(r.stderr)")
