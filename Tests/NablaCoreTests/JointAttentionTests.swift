@@ -188,4 +188,37 @@ struct JointAttentionTests {
         let refused = nablaError { _ = try AttentionOperands(input: noTextV, blocks: blocks) }
         #expect(refused?.message == "joint: the video tokens have V but the 20@end text tokens have none")
     }
+
+    @Test("sweep and diff's recall (ThresholdSweep, MaskQuality) on a joint input equal JointRecall; a known mass rebuilt from its values regains the joint blocks; videoBlocks is the video-to-video part")
+    func consumers() throws {
+        let c = Self.cases[1]
+        let (input, _) = try Self.input(c)
+        let map = try #require(try PooledMap.compute(input, block: c.block, isCancelled: { false }))
+        let mask = map.cut(MaskSettings(threshold: 0.7))
+        let want = try JointRecall.recall(input: input, mask: mask)
+        let sweep = try ThresholdSweep(map: map, sta: nil, thresholds: [0.7], input: input, recall: true)
+        let quality = try #require(try MaskQuality.measure([KeptKeyBlocks(mask)], input: input, blocks: mask.blocks, error: true))
+        let ops = try AttentionOperands(input: input, blocks: mask.blocks)
+        let mass = ops.trueBlockMass(threads: 2)
+        // What the app hands the sweep: the values alone, without weights or joint blocks.
+        let bare = TrueBlockMass(heads: mass.heads, n: mass.n, mass: mass.mass)
+        let known = try ThresholdSweep(map: map, sta: nil, thresholds: [0.7], input: input, recall: true, trueMass: bare)
+        for h in 0..<input.heads {
+            #expect(abs(sweep.recall![0][h] - want[h]) < 1e-5)
+            #expect(abs(quality.recall[0][h] - want[h]) < 1e-5)
+            #expect(abs(known.recall![0][h] - want[h]) < 1e-5)
+            #expect(abs(mass.recall(of: mask).recall(slot: h) - want[h]) < 1e-5)
+        }
+        let joint = try #require(mass.joint)
+        let video = mass.videoBlocks
+        #expect(video.n == mask.n && video.joint == nil)
+        for h in 0..<input.heads {
+            for a in 0..<mask.n {
+                for b in 0..<mask.n {
+                    #expect(video.mass(slot: h, query: a, key: b) == mass.mass(slot: h, query: joint.firstVideoBlock + a, key: joint.firstVideoBlock + b))
+                }
+            }
+        }
+    }
+
 }
