@@ -19,6 +19,13 @@ struct AttendCommand: ParsableCommand {
         dense run) from N query blocks per head sampled uniformly at random within each frame \
         slab, with 95% intervals; auto samples until every head's recall interval is within \
         +-0.005. On a terminal, progress shows on stderr; Ctrl-C leaves no partial output.
+
+        With joint text tokens (--text-tokens N[@start|@end], or a capture's text_tokens) the text \
+        runs as extra blocks of B tokens in sequence order, every text query row and text key column \
+        kept (dense); the video-to-video blocks follow the mask. --mask is then the joint \
+        [heads, Nt_blocks + N, Nt_blocks + N] mask 'nabla mask' writes. out.npy holds the text rows \
+        where Q holds them; recall is the mean over every query token, text and video, the mass on \
+        text keys counted as kept; --sample strata are the frame slabs and the text blocks.
         """
     )
 
@@ -70,14 +77,17 @@ struct AttendCommand: ParsableCommand {
             throw NablaError(.badArgument, "\(qk.name) holds Q and K but no V: \(dense ? "--dense" : "--out") needs V; without V only --recall is possible")
         }
         let blocks = try qk.blockGrid(maskOptions.block)
-        try refuseText(qk, command: "attend")
+        // Joint text tokens (issue 18, item 2): the kernels run the text as extra blocks,
+        // text rows and columns kept; the outputs hold the text rows where the text sits.
+        let joint = qk.text.map { JointSequence(video: blocks, text: $0.tokens) }
         noteEdge(qk, block: maskOptions.block, given: input.edge, reported: true)
         let progress = StderrProgress(label: "attend")
         defer { progress.finish() }
         let kept: KeptKeyBlocks
         let source: String
         if let mask {
-            kept = try readMask(mask, heads: qk.heads, blocks: blocks)
+            kept = try joint.map { try MaskFile.read(mask, heads: qk.heads, joint: $0) }
+                ?? readMask(mask, heads: qk.heads, blocks: blocks)
             source = mask
         } else {
             let settings = maskOptions.settings
@@ -87,7 +97,7 @@ struct AttendCommand: ParsableCommand {
             source = settings.description
         }
         let size = try sampling.size
-        try sampling.noteExact(blocks: blocks.count)
+        try sampling.noteExact(blocks: joint?.count ?? blocks.count, joint: joint != nil)
         // With --sample, recall (and with --dense the error) come from the sample alone.
         let request = AttentionRequest(sparse: qk.v != nil, dense: dense && size == nil, recall: recall && size == nil,
                                        repeats: `repeat`,
@@ -114,8 +124,9 @@ struct AttendCommand: ParsableCommand {
             _ = try OutputSet.replace(directory: out) { stage in
                 for case let (name, values?) in outputs {
                     if blocks.droppedTokens > 0 {
-                        // --edge crop: the kept tokens only, [heads, S_kept, D], raster over the kept grid.
-                        try stage.write(try NPY.encode(values, shape: [qk.heads, blocks.keptTokens, qk.headDim], name: name), named: name)
+                        // --edge crop: the kept tokens only, [heads, S_kept, D], raster over the
+                        // kept grid (with text: [heads, Nt + S_kept, D], the text where it sits).
+                        try stage.write(try NPY.encode(values, shape: [qk.heads, report.operands.tokens, qk.headDim], name: name), named: name)
                     } else {
                         try stage.write(try NPY.encode(try arranged(values, like: qLayout, shape: qShape, heads: qk.heads,
                                                                     tokens: qk.grid.tokens, headDim: qk.headDim),
@@ -132,7 +143,7 @@ struct AttendCommand: ParsableCommand {
             print(report.text())
             if let out, !written.isEmpty {
                 print("wrote      \(written.joined(separator: ", ")) to \(out)"
-                      + (blocks.droppedTokens > 0 ? " ([\(qk.heads), \(blocks.keptTokens), \(qk.headDim)], raster over the kept grid \(blocks.kept))" : ""))
+                      + (blocks.droppedTokens > 0 ? " ([\(qk.heads), \(report.operands.tokens), \(qk.headDim)], \(joint == nil ? "" : "the text where it sits, the video ")raster over the kept grid \(blocks.kept))" : ""))
             }
         }
     }
@@ -157,8 +168,9 @@ struct AttendCommand: ParsableCommand {
         return (qk, nil, [qk.heads, qk.grid.tokens, qk.headDim])
     }
 
-    /// `values` (`[heads, S, D]`, stored token order) laid out as Q is: the same axes in
-    /// the same order, with a batch axis of 1.
+    /// `values` (`[heads, S, D]`, stored token order; with text `[heads, Nt + Nv, D]` in
+    /// sequence order) laid out as Q is: the same axes in the same order, with a batch
+    /// axis of 1, the text tokens where Q holds them.
     func arranged(_ values: [Float], like layout: QKLayout?, shape: [Int], heads: Int, tokens: Int, headDim: Int) throws -> [Float] {
         guard let layout else { return values }
         let order: OrderOption
@@ -167,13 +179,18 @@ struct AttendCommand: ParsableCommand {
         case .raster: order = .raster
         case .block(let b): order = .block; orderBlock = b
         }
-        let target = try QKLayout(shape: shape, name: "out.npy",
-                                  options: LayoutOptions(grid: layout.grid, order: order, orderBlock: orderBlock,
-                                                         axes: String(layout.axes)))
+        var options = LayoutOptions(grid: layout.grid, order: order, orderBlock: orderBlock, axes: String(layout.axes))
+        options.text = layout.text
+        let target = try QKLayout(shape: shape, name: "out.npy", options: options)
+        let textLayout = target.textLayout
+        let nt = layout.text?.count ?? 0, textStart = layout.text?.textStart(video: tokens) ?? 0
+        let videoStart = layout.text?.videoStart ?? 0
         var result = [Float](repeating: 0, count: values.count)
         for h in 0..<heads {
-            for s in 0..<tokens {
-                let dst = target.offset(head: h, token: s), src = (h * tokens + s) * headDim
+            for p in 0..<(nt + tokens) {
+                let isText = p >= textStart && p < textStart + nt
+                let dst = isText ? textLayout!.offset(head: h, token: p - textStart) : target.offset(head: h, token: p - videoStart)
+                let src = (h * (nt + tokens) + p) * headDim
                 for j in 0..<headDim { result[dst + j * target.dStride] = values[src + j] }
             }
         }

@@ -52,7 +52,7 @@ struct BenchCommand: ParsableCommand {
         let halfInPlace = attentionHeads == 0 || !hasV
         try spec.checkMemory(block: mask.block, use: .cachedMap, halfInPlace: halfInPlace)
         let qk = try spec.load(halfInPlace: halfInPlace)
-        try refuseText(qk, command: "bench")
+        noteText(qk, block: mask.block)
         noteEdge(qk, block: mask.block, given: input.edge, reported: false)
         try MaskMemory.check(input: qk, block: mask.block, use: .cachedMap)
         let bench = try EngineBenchmark(input: qk, block: mask.block, settings: mask.settings,

@@ -52,7 +52,7 @@ struct DiffCommand: ParsableCommand {
             }
         }
         let qk = try input.spec(orderBlock: block).load()
-        try refuseText(qk, command: "diff")
+        noteText(qk, block: block)
         noteEdge(qk, block: block, given: input.edge, reported: false)
         let report = try DiffReport(input: qk, a: a, b: b, block: block, recall: recall, error: error)
         print(json ? report.json().rendered() : report.text())

@@ -37,9 +37,9 @@ struct SampleOptions: ParsableArguments {
     }
 
     /// Says once on stderr when `--sample N` covers every block (the figures are exact).
-    func noteExact(blocks: Int) throws {
+    func noteExact(blocks: Int, joint: Bool = false) throws {
         if case .blocks(let k)? = try size, k >= blocks {
-            warn("--sample \(k) covers all \(blocks) query blocks of each head: the figures are exact")
+            warn("--sample \(k) covers all \(blocks) query blocks of each head\(joint ? " (text and video)" : ""): the figures are exact")
         }
     }
 }

@@ -23,6 +23,7 @@ extension SweepCommand {
         var seen = Set<String>()
         types = types.filter { seen.insert($0.name).inserted }
         let qk = try input.spec(orderBlock: block).load()
+        try refuseText(qk, command: "sweep --method")
         if error { try MaskQuality.requireValues(qk) }
         let blocks = try qk.blockGrid(block)
         try sampling.noteExact(blocks: blocks.count)

@@ -61,7 +61,7 @@ struct SweepCommand: ParsableCommand {
         if let method { return try runMethods(method) }
         let points = try ThresholdSweep.parseThresholds(thresholds)
         let qk = try input.spec(orderBlock: block).load()
-        try refuseText(qk, command: "sweep")
+        noteText(qk, block: block)
         noteEdge(qk, block: block, given: input.edge, reported: false)
         var measureAt: [Double] = []
         if measure != "none" {

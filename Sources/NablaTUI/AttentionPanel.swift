@@ -14,8 +14,11 @@ public struct AttentionPanel: Sendable {
     /// The mask settings of `sparse`, `sparseMs` and `recall`.
     public var settings: MaskSettings
     public let hasValues: Bool
-    /// `[1, N, N]` true block mass of the head.
+    /// `[1, N, N]` true block mass of the head (with joint text tokens, on the joint blocks).
     public var mass: TrueBlockMass?
+    /// `mass` on the video's blocks, as the map and the follow view draw it
+    /// (`TrueBlockMass.videoBlocks`; `mass` itself without text).
+    public var shownMass: TrueBlockMass?
     public var recall: AttentionRecall?
     /// Recall from sampled query blocks, shown until `recall` is there.
     public var estimate: AttentionEstimate?
@@ -90,6 +93,7 @@ extension AppState {
         switch outcome {
         case .done(.mass(let mass), _):
             panel.mass = mass
+            panel.shownMass = mass.videoBlocks
             if let mask { panel.recall = mass.recall(of: mask) }
         case .done(.output(let out), let ms):
             if stage == .sparse {

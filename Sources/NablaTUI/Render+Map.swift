@@ -233,7 +233,7 @@ extension Renderer {
             }
         }
 
-        let trueMass = state.showTrueMass ? state.attention.flatMap { $0.head == head ? $0.mass : nil } : nil
+        let trueMass = state.showTrueMass ? state.attention.flatMap { $0.head == head ? $0.shownMass : nil } : nil
         let grid = PixelGrid(map: map, mask: mask, head: head, view: view, trueMass: trueMass)
         let cursor = cursorX.flatMap { x in cursorY.map { (x: x, y: $0) } }
         drawPixels(grid, in: l.mapArea, cursor: cursor)

@@ -22,7 +22,7 @@ extension Renderer {
         let rest = Rect(x: body.x, y: body.y + 2, width: body.width, height: max(body.height - 2, 0))
         let (left, right) = rest.splitLeft(layout.mapPanel.width)
         // `t`: the kept tiles shaded by the true block mass (the timing panel's, once computed).
-        let mass = state.showTrueMass ? state.attention.flatMap { $0.head == head ? $0.mass : nil } : nil
+        let mass = state.showTrueMass ? state.attention.flatMap { $0.head == head ? $0.shownMass : nil } : nil
         drawFollowVideo(trace, stage: stage, trueMass: mass,
                         in: Rect(x: left.x, y: left.y, width: max(left.width - 1, 0), height: left.height))
         drawRowChart(trace, stage: stage, trueMass: mass,

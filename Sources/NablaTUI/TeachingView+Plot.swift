@@ -31,7 +31,7 @@ extension AppState {
             }
         case (.row, _):
             // With `t` on and the head's true block mass computed, the figure marks it as the screen shades it.
-            let trueMass = showTrueMass ? attention.flatMap { $0.head == h ? $0.mass : nil } : nil
+            let trueMass = showTrueMass ? attention.flatMap { $0.head == h ? $0.shownMass : nil } : nil
             return Figures.row(RowTrace(map: map, head: h, query: cursor.query, settings: settings),
                                title: "query block \(cursor.query) · head \(name) · \(label)",
                                trueMass: trueMass.map { m in (0..<map.n).map { m.mass(slot: 0, query: cursor.query, key: $0) } })

@@ -7,30 +7,52 @@ import Foundation
 /// slab holds `floor(k / tb)` or one more, and within a slab the sample is a simple random
 /// sample without replacement (a prefix of a uniform shuffle). The same seed gives the
 /// same order on every platform (SplitMix64, `SeededGenerator`).
+///
+/// On a joint text-video sequence (`joint`) the blocks are the joint blocks: the video's
+/// slabs (at their joint indices) and one more stratum, the text blocks, which drops out
+/// of the rounds once its blocks are taken.
 public struct QueryBlockSample: Sendable, Equatable {
     public let blocks: BlockGrid
     public let seed: UInt64
-    /// `[N]`: a permutation of the block indices (raster over the block grid).
+    /// `[N]`: a permutation of the block indices (raster over the block grid; with text,
+    /// the joint block indices).
     public let order: [Int]
+    /// `[N]`: the stratum of each block.
+    let strata: [Int]
+    /// Blocks in each stratum: `tb` slabs of `hb * wb`, then with text the `Ntb` text blocks.
+    public let strataSizes: [Int]
 
     /// - Complexity: O(N).
     public init(blocks: BlockGrid, seed: UInt64) {
+        self.init(blocks: blocks, joint: nil, seed: seed)
+    }
+
+    /// On the joint blocks of `joint` when given (its video must be `blocks`).
+    /// - Complexity: O(N).
+    public init(blocks: BlockGrid, joint: JointSequence?, seed: UInt64) {
+        precondition(joint == nil || joint!.video == blocks, "the joint sequence must be on the same block grid")
         self.blocks = blocks
         self.seed = seed
         var rng = SeededGenerator(seed: seed, stream: 0x5A3B_1E)
-        let per = blocks.blocksPerSlab
-        var slabs = (0..<blocks.tb).map { t in Array((t * per)..<((t + 1) * per)) }
+        let per = blocks.blocksPerSlab, first = joint?.firstVideoBlock ?? 0
+        var slabs = (0..<blocks.tb).map { t in Array((first + t * per)..<(first + (t + 1) * per)) }
+        if let joint, joint.textBlocks > 0 {
+            slabs.append(Array(joint.firstTextBlock..<(joint.firstTextBlock + joint.textBlocks)))
+        }
         for t in slabs.indices { slabs[t] = shuffled(slabs[t], &rng) }
-        var order: [Int] = []
-        order.reserveCapacity(blocks.count)
-        for r in 0..<per {
-            for t in shuffled(Array(0..<blocks.tb), &rng) { order.append(slabs[t][r]) }
+        var order: [Int] = [], strata = [Int](repeating: 0, count: joint?.count ?? blocks.count)
+        order.reserveCapacity(strata.count)
+        for (t, slab) in slabs.enumerated() { for a in slab { strata[a] = t } }
+        for r in 0..<(slabs.map(\.count).max() ?? 0) {
+            for t in shuffled(Array(slabs.indices), &rng) where r < slabs[t].count { order.append(slabs[t][r]) }
         }
         self.order = order
+        self.strata = strata
+        strataSizes = slabs.map(\.count)
     }
 
-    /// The frame slab (stratum) of block `block`.
-    public func stratum(of block: Int) -> Int { block / blocks.blocksPerSlab }
+    /// The stratum of block `block`: its frame slab (with text, `tb` for a text block).
+    public func stratum(of block: Int) -> Int { strata[block] }
 }
 
 /// Fisher-Yates with an explicit draw, so the order does not depend on the standard
@@ -93,14 +115,13 @@ public final class AttentionEstimator {
 
     /// - Throws: `NablaError.badArgument` when `error` is asked without V.
     public init(operands: AttentionOperands, kept: KeptKeyBlocks, error: Bool, seed: UInt64) throws {
-        precondition(kept.n == operands.n, "the mask's block count must match the operands'")
         if error && !operands.hasValues {
             throw NablaError(.badArgument, "the output error needs V (give Q K V); recall needs only Q and K")
         }
         self.operands = operands
-        self.kept = kept
+        self.kept = operands.kernelRows(kept)
         self.error = error
-        sample = QueryBlockSample(blocks: operands.blocks, seed: seed)
+        sample = QueryBlockSample(blocks: operands.blocks, joint: operands.joint, seed: seed)
         figures = Array(repeating: [], count: operands.heads.count)
     }
 
@@ -129,8 +150,7 @@ public final class AttentionEstimator {
     /// The figures of every head from the blocks done so far.
     /// - Complexity: O(slots * done).
     public var estimates: [AttentionEstimate] {
-        let strata = operands.blocks.tb
-        let population = [Int](repeating: operands.blocks.blocksPerSlab, count: strata)
+        let population = sample.strataSizes, strata = population.count
         return operands.heads.indices.map { slot in
             var recall = [[(y: Double, x: Double)]](repeating: [], count: strata), oracle = recall, squares = recall
             for (i, f) in figures[slot].enumerated() {
@@ -159,8 +179,8 @@ public final class AttentionEstimator {
     /// Every head together (strata: head x frame slab): the mean recall over heads, and
     /// with V the error of all heads' outputs together (`relativeL2Error`'s `overall`).
     public var overall: (recall: SampledValue, relativeL2Error: SampledValue?) {
-        let strata = operands.blocks.tb, slots = operands.heads.count
-        let population = [Int](repeating: operands.blocks.blocksPerSlab, count: strata * slots)
+        let strata = sample.strataSizes.count, slots = operands.heads.count
+        let population = Array([[Int]](repeating: sample.strataSizes, count: slots).joined())
         var recall = [[(y: Double, x: Double)]](repeating: [], count: strata * slots), squares = recall
         for slot in 0..<slots {
             for (i, f) in figures[slot].enumerated() {
@@ -188,7 +208,7 @@ public final class AttentionEstimator {
     /// called after each. Returns `false` when cancelled.
     public func advanceUntil(halfWidth: Double, errorHalfWidth: Double? = nil, isCancelled: () -> Bool = { false },
                              step: (AttentionEstimator) -> Void = { _ in }) -> Bool {
-        var target = max(2 * operands.blocks.tb, 32)
+        var target = max(2 * sample.strataSizes.count, 32)
         while true {
             guard advance(to: target, isCancelled: isCancelled) else { return false }
             step(self)

@@ -267,14 +267,21 @@ public enum MaskFile {
     /// - Throws: `NablaError` naming the file and what does not fit: dtype, shape (with
     ///   the expected one and why), a value other than 0 or 1, a row keeping nothing.
     public static func read(_ path: String, heads: Int, blocks: BlockGrid) throws -> [UInt8] {
+        try read(path, heads: heads, n: blocks.count,
+                 why: "\(heads) heads, block grid \(blocks) of block \(blocks.block) on grid \(blocks.grid)")
+    }
+
+    /// Reads and checks a `[heads, n, n]` mask; `why` says where `n` comes from in the
+    /// message of a shape that does not fit.
+    /// - Throws: as `read(_:heads:blocks:)`.
+    public static func read(_ path: String, heads: Int, n: Int, why: String) throws -> [UInt8] {
         let raw = try NPY.read(path: path)
-        let n = blocks.count
         guard raw.dtype == .uint8 || raw.dtype == .bool else {
             throw NablaError(.unsupported, "\(path): mask dtype is \(raw.dtype); expected uint8 (or bool) [heads, N, N]")
         }
         guard raw.shape == [heads, n, n] else {
             let got = "[" + raw.shape.map(String.init).joined(separator: ", ") + "]"
-            throw NablaError(.badShape, "\(path): mask of shape \(got) does not fit the input: expected [heads, N, N] = [\(heads), \(n), \(n)] (\(heads) heads, block grid \(blocks) of block \(blocks.block) on grid \(blocks.grid))")
+            throw NablaError(.badShape, "\(path): mask of shape \(got) does not fit the input: expected [heads, N, N] = [\(heads), \(n), \(n)] (\(why))")
         }
         let values = raw.int64s()
         if let bad = values.firstIndex(where: { $0 != 0 && $0 != 1 }) {

@@ -117,8 +117,12 @@ public struct ThresholdSweep: Sendable {
         } else if recall {
             let mass: TrueBlockMass
             if let trueMass {
-                precondition(trueMass.heads == Array(0..<map.heads) && trueMass.n == map.n, "a known mass map of every head")
-                mass = trueMass
+                precondition(trueMass.heads == Array(0..<map.heads) && trueMass.n == (ops?.n ?? map.n), "a known mass map of every head")
+                // A map rebuilt from its values alone regains the operands' weights and joint blocks.
+                let lost = (trueMass.queryWeights == nil && ops?.queryWeights != nil) || (trueMass.joint == nil && ops?.joint != nil)
+                mass = !lost ? trueMass : TrueBlockMass(heads: trueMass.heads, n: trueMass.n, mass: trueMass.mass,
+                                                        queryWeights: trueMass.queryWeights ?? ops?.queryWeights,
+                                                        joint: trueMass.joint ?? ops?.joint)
             } else {
                 guard case (.mass(let m), _) = try timed(.trueBlockMass) else { preconditionFailure("a mass map") }
                 mass = m

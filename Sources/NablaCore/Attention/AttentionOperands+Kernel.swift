@@ -28,12 +28,14 @@ extension AttentionOperands {
     /// are used): every query of block `a` attends to exactly the tokens of the kept key
     /// blocks of row `a` (NABLA.md, "block-sparse attention").
     ///
-    /// Returns `[slots, S, D]` float32, tokens in the input's stored order.
+    /// Returns `[slots, S, D]` float32, tokens in the input's stored order (with text:
+    /// `[slots, Nt + Nv, D]` in sequence order). `kept` may be on the video's blocks of a
+    /// joint sequence: its joint rows are run (`kernelRows`).
     /// - Complexity: O(4 * D * B^2 * kept blocks) flops per head, kept blocks of each
     ///   query block visited in ascending order; work split across `threads` by kept blocks.
     public func sparse(_ kept: KeptKeyBlocks, threads: Int? = nil) -> [Float] {
         precondition(hasValues, "sparse attention needs V")
-        precondition(kept.n == n, "the mask's block count must match the operands'")
+        let kept = kernelRows(kept)
         return run(kept: kept, values: true, recordMass: false, threads: threads).output!
     }
 
@@ -49,7 +51,7 @@ extension AttentionOperands {
     public func denseWithBlockMass(threads: Int? = nil) -> (output: [Float], mass: TrueBlockMass) {
         precondition(hasValues, "dense attention needs V")
         let r = run(kept: nil, values: true, recordMass: true, threads: threads)
-        return (r.output!, TrueBlockMass(heads: heads, n: n, mass: r.blockMass!, queryWeights: queryWeights))
+        return (r.output!, TrueBlockMass(heads: heads, n: n, mass: r.blockMass!, queryWeights: queryWeights, joint: joint))
     }
 
     /// The true block mass map of every packed head, needing no V: one pass of the scores
@@ -57,7 +59,7 @@ extension AttentionOperands {
     /// - Complexity: O(2 * D * S^2) flops per head.
     public func trueBlockMass(threads: Int? = nil) -> TrueBlockMass {
         let r = run(kept: nil, values: false, recordMass: true, threads: threads)
-        return TrueBlockMass(heads: heads, n: n, mass: r.blockMass!, queryWeights: queryWeights)
+        return TrueBlockMass(heads: heads, n: n, mass: r.blockMass!, queryWeights: queryWeights, joint: joint)
     }
 
     /// Flops of attention over `keptBlocks` block pairs of one head: `4 * D * B^2` per pair
@@ -76,7 +78,7 @@ extension AttentionOperands {
         switch work {
         case .sparse(let kept):
             precondition(hasValues, "sparse attention needs V")
-            r = run(kept: kept, values: true, recordMass: false, threads: threads, isCancelled: isCancelled)
+            r = run(kept: kernelRows(kept), values: true, recordMass: false, threads: threads, isCancelled: isCancelled)
             return r.map { .output($0.output!) }
         case .dense:
             precondition(hasValues, "dense attention needs V")
@@ -84,7 +86,7 @@ extension AttentionOperands {
             return r.map { .output($0.output!) }
         case .trueBlockMass:
             r = run(kept: nil, values: false, recordMass: true, threads: threads, isCancelled: isCancelled)
-            return r.map { .mass(TrueBlockMass(heads: heads, n: n, mass: $0.blockMass!, queryWeights: queryWeights)) }
+            return r.map { .mass(TrueBlockMass(heads: heads, n: n, mass: $0.blockMass!, queryWeights: queryWeights, joint: joint)) }
         }
     }
 

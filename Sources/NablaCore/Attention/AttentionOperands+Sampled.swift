@@ -24,13 +24,14 @@ extension AttentionOperands {
     ///
     /// Returns one entry per item, in order; `nil` when `isCancelled` turned true (polled
     /// before every item).
-    /// - Precondition: V when `error`; `kept` of the operands' block count.
+    /// - Precondition: V when `error`; `kept` of the operands' block count (or of the
+    ///   video's blocks of a joint sequence: its joint rows are used, `kernelRows`).
     /// - Complexity: `2 D B S` flops per item for the mass, with `error` `4 D B S` plus
     ///   `4 D B^2` per kept block; items spread over `threads` (all cores when `nil`).
     public func figures(ofQueryBlocks items: [(slot: Int, block: Int)], kept: KeptKeyBlocks, error: Bool,
                         threads: Int? = nil, isCancelled: () -> Bool = { false }) -> [QueryBlockFigures]? {
         precondition(!error || hasValues, "the output error needs V")
-        precondition(kept.n == n, "the mask's block count must match the operands'")
+        let kept = kernelRows(kept)
         let n = self.n, b = tokensPerBlock, d = headDim
         var result = [QueryBlockFigures](repeating: QueryBlockFigures(recall: 0, oracle: 0, errorSquared: 0, referenceSquared: 0),
                                          count: items.count)

@@ -11,13 +11,19 @@ public struct TrueBlockMass: Sendable {
     /// `[N]`: each query block's share of the tokens, `count_a / S`, when blocks differ in
     /// size (partial edge blocks); `nil` when uniform (each block weighs `1 / N`).
     public let queryWeights: [Double]?
+    /// The joint text-video sequence whose joint blocks the map is on (`N = Nj`), or `nil`
+    /// for a map on the video's blocks. Masks on the video's blocks given to `recall(of:)`
+    /// are then taken with every text row and column kept (`JointSequence.keptKeyBlocks`).
+    public let joint: JointSequence?
 
     /// `[slots, N, N]`: per row, running sums of the masses sorted descending (the oracle
     /// of a row keeping `k` blocks is entry `k - 1`).
     let descendingSums: [Double]
 
     /// - Complexity: O(slots * N^2 log N), to sort each row once for the oracle.
-    public init(heads: [Int], n: Int, mass: [Double], queryWeights: [Double]? = nil) {
+    public init(heads: [Int], n: Int, mass: [Double], queryWeights: [Double]? = nil, joint: JointSequence? = nil) {
+        precondition(joint == nil || joint!.count == n, "a joint map is on the joint blocks")
+        self.joint = joint
         precondition(mass.count == heads.count * n * n, "mass must be [slots, N, N]")
         precondition(queryWeights == nil || queryWeights!.count == n, "one weight per query block")
         self.heads = heads
@@ -40,9 +46,11 @@ public struct TrueBlockMass: Sendable {
         mass[(slot * n + a) * n + b]
     }
 
-    /// Recall and oracle of `kept` (rows of every input head) for each packed head.
+    /// Recall and oracle of `kept` (rows of every input head) for each packed head; on a
+    /// joint map, `kept` may be on the video's blocks (its joint rows are taken).
     /// - Complexity: O(slots * N + kept blocks).
     public func recall(of kept: KeptKeyBlocks) -> AttentionRecall {
+        if let joint, kept.n == joint.video.count, kept.n != n { return recall(of: joint.keptKeyBlocks(kept)) }
         precondition(kept.n == n, "the mask's block count must match the map's")
         return recall { h, a, add in
             let r = h * n + a
@@ -50,9 +58,11 @@ public struct TrueBlockMass: Sendable {
         }
     }
 
-    /// Recall and oracle of `mask` for each packed head.
+    /// Recall and oracle of `mask` for each packed head; on a joint map, of `mask`'s joint
+    /// rows when it is on the video's blocks.
     /// - Complexity: O(slots * N^2).
     public func recall(of mask: BlockMask) -> AttentionRecall {
+        if let joint, mask.n == joint.video.count, mask.n != n { return recall(of: joint.keptKeyBlocks(mask)) }
         precondition(mask.n == n, "the mask's block count must match the map's")
         return recall { h, a, add in
             for b in 0..<n where mask.isKept(head: h, query: a, key: b) { add(b) }

@@ -126,7 +126,7 @@ public struct QKInput: Sendable {
         let kt = try headTokens(k, layout: layout, heads: picked, halfInPlace: halfInPlace)
         let vt = try v.flatMap { v in try vLayout.map { try headTokens(v, layout: $0, heads: picked, halfInPlace: halfInPlace && halfValues) } }
         var input = QKInput(name: name, q: qt, k: kt, v: vt, grid: layout.grid, order: layout.order, headIndices: picked)
-        input.text = try textQK(q: q, k: k, layout: layout, heads: picked)
+        input.text = try textQK(q: q, k: k, v: vt == nil ? nil : v, layout: layout, vLayout: vLayout, heads: picked)
         return input
     }
 

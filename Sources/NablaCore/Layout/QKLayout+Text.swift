@@ -22,18 +22,23 @@ extension QKLayout {
     }
 }
 
-/// The text tokens' Q and K of a joint sequence, `[heads, Nt, D]` each in sequence order,
-/// beside the video tokens' `QKInput.q` / `QKInput.k` (which hold the video tokens only).
+/// The text tokens' Q and K (and V, when the input has V) of a joint sequence,
+/// `[heads, Nt, D]` each in sequence order, beside the video tokens' `QKInput.q` /
+/// `QKInput.k` / `QKInput.v` (which hold the video tokens only).
 public struct TextQK: Sendable {
     public let tokens: TextTokens
     public let q: HeadTokens
     public let k: HeadTokens
+    /// `[heads, Nt, Dv]`, or `nil` when the input has no V.
+    public let v: HeadTokens?
 
-    public init(tokens: TextTokens, q: HeadTokens, k: HeadTokens) {
+    public init(tokens: TextTokens, q: HeadTokens, k: HeadTokens, v: HeadTokens? = nil) {
         precondition(q.sameShape(as: k) && q.tokens == tokens.count, "text Q and K must be [heads, Nt, D]")
+        if let v { precondition(v.heads == q.heads && v.tokens == q.tokens, "text V must match text Q in heads and tokens") }
         self.tokens = tokens
         self.q = q
         self.k = k
+        self.v = v
     }
 }
 
@@ -55,18 +60,21 @@ extension TextQK {
             }
             return HeadTokens(values, heads: selection.indices.count, tokens: x.tokens, headDim: x.headDim)
         }
-        return TextQK(tokens: tokens, q: pick(q), k: pick(k))
+        return TextQK(tokens: tokens, q: pick(q), k: pick(k), v: v.map(pick))
     }
 }
 
 extension QKInput {
-    /// The text tokens' Q and K of heads `picked` of `q` and `k` under `layout`, as Float,
-    /// after the finite check; `nil` when the layout has no text tokens.
+    /// The text tokens' Q and K (and V of `v` under `vLayout`, when given) of heads
+    /// `picked` under `layout`, as Float, after the finite check; `nil` when the layout has
+    /// no text tokens.
     /// - Throws: `.nonFinite` naming the tensor and the index.
-    static func textQK(q: RawTensor, k: RawTensor, layout: QKLayout, heads picked: [Int]) throws -> TextQK? {
+    static func textQK(q: RawTensor, k: RawTensor, v: RawTensor? = nil, layout: QKLayout, vLayout: QKLayout? = nil,
+                       heads picked: [Int]) throws -> TextQK? {
         guard let text = layout.text, let tl = layout.textLayout else { return nil }
+        let tv = try v.flatMap { v in try vLayout?.textLayout.map { try headTokens(v, layout: $0, heads: picked) } }
         return TextQK(tokens: text, q: try headTokens(q, layout: tl, heads: picked),
-                      k: try headTokens(k, layout: tl, heads: picked))
+                      k: try headTokens(k, layout: tl, heads: picked), v: tv)
     }
 }
 

@@ -75,6 +75,10 @@ public final class MethodContext: @unchecked Sendable {
     /// - Throws: `NablaError.tooLarge` when the run would not fit in memory.
     public func trueMass() throws -> TrueBlockMass? {
         if let m = locked({ mass }) { return m }
+        if let text = input.text {
+            // The methods index the mass by video block; a joint map (text blocks too) is not theirs.
+            throw NablaError(.badArgument, "\(input.name): the methods' true block mass with joint text tokens (\(text.tokens)) is not handled yet; nabla attend --recall gives recall with text")
+        }
         let ops = try AttentionOperands(input: input, blocks: blocks)
         guard case .mass(let m)? = ops.compute(.trueBlockMass, isCancelled: isCancelled) else { return nil }
         locked { mass = m }

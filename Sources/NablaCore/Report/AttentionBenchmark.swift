@@ -22,6 +22,9 @@ public struct AttentionBenchmark: Sendable {
     public let variant: KernelVariant
     /// Per swept density: the density reached, and the median sparse time in ms.
     public let sweep: [(density: Double, ms: Double)]
+    /// The joint text-video sequence the kernels ran over (text rows and columns kept, so
+    /// densities and flops count the joint blocks), or `nil` without text.
+    public let joint: JointSequence?
 
     /// The densities swept: per row, the heaviest blocks of the pooled map up to this share.
     public static let sweepDensities = [0.05, 0.10, 0.25, 0.50, 0.75, 1.0]
@@ -40,16 +43,17 @@ public struct AttentionBenchmark: Sendable {
                 return i >= warmup ? ms : nil
             }
         }
-        let kept = KeptKeyBlocks(mask)
+        // With text, the joint rows: the text blocks' rows and columns kept (issue 18, item 2).
+        let kept = ops.kernelRows(KeptKeyBlocks(mask))
         let keptBlocks = heads.reduce(0) { $0 + kept.keptBlocks(head: $1) }
-        let n = map.n
+        let n = ops.n
         sparseRuns = runs { _ = ops.sparse(kept) }
         denseRuns = runs { _ = ops.dense() }
         sparseFlops = ops.flops(keptBlocks: keptBlocks)
         denseFlops = ops.flops(keptBlocks: heads.count * n * n)
         density = Double(keptBlocks) / Double(heads.count * n * n)
         sweep = AttentionBenchmark.sweepDensities.map { target in
-            let top = topBlocks(map, perRow: Swift.max(1, Int((target * Double(n)).rounded())))
+            let top = ops.kernelRows(topBlocks(map, perRow: Swift.max(1, Int((target * Double(map.n)).rounded()))))
             let reached = heads.reduce(0) { $0 + top.keptBlocks(head: $1) }
             let times = runs { _ = ops.sparse(top) }
             return (Double(reached) / Double(heads.count * n * n), median(times))
@@ -60,6 +64,7 @@ public struct AttentionBenchmark: Sendable {
         self.headNames = heads.map { input.headIndices[$0] }
         self.blocks = map.blocks
         self.headDim = input.headDim
+        joint = ops.joint
     }
 
     var sparseMs: Double { median(sparseRuns) }
@@ -71,6 +76,9 @@ public struct AttentionBenchmark: Sendable {
         var lines: [String] = []
         let which = heads.count == 1 ? "head \(headNames[0])" : "\(heads.count) heads"
         lines.append("attention (\(which), float32, \(variant.name) kernels, \(sparseRuns.count) runs; GFLOP/s of the work done, share of FP32 peak, median run and fastest)")
+        if let joint {
+            lines.append("text: \(joint.textLine); densities are of the \(joint.count) joint blocks")
+        }
         for (name, runs, flops) in [("sparse", sparseRuns, sparseFlops), ("dense", denseRuns, denseFlops)] {
             let ms = median(runs)
             let rate = flops / (ms * 1e6)
@@ -102,7 +110,7 @@ public struct AttentionBenchmark: Sendable {
                             ("share_of_peak", .number(round3(flops / (ms * 1e-3) / peakFlops))),
                             ("share_of_peak_fastest", .number(round3(flops / ((runs.min() ?? ms) * 1e-3) / peakFlops)))])
         }
-        return .object([
+        var fields: [(String, JSON)] = [
             ("heads", .array(headNames.map { .int($0) })),
             ("density", .number(density)),
             ("sparse", stage(sparseRuns, sparseFlops)),
@@ -116,7 +124,9 @@ public struct AttentionBenchmark: Sendable {
                          ("sparse_over_dense", .number(round3(s.ms / denseMs))),
                          ("ratio_over_density", .number(round3(s.ms / denseMs / s.density)))])
             })),
-        ])
+        ]
+        if let joint { fields.insert(("joint_blocks", .int(joint.count)), at: 2) }
+        return .object(fields)
     }
 }
 

@@ -120,7 +120,7 @@ extension AttentionReport {
         if let l2 = overall.relativeL2Error { fields.append(("relative_l2_error_ci95", l2.ciJSON)) }
         fields.append(("sample", .object([("sampled_blocks", .int(first.sampled)), ("blocks", .int(first.total)),
                                           ("exact", .bool(first.isExact)), ("seed", .int(Int(truncatingIfNeeded: sample.seed))),
-                                          ("stratified_by", .string("frame slab"))])))
+                                          ("stratified_by", .string(operands.joint == nil ? "frame slab" : "frame slab, and the text blocks"))])))
         return fields
     }
 

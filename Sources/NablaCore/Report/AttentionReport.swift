@@ -53,7 +53,8 @@ public struct AttentionReport: Sendable {
     public let overallEstimate: (recall: SampledValue, relativeL2Error: SampledValue?)?
     public let repeats: Int
     let sampleRequest: SampleRequest?
-    let operands: AttentionOperands
+    /// The packed operands the kernels ran on (their `joint`, `n` and output `tokens`).
+    public let operands: AttentionOperands
 
     public var heads: Int { kept.heads }
     /// The tensor index of each head (`QKInput.headIndices`), as the reports name them.
@@ -66,11 +67,13 @@ public struct AttentionReport: Sendable {
     ///   without V, or when the work would not fit in memory.
     public init(input: QKInput, blocks: BlockGrid, kept: KeptKeyBlocks, maskSource: String,
                 request: AttentionRequest, progress: AttentionProgress? = nil) throws {
-        precondition(kept.heads == input.heads && kept.n == blocks.count, "the mask must fit the input")
         if input.v == nil && (request.sparse || request.dense) {
             throw NablaError(.badArgument, "\(input.name) has Q and K but no V: attention outputs need V; only recall (--recall) can be computed")
         }
         let ops = try AttentionOperands(input: input, blocks: blocks)
+        precondition(kept.heads == input.heads && (kept.n == blocks.count || kept.n == ops.n), "the mask must fit the input")
+        // With text: the joint rows, text rows and columns kept (issue 18, item 2).
+        let kept = ops.kernelRows(kept)
         var times = StageTimes([("pack", ops.packMilliseconds)])
         var fastest = StageTimes(), cpu = StageTimes()
         func timed<T>(_ name: String, _ body: () -> T) -> T {
@@ -96,7 +99,8 @@ public struct AttentionReport: Sendable {
         } : nil
         let mass = request.recall ? timed("recall") {
             TrueBlockMass(heads: ops.heads, n: ops.n,
-                          mass: ops.run(kept: nil, values: false, recordMass: true, threads: nil, isCancelled: ticks.stage("recall"))!.blockMass!)
+                          mass: ops.run(kept: nil, values: false, recordMass: true, threads: nil, isCancelled: ticks.stage("recall"))!.blockMass!,
+                          queryWeights: ops.queryWeights, joint: ops.joint)
         } : nil
         if let sample = request.sample {
             let start = ContinuousClock.now
@@ -133,7 +137,7 @@ public struct AttentionReport: Sendable {
     /// GFLOP/s of the work done by the named kernel (`sparse`, `dense` or `recall`).
     public func gflops(_ stage: String) -> Double? {
         guard ["sparse", "dense", "recall"].contains(stage), let ms = times[stage], ms > 0 else { return nil }
-        let blocksDone = stage == "sparse" ? kept.count.reduce(0) { $0 + Int($1) } : heads * blocks.count * blocks.count
+        let blocksDone = stage == "sparse" ? kept.count.reduce(0) { $0 + Int($1) } : heads * operands.n * operands.n
         let perPair = operands.flops(keptBlocks: 1) * (stage == "recall" ? 0.5 : 1)
         return perPair * Double(blocksDone) / (ms * 1e6)
     }
@@ -181,6 +185,15 @@ public struct AttentionReport: Sendable {
             fields[fields.firstIndex { $0.0 == "oracle_recall" }!].1 = .number(e.reduce(0) { $0 + $1.oracle.value } / Double(e.count))
             fields.insert(contentsOf: estimateSummaryFields, at: fields.firstIndex { $0.0 == "heads" }!)
         }
+        if let joint = operands.joint {
+            // After "edge_means": the joint sequence the kernels ran (issue 18, item 2).
+            fields.insert(contentsOf: [
+                ("text_tokens", .int(joint.text.count)), ("text_place", .string(joint.text.place.rawValue)),
+                ("text_blocks", .int(joint.textBlocks)), ("joint_blocks", .int(joint.count)), ("tokens", .int(joint.tokens)),
+                ("text_means", .string("text query rows and text key columns are always kept (run densely); density is over the joint "
+                    + "blocks' real token pairs; recall is the mean over every query token, text and video, with the true mass on text keys counted as kept")),
+            ], at: fields.firstIndex { $0.0 == "num_heads" }!)
+        }
         if !outputs.isEmpty { fields.append(("outputs", .array(outputs.map { .string($0) }))) }
         return .object(fields)
     }
@@ -191,6 +204,9 @@ public struct AttentionReport: Sendable {
         lines.append("input      \(inputName)")
         lines.append("grid       \(blocks.grid), block \(blocks.block) -> block grid \(blocks), N = \(blocks.count), head dim \(headDim), \(heads) heads")
         if let edge = blocks.edgeText { lines.append("edge       \(edge)") }
+        if let joint = operands.joint {
+            lines.append("text       \(joint.textLine); \(joint.count) joint blocks, \(joint.tokens) tokens")
+        }
         lines.append("mask       \(maskSource), density \(percent(kept.density))")
         lines.append("")
         var header = "head   density"
