@@ -84,9 +84,19 @@ def layer_safetensors(path, heads, grid, d):
     print("wrote", path, "q k v bf16", shape)
 
 
+ROWS = ["n1050", "n5040", "f16", "wan14b-720p", "kandinsky5-10s"]
+
+
 def main():
-    out = sys.argv[1]
-    rows = sys.argv[2:] or ["n1050", "n5040", "f16"]
+    args = sys.argv[1:]
+    if not args or args[0].startswith("-"):
+        print(__doc__.strip())
+        sys.exit(0 if args and args[0] in ("-h", "--help") else 64)
+    out = args[0]
+    rows = args[1:] or ["n1050", "n5040", "f16"]
+    bad = [r for r in rows if r not in ROWS]
+    if bad:
+        sys.exit(f"make_inputs.py: unknown row {bad[0]!r}; rows: {' '.join(ROWS)}")
     for row in rows:
         d = os.path.join(out, row)
         os.makedirs(d, exist_ok=True)
