@@ -18,7 +18,7 @@ struct AttendCommand: ParsableCommand {
         --recall --sample N|auto estimates recall (and with --dense the error, without the full \
         dense run) from N query blocks per head sampled uniformly at random within each frame \
         slab, with 95% intervals; auto samples until every head's recall interval is within \
-        +-0.005. On a terminal, progress shows on stderr; Ctrl-C leaves no partial output.
+        +-0.005. With --sample the full block-sparse run (and its time) is made only for --out. On a terminal, progress shows on stderr; Ctrl-C leaves no partial output.
 
         With joint text tokens (--text-tokens N[@start|@end], or a capture's text_tokens) the text \
         runs as extra blocks of B tokens in sequence order, every text query row and text key column \
@@ -69,8 +69,11 @@ struct AttendCommand: ParsableCommand {
 
     func run() throws {
         let spec = try input.spec(orderBlock: maskOptions.block)
-        let (qk, qLayout, qShape) = try load(spec)
-        if qk.v == nil && !recall {
+        var (qk, qLayout, qShape) = try load(spec)
+        // Recall estimated from a sample needs Q and K only: V is not packed (at full size
+        // it is a third of the operands' memory).
+        if sampling.sample != nil && !dense && out == nil && qk.text == nil { qk.v = nil }
+        if qk.v == nil && !recall && sampling.sample == nil {
             throw NablaError(.badArgument, "\(qk.name) holds Q and K but no V: attention needs V (give Q K V); without V only --recall (recall and oracle) can be computed")
         }
         if qk.v == nil && (dense || out != nil) {
@@ -98,8 +101,11 @@ struct AttendCommand: ParsableCommand {
         }
         let size = try sampling.size
         try sampling.noteExact(blocks: joint?.count ?? blocks.count, joint: joint != nil)
-        // With --sample, recall (and with --dense the error) come from the sample alone.
-        let request = AttentionRequest(sparse: qk.v != nil, dense: dense && size == nil, recall: recall && size == nil,
+        // With --sample, recall (and with --dense the error) come from the sample alone, and
+        // the full block-sparse run is made only for --out's out.npy: at full size it is the
+        // bulk of the work (issue 19: estimates of 40 heads in a minute).
+        let request = AttentionRequest(sparse: qk.v != nil && (size == nil || out != nil), dense: dense && size == nil,
+                                       recall: recall && size == nil,
                                        repeats: `repeat`,
                                        sample: size.map { SampleRequest(size: $0, error: dense, seed: sampling.sampleSeed ?? 0) })
         let report = try AttentionReport(input: qk, blocks: blocks, kept: kept, maskSource: source, request: request,

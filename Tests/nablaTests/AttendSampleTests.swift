@@ -97,4 +97,22 @@ struct AttendSampleTests {
         #expect(r.stdout.contains(" +- "))
         #expect(r.stdout.contains("sampled    12 of 48 query blocks per head (stratified by frame, seed 0); +- is the 95% interval"))
     }
+
+    @Test("--sample runs the full block-sparse attention only for --out: its time and out.npy come with --out alone")
+    func sparseOnlyForOut() throws {
+        let estimate = try NablaProcess.run(Self.inputs + ["--recall", "--sample", "12", "--json"])
+        #expect(estimate.status == 0, "\(estimate.stderr)")
+        let timing = try #require(try AttendCommandTests.object(estimate.stdout)["timing_ms"] as? [String: Double])
+        #expect(timing["sparse"] == nil && timing["estimate"] != nil, "\(timing)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-sample-out-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let written = try NablaProcess.run(Self.inputs + ["--recall", "--sample", "12", "--json", "--out", dir])
+        #expect(written.status == 0, "\(written.stderr)")
+        let timed = try #require(try AttendCommandTests.object(written.stdout)["timing_ms"] as? [String: Double])
+        #expect(timed["sparse"] != nil)
+        #expect(FileManager.default.fileExists(atPath: dir + "/out.npy"))
+        // The same sample gives the same estimate either way.
+        let a = try Self.heads(AttendCommandTests.object(estimate.stdout)), b = try Self.heads(AttendCommandTests.object(written.stdout))
+        #expect(a[0]["recall"] as? Double == b[0]["recall"] as? Double)
+    }
 }
