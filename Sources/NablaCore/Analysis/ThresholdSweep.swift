@@ -96,7 +96,9 @@ public struct ThresholdSweep: Sendable {
         if needsV, let input, input.v == nil {
             throw NablaError(.badArgument, "\(input.name) has Q and K but no V: the output error and measured speed-up need V (give Q K V); recall needs only Q and K")
         }
-        let ops = try input.map { try AttentionOperands(input: $0, blocks: map.blocks) }
+        // Packed only for kernel runs: a sampled recall packs its own heads a group at a time.
+        let needsKernels = needsV || (recall && recallSample == nil && trueMass == nil)
+        let ops = needsKernels ? try input.map { try AttentionOperands(input: $0, blocks: map.blocks) } : nil
         /// One kernel run and its wall time; throws when cancelled.
         func timed(_ work: AttentionWork) throws -> (AttentionWorkResult, Double) {
             let start = ContinuousClock.now
