@@ -53,10 +53,7 @@ extension AppState {
                 view.estimateKey = key
                 view.headEstimate = nil
                 view.estimateProblem = nil
-                teaching = .sweep(view)
-                return submitTeaching(TeachingJob(input: input, blocks: map.blocks, head: head,
-                                                  work: .sweepEstimate(map: map, sta: sta, thresholds: SweepView.thresholds,
-                                                                       allHeads: false, key: key)))
+                return askEstimate(view, input: input, map: map, head: head, allHeads: false, key: key)
             }
             let waiting = view.headEstimate?.head != head && view.estimateProblem == nil
             return waiting ? [] : nil
@@ -66,13 +63,19 @@ extension AppState {
         if view.allEstimateKey != allKey {
             view.allEstimateKey = allKey
             view.allHeadsEstimate = nil
-            teaching = .sweep(view)
-            return submitTeaching(TeachingJob(input: input, blocks: map.blocks, head: head,
-                                              work: .sweepEstimate(map: map, sta: sta, thresholds: SweepView.thresholds,
-                                                                   allHeads: true, key: allKey)))
+            return askEstimate(view, input: input, map: map, head: head, allHeads: true, key: allKey)
         }
         let waiting = view.allHeadsEstimate == nil && view.estimateProblem == nil
         return waiting ? [] : nil
+    }
+
+    /// Stores `view` and asks for its estimate of the head or of every head as `key`.
+    private mutating func askEstimate(_ view: SweepView, input: QKInput, map: PooledMap, head: Int, allHeads: Bool,
+                                      key: TeachingWorkKey) -> [Effect] {
+        teaching = .sweep(view)
+        return submitTeaching(TeachingJob(input: input, blocks: map.blocks, head: head,
+                                          work: .sweepEstimate(map: map, sta: sta, thresholds: SweepView.thresholds,
+                                                               allHeads: allHeads, key: key)))
     }
 
     /// Takes in an estimate when it is the one last asked for.

@@ -56,15 +56,24 @@ public struct NaiveAttention: Sendable {
         let real = partition.blockOf.indices.filter { partition.blockOf[$0] >= 0 }
         self.real = real
         let r = real.count, d = input.headDim
+        p = NaiveAttention.softmax(rows: r, headDim: d) { row, col in
+            let q = input.q.row(h, real[row]), k = input.k.row(h, real[col])
+            var dot = 0.0
+            for j in 0..<d { dot += Double(q[j]) * Double(k[j]) }
+            return dot
+        }
+        v = input.v.map { v in real.flatMap { t in (0..<d).map { Double(v.row(h, t)[$0]) } } }
+    }
+
+    /// `[r, r]`: row `i` the softmax over `j` of `dot(i, j) / sqrt(D)`, in Double with the
+    /// row maximum subtracted. Shared by the oracles of this target.
+    /// - Complexity: O(r^2) calls of `dot`.
+    public static func softmax(rows r: Int, headDim d: Int, dot: (Int, Int) -> Double) -> [Double] {
         var p = [Double](repeating: 0, count: r * r)
-        for (row, i) in real.enumerated() {
-            let q = input.q.row(h, i)
+        for row in 0..<r {
             var top = -Double.infinity
-            for (col, k) in real.enumerated() {
-                let kr = input.k.row(h, k)
-                var dot = 0.0
-                for j in 0..<d { dot += Double(q[j]) * Double(kr[j]) }
-                p[row * r + col] = dot / Double(d).squareRoot()
+            for col in 0..<r {
+                p[row * r + col] = dot(row, col) / Double(d).squareRoot()
                 top = max(top, p[row * r + col])
             }
             var z = 0.0
@@ -74,8 +83,7 @@ public struct NaiveAttention: Sendable {
             }
             for col in 0..<r { p[row * r + col] /= z }
         }
-        self.p = p
-        v = input.v.map { v in real.flatMap { t in (0..<d).map { Double(v.row(h, t)[$0]) } } }
+        return p
     }
 
     /// On whole blocks of `blocks` (its block shape under pad: a grid it divides has no

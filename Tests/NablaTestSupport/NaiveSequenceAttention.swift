@@ -29,23 +29,12 @@ public struct NaiveSequenceAttention: Sendable {
         self.real = real
         self.blockOf = blockOf
         let r = real.count
-        var p = [Double](repeating: 0, count: r * r)
-        for (row, i) in real.enumerated() {
-            var top = -Double.infinity
-            for (col, j) in real.enumerated() {
-                var dot = 0.0
-                for x in 0..<d { dot += Double(q[i * d + x]) * Double(k[j * d + x]) }
-                p[row * r + col] = dot / Double(d).squareRoot()
-                top = max(top, p[row * r + col])
-            }
-            var z = 0.0
-            for col in 0..<r {
-                p[row * r + col] = exp(p[row * r + col] - top)
-                z += p[row * r + col]
-            }
-            for col in 0..<r { p[row * r + col] /= z }
+        p = NaiveAttention.softmax(rows: r, headDim: d) { row, col in
+            let i = real[row], j = real[col]
+            var dot = 0.0
+            for x in 0..<d { dot += Double(q[i * d + x]) * Double(k[j * d + x]) }
+            return dot
         }
-        self.p = p
         let dv = valueDim ?? d
         self.dv = dv
         self.v = v.map { v in real.flatMap { t in (0..<dv).map { Double(v[t * dv + $0]) } } }

@@ -97,7 +97,7 @@ public struct ThresholdSweep: Sendable {
             throw NablaError(.badArgument, "\(input.name) has Q and K but no V: the output error and measured speed-up need V (give Q K V); recall needs only Q and K")
         }
         // Packed only for kernel runs: a sampled recall packs its own heads a group at a time.
-        let needsKernels = needsV || (recall && recallSample == nil && trueMass == nil)
+        let needsKernels = needsV || (recall && recallSample == nil)
         let ops = needsKernels ? try input.map { try AttentionOperands(input: $0, blocks: map.blocks) } : nil
         /// One kernel run and its wall time; throws when cancelled.
         func timed(_ work: AttentionWork) throws -> (AttentionWorkResult, Double) {

@@ -244,40 +244,26 @@ enum StreamedPool {
     /// the exponent bits of no element are all ones.
     static func allFinite(_ base: UnsafeRawPointer, element: TokenElement, stride: Int, rows: Int, d: Int) -> Bool {
         switch element {
-        case .float32: return allFinite32(base, stride: stride, rows: rows, d: d)
-        case .float16: return allFinite16(base, mask: 0x7C00, stride: stride, rows: rows, d: d)
-        case .bfloat16: return allFinite16(base, mask: 0x7F80, stride: stride, rows: rows, d: d)
+        case .float32: return allFinite(base, mask: UInt32(0x7F80_0000), stride: stride, rows: rows, d: d)
+        case .float16: return allFinite(base, mask: UInt16(0x7C00), stride: stride, rows: rows, d: d)
+        case .bfloat16: return allFinite(base, mask: UInt16(0x7F80), stride: stride, rows: rows, d: d)
         }
     }
 
-    /// Whether no 16-bit element has all of `mask`'s bits (the exponent) set: the lane-wise
-    /// largest `x & mask` over all rows, 16 lanes at a time, is below `mask`.
-    private static func allFinite16(_ base: UnsafeRawPointer, mask: UInt16, stride: Int, rows: Int, d: Int) -> Bool {
-        let m = SIMD16<UInt16>(repeating: mask)
-        var top = SIMD16<UInt16>(), tail: UInt16 = 0
+    /// Whether no element (`UInt16` for float16/bfloat16, `UInt32` for float32) has all of
+    /// `mask`'s bits (the exponent: NaN or infinite) set: the lane-wise largest `x & mask`
+    /// over all rows, 16 lanes at a time, is below `mask`.
+    private static func allFinite<W: FixedWidthInteger & SIMDScalar>(_ base: UnsafeRawPointer, mask: W, stride: Int,
+                                                                     rows: Int, d: Int) -> Bool {
+        let m = SIMD16<W>(repeating: mask), size = MemoryLayout<W>.size
+        var top = SIMD16<W>(), tail: W = 0
         let whole = d / 16 * 16
         for r in 0..<rows {
             let row = base + r * stride
             for j in Swift.stride(from: 0, to: whole, by: 16) {
-                top = pointwiseMax(top, row.loadUnaligned(fromByteOffset: 2 * j, as: SIMD16<UInt16>.self) & m)
+                top = pointwiseMax(top, row.loadUnaligned(fromByteOffset: size * j, as: SIMD16<W>.self) & m)
             }
-            for j in whole..<d { tail = max(tail, row.loadUnaligned(fromByteOffset: 2 * j, as: UInt16.self) & mask) }
-        }
-        return !any(top .== m) && tail != mask
-    }
-
-    /// Whether no float32 element is NaN or infinite (exponent bits all ones), as `allFinite16`.
-    private static func allFinite32(_ base: UnsafeRawPointer, stride: Int, rows: Int, d: Int) -> Bool {
-        let mask: UInt32 = 0x7F80_0000
-        let m = SIMD16<UInt32>(repeating: mask)
-        var top = SIMD16<UInt32>(), tail: UInt32 = 0
-        let whole = d / 16 * 16
-        for r in 0..<rows {
-            let row = base + r * stride
-            for j in Swift.stride(from: 0, to: whole, by: 16) {
-                top = pointwiseMax(top, row.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<UInt32>.self) & m)
-            }
-            for j in whole..<d { tail = max(tail, row.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self) & mask) }
+            for j in whole..<d { tail = max(tail, row.loadUnaligned(fromByteOffset: size * j, as: W.self) & mask) }
         }
         return !any(top .== m) && tail != mask
     }
