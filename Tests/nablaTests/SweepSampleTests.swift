@@ -1,4 +1,5 @@
 import Foundation
+import NablaCore
 import Testing
 
 /// `nabla sweep --recall --sample` and `--method --sample`: recall estimated from one
@@ -77,5 +78,19 @@ struct SweepSampleTests {
             let r = try NablaProcess.run(["sweep"] + Self.args + extra)
             #expect(r.status == 64 && r.stderr.contains(says), "\(extra): \(r.stderr)")
         }
+    }
+
+    @Test("--sample on joint text tokens is refused in one line naming the input and the way out, exit 64")
+    func textRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-sweep-text-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // 2 heads, 20 text tokens then a 3x8x8 grid, D 16: written as float32 .npy here.
+        _ = try MaskCommandTests.writeQK(dir.path, shape: [2, 20 + 3 * 8 * 8, 16])
+        let r = try NablaProcess.run(["sweep", dir.path + "/q.npy", dir.path + "/k.npy", "--grid", "3x8x8", "--text-tokens", "20",
+                                      "--block", "1x4x4", "--recall", "--sample", "8", "--thresholds", "0.5"])
+        #expect(r.status == 64)
+        let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        #expect(lines.count == 1 && lines[0].contains("q.npy") && lines[0].contains("drop --sample"), "\(r.stderr)")
     }
 }

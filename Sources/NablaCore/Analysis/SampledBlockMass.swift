@@ -48,7 +48,7 @@ public final class SampledBlockMass {
             throw NablaError(.badGrid, "block grid \(blocks) is on grid \(blocks.grid), the input's grid is \(input.grid)")
         }
         if let text = input.text {
-            throw NablaError(.badArgument, "\(input.name): recall estimates with joint text tokens (\(text.tokens)) are not made; exact recall is (JointRecall)")
+            throw NablaError(.badArgument, "\(input.name): recall estimates with joint text tokens (\(text.tokens)) are not made: drop --sample for the exact recall over every token")
         }
         let heads = heads ?? Array(0..<input.heads)
         if let bad = heads.first(where: { !(0..<input.heads).contains($0) }) {
