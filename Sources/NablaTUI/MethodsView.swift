@@ -156,9 +156,7 @@ extension AppState {
                 view.all = nil
                 view.allProblem = nil
             }
-            teaching = .methods(view)
-            return submitTeaching(TeachingJob(input: input, blocks: map.blocks, head: head,
-                                              work: .methods(settings: settings, allHeads: false, key: headKey)))
+            return askMethods(view, .methods(settings: settings, allHeads: false, key: headKey), input: input, map: map, head: head)
         }
         guard view.head != nil || view.headProblem != nil else { return [] }
         // The marker of every made sweep whose marker is at other settings, before every
@@ -169,17 +167,21 @@ extension AppState {
             guard view.markAsked != settings else { return [] }
             view.markAsked = settings
             if view.all == nil && view.allProblem == nil { view.allKey = nil }
-            teaching = .methods(view)
-            return submitTeaching(TeachingJob(input: input, blocks: map.blocks, head: head,
-                                              work: .methodsMark(settings: settings, parts: stale.map(\.made), key: headKey)))
+            return askMethods(view, .methodsMark(settings: settings, parts: stale.map(\.made), key: headKey),
+                              input: input, map: map, head: head)
         }
         guard view.allKey != allKey else { return [] }
         view.allKey = allKey
         view.all = nil
         view.allProblem = nil
+        return askMethods(view, .methods(settings: settings, allHeads: true, key: allKey), input: input, map: map, head: head)
+    }
+
+    /// Stores `view` and asks for `work` in a new teaching generation.
+    private mutating func askMethods(_ view: MethodsView, _ work: TeachingJob.Work, input: QKInput, map: PooledMap,
+                                     head: Int) -> [Effect] {
         teaching = .methods(view)
-        return submitTeaching(TeachingJob(input: input, blocks: map.blocks, head: head,
-                                          work: .methods(settings: settings, allHeads: true, key: allKey)))
+        return submitTeaching(TeachingJob(input: input, blocks: map.blocks, head: head, work: work))
     }
 
     /// Takes in a methods sweep asked as `key` (dropped when the view asks for another).
