@@ -39,13 +39,16 @@ struct MaskCommand: ParsableCommand {
             transform: { try ShardSpec(parsing: $0) })
     var shard: ShardSpec?
 
-    @Flag(help: "With --all: also each head's recall, the share of the true attention mass its mask keeps (dense scores, O(S^2 D) per head).")
+    @Flag(help: "With --all: also each head's recall, the share of the true attention mass its mask keeps (dense scores, O(S^2 D) per head; --sample estimates it).")
     var recall = false
+
+    @OptionGroup var sampling: SampleOptions
 
     func validate() throws {
         guard mask.threshold != nil || methodOptions.isOtherMethod else { throw ValidationError("Missing expected argument '--threshold <THR>'") }
         if methodOptions.isOtherMethod && all { throw ValidationError("--method \(methodOptions.method ?? "") goes without --all (one pair at a time)") }
         if recall && !all { throw ValidationError("--recall goes with --all (nabla attend reports one pair's recall)") }
+        try sampling.validate(recall: recall)
         if shard != nil && !all { throw ValidationError("--shard goes with --all (it shares out the pairs of a whole-model dump)") }
     }
 
@@ -124,13 +127,25 @@ struct MaskCommand: ParsableCommand {
         // Pairs done of this run's (a shard's share, or every pair).
         let total = shard.map { $0.pairs(of: dump).count } ?? dump.pairs.count
         var finished = 0
+        let how: ModelReport.Recall? = recall ? try sampling.request.map { .sampled($0) } ?? .exact : nil
+        var exactUnderSample: [String] = []
         let report = try ModelReport.compute(dump: dump, base: spec, block: mask.block, settings: settings,
-                                             recall: recall, directory: out, shard: shard) { i, pair in
+                                             recall: how, directory: out, shard: shard, each: { i, pair in
             finished += 1
+            if case .sampled? = how, pair.sampledBlocks == nil { exactUnderSample.append(ModelDump.name(ofPrefix: pair.prefix)) }
             progress.update(stage: "pairs", detail: "\(finished) of \(total) done (last pair \(i), \(Shown.path(ModelDump.name(ofPrefix: pair.prefix))): density \(percent(pair.overallDensity)))",
                             done: finished, total: total)
-        }
+        }, recallProgress: { i, done, heads in
+            progress.update(stage: "pairs", detail: "pair \(finished + 1) of \(total) (\(Shown.path(ModelDump.name(ofPrefix: dump.pairs[i].prefix)))): recall, \(done) of \(heads) heads done",
+                            done: finished, total: total)
+        })
         progress.finish()
+        if !exactUnderSample.isEmpty, let sample = sampling.sample {
+            // Said once for the run: the pairs whose every query block the sample took.
+            let which = "\(exactUnderSample.count) of \(report.pairs.count) pairs (\(Shown.path(exactUnderSample[0]))\(exactUnderSample.count > 1 ? ", ..." : ""))"
+            warn(sample == "auto" ? "--sample auto took every query block of \(which) before its intervals were narrow enough: their recall is exact"
+                 : "--sample \(sample) covers every query block of \(which): their recall is exact")
+        }
         if json {
             print(report.json().rendered())
         } else {

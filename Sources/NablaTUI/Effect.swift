@@ -38,6 +38,9 @@ public enum Effect: Sendable {
     case computeTeaching(TeachingJob, generation: Int)
     /// Compute the density of every head of every pair of a whole-model dump.
     case surveyModel(pairs: DumpPairs, block: BlockShape, settings: MaskSettings, generation: Int)
+    /// Compute every head's recall of pair `pair` at `block` and `settings`, `how` the
+    /// model view asks (`ModelSurvey.estimate` or exact; `ModelReport.recall`).
+    case surveyRecall(pairs: DumpPairs, pair: Int, block: BlockShape, settings: MaskSettings, how: ModelReport.Recall, generation: Int)
     /// Write the map on screen and its mask at `settings` to `directory`: the files
     /// `nabla mask --out` writes (`MaskReport.write(to:)`). `mask` is the mask of every
     /// head when the screen holds it; otherwise (a re-cut pending) the job cuts `map`.
@@ -62,7 +65,7 @@ public enum Effect: Sendable {
     public var generation: Int? {
         switch self {
         case .computeMap(_, _, let g, _), .loadInput(_, _, let g, _), .poolMap(_, _, let g, _), .loadTokens(_, _, let g),
-             .saveMapMask(_, _, _, _, _, let g), .surveyModel(_, _, _, let g), .saveMask(_, _, _, _, _, let g),
+             .saveMapMask(_, _, _, _, _, let g), .surveyModel(_, _, _, let g), .surveyRecall(_, _, _, _, _, let g), .saveMask(_, _, _, _, _, let g),
              .computeAttention(_, let g), .cutHeads(_, _, _, let g), .prefetchCuts(_, _, _, let g),
              .computeTeaching(_, let g), .writeFigure(_, _, let g), .listDirectory(_, _, let g): g
         case .quit: nil
@@ -119,6 +122,8 @@ public enum JobOutcome: Sendable {
     case tokens(QKInput)
     /// Per pair, per head: the density at `block` and `settings` (the model view).
     case surveyed([[Double]], block: BlockShape, settings: MaskSettings)
+    /// Every head's recall of pair `pair` (the model view), or why it could not be had.
+    case surveyedRecall(pair: Int, RecallFigures?, problem: String?, block: BlockShape, settings: MaskSettings)
     /// The files a save wrote, and where.
     case saved([String], directory: String)
     /// The figure `:plot` wrote.

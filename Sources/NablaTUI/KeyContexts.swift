@@ -52,6 +52,8 @@ public enum PromptAction: Hashable, Sendable {
 /// on the map; the others do nothing there).
 public enum ModelAction: Hashable, Sendable {
     case open, close
+    /// Switches the heatmap between density and recall.
+    case layer
     /// Moves the cell by pairs (rows) and heads (columns), stopping at the edges.
     case move(pairs: Int, heads: Int)
     /// Steps the head, wrapping around.
@@ -133,6 +135,7 @@ extension Keymap {
         ([.character("]")], .head(1), "the next head (wrapping)"),
         ([.character("p")], .pair(-1), "the pair before (wrapping)"),
         ([.character("n")], .pair(1), "the next pair (wrapping)"),
+        ([.character("r")], .layer, "density / recall (estimates ~ first)"),
         ([.character("m"), .escape], .close, "back to the map"),
     ])
 

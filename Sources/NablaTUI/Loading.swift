@@ -58,6 +58,10 @@ public enum JobProgress: Equatable, Sendable {
     case map(head: Int, heads: Int)
     /// Cutting head `head` (0-based) of `heads` in the background.
     case cut(head: Int, heads: Int)
+    /// Recall of a pair: `head` of `heads` done (the model view).
+    case recall(head: Int, heads: Int)
+    /// The model view's density: pair `done` (0-based) of `pairs` under way.
+    case pair(done: Int, pairs: Int)
 
     /// `loading q.npy 1.2 of 2.0 GB`, `pool`, `map head 3 of 8`, `cut head 5 of 8`.
     public var text: String {
@@ -70,6 +74,8 @@ public enum JobProgress: Equatable, Sendable {
         case .pool: return "pool"
         case .map(let head, let heads): return "map head \(head) of \(heads)"
         case .cut(let head, let heads): return "cut head \(head) of \(heads)"
+        case .recall(let done, let heads): return "\(done) of \(heads) heads done"
+        case .pair(let done, let pairs): return "pair \(done + 1) of \(pairs)"
         }
     }
 }

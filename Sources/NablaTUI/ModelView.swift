@@ -44,23 +44,51 @@ public struct DumpPairs: Sendable, Equatable {
     }
 }
 
-/// The model view: a heatmap of density over pairs x heads, and its cursor.
+/// The model view: a heatmap of density or recall over pairs x heads, and its cursor.
 public struct ModelSurvey: Sendable, Equatable {
+    /// What the heatmap shows.
+    public enum Layer: Sendable, Equatable {
+        /// Kept blocks over `N^2` (the pooled map's cut, cheap).
+        case density
+        /// The share of the true attention mass each mask keeps (`ModelReport.recall`):
+        /// estimated for every pair first, then exact pair by pair.
+        case recall
+    }
+
     /// The selected cell: pair row and head column.
     public var pair: Int
     public var head: Int
     /// Per pair, per head: density at `settings` and `block`; `nil` until computed.
     public var density: [[Double]]?
-    /// What `density` was computed at.
+    /// What `density` (and `recall`) was computed at.
     public var settings: MaskSettings?
     public var block: BlockShape?
+    public var layer: Layer = .density
+    /// `[pairs]`: every head's recall at `settings` and `block`, an estimate
+    /// (`RecallFigures.sampled` set) until the exact figures replace it; `nil` until computed.
+    public var recall: [RecallFigures?] = []
+    /// Why a pair's recall could not be computed; no more recall is asked while it is set.
+    public var recallProblem: String?
+    /// The generation of the map-lane job computing for the view, while one runs.
+    var working: Int?
+
+    /// How an estimate samples: until the pair's mean over heads is within
+    /// `+-SweepView.estimateHalfWidth` (95%; each head's own interval is drawn), seed 0, as
+    /// the sweep view's every-head estimate: a bound on the time per pair, where every
+    /// head within it could need most of the blocks.
+    public static let estimate = ModelReport.Recall.sampled(RecallSource.Request(size: .auto(halfWidth: SweepView.estimateHalfWidth)))
+
+    /// Pairs whose recall is estimated or exact, and exact.
+    var recallCounts: (known: Int, exact: Int) {
+        (recall.filter { $0 != nil }.count, recall.filter { $0 != nil && $0?.sampled == nil }.count)
+    }
 }
 
 extension AppState {
     /// Opens the model view (and computes it, unless it is current), or closes it.
     mutating func toggleModelView() -> [Effect] {
         if model != nil {
-            model = nil
+            closeModel()
             return []
         }
         guard let pairs else {
@@ -74,13 +102,79 @@ extension AppState {
         return surveyIfStale()
     }
 
-    /// Starts computing every pair's density unless the view shows the current settings.
+    /// Starts computing every pair's density unless the view shows the current settings
+    /// (the recall of other settings is dropped with their density).
     mutating func surveyIfStale() -> [Effect] {
-        guard let survey = model, let pairs else { return [] }
+        guard var survey = model, let pairs else { return [] }
         if survey.density != nil, survey.settings == settings, survey.block == block { return [] }
         generation += 1
         job = Job(generation: generation, label: "computing \(pairs.prefixes.count) pairs")
+        survey.recall = []
+        survey.recallProblem = nil
+        survey.working = generation
+        model = survey
         return [.surveyModel(pairs: pairs, block: block, settings: settings, generation: generation)]
+    }
+
+    /// Closes the model view, keeping what it computed for the next time it opens, and
+    /// stops its work (a pair's exact recall can take minutes at full size).
+    mutating func closeModel() {
+        guard let survey = model else { return }
+        model = nil
+        stopModelWork(survey)
+        lastSurvey = survey
+        lastSurvey?.working = nil
+    }
+
+    /// Makes the view's running job stale (it stops at its next head or block).
+    private mutating func stopModelWork(_ survey: ModelSurvey) {
+        guard let g = survey.working, job?.generation == g else { return }
+        generation += 1
+        job = nil
+    }
+
+    /// Switches the heatmap between density and recall; leaving recall stops its work.
+    mutating func toggleModelLayer() {
+        guard var survey = model else { return }
+        survey.layer = survey.layer == .density ? .recall : .density
+        if survey.layer == .density, survey.density != nil { stopModelWork(survey); survey.working = nil }
+        model = survey
+    }
+
+    /// Asks for the model view's next recall, when it shows recall and nothing else runs on
+    /// the map lane: an estimate of every pair first (from the selected pair on), then the
+    /// exact recall pair by pair.
+    mutating func refreshModelRecall() -> [Effect] {
+        guard var survey = model, survey.layer == .recall, let pairs, job == nil, survey.density != nil,
+              let settings = survey.settings, let block = survey.block, survey.recallProblem == nil else { return [] }
+        let n = pairs.prefixes.count
+        if survey.recall.count != n { survey.recall = Array(repeating: nil, count: n) }
+        let order = (0..<n).map { (survey.pair + $0) % n }
+        let target: Int, how: ModelReport.Recall, label: String
+        if let p = order.first(where: { survey.recall[$0] == nil }) {
+            (target, how) = (p, ModelSurvey.estimate)
+            label = "estimating recall: pair \(survey.recallCounts.known + 1) of \(n)"
+        } else if let p = order.first(where: { survey.recall[$0]?.sampled != nil }) {
+            (target, how) = (p, .exact)
+            label = "exact recall: pair \(survey.recallCounts.exact + 1) of \(n)"
+        } else {
+            return []
+        }
+        generation += 1
+        job = Job(generation: generation, label: label)
+        survey.working = generation
+        model = survey
+        return [.surveyRecall(pairs: pairs, pair: target, block: block, settings: settings, how: how, generation: generation)]
+    }
+
+    /// Takes in a pair's recall when it is at the view's settings.
+    mutating func applyModelRecall(pair: Int, _ figures: RecallFigures?, problem: String?, block: BlockShape, settings: MaskSettings) {
+        guard var survey = model, survey.settings == settings, survey.block == block, pair < survey.recall.count else { return }
+        survey.working = nil
+        if let figures { survey.recall[pair] = figures }
+        if let problem, let pairs { survey.recallProblem = "\(ModelDump.name(ofPrefix: pairs.prefixes[pair])): \(problem)" }
+        model = survey
+        lastSurvey = survey
     }
 
     /// What a map action does in the model view (its own keys are `Keymap.model`'s, handled
@@ -89,8 +183,7 @@ extension AppState {
         guard let survey = model, let pairs else { return nil }
         switch action {
         case .select:
-            model = nil
-            lastSurvey = survey
+            closeModel()
             head = survey.head
             return survey.pair == pairs.index ? [] : openPair(survey.pair)
         case .cycleBlock:
@@ -102,8 +195,7 @@ extension AppState {
             model = survey
             return surveyIfStale()
         case .cancel, .toggleModel:
-            lastSurvey = survey
-            model = nil
+            closeModel()
             return []
         case .zoomIn, .zoomOut, .zoomFit, .toggleOverview, .toggleTrueMass, .teach,
              .moveCursor, .moveFrame, .changeHead, .changePair:

@@ -134,8 +134,12 @@ extension AppState {
             survey.density = density
             survey.block = shape
             survey.settings = used
+            survey.recall = Array(repeating: nil, count: density.count)
+            survey.working = nil
             model = survey
             lastSurvey = survey
+        case .surveyedRecall(let pair, let figures, let problem, let shape, let used):
+            applyModelRecall(pair: pair, figures, problem: problem, block: shape, settings: used)
         case .saved(let names, let directory):
             message = .info("wrote \(names.joined(separator: ", ")) to \(directory)")
         case .failed(let text):

@@ -42,8 +42,10 @@ extension AppState {
         case .open:
             return modelAction(.select) ?? []
         case .close:
-            lastSurvey = survey
-            model = nil
+            closeModel()
+            return []
+        case .layer:
+            toggleModelLayer()
             return []
         case .move(let dp, let dh):
             survey.pair = clamp(survey.pair + dp, rows)

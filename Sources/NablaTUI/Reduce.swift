@@ -38,5 +38,5 @@ public func reduce(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
     // run in order): the next key is redrawn from them.
     let cut = state.refreshCut()
     let ahead = state.refreshPrefetch()
-    return effects + ahead + cut + state.refreshTokens() + state.refreshAttention() + state.requestTeachingWork()
+    return effects + ahead + cut + state.refreshTokens() + state.refreshModelRecall() + state.refreshAttention() + state.requestTeachingWork()
 }

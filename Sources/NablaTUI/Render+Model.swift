@@ -9,11 +9,15 @@ extension Renderer {
         let l = layout
         let heads = survey.density?.first?.count ?? state.heads
         let at = survey.settings.map { "thr \(fixed($0.threshold, 2))\($0.sta.map { " STA \($0)" } ?? "")" } ?? "computing"
-        putTitle([" model · \(pairs.prefixes.count) pairs x \(heads) heads · density at \(at) \(survey.block ?? state.block) · <Enter> opens · m or Esc closes",
-                  " model · \(pairs.prefixes.count) pairs x \(heads) heads · \(at) · <Enter> opens · Esc closes",
-                  " model · \(pairs.prefixes.count) x \(heads) · \(at) · <Enter> opens · Esc closes",
-                  " model · \(pairs.prefixes.count) pairs x \(heads) heads · Esc closes",
-                  " model · <Enter> opens · Esc closes", " model · Esc closes"], in: l.title)
+        let recallLayer = survey.layer == .recall
+        let (what, other) = recallLayer ? ("recall", "density") : ("density", "recall")
+        putTitle([" model · \(pairs.prefixes.count) pairs x \(heads) heads · \(what) at \(at) \(survey.block ?? state.block) · r \(other) · <Enter> opens · m or Esc closes",
+                  " model · \(pairs.prefixes.count) pairs x \(heads) heads · \(what) at \(at) \(survey.block ?? state.block) · <Enter> opens · m or Esc closes",
+                  " model · \(pairs.prefixes.count) pairs x \(heads) heads · \(recallLayer ? "recall at " : "")\(at) · <Enter> opens · Esc closes",
+                  " model · \(pairs.prefixes.count) x \(heads) · \(recallLayer ? "recall at " : "")\(at) · <Enter> opens · Esc closes"]
+                 + (recallLayer ? [" model · recall at \(at) · <Enter> opens · Esc closes", " model · recall · Esc closes"]
+                    : [" model · \(pairs.prefixes.count) pairs x \(heads) heads · Esc closes",
+                       " model · <Enter> opens · Esc closes", " model · Esc closes"]), in: l.title)
         let area = l.overviewArea
         guard let density = survey.density else {
             centred(["computing the density of \(pairs.prefixes.count) pairs \(g.spinner[state.spinner % g.spinner.count])"],
@@ -35,24 +39,70 @@ extension Renderer {
             screen.put(mark + ModelDump.name(ofPrefix: prefix), in: Rect(x: area.x, y: y, width: geo.labelWidth - 1, height: 1),
                        style: p == survey.pair ? accentStyle : (open ? titleStyle : Style(.normal)), ellipsis: g.ellipsis)
             for h in 0..<min(heads, density[p].count) {
-                drawModelCell(density[p][h], x: geo.x(ofHead: h), y: y, width: geo.cellWidth,
-                              selected: p == survey.pair && h == survey.head)
+                let selected = p == survey.pair && h == survey.head
+                if !recallLayer {
+                    drawModelCell(density[p][h], x: geo.x(ofHead: h), y: y, width: geo.cellWidth, selected: selected)
+                } else if let r = survey.recallValue(pair: p, head: h) {
+                    drawModelCell(r.value, estimated: r.estimated, x: geo.x(ofHead: h), y: y, width: geo.cellWidth, selected: selected)
+                } else {
+                    // Not computed yet: a dot where the number will be.
+                    let dot = (g.unicode ? "·" : ".").leftPadded(to: max(geo.cellWidth - 1, 1)) + " "
+                    screen.put(dot, in: Rect(x: geo.x(ofHead: h), y: y, width: geo.cellWidth, height: 1),
+                               style: selected ? Style(.accent, .normal, [.bold, .reverse]) : mutedStyle)
+                }
             }
         }
-        // The keys, under the last row when there is room.
-        let below = area.y + 1 + min(geo.visibleRows, pairs.prefixes.count) + 1
+        // The keys and how far the recall is, under the last row when there is room.
+        var below = area.y + 1 + min(geo.visibleRows, pairs.prefixes.count) + 1
         if below < area.maxY {
-            screen.put("arrows move the selection", in: Rect(x: area.x + 1, y: below, width: area.width - 1, height: 1),
+            screen.put("arrows move the selection · r shows \(other)", in: Rect(x: area.x + 1, y: below, width: area.width - 1, height: 1),
                        style: mutedStyle, ellipsis: g.ellipsis)
+            below += 1
+        }
+        if recallLayer {
+            for (i, line) in modelRecallLines(survey, pairs: pairs, density: density).enumerated() where below + i < area.maxY {
+                screen.put(line, in: Rect(x: area.x + 1, y: below + i, width: area.width - 1, height: 1),
+                           style: i == 0 && survey.recallProblem != nil ? Style(.error) : mutedStyle, ellipsis: g.ellipsis)
+            }
         }
         drawModelLegend(survey: survey, pairs: pairs, density: density)
     }
 
-    /// One cell: the density's colour (a shade in monochrome) with its percentage when
-    /// the cell is wide enough.
-    private mutating func drawModelCell(_ d: Double, x: Int, y: Int, width: Int, selected: Bool) {
+    /// Under the recall heatmap: how far it is (`recall: 3/8 pairs ~ estimated, 1/8
+    /// exact`) or why it stopped, what `~` means, and the selected cell's figures with
+    /// their interval and sample.
+    private func modelRecallLines(_ survey: ModelSurvey, pairs: DumpPairs, density: [[Double]]) -> [String] {
+        let n = pairs.prefixes.count
+        let (known, exact) = survey.recallCounts
+        let busy = survey.working != nil ? " " + String(g.spinner[state.spinner % g.spinner.count]) : ""
+        var lines = [survey.recallProblem.map { "recall stopped: \($0)" }
+                     ?? "recall: \(known - exact)/\(n) pairs ~ estimated, \(exact)/\(n) exact" + busy]
+        if known > exact {
+            lines.append("~ estimate: 95%, mean over heads within +-\(fixed(SweepView.estimateHalfWidth, 2))")
+        }
+        let p = survey.pair, h = survey.head
+        if p < density.count, h < density[p].count {
+            var cell = "\(ModelDump.name(ofPrefix: pairs.prefixes[p])) head \(state.headIndex(h)): "
+            var sample: String?
+            if p < survey.recall.count, let figures = survey.recall[p], h < figures.perHead.count {
+                let v = figures.perHead[h]
+                cell += figures.sampled == nil ? "recall \(fixed(v.value, 3))" : "recall ~\(recallText(v, digits: 3))"
+                sample = figures.sampled.map { "  from \($0) of \(figures.total) query blocks per head" }
+            } else {
+                cell += "recall not yet computed"
+            }
+            lines.append(cell + ", density \(percent(density[p][h]))")
+            if let sample { lines.append(sample) }
+        }
+        return lines
+    }
+
+    /// One cell: the value's colour (a shade in monochrome) with its percentage when the
+    /// cell is wide enough, `~` before an estimate's.
+    private mutating func drawModelCell(_ d: Double, estimated: Bool = false, x: Int, y: Int, width: Int, selected: Bool) {
         let level = Theme.rampLevel(d)
-        let text = width >= 5 ? String(Int((d * 100).rounded())).leftPadded(to: width - 2) + "%" : ""
+        let number = String(Int((d * 100).rounded())) + "%"
+        let text = width >= 5 ? ((estimated && width >= number.count + 2 ? "~" : "") + number).leftPadded(to: width - 1) : ""
         var chars = Array(text.padding(toLength: width, withPad: " ", startingAt: 0))
         let attributes: CellAttributes = selected ? [.bold, .reverse] : []
         if theme.mode.hasColor {
@@ -78,7 +128,7 @@ extension Renderer {
     private mutating func drawModelLegend(survey: ModelSurvey, pairs: DumpPairs, density: [[Double]]) {
         let rect = layout.legend
         var x = rect.x + 1
-        x = screen.put("density 0 ", x: x, y: rect.y, style: mutedStyle, clip: rect)
+        x = screen.put(survey.layer == .recall ? "recall 0 " : "density 0 ", x: x, y: rect.y, style: mutedStyle, clip: rect)
         for i in 0..<8 {
             let level = UInt8(i * Theme.rampLevels / 8 + 2)
             let cell = theme.mode.hasColor ? Cell(" ", foreground: .normal, background: .kept(level))
@@ -90,6 +140,22 @@ extension Renderer {
         let p = survey.pair, h = survey.head
         guard p < density.count, h < density[p].count else { return }
         let name = ModelDump.name(ofPrefix: pairs.prefixes[p])
-        _ = screen.put("  \(percent(density[p][h])) \(name) head \(state.headIndex(h))", x: x, y: rect.y, style: titleStyle, clip: rect)
+        // The selected cell's value as the heatmap shows it (the lines under the heatmap
+        // give the rest).
+        var value = percent(density[p][h])
+        if survey.layer == .recall {
+            let r = survey.recallValue(pair: p, head: h)
+            value = r.map { ($0.estimated ? "~" : "") + fixed($0.value, 3) } ?? "·"
+        }
+        let shown = "  \(value) \(name) head \(state.headIndex(h))"
+        _ = screen.put(shown, x: x, y: rect.y, style: titleStyle, clip: rect)
+    }
+}
+
+extension ModelSurvey {
+    /// The recall of head column `head` of pair `pair`, and whether it is an estimate.
+    func recallValue(pair: Int, head: Int) -> (value: Double, estimated: Bool)? {
+        guard pair < recall.count, let figures = recall[pair], head < figures.perHead.count else { return nil }
+        return (figures.perHead[head].value, figures.sampled != nil)
     }
 }

@@ -11,8 +11,8 @@ struct ModelViewTests {
     static let prefixes = ["blocks.0", "blocks.1", "blocks.2"]
 
     /// Writes the dump and returns its path; `dir` keeps it alive.
-    static func writeDump(in dir: URL) throws -> String {
-        let base = TestApp.input()
+    static func writeDump(in dir: URL, grid: TokenGrid = TestApp.grid) throws -> String {
+        let base = TestApp.input(grid: grid)
         var tensors: [(key: String, dtype: DType, shape: [Int], values: [Float])] = []
         let shape = [base.heads, base.grid.t, base.grid.h, base.grid.w, base.headDim]
         for (i, prefix) in prefixes.enumerated() {
@@ -35,14 +35,18 @@ struct ModelViewTests {
     /// The loader the executable uses, reduced to what the dump needs.
     static let loader: InputLoader = { request, _, _ in try request.load() }
 
-    static func makeApp(size: Size = Size(width: 100, height: 30), mode: ColorMode = .mono) throws -> (HeadlessApp, URL) {
+    static func makeApp(size: Size = Size(width: 100, height: 30), mode: ColorMode = .mono,
+                        grid: TokenGrid = TestApp.grid, block: BlockShape = .nabla) throws -> (HeadlessApp, URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-model-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let path = try writeDump(in: dir)
-        let config = AppConfig(input: InputSpec(source: .file(path)), inputName: "dump", threshold: 0.9,
+        let path = try writeDump(in: dir, grid: grid)
+        var config = AppConfig(input: InputSpec(source: .file(path)), inputName: "dump", threshold: 0.9,
                                theme: Theme(mode: mode, glyphs: .unicodeSet))
+        config.block = block
         var app = HeadlessApp(config: config, size: size, loader: loader)
         app.state.pinnedTimes = TestApp.times
+        // The kernels line names the machine's variant unless pinned (snapshots).
+        app.state.pinnedKernels = (name: "avx2", peakFlops: TestApp.pinnedPeak)
         return (app, dir)
     }
 

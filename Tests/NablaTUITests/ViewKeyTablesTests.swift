@@ -64,7 +64,7 @@ struct ViewKeyTablesTests {
         }
     }
 
-    @Test("model view: cursor keys move the cell stopping at the edges, [ ] n p wrap, Enter opens, m and Esc close")
+    @Test("model view: cursor keys move the cell stopping at the edges, [ ] n p wrap, r shows recall, Enter opens, m and Esc close")
     func model() throws {
         var (app, dir) = try ModelViewTests.makeApp()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -89,6 +89,8 @@ struct ViewKeyTablesTests {
                         #expect(state.model == nil && state.head == start.1 && state.pairs?.index == start.0, "\(key)")
                     case .close:
                         #expect(state.model == nil && state.lastSurvey?.pair == start.0, "\(key)")
+                    case .layer:
+                        #expect(state.model?.layer == .recall && state.model?.pair == start.0 && state.model?.head == start.1, "\(key)")
                     }
                 }
             }

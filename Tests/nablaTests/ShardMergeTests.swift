@@ -112,4 +112,69 @@ struct ShardMergeTests {
         #expect(r.status == 64 && r.stderr.contains("no shard field"), "\(r.stderr)")
         #expect(try NablaProcess.run(["merge", s1, s2, "--out", out]).status == 0)
     }
+
+    @Test("--recall --sample: shards merged equal one run (the estimates, their intervals and the sample recorded); an exact shard or another seed is refused naming recall_sample")
+    func sampledRecallMerges() throws {
+        let root = try Fixtures.temporaryDirectory("shards-sampled")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let args = ["--threshold", "0.8", "--recall", "--sample", "8", "--sample-seed", "5"]
+        let whole = try NablaProcess.run(["mask", Self.dump, "--all"] + args + ["--out", root + "/whole", "--json"])
+        #expect(whole.status == 0, "\(whole.stderr)")
+        let model = try #require(try JSONSerialization.jsonObject(with: Data(whole.stdout.utf8)) as? [String: Any])
+        let sample = try #require(model["recall_sample"] as? [String: Any])
+        #expect(sample["blocks"] as? Int == 8 && sample["seed"] as? Int == 5)
+        let pairs = try #require(model["pairs"] as? [[String: Any]])
+        for p in pairs {
+            let n = try #require(p["n"] as? Int)
+            #expect(n > 8 && p["sampled_blocks"] as? Int == 8, "\(p["prefix"] ?? "")")
+            for head in try #require(p["heads"] as? [[String: Any]]) {
+                let r = try #require(head["recall"] as? Double)
+                let ci = try #require(head["recall_ci95"] as? [Double])
+                #expect(ci.count == 2 && ci[0] <= r && r <= ci[1] && ci[0] < ci[1])
+            }
+        }
+        // The text says the recall table is an estimate.
+        let text = try NablaProcess.run(["mask", Self.dump, "--all"] + args)
+        #expect(text.stdout.contains("recall ~") && text.stdout.contains("~ recall estimated from 8 of "), "\(text.stdout)")
+        var dirs: [String] = []
+        for i in 1...2 {
+            let dir = root + "/part\(i)"
+            let r = try NablaProcess.run(["mask", Self.dump, "--all"] + args + ["--shard", "\(i)/2", "--out", dir])
+            #expect(r.status == 0, "\(r.stderr)")
+            dirs.append(dir)
+        }
+        let merged = try NablaProcess.run(["merge"] + dirs + ["--out", root + "/merged"])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: root + "/whole/model.json")) == Data(contentsOf: URL(fileURLWithPath: root + "/merged/model.json")))
+        // A shard of an exact run, or of another seed, is another run.
+        for (name, extra) in [("exact", ["--threshold", "0.8", "--recall"]), ("seed", ["--threshold", "0.8", "--recall", "--sample", "8"])] {
+            let dir = root + "/" + name
+            #expect(try NablaProcess.run(["mask", Self.dump, "--all"] + extra + ["--shard", "2/2", "--out", dir]).status == 0)
+            let r = try NablaProcess.run(["merge", dirs[0], dir, "--out", root + "/bad"])
+            #expect(r.status == 64 && r.stderr.contains("recall_sample") && r.stderr.split(separator: "\n").count == 1, "\(name): \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: root + "/bad"))
+        }
+    }
+
+    @Test("--sample goes with --recall, --sample-seed with --sample; --sample 1 is refused; a sample that takes every block is said once")
+    func sampleOptions() throws {
+        for (args, words) in [(["--recall", "--sample", "1"], "at least 2"), (["--sample", "8"], "give --recall"),
+                              (["--recall", "--sample-seed", "3"], "goes with --sample")] {
+            let r = try NablaProcess.run(["mask", Self.dump, "--all", "--threshold", "0.8"] + args)
+            #expect(r.status == 64 && r.stderr.contains(words), "\(args): \(r.stderr)")
+        }
+        let r = try NablaProcess.run(["mask", Self.dump, "--all", "--threshold", "0.8", "--recall", "--sample", "1000", "--json"])
+        #expect(r.status == 0)
+        let notes = r.stderr.split(separator: "\n").filter { $0.contains("covers every query block") }
+        #expect(notes.count == 1, "\(r.stderr)")
+        let model = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let pairs = try #require(model["pairs"] as? [[String: Any]])
+        #expect(pairs.allSatisfy { $0["sampled_blocks"] == nil && (($0["heads"] as? [[String: Any]]) ?? []).allSatisfy { $0["recall_ci95"] == nil } })
+        // Exact under the sample: the same figures as --recall alone.
+        let exact = try NablaProcess.run(["mask", Self.dump, "--all", "--threshold", "0.8", "--recall", "--json"])
+        let e = try #require(try JSONSerialization.jsonObject(with: Data(exact.stdout.utf8)) as? [String: Any])
+        let want = ((e["pairs"] as? [[String: Any]]) ?? []).flatMap { (($0["heads"] as? [[String: Any]]) ?? []).compactMap { $0["recall"] as? Double } }
+        let got = pairs.flatMap { (($0["heads"] as? [[String: Any]]) ?? []).compactMap { $0["recall"] as? Double } }
+        #expect(want.count == got.count && zip(want, got).allSatisfy { abs($0 - $1) < 1e-12 })
+    }
 }

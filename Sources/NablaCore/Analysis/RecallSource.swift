@@ -13,6 +13,20 @@ public struct RecallFigures: Sendable, Equatable {
     public let total: Int
 
     public var values: [Double] { perHead.map(\.value) }
+
+    public init(perHead: [SampledValue], overall: SampledValue, sampled: Int?, total: Int) {
+        self.perHead = perHead
+        self.overall = overall
+        self.sampled = sampled
+        self.total = total
+    }
+
+    /// Exact figures: `values` per head, their mean over all heads.
+    public init(exact values: [Double], total: Int) {
+        let mean = values.reduce(0, +) / Double(max(values.count, 1))
+        self.init(perHead: values.map { SampledValue(value: $0, ci95: nil) }, overall: SampledValue(value: mean, ci95: nil),
+                  sampled: nil, total: total)
+    }
 }
 
 /// Where a sweep's recall comes from: the true block mass of every query block
@@ -60,9 +74,7 @@ public enum RecallSource {
         switch self {
         case .exact(let mass):
             let r = mass.recall(of: kept)
-            let each = mass.heads.indices.map { SampledValue(value: r.recall(slot: $0), ci95: nil) }
-            let mean = each.reduce(0) { $0 + $1.value } / Double(max(each.count, 1))
-            return RecallFigures(perHead: each, overall: SampledValue(value: mean, ci95: nil), sampled: nil, total: mass.n)
+            return RecallFigures(exact: mass.heads.indices.map { r.recall(slot: $0) }, total: mass.n)
         case .sampled(let mass):
             // Every block sampled: exact, said as such (no interval).
             let exact = mass.done == mass.total

@@ -92,7 +92,7 @@ public enum ModelShards {
         let shards = try directories.map(read)
         let first = shards[0]
         for s in shards.dropFirst() {
-            for field in ["input", "block", "threshold", "sta"] where !same(first.object[field], s.object[field]) {
+            for field in ["input", "block", "threshold", "sta", "recall_sample"] where !same(first.object[field], s.object[field]) {
                 throw NablaError(.badArgument, "\(s.directory)/model.json: \(field) \(shown(s.object[field])) differs from \(first.directory)/model.json's \(shown(first.object[field])): shards of different runs")
             }
             if s.record.count != first.record.count {
@@ -134,7 +134,7 @@ public enum ModelShards {
                                         sta: (first.object["sta"] as? [Int]).map { STAWindow(wt: $0[0], wh: $0[1], ww: $0[2]) })
         let b = try triple(first.object["block"], "block", first.directory)
         let report = ModelReport(path: first.object["input"] as? String ?? "", block: BlockShape(bt: b[0], bh: b[1], bw: b[2]),
-                                 settings: settings, pairs: results)
+                                 settings: settings, pairs: results, recall: try recall(first, pairs: results))
         try OutputSet.replaceTree(directory: directory, oldMembers: ModelReport.members(ofEarlierOutput:)) { stage in
             for (from, name) in sources {
                 let folder = try stage.folder(named: name)
@@ -146,6 +146,24 @@ public enum ModelShards {
             try stage.write(Array((report.json().rendered() + "\n").utf8), named: ModelReport.summaryName)
         }
         return report
+    }
+
+    /// How the run found recall: its `recall_sample`, else exact when any pair has recall.
+    static func recall(_ shard: Shard, pairs: [ModelReport.PairResult]) throws -> ModelReport.Recall? {
+        guard let sample = shard.object["recall_sample"] else { return pairs.contains { $0.recall != nil } ? .exact : nil }
+        let file = OutputPath.join(shard.directory, ModelReport.summaryName)
+        guard let object = sample as? [String: Any], let seed = object["seed"] as? Int, seed >= 0 else {
+            throw NablaError(.malformedFile, "\(file): recall_sample is not an object with blocks or auto and a seed")
+        }
+        let size: SampleRequest.Size
+        if let k = object["blocks"] as? Int {
+            size = .blocks(k)
+        } else if let w = double(object["auto"]) {
+            size = .auto(halfWidth: w)
+        } else {
+            throw NablaError(.malformedFile, "\(file): recall_sample has neither blocks nor auto")
+        }
+        return .sampled(RecallSource.Request(size: size, seed: UInt64(seed)))
     }
 
     static func read(_ directory: String) throws -> Shard {
@@ -187,10 +205,20 @@ public enum ModelShards {
         }
         func doubles(_ key: String) throws -> [Double] { try heads.map { try number($0[key], key, directory) } }
         let recall: [Double]? = heads.allSatisfy({ double($0["recall"]) != nil }) && !heads.isEmpty ? try doubles("recall") : nil
+        // An estimate's intervals and sample size, as the shard recorded them.
+        var ci95: [ClosedRange<Double>]?
+        if p["sampled_blocks"] != nil {
+            ci95 = try heads.map { head in
+                guard let pair = head["recall_ci95"] as? [Any], pair.count == 2, let lo = double(pair[0]), let hi = double(pair[1]), lo <= hi else {
+                    throw NablaError(.malformedFile, "\(file): pair '\(prefix)' has sampled_blocks and a head without recall_ci95 [lo, hi]")
+                }
+                return lo...hi
+            }
+        }
         return ModelReport.PairResult(prefix: prefix, grid: grid, blocks: blocks, headIndices: try ints("head"),
                                       density: try doubles("density"), massKept: try doubles("mass_kept"),
                                       keptBlocks: try ints("kept_blocks"), overallDensity: try number(p["density"], "density", directory),
-                                      recall: recall)
+                                      recall: recall, recallCI95: ci95, sampledBlocks: p["sampled_blocks"] as? Int)
     }
 
     static func number(_ value: Any?, _ field: String, _ directory: String) throws -> Double {
@@ -233,6 +261,8 @@ public enum ModelShards {
         case let v as Double: "\(v)"
         case let v as Int: "\(v)"
         case let v as String: "'\(v)'"
+        // Objects by key order, so that the same object reads the same (`recall_sample`).
+        case let v as [String: Any]: "{" + v.keys.sorted().map { "\($0) \(shown(v[$0]))" }.joined(separator: ", ") + "}"
         case let v?: "\(v)"
         }
     }

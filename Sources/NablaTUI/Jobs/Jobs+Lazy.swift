@@ -3,7 +3,7 @@ import NablaCore
 extension Jobs {
     /// The jobs of the map-first path (`LazyInput`): a load through the one-pass pooling,
     /// a block change pooled again from the file, the token-level data read behind the
-    /// map. `nil` for any other effect, and for a load without `pooledLoader` or of an
+    /// map, the model view's density pooled pair by pair. `nil` for any other effect, and for a load without `pooledLoader` or of an
     /// input the pass cannot read (the caller then loads it whole, as before).
     /// - Throws: the loaders' errors (a stopped read throws; the caller reports it as
     ///   cancelled).
@@ -48,6 +48,11 @@ extension Jobs {
             let one = request.heads.flatMap { $0.indices.count == 1 ? $0.indices[0] : nil }
             let input = try loader(request, block, observer(one.map { "head \($0)'s token-level data" } ?? "token-level data"))
             return isCancelled() ? .cancelled : .tokens(input)
+        case .surveyModel(let pairs, let block, let settings, _):
+            guard let pooledLoader else { return nil }
+            guard let density = try survey(pairs, block: block, settings: settings, loader: loader, pooledLoader: pooledLoader,
+                                           isCancelled: isCancelled, progress: progress) else { return .cancelled }
+            return .surveyed(density, block: block, settings: settings)
         case .saveMapMask(let lazy, let map, let mask, let settings, let directory, _):
             let report = MaskReport(name: lazy.name, grid: lazy.grid, order: lazy.order, headDim: lazy.headDim,
                                     headIndices: lazy.headIndices, map: map, mask: mask ?? map.cut(settings))

@@ -88,8 +88,11 @@ public enum Jobs {
             return .prefetched(map.id, head: head, cuts)
         case .surveyModel(let pairs, let block, let settings, _):
             guard let density = try survey(pairs, block: block, settings: settings, loader: loader,
-                                           isCancelled: isCancelled) else { return .cancelled }
+                                           isCancelled: isCancelled, progress: progress) else { return .cancelled }
             return .surveyed(density, block: block, settings: settings)
+        case .surveyRecall(let pairs, let pair, let block, let settings, let how, _):
+            return try surveyRecall(pairs, pair: pair, block: block, settings: settings, how: how, loader: loader,
+                                    isCancelled: isCancelled, progress: progress)
         case .poolMap, .loadTokens, .saveMapMask:
             throw NablaError(.badArgument, "the token-level data is not loaded")  // `runLazy` runs these
         case .loadInput(let request, let block, _, let firstCut):

@@ -158,7 +158,7 @@ struct ModelDumpTests {
         let settings = MaskSettings(threshold: 0.5, sta: nil)
         let pair = dump.pairs[1]
         let (result, report) = try ModelReport.compute(pair, of: dump, base: InputSpec(source: .sample), block: .nabla,
-                                                       settings: settings, recall: true)
+                                                       settings: settings, recall: .exact)
         let recall = try #require(result.recall)
         let q = try NPY.read(path: "\(TorchArchiveTests.root)/expected/model.pt__\(pair.prefix).q.npy").doubles()
         let k = try NPY.read(path: "\(TorchArchiveTests.root)/expected/model.pt__\(pair.prefix).k.npy").doubles()
