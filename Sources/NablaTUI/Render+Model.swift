@@ -46,7 +46,8 @@ extension Renderer {
                     drawModelCell(r.value, estimated: r.estimated, x: geo.x(ofHead: h), y: y, width: geo.cellWidth, selected: selected)
                 } else {
                     // Not computed yet: a dot where the number will be.
-                    let dot = (g.unicode ? "·" : ".").leftPadded(to: max(geo.cellWidth - 1, 1)) + " "
+                    let w = geo.cellWidth
+                    let dot = String(repeating: " ", count: max(w - 2, 0)) + (g.unicode ? "·" : ".") + (w >= 2 ? " " : "")
                     screen.put(dot, in: Rect(x: geo.x(ofHead: h), y: y, width: geo.cellWidth, height: 1),
                                style: selected ? Style(.accent, .normal, [.bold, .reverse]) : mutedStyle)
                 }
