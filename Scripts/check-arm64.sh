@@ -13,8 +13,11 @@ CC=${CC:-clang}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 flags=(--target=aarch64-linux-gnu -O2 -Wall -Wextra -Werror -ISources/CNablaKernels/include)
+# The kernels need no C library (stdint.h and stddef.h come from the compiler's own
+# headers when freestanding): the compile needs no arm64 libc headers, which a machine
+# without libc6-dev-arm64-cross lacks (glibc's stdint.h wants bits/ of the target).
 for f in Sources/CNablaKernels/*.c; do
-    "$CC" "${flags[@]}" -c "$f" -o "$out/$(basename "$f" .c).o"
+    "$CC" "${flags[@]}" -ffreestanding -c "$f" -o "$out/$(basename "$f" .c).o"
 done
 echo "arm64: Sources/CNablaKernels compiles for aarch64 (NEON level)"
 
