@@ -49,20 +49,22 @@ public enum RecallSource {
 
     /// The sampled source for `request` on `input`'s heads, advanced to its block count,
     /// or under `auto` until every mask of `autoMasks` has its recall within the
-    /// half-width in every head.
+    /// half-width in every head (with `overall`, in the mean over heads).
+    /// `progress(doneHeads, heads)` follows the groups of heads of a block count.
     /// - Throws: as `SampledBlockMass.init` and `advance`; `CancellationError` when
     ///   cancelled.
     public static func sample(_ request: Request, input: QKInput, blocks: BlockGrid, autoMasks: [KeptKeyBlocks],
-                              isCancelled: () -> Bool = { false },
+                              overall: Bool = false, isCancelled: () -> Bool = { false },
+                              progress: (Int, Int) -> Void = { _, _ in },
                               step: (SampledBlockMass) -> Void = { _ in }) throws -> RecallSource {
         let mass = try SampledBlockMass(input: input, blocks: blocks, seed: request.seed)
         let finished: Bool
         switch request.size {
         case .blocks(let k):
-            finished = try mass.advance(to: k, isCancelled: isCancelled)
+            finished = try mass.advance(to: k, isCancelled: isCancelled, progress: progress)
             step(mass)
         case .auto(let w):
-            finished = try mass.advanceUntil(halfWidth: w, of: autoMasks, isCancelled: isCancelled, step: step)
+            finished = try mass.advanceUntil(halfWidth: w, of: autoMasks, overall: overall, isCancelled: isCancelled, step: step)
         }
         guard finished else { throw CancellationError() }
         return .sampled(mass)

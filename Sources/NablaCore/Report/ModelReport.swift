@@ -127,13 +127,12 @@ public struct ModelReport: Sendable {
         let kept = KeptKeyBlocks(mask)
         switch how {
         case .sampled(let request):
-            let mass = try SampledBlockMass(input: input, blocks: blocks, seed: request.seed)
-            let finished: Bool
-            switch request.size {
-            case .blocks(let k): finished = try mass.advance(to: k, isCancelled: isCancelled, progress: progress)
-            case .auto(let w): finished = try mass.advanceUntil(halfWidth: w, of: [kept], overall: overall, isCancelled: isCancelled)
+            do {
+                return try RecallSource.sample(request, input: input, blocks: blocks, autoMasks: [kept], overall: overall,
+                                               isCancelled: isCancelled, progress: progress).recall(of: kept)
+            } catch is CancellationError {
+                return nil
             }
-            return finished ? RecallSource.sampled(mass).recall(of: kept) : nil
         case .exact where input.text != nil:
             if isCancelled() { return nil }
             let values = try JointRecall.recall(input: input, mask: mask)
